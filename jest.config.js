@@ -1,0 +1,12 @@
+// Unit tests: pure logic and services with fakes, beside their subject. No network.
+const moduleNameMapper = { '^@app/([a-z-]+)(.*)$': '<rootDir>/libs/$1/src$2' };
+
+module.exports = {
+  moduleFileExtensions: ['js', 'json', 'ts'],
+  rootDir: '.',
+  roots: ['<rootDir>/apps/', '<rootDir>/libs/'],
+  testRegex: '\\.spec\\.ts$',
+  transform: { '^.+\\.ts$': 'ts-jest' },
+  testEnvironment: 'node',
+  moduleNameMapper,
+};
