@@ -1,0 +1,94 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { EnvDto } from './env.dto';
+
+export type LogLevel = NonNullable<EnvDto['LOG_LEVEL']>;
+
+/** The validated, typed configuration every module injects. Built once from the environment. */
+export class AppConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly databaseUrl: string | undefined;
+  readonly sqlitePath: string;
+  readonly redisUrl: string | undefined;
+  readonly redisKeyPrefix: string;
+  readonly dockerSocketPath: string;
+  readonly instanceId: string;
+  readonly portRange: { readonly from: number; readonly to: number };
+  readonly portBindAddress: string;
+  readonly keepAliveCommand: readonly string[];
+  readonly stopTimeoutSeconds: number;
+  readonly waitTimeoutSeconds: number;
+  readonly imagePullTimeoutSeconds: number;
+  readonly lockTtlMs: number;
+  readonly lockWaitMs: number;
+  readonly defaultIdleTimeoutSeconds: number;
+  readonly autoDeleteAfterSeconds: number;
+  readonly logLevel: LogLevel;
+
+  constructor(env: EnvDto) {
+    this.host = env.HOST ?? '127.0.0.1';
+    this.port = env.PORT ?? 8080;
+    this.databaseUrl = env.DATABASE_URL;
+    this.sqlitePath = env.SQLITE_PATH ?? join('data', 'sandboxd.sqlite');
+    this.redisUrl = env.REDIS_URL;
+    this.redisKeyPrefix = env.REDIS_KEY_PREFIX ?? 'sandboxd:';
+    this.dockerSocketPath = env.DOCKER_SOCKET_PATH ?? '/var/run/docker.sock';
+    this.instanceId = env.INSTANCE_ID ?? sanitizeInstanceId(hostname());
+    this.portRange = parsePortRange(env.PORT_RANGE ?? '30000-39999');
+    this.portBindAddress = env.PORT_BIND_ADDRESS ?? '127.0.0.1';
+    this.keepAliveCommand = parseArgv(env.KEEPALIVE_COMMAND ?? 'sleep infinity');
+    this.stopTimeoutSeconds = env.STOP_TIMEOUT_SECONDS ?? 10;
+    this.waitTimeoutSeconds = env.WAIT_TIMEOUT_SECONDS ?? 120;
+    this.imagePullTimeoutSeconds = env.IMAGE_PULL_TIMEOUT_SECONDS ?? 300;
+    this.lockTtlMs = (env.LOCK_TTL_SECONDS ?? 30) * 1000;
+    this.lockWaitMs = (env.LOCK_WAIT_SECONDS ?? 60) * 1000;
+    this.defaultIdleTimeoutSeconds = env.DEFAULT_IDLE_TIMEOUT_SECONDS ?? 1800;
+    this.autoDeleteAfterSeconds = env.AUTO_DELETE_AFTER_SECONDS ?? 86400;
+    this.logLevel = env.LOG_LEVEL ?? 'log';
+  }
+}
+
+/** Validates raw environment variables; throws one error listing every bad variable. */
+export function validateEnv(raw: Record<string, unknown>): EnvDto {
+  const dto = plainToInstance(EnvDto, raw, { enableImplicitConversion: false });
+  const errors = validateSync(dto, { whitelist: false });
+  if (errors.length > 0) {
+    const problems = errors.flatMap((e) => Object.values(e.constraints ?? {}));
+    throw new Error(`Invalid environment: ${problems.join('; ')}`);
+  }
+  // Cross-field rule that class-validator cannot express on one property.
+  if (dto.PORT_RANGE !== undefined) parsePortRange(dto.PORT_RANGE);
+  return dto;
+}
+
+/** Builds the configuration from an environment (process.env, or a test's overrides). */
+export function loadConfig(raw: Record<string, unknown> = process.env): AppConfig {
+  return new AppConfig(validateEnv(raw));
+}
+
+function parsePortRange(text: string): { from: number; to: number } {
+  const [from, to] = text.split('-').map(Number);
+  if (!(from >= 1 && to <= 65535 && from <= to)) {
+    throw new Error(`Invalid environment: PORT_RANGE ${text} must be 1-65535 with from <= to`);
+  }
+  return { from, to };
+}
+
+/** Accepts a JSON array (`["sleep","infinity"]`) or a plain space-separated command line. */
+function parseArgv(text: string): string[] {
+  if (text.trim().startsWith('[')) {
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed) && parsed.length > 0 && parsed.every((a) => typeof a === 'string')) {
+      return parsed as string[];
+    }
+    throw new Error('Invalid environment: KEEPALIVE_COMMAND must be a non-empty JSON string array');
+  }
+  return text.trim().split(/\s+/);
+}
+
+function sanitizeInstanceId(name: string): string {
+  return name.replace(/[^a-zA-Z0-9_.-]/g, '-').slice(0, 63) || 'sandboxd';
+}

@@ -1,0 +1,24 @@
+/**
+ * Every error the service reports has one of these stable codes. Clients match on the code, never on
+ * the message, so a code is never renamed once released. Only the HTTP edge maps codes to statuses.
+ */
+export const ERROR_CODES = [
+  'VALIDATION_FAILED',
+  'MALFORMED_JSON',
+  'PAYLOAD_TOO_LARGE',
+  'ROUTE_NOT_FOUND',
+  'SANDBOX_NOT_FOUND',
+  'INVALID_TRANSITION',
+  'SANDBOX_BUSY',
+  'NAME_CONFLICT',
+  'IDEMPOTENCY_CONFLICT',
+  'CONCURRENT_MODIFICATION',
+  'PORTS_EXHAUSTED',
+  'IMAGE_UNAVAILABLE',
+  'CONTAINER_FAILED',
+  'RUNTIME_UNAVAILABLE',
+  'STORE_UNAVAILABLE',
+  'INTERNAL_ERROR',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
