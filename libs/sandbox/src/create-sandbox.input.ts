@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import type { AppConfig } from '@app/config';
+import type { SandboxSpec } from '@app/meta-store';
+import { parseMemorySize } from './memory-size';
+
+/** A create request after HTTP validation; the domain re-checks nothing the edge already checked. */
+export interface CreateSandboxInput {
+  image: string;
+  name?: string;
+  cpus?: number;
+  memory?: string;
+  env?: Record<string, string>;
+  labels?: Record<string, string>;
+  ports?: number[];
+  idleTimeoutSeconds?: number;
+  autoDeleteSeconds?: number;
+  command?: string[];
+  entrypoint?: string[];
+}
+
+/** The stored deployment spec: requested values with the service defaults filled in. */
+export function toSandboxSpec(input: CreateSandboxInput, config: AppConfig): SandboxSpec {
+  return {
+    image: input.image,
+    cpus: input.cpus ?? null,
+    memoryBytes: input.memory === undefined ? null : parseMemorySize(input.memory),
+    env: { ...(input.env ?? {}) },
+    labels: { ...(input.labels ?? {}) },
+    ports: [...new Set(input.ports ?? [])].sort((a, b) => a - b),
+    command: input.command ?? null,
+    entrypoint: input.entrypoint ?? null,
+    idleTimeoutSeconds: input.idleTimeoutSeconds ?? config.defaultIdleTimeoutSeconds,
+    autoDeleteSeconds: input.autoDeleteSeconds ?? null,
+  };
+}
+
+/**
+ * A stable hash of the request body, for Idempotency-Key checks: the same logical request (whatever
+ * the key order) has the same fingerprint.
+ */
+export function fingerprintOf(input: CreateSandboxInput): string {
+  return createHash('sha256').update(canonicalJson(input)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

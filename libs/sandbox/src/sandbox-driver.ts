@@ -1,0 +1,98 @@
+import { Injectable } from '@nestjs/common';
+import { Actor, createActor, Snapshot, waitFor } from 'xstate';
+import { CodedError } from '@app/config';
+import { LIVE_STATES, SandboxMetaStore, SandboxRecord } from '@app/meta-store';
+import { SandboxEffects } from './sandbox-effects';
+import { MACHINE_VERSION, SandboxMachineEvent, sandboxMachine } from './sandbox.machine';
+import { MachineSnapshot, viewOf } from './snapshot-view';
+
+type SandboxActor = Actor<typeof sandboxMachine>;
+
+/**
+ * Runs one command through the state machine for one sandbox and persists every step. The caller
+ * holds the sandbox's lock. The flow: rehydrate the persisted snapshot (which re-runs an effect a
+ * crash interrupted), settle it, ask the machine whether the event is legal, send it, persist the
+ * busy snapshot (so a crash now is recoverable), wait for the effect, persist the outcome.
+ */
+@Injectable()
+export class SandboxDriver {
+  constructor(
+    private readonly store: SandboxMetaStore,
+    private readonly effects: SandboxEffects,
+  ) {}
+
+  async drive(record: SandboxRecord, event: SandboxMachineEvent | null): Promise<SandboxRecord> {
+    const { machine, lastError } = this.effects.forRecord(record);
+    const input = { sandboxId: record.info.id };
+    // No snapshot yet means the create has not run its first step: start from the beginning.
+    // A snapshot of another machine version would need a migration; there is only version 1 yet.
+    if (record.machineSnapshot !== null && record.machineVersion !== MACHINE_VERSION) {
+      throw new Error(
+        `sandbox ${record.info.id} has machine version ${record.machineVersion}, this build runs ${MACHINE_VERSION}`,
+      );
+    }
+    const snapshot =
+      record.machineSnapshot === null ? undefined : (record.machineSnapshot as Snapshot<unknown>);
+    const actor: SandboxActor = createActor(machine, { input, snapshot });
+    actor.start();
+    try {
+      let current = await this.settle(record, actor);
+      if (event === null) return current;
+
+      const before = actor.getSnapshot();
+      if (!before.can(event)) {
+        throw new CodedError(
+          'INVALID_TRANSITION',
+          `cannot ${event.type} sandbox ${record.info.id} in state ${current.info.state}`,
+          { sandboxId: record.info.id, state: current.info.state, event: event.type },
+        );
+      }
+      const errorBefore = lastError();
+      const persistedBefore = JSON.stringify(actor.getPersistedSnapshot());
+      actor.send(event);
+      // A no-op (stop of a stopped sandbox) changes nothing and writes nothing.
+      const changed = JSON.stringify(actor.getPersistedSnapshot()) !== persistedBefore;
+      current = await this.settle(current, actor, changed);
+      // The outcome is persisted either way (a failed restart ends in stopped with its reason, a
+      // failed stop or delete leaves the state as it was); the caller also gets the cause.
+      if (lastError() !== errorBefore) throw lastError();
+      return current;
+    } finally {
+      actor.stop();
+    }
+  }
+
+  /** Persists the current snapshot; if an effect is in flight, waits for it and persists again. */
+  private async settle(
+    record: SandboxRecord,
+    actor: SandboxActor,
+    forcePersist = false,
+  ): Promise<SandboxRecord> {
+    let current = record;
+    if (actor.getSnapshot().hasTag('busy')) {
+      current = await this.persist(current, actor.getSnapshot(), actor);
+      await waitFor(actor, (s) => !s.hasTag('busy'), { timeout: Infinity });
+      return this.persist(current, actor.getSnapshot(), actor);
+    }
+    return forcePersist ? this.persist(current, actor.getSnapshot(), actor) : current;
+  }
+
+  private async persist(
+    record: SandboxRecord,
+    snapshot: MachineSnapshot,
+    actor: SandboxActor,
+  ): Promise<SandboxRecord> {
+    const view = viewOf(snapshot);
+    const id = record.info.id;
+    const options = {
+      expectedVersion: record.version,
+      machineSnapshot: actor.getPersistedSnapshot(),
+    };
+    const wasLive = LIVE_STATES.includes(record.info.state);
+    const isLive = LIVE_STATES.includes(view.state);
+    if (wasLive && !isLive) return this.store.archiveCache(id, view, options);
+    const updated = await this.store.update(id, view, options);
+    if (!wasLive && isLive) await this.store.restoreCache(id);
+    return updated;
+  }
+}

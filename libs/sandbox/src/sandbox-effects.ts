@@ -1,0 +1,84 @@
+import { Injectable } from '@nestjs/common';
+import { fromPromise } from 'xstate';
+import { CodedError } from '@app/config';
+import { ContainerSpec, ContainerState, DockerDeployment } from '@app/deployment';
+import type { SandboxRecord } from '@app/meta-store';
+import { ContainerFacts, ContainerRef, SandboxRef, sandboxMachine } from './sandbox.machine';
+
+/** The machine with real effects for one sandbox, plus the last error an effect threw. */
+export interface ProvidedMachine {
+  machine: typeof sandboxMachine;
+  lastError(): unknown;
+}
+
+/**
+ * Supplies the state machine's side effects on the Docker engine. Every effect is idempotent
+ * (containers are found by name and label, 304/404 answers count as done) because a restored busy
+ * snapshot re-runs the interrupted effect after a crash.
+ */
+@Injectable()
+export class SandboxEffects {
+  constructor(private readonly deployment: DockerDeployment) {}
+
+  forRecord(record: SandboxRecord): ProvidedMachine {
+    const sandboxId = record.info.id;
+    let lastError: unknown = null;
+    // Keep the original error (with its code) for the caller; the machine only keeps its message.
+    const track = <I, O>(effect: (input: I, signal: AbortSignal) => Promise<O>) =>
+      fromPromise<O, I>(async ({ input, signal }) => {
+        try {
+          return await effect(input, signal);
+        } catch (error) {
+          lastError = error;
+          throw error;
+        }
+      });
+    const containerOf = (containerId: string | null) =>
+      containerId ?? this.deployment.containerName(sandboxId);
+
+    const machine = sandboxMachine.provide({
+      actors: {
+        createContainer: track(async (_input: SandboxRef, signal) =>
+          factsOf(await this.deployment.provision(toContainerSpec(record), undefined, signal)),
+        ),
+        startContainer: track(async (input: ContainerRef) => {
+          const existing = await this.deployment.inspect(containerOf(input.containerId));
+          if (!existing) {
+            throw new CodedError(
+              'CONTAINER_FAILED',
+              `the container of sandbox ${sandboxId} no longer exists; its file system is gone`,
+              { sandboxId },
+            );
+          }
+          return factsOf(await this.deployment.start(existing.containerId));
+        }),
+        stopContainer: track(async (input: ContainerRef) => {
+          await this.deployment.stop(containerOf(input.containerId));
+        }),
+        removeContainer: track(async (input: ContainerRef) => {
+          await this.deployment.remove(containerOf(input.containerId));
+        }),
+      },
+    });
+    return { machine, lastError: () => lastError };
+  }
+}
+
+function toContainerSpec(record: SandboxRecord): ContainerSpec {
+  const { spec } = record;
+  return {
+    sandboxId: record.info.id,
+    image: spec.image,
+    cpus: spec.cpus,
+    memoryBytes: spec.memoryBytes,
+    env: spec.env,
+    labels: spec.labels,
+    ports: spec.ports,
+    command: spec.command,
+    entrypoint: spec.entrypoint,
+  };
+}
+
+function factsOf(state: ContainerState): ContainerFacts {
+  return { containerId: state.containerId, ports: state.ports, host: state.host };
+}

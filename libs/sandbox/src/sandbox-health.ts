@@ -1,0 +1,53 @@
+import { Injectable } from '@nestjs/common';
+import { describeError } from '@app/config';
+import { DockerDeployment } from '@app/deployment';
+import { SandboxMetaStore } from '@app/meta-store';
+
+export interface DependencyCheck {
+  ok: boolean;
+  latencyMs: number;
+  error?: string;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: { database: DependencyCheck; cache: DependencyCheck; docker: DependencyCheck };
+}
+
+const CHECK_TIMEOUT_MS = 2000;
+
+/** Readiness of everything a sandbox operation needs: the database, the cache, the Docker engine. */
+@Injectable()
+export class SandboxHealth {
+  constructor(
+    private readonly store: SandboxMetaStore,
+    private readonly deployment: DockerDeployment,
+  ) {}
+
+  async readiness(): Promise<Readiness> {
+    const [database, cache, docker] = await Promise.all([
+      check(() => this.store.pingDatabase()),
+      check(() => this.store.pingCache()),
+      check(() => this.deployment.ping()),
+    ]);
+    return { ready: database.ok && cache.ok && docker.ok, checks: { database, cache, docker } };
+  }
+}
+
+async function check(probe: () => Promise<unknown>): Promise<DependencyCheck> {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      probe(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+      }),
+    ]);
+    return { ok: true, latencyMs: Date.now() - started };
+  } catch (error) {
+    return { ok: false, latencyMs: Date.now() - started, error: describeError(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}

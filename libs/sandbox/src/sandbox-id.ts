@@ -1,0 +1,10 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Sandbox ids sort by creation time (base-36 milliseconds, fixed width) followed by 64 random bits,
+ * so the list endpoint can page by id alone (keyset pagination, no offset scans). A library such as
+ * `ulid` would do the same; three lines of node:crypto avoid a dependency for it.
+ */
+export function newSandboxId(now: number = Date.now()): string {
+  return `${now.toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`;
+}

@@ -1,0 +1,62 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { isCodedError } from '@app/config';
+import { SANDBOX_STATES, SandboxMetaStore } from '@app/meta-store';
+
+/**
+ * Prometheus metrics (prom-client, the de-facto Node client): sandboxes by state (read from the
+ * store at scrape time, so every process reports the same truth), and per-operation counts and
+ * latencies of this process.
+ */
+@Injectable()
+export class SandboxMetrics {
+  readonly registry = new Registry();
+  private readonly operations: Counter<'operation' | 'outcome'>;
+  private readonly latency: Histogram<'operation'>;
+
+  constructor(store: SandboxMetaStore) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'sandboxd_process_' });
+    this.operations = new Counter({
+      name: 'sandboxd_operations_total',
+      help: 'Sandbox operations by kind and outcome (ok or the error code).',
+      labelNames: ['operation', 'outcome'],
+      registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: 'sandboxd_operation_duration_seconds',
+      help: 'Duration of sandbox operations, lock wait included.',
+      labelNames: ['operation'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'sandboxd_sandboxes',
+      help: 'Sandboxes by state.',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        const counts = await store.countByState();
+        for (const state of SANDBOX_STATES) this.set({ state }, counts[state]);
+      },
+    });
+  }
+
+  /** Runs an operation, counting its outcome and timing it. */
+  async time<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    const end = this.latency.startTimer({ operation });
+    try {
+      const result = await run();
+      this.operations.inc({ operation, outcome: 'ok' });
+      return result;
+    } catch (error) {
+      this.operations.inc({ operation, outcome: isCodedError(error) ? error.code : 'error' });
+      throw error;
+    } finally {
+      end();
+    }
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

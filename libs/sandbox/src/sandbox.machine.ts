@@ -1,0 +1,286 @@
+/**
+ * The sandbox lifecycle as one XState v5 machine: the only place that says which transitions are
+ * legal. Pure: it imports nothing but xstate and performs no I/O. Side effects are the four named
+ * promise actors below, supplied by SandboxService with `machine.provide(...)`.
+ *
+ * Top-level states are the public states. Work in flight is a substate tagged `busy` plus the
+ * operation's name (`starting`, `stopping`, `deleting`), so a persisted snapshot always says what
+ * was interrupted and restoring it re-runs that (idempotent) actor.
+ */
+import { assign, fromPromise, setup } from 'xstate';
+
+export const MACHINE_VERSION = '1';
+
+export type MachineState = 'pending' | 'running' | 'stopped' | 'deleted';
+export type MachineOperation = 'starting' | 'stopping' | 'deleting';
+
+export interface HistoryEntry {
+  from: MachineState;
+  to: MachineState;
+  event: string;
+  at: string;
+  reason?: string;
+}
+
+export interface ContainerFacts {
+  containerId: string;
+  ports: Record<string, number>;
+  host: string;
+}
+
+export interface SandboxMachineContext {
+  sandboxId: string;
+  /** The public state last entered: the `from` of the next history entry. */
+  state: MachineState;
+  containerId: string | null;
+  ports: Record<string, number>;
+  host: string | null;
+  startedAt: string | null;
+  stoppedAt: string | null;
+  deletedAt: string | null;
+  failureReason: string | null;
+  /** Why the stop in flight was asked for (`manual`, later `idle-timeout`, …). */
+  stopReason: string | null;
+  /** A forced delete of a live sandbox: stop first, then delete. */
+  deleteRequested: boolean;
+  stateHistory: HistoryEntry[];
+}
+
+export type SandboxMachineEvent =
+  | { type: 'stop'; reason?: string }
+  | { type: 'restart' }
+  | { type: 'delete'; force?: boolean };
+
+export const HISTORY_LIMIT = 100;
+
+export interface SandboxRef {
+  sandboxId: string;
+}
+export interface ContainerRef extends SandboxRef {
+  containerId: string | null;
+}
+
+// Placeholders: a machine used without the service's actors fails loudly instead of doing nothing.
+const notProvided = (name: string) => async (): Promise<never> => {
+  throw new Error(`sandbox machine actor "${name}" was not provided`);
+};
+
+const errorMessage = (error: unknown): string =>
+  error instanceof Error ? error.message : typeof error === 'string' ? error : 'unknown error';
+
+export const sandboxMachine = setup({
+  types: {
+    context: {} as SandboxMachineContext,
+    events: {} as SandboxMachineEvent,
+    input: {} as { sandboxId: string },
+    tags: {} as 'busy' | MachineOperation,
+  },
+  actors: {
+    createContainer: fromPromise<ContainerFacts, SandboxRef>(notProvided('createContainer')),
+    startContainer: fromPromise<ContainerFacts, ContainerRef>(notProvided('startContainer')),
+    stopContainer: fromPromise<void, ContainerRef>(notProvided('stopContainer')),
+    removeContainer: fromPromise<void, ContainerRef>(notProvided('removeContainer')),
+  },
+  guards: {
+    isForced: ({ event }) => event.type === 'delete' && event.force === true,
+    deleteRequested: ({ context }) => context.deleteRequested,
+  },
+  actions: {
+    /** Appends to the history and stamps the time of entering `to`. Only non-self transitions. */
+    record: assign(
+      ({ context }, params: { to: MachineState; event: string; reason?: string | null }) => {
+        const at = new Date().toISOString();
+        const entry: HistoryEntry = { from: context.state, to: params.to, event: params.event, at };
+        if (params.reason) entry.reason = params.reason;
+        return {
+          state: params.to,
+          stateHistory: [...context.stateHistory, entry].slice(-HISTORY_LIMIT),
+          ...(params.to === 'running' ? { startedAt: at } : {}),
+          ...(params.to === 'stopped' ? { stoppedAt: at } : {}),
+          ...(params.to === 'deleted' ? { deletedAt: at } : {}),
+        };
+      },
+    ),
+    keepContainer: assign((_, facts: ContainerFacts) => ({
+      containerId: facts.containerId,
+      ports: facts.ports,
+      host: facts.host,
+    })),
+    fail: assign((_, params: { error: unknown }) => ({ failureReason: errorMessage(params.error) })),
+    clearFailure: assign({ failureReason: null }),
+    noteStop: assign({
+      stopReason: ({ event }) => (event.type === 'stop' ? (event.reason ?? 'manual') : 'delete'),
+      deleteRequested: ({ event }) => event.type === 'delete',
+    }),
+    noteDelete: assign({ deleteRequested: true }),
+    clearRequests: assign({ stopReason: null, deleteRequested: false }),
+  },
+}).createMachine({
+  id: 'sandbox',
+  initial: 'pending',
+  context: ({ input }) => ({
+    sandboxId: input.sandboxId,
+    state: 'pending',
+    containerId: null,
+    ports: {},
+    host: null,
+    startedAt: null,
+    stoppedAt: null,
+    deletedAt: null,
+    failureReason: null,
+    stopReason: null,
+    deleteRequested: false,
+    stateHistory: [],
+  }),
+  states: {
+    pending: {
+      initial: 'creating',
+      states: {
+        creating: {
+          tags: ['busy', 'starting'],
+          invoke: {
+            src: 'createContainer',
+            input: ({ context }) => ({ sandboxId: context.sandboxId }),
+            onDone: {
+              target: '#sandbox.running',
+              actions: [
+                { type: 'keepContainer', params: ({ event }) => event.output },
+                { type: 'record', params: { to: 'running', event: 'started' } },
+              ],
+            },
+            onError: {
+              target: '#sandbox.stopped',
+              actions: [
+                { type: 'fail', params: ({ event }) => ({ error: event.error }) },
+                {
+                  type: 'record',
+                  params: ({ context }) => ({
+                    to: 'stopped',
+                    event: 'startFailed',
+                    reason: context.failureReason,
+                  }),
+                },
+              ],
+            },
+          },
+        },
+        restarting: {
+          tags: ['busy', 'starting'],
+          invoke: {
+            src: 'startContainer',
+            input: ({ context }) => ({
+              sandboxId: context.sandboxId,
+              containerId: context.containerId,
+            }),
+            onDone: {
+              target: '#sandbox.running',
+              actions: [
+                { type: 'keepContainer', params: ({ event }) => event.output },
+                { type: 'record', params: { to: 'running', event: 'started' } },
+              ],
+            },
+            onError: {
+              target: '#sandbox.stopped',
+              actions: [
+                { type: 'fail', params: ({ event }) => ({ error: event.error }) },
+                {
+                  type: 'record',
+                  params: ({ context }) => ({
+                    to: 'stopped',
+                    event: 'startFailed',
+                    reason: context.failureReason,
+                  }),
+                },
+              ],
+            },
+          },
+        },
+      },
+    },
+    running: {
+      initial: 'idle',
+      states: {
+        idle: {
+          on: {
+            stop: { target: 'stopping', actions: 'noteStop' },
+            delete: { guard: 'isForced', target: 'stopping', actions: 'noteStop' },
+          },
+        },
+        stopping: {
+          tags: ['busy', 'stopping'],
+          invoke: {
+            src: 'stopContainer',
+            input: ({ context }) => ({
+              sandboxId: context.sandboxId,
+              containerId: context.containerId,
+            }),
+            onDone: {
+              target: '#sandbox.stopped',
+              actions: {
+                type: 'record',
+                params: ({ context }) => ({
+                  to: 'stopped',
+                  event: context.deleteRequested ? 'delete' : 'stop',
+                  reason: context.stopReason,
+                }),
+              },
+            },
+            // The container may still run: stay running and let the caller see the error.
+            onError: {
+              target: 'idle',
+              actions: [
+                { type: 'fail', params: ({ event }) => ({ error: event.error }) },
+                'clearRequests',
+              ],
+            },
+          },
+        },
+      },
+    },
+    stopped: {
+      initial: 'idle',
+      states: {
+        idle: {
+          always: { guard: 'deleteRequested', target: 'deleting' },
+          on: {
+            // Stopping a stopped sandbox is a no-op: allowed, no history, no side effect.
+            stop: { target: 'idle' },
+            restart: {
+              target: '#sandbox.pending.restarting',
+              actions: ['clearFailure', { type: 'record', params: { to: 'pending', event: 'restart' } }],
+            },
+            delete: { target: 'deleting', actions: 'noteDelete' },
+          },
+        },
+        deleting: {
+          tags: ['busy', 'deleting'],
+          invoke: {
+            src: 'removeContainer',
+            input: ({ context }) => ({
+              sandboxId: context.sandboxId,
+              containerId: context.containerId,
+            }),
+            onDone: {
+              target: '#sandbox.deleted',
+              actions: [
+                'clearRequests',
+                { type: 'record', params: { to: 'deleted', event: 'delete' } },
+              ],
+            },
+            onError: {
+              target: 'idle',
+              actions: [
+                { type: 'fail', params: ({ event }) => ({ error: event.error }) },
+                'clearRequests',
+              ],
+            },
+          },
+        },
+      },
+      exit: 'clearRequests',
+    },
+    deleted: { type: 'final' },
+  },
+});
+
+export type SandboxMachine = typeof sandboxMachine;

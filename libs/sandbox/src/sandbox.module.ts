@@ -1,0 +1,32 @@
+import { Module, OnApplicationBootstrap, OnApplicationShutdown, Logger } from '@nestjs/common';
+import { describeError } from '@app/config';
+import { DeploymentModule } from '@app/deployment';
+import { MetaStoreModule } from '@app/meta-store';
+import { SandboxDriver } from './sandbox-driver';
+import { SandboxEffects } from './sandbox-effects';
+import { SandboxHealth } from './sandbox-health';
+import { SandboxMetrics } from './sandbox-metrics';
+import { SandboxService } from './sandbox.service';
+
+@Module({
+  exports: [SandboxHealth, SandboxMetrics, SandboxService],
+  imports: [MetaStoreModule, DeploymentModule],
+  providers: [SandboxDriver, SandboxEffects, SandboxHealth, SandboxMetrics, SandboxService],
+})
+export class SandboxModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(SandboxModule.name);
+
+  constructor(private readonly sandboxes: SandboxService) {}
+
+  /** Operations a killed process left in flight are finished in the background after boot. */
+  onApplicationBootstrap(): void {
+    void this.sandboxes
+      .recoverInterrupted()
+      .then((n) => n > 0 && this.logger.log(`recovered ${n} interrupted operation(s)`))
+      .catch((error: unknown) => this.logger.error(`recovery failed: ${describeError(error)}`));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.sandboxes.drain();
+  }
+}
