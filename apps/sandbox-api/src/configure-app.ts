@@ -1,0 +1,21 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { jsonBody } from './http/json-body';
+
+/**
+ * Everything main.ts applies to the app besides listening, shared with the e2e tests so they run
+ * the production pipeline: body limit, Swagger UI at /docs (JSON at /docs-json), shutdown hooks.
+ */
+export function configureApp(app: NestExpressApplication): void {
+  app.use(...jsonBody());
+  app.enableShutdownHooks();
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('sandboxd')
+      .setDescription('Docker sandboxes for agents, CI jobs and RL rollouts: create, inspect, list, stop, restart, delete.')
+      .setVersion('0.1.0')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}

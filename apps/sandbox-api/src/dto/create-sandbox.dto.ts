@@ -1,0 +1,118 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
+import { IsMemorySize } from './memory-size.validator';
+import { IsStringMap } from './string-map.validator';
+
+// Docker image references: [registry[:port]/]path[:tag][@digest], lower-case path components.
+const IMAGE_PATTERN =
+  /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+// A name must not look like a generated id (25 base-36 characters), so lookups are unambiguous.
+const NAME_PATTERN = /^(?![0-9a-z]{25}$)[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+
+export class CreateSandboxDto {
+  @ApiProperty({ example: 'sandboxd/demo:latest', description: 'Image reference' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(512)
+  @Matches(IMAGE_PATTERN, { message: 'image must be a valid image reference (name[:tag][@digest])' })
+  image!: string;
+
+  @ApiPropertyOptional({
+    example: 'agent-42',
+    description: 'Unique among non-deleted sandboxes; 1-63 of letters, digits, _ . -',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(NAME_PATTERN, {
+    message: 'name must be 1-63 letters, digits, _ . - (starting with a letter or digit)',
+  })
+  name?: string;
+
+  @ApiPropertyOptional({ example: 1, minimum: 0.1, maximum: 64 })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0.1)
+  @Max(64)
+  cpus?: number;
+
+  @ApiPropertyOptional({ example: '512m', description: 'Memory limit, e.g. 512m or 2g (min 6m)' })
+  @IsOptional()
+  @IsMemorySize()
+  memory?: string;
+
+  @ApiPropertyOptional({ example: { MODE: 'test' }, description: 'Values are never echoed back' })
+  @IsOptional()
+  @IsStringMap({
+    maxEntries: 256,
+    keyPattern: /^[A-Za-z_][A-Za-z0-9_]{0,255}$/,
+    keyDescription: 'a valid environment variable name',
+    maxValueLength: 32768,
+  })
+  env?: Record<string, string>;
+
+  @ApiPropertyOptional({ example: { team: 'rl' }, description: 'At most 64 entries' })
+  @IsOptional()
+  @IsStringMap({
+    maxEntries: 64,
+    keyPattern: /^[A-Za-z0-9][A-Za-z0-9_./-]{0,127}$/,
+    keyDescription: 'a label key (letters, digits, _ . / -; at most 128)',
+    maxValueLength: 256,
+    reservedPrefix: 'io.sandboxd.',
+  })
+  labels?: Record<string, string>;
+
+  @ApiPropertyOptional({ example: [8080], description: 'Container TCP ports to publish' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(32)
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  @Max(65535, { each: true })
+  ports?: number[];
+
+  @ApiPropertyOptional({ example: 1800, description: 'Seconds without activity before stop; 0 = never' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(31_536_000)
+  idleTimeoutSeconds?: number;
+
+  @ApiPropertyOptional({
+    example: 86400,
+    description: 'Seconds after stop before deletion; -1 = never, 0 = at once',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(-1)
+  @Max(31_536_000)
+  autoDeleteSeconds?: number;
+
+  @ApiPropertyOptional({ example: ['sleep', 'infinity'], description: 'argv replacing the image CMD' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(256)
+  @IsString({ each: true })
+  command?: string[];
+
+  @ApiPropertyOptional({ example: ['/bin/sh', '-c'], description: 'argv replacing the ENTRYPOINT' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(256)
+  @IsString({ each: true })
+  entrypoint?: string[];
+}

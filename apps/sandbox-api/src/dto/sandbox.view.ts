@@ -1,0 +1,95 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  SANDBOX_OPERATIONS,
+  SANDBOX_STATES,
+  SandboxInfo,
+  SandboxOperation,
+  SandboxState,
+} from '@app/meta-store';
+import { formatMemorySize } from '@app/sandbox';
+
+export class StateTransitionView {
+  @ApiProperty({ enum: SANDBOX_STATES }) from!: SandboxState;
+  @ApiProperty({ enum: SANDBOX_STATES }) to!: SandboxState;
+  @ApiProperty({ example: 'stop' }) event!: string;
+  @ApiProperty({ example: '2026-01-01T00:00:00.000Z' }) at!: string;
+  @ApiPropertyOptional({ example: 'manual' }) reason?: string;
+}
+
+/** The public view of a sandbox. Env values and DB-only fields never appear here. */
+export class SandboxView {
+  @ApiProperty() id!: string;
+  @ApiProperty({ type: String, nullable: true }) name!: string | null;
+  @ApiProperty({ enum: SANDBOX_STATES }) state!: SandboxState;
+  @ApiProperty({ enum: SANDBOX_OPERATIONS, nullable: true }) operation!: SandboxOperation | null;
+  @ApiProperty() image!: string;
+  @ApiProperty({ type: Number, nullable: true }) cpus!: number | null;
+  @ApiProperty({ type: String, nullable: true, example: '512m' }) memory!: string | null;
+  @ApiProperty({ type: Number, nullable: true }) memoryBytes!: number | null;
+  @ApiProperty({ type: [String], description: 'Names of the env variables (values never echoed)' })
+  envKeys!: string[];
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
+  labels!: Record<string, string>;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+    description: 'Container port → host port',
+    example: { '8080': 30001 },
+  })
+  ports!: Record<string, number>;
+  @ApiProperty({ type: String, nullable: true, description: 'Address the ports are published on' })
+  host!: string | null;
+  @ApiProperty({ type: String, nullable: true }) containerId!: string | null;
+  @ApiProperty() idleTimeoutSeconds!: number;
+  @ApiProperty({ type: Number, nullable: true }) autoDeleteSeconds!: number | null;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty({ type: String, nullable: true }) startedAt!: string | null;
+  @ApiProperty({ type: String, nullable: true }) stoppedAt!: string | null;
+  @ApiProperty({ type: String, nullable: true }) deletedAt!: string | null;
+  @ApiProperty({ type: String, nullable: true }) failureReason!: string | null;
+  @ApiProperty({ type: [StateTransitionView], description: 'The last 100 transitions' })
+  stateHistory!: StateTransitionView[];
+
+  static of(info: SandboxInfo): SandboxView {
+    return {
+      id: info.id,
+      name: info.name,
+      state: info.state,
+      operation: info.operation,
+      image: info.image,
+      cpus: info.cpus,
+      memory: info.memoryBytes === null ? null : formatMemorySize(info.memoryBytes),
+      memoryBytes: info.memoryBytes,
+      envKeys: info.envKeys,
+      labels: info.labels,
+      ports: info.ports,
+      host: info.host,
+      containerId: info.containerId,
+      idleTimeoutSeconds: info.idleTimeoutSeconds,
+      autoDeleteSeconds: info.autoDeleteSeconds,
+      createdAt: info.createdAt,
+      startedAt: info.startedAt,
+      stoppedAt: info.stoppedAt,
+      deletedAt: info.deletedAt,
+      failureReason: info.failureReason,
+      stateHistory: info.stateHistory,
+    };
+  }
+}
+
+export class SandboxPage {
+  @ApiProperty({ type: [SandboxView] }) items!: SandboxView[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
+}
+
+export class ErrorView {
+  @ApiProperty({ example: 404 }) statusCode!: number;
+  @ApiProperty({ example: 'SANDBOX_NOT_FOUND' }) code!: string;
+  @ApiProperty({ example: 'sandbox abc does not exist' }) message!: string;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true }) details?: Record<
+    string,
+    unknown
+  >;
+  @ApiPropertyOptional({ description: 'Present on 5xx answers; the same id is in the log' })
+  errorId?: string;
+}

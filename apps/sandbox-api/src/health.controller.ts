@@ -1,0 +1,36 @@
+import { Controller, Get, Header, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { Readiness, SandboxHealth, SandboxMetrics } from '@app/sandbox';
+
+@ApiTags('operations')
+@Controller()
+export class HealthController {
+  constructor(
+    private readonly health: SandboxHealth,
+    private readonly metrics: SandboxMetrics,
+  ) {}
+
+  @Get('health')
+  @ApiOperation({ summary: 'Readiness of the database, the cache and the Docker engine' })
+  @ApiOkResponse({ description: 'All dependencies answer' })
+  @ApiServiceUnavailableResponse({ description: 'At least one dependency does not answer' })
+  async readiness(@Res({ passthrough: true }) response: Response): Promise<Readiness & { status: string }> {
+    const readiness = await this.health.readiness();
+    response.status(readiness.ready ? 200 : 503);
+    return { status: readiness.ready ? 'ok' : 'unavailable', ...readiness };
+  }
+
+  @Get('health/live')
+  @ApiOperation({ summary: 'Liveness: the process answers' })
+  live(): { status: string } {
+    return { status: 'ok' };
+  }
+
+  @Get('metrics')
+  @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
+  @ApiOperation({ summary: 'Prometheus metrics' })
+  async scrape(): Promise<string> {
+    return this.metrics.render();
+  }
+}

@@ -1,0 +1,36 @@
+import { HttpStatus } from '@nestjs/common';
+import type { ErrorCode } from '@app/config';
+
+/** The one place that maps domain error codes to HTTP statuses. Exhaustive by type. */
+export function statusOf(code: ErrorCode): HttpStatus {
+  switch (code) {
+    case 'VALIDATION_FAILED':
+    case 'MALFORMED_JSON':
+      return HttpStatus.BAD_REQUEST;
+    case 'PAYLOAD_TOO_LARGE':
+      return HttpStatus.PAYLOAD_TOO_LARGE;
+    case 'ROUTE_NOT_FOUND':
+    case 'SANDBOX_NOT_FOUND':
+      return HttpStatus.NOT_FOUND;
+    case 'INVALID_TRANSITION':
+    case 'SANDBOX_BUSY':
+    case 'NAME_CONFLICT':
+    case 'IDEMPOTENCY_CONFLICT':
+    case 'CONCURRENT_MODIFICATION':
+      return HttpStatus.CONFLICT;
+    case 'IMAGE_UNAVAILABLE':
+      return HttpStatus.UNPROCESSABLE_ENTITY;
+    case 'CONTAINER_FAILED':
+      return HttpStatus.BAD_GATEWAY;
+    case 'PORTS_EXHAUSTED':
+    case 'RUNTIME_UNAVAILABLE':
+    case 'STORE_UNAVAILABLE':
+      return HttpStatus.SERVICE_UNAVAILABLE;
+    case 'INTERNAL_ERROR':
+      return HttpStatus.INTERNAL_SERVER_ERROR;
+    default: {
+      const unreachable: never = code;
+      return unreachable;
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
+import type { Response } from 'express';
+import { CodedError, ErrorCode } from '@app/config';
+import { statusOf } from './error-status';
+
+interface ErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+  errorId?: string;
+}
+
+/**
+ * Turns anything thrown into the one error shape `{statusCode, code, message, details?}`. A 5xx
+ * gets an `errorId` that is also logged, so an operator can find the cause from a client report.
+ */
+@Catch()
+export class ErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const body = this.toBody(exception);
+    if (body.statusCode >= 500) {
+      body.errorId = randomUUID();
+      const detail = exception instanceof Error ? (exception.stack ?? exception.message) : exception;
+      this.logger.error(`errorId=${body.errorId} ${body.code}: ${body.message}`, detail);
+    }
+    if (!response.headersSent) response.status(body.statusCode).json(body);
+  }
+
+  private toBody(exception: unknown): ErrorBody {
+    if (exception instanceof CodedError) {
+      return {
+        statusCode: statusOf(exception.code),
+        code: exception.code,
+        message: exception.message,
+        ...(exception.details ? { details: exception.details } : {}),
+      };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      if (status === HttpStatus.NOT_FOUND) return this.coded('ROUTE_NOT_FOUND', exception.message);
+      if (status === HttpStatus.PAYLOAD_TOO_LARGE) {
+        return this.coded('PAYLOAD_TOO_LARGE', exception.message);
+      }
+      if (status < 500) {
+        return { statusCode: status, code: 'VALIDATION_FAILED', message: exception.message };
+      }
+    }
+    return this.coded('INTERNAL_ERROR', 'internal error');
+  }
+
+  private coded(code: ErrorCode, message: string): ErrorBody {
+    return { statusCode: statusOf(code), code, message };
+  }
+}

@@ -1,0 +1,21 @@
+import 'reflect-metadata';
+import { Logger, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppConfig } from '@app/config';
+import { AppModule } from './app.module';
+import { configureApp } from './configure-app';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+async function bootstrap(): Promise<void> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false });
+  const config = app.get(AppConfig);
+  app.useLogger(LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1));
+  configureApp(app);
+  await app.listen(config.port, config.host);
+  const shown = config.host.includes(':') ? `[${config.host}]` : config.host;
+  Logger.log(`sandboxd listening on http://${shown}:${config.port} (Swagger UI: /docs)`, 'Bootstrap');
+}
+
+void bootstrap();

@@ -1,0 +1,126 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiHeader,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CodedError } from '@app/config';
+import { SandboxService } from '@app/sandbox';
+import { CreateSandboxQuery, DeleteSandboxQuery } from './dto/command.query';
+import { CreateSandboxDto } from './dto/create-sandbox.dto';
+import { ListSandboxesQuery } from './dto/list-sandboxes.query';
+import { ErrorView, SandboxPage, SandboxView } from './dto/sandbox.view';
+import { SandboxIdPipe } from './http/sandbox-id.pipe';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+@ApiTags('sandboxes')
+@ApiBadRequestResponse({ type: ErrorView, description: 'VALIDATION_FAILED, MALFORMED_JSON' })
+@Controller('v1/sandboxes')
+export class SandboxController {
+  constructor(private readonly sandboxes: SandboxService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create a sandbox (202 pending; with wait=true, 200 once settled)' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Makes retries safe' })
+  @ApiAcceptedResponse({ type: SandboxView })
+  @ApiOkResponse({ type: SandboxView, description: 'wait=true, or an idempotent replay' })
+  @ApiConflictResponse({ type: ErrorView, description: 'NAME_CONFLICT, IDEMPOTENCY_CONFLICT' })
+  async create(
+    @Body() body: CreateSandboxDto,
+    @Query() query: CreateSandboxQuery,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<SandboxView> {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new CodedError('VALIDATION_FAILED', 'Idempotency-Key must be 1-255 visible ASCII characters', {
+        fields: { 'Idempotency-Key': ['must be 1-255 visible ASCII characters'] },
+      });
+    }
+    const { sandbox } = await this.sandboxes.create(body, {
+      idempotencyKey,
+      wait: query.wait === true,
+    });
+    response.status(sandbox.operation === null ? 200 : 202);
+    return SandboxView.of(sandbox);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List sandboxes (filters, cursor pagination)' })
+  @ApiOkResponse({ type: SandboxPage })
+  async list(@Query() query: ListSandboxesQuery): Promise<SandboxPage> {
+    const page = await this.sandboxes.list({
+      states: query.state,
+      labels: query.label ? Object.fromEntries(query.label.map(splitLabel)) : undefined,
+      image: query.image,
+      includeDeleted: query.includeDeleted === true,
+      limit: query.limit ?? 100,
+      cursor: query.cursor,
+    });
+    return { items: page.items.map((s) => SandboxView.of(s)), nextCursor: page.nextCursor };
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Inspect a sandbox by id or name' })
+  @ApiOkResponse({ type: SandboxView })
+  @ApiNotFoundResponse({ type: ErrorView })
+  async get(@Param('id', SandboxIdPipe) id: string): Promise<SandboxView> {
+    return SandboxView.of(await this.sandboxes.get(id));
+  }
+
+  @Post(':id/stop')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Stop (keeps the container and its file system); no-op when stopped' })
+  @ApiOkResponse({ type: SandboxView })
+  @ApiNotFoundResponse({ type: ErrorView })
+  @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION (deleted), SANDBOX_BUSY' })
+  async stop(@Param('id', SandboxIdPipe) id: string): Promise<SandboxView> {
+    return SandboxView.of(await this.sandboxes.stop(id));
+  }
+
+  @Post(':id/restart')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Restart a stopped sandbox: same container, ports and file system' })
+  @ApiOkResponse({ type: SandboxView })
+  @ApiNotFoundResponse({ type: ErrorView })
+  @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION unless stopped' })
+  async restart(@Param('id', SandboxIdPipe) id: string): Promise<SandboxView> {
+    return SandboxView.of(await this.sandboxes.restart(id));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete permanently (from stopped; force=true stops first)' })
+  @ApiNoContentResponse({ description: 'Deleted (also when it already was)' })
+  @ApiNotFoundResponse({ type: ErrorView })
+  @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION when live and not forced' })
+  async delete(
+    @Param('id', SandboxIdPipe) id: string,
+    @Query() query: DeleteSandboxQuery,
+  ): Promise<void> {
+    await this.sandboxes.delete(id, query.force === true);
+  }
+}
+
+function splitLabel(pair: string): [string, string] {
+  const at = pair.indexOf('=');
+  return [pair.slice(0, at), pair.slice(at + 1)];
+}
