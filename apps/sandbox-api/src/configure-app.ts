@@ -13,7 +13,9 @@ export function configureApp(app: NestExpressApplication): void {
     app,
     new DocumentBuilder()
       .setTitle('sandboxd')
-      .setDescription('Docker sandboxes for agents, CI jobs and RL rollouts: create, inspect, list, stop, restart, delete.')
+      .setDescription(
+        'Docker sandboxes for agents, CI jobs and RL rollouts: create, inspect, list, stop, restart, delete.',
+      )
       .setVersion('0.1.0')
       .build(),
   );

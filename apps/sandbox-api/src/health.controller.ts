@@ -1,5 +1,10 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Readiness, SandboxHealth, SandboxMetrics } from '@app/sandbox';
 
@@ -15,7 +20,9 @@ export class HealthController {
   @ApiOperation({ summary: 'Readiness of the database, the cache and the Docker engine' })
   @ApiOkResponse({ description: 'All dependencies answer' })
   @ApiServiceUnavailableResponse({ description: 'At least one dependency does not answer' })
-  async readiness(@Res({ passthrough: true }) response: Response): Promise<Readiness & { status: string }> {
+  async readiness(
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<Readiness & { status: string }> {
     const readiness = await this.health.readiness();
     response.status(readiness.ready ? 200 : 503);
     return { status: readiness.ready ? 'ok' : 'unavailable', ...readiness };

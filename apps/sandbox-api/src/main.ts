@@ -15,7 +15,10 @@ async function bootstrap(): Promise<void> {
   configureApp(app);
   await app.listen(config.port, config.host);
   const shown = config.host.includes(':') ? `[${config.host}]` : config.host;
-  Logger.log(`sandboxd listening on http://${shown}:${config.port} (Swagger UI: /docs)`, 'Bootstrap');
+  Logger.log(
+    `sandboxd listening on http://${shown}:${config.port} (Swagger UI: /docs)`,
+    'Bootstrap',
+  );
 }
 
 void bootstrap();

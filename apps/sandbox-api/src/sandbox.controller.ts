@@ -51,9 +51,13 @@ export class SandboxController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<SandboxView> {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new CodedError('VALIDATION_FAILED', 'Idempotency-Key must be 1-255 visible ASCII characters', {
-        fields: { 'Idempotency-Key': ['must be 1-255 visible ASCII characters'] },
-      });
+      throw new CodedError(
+        'VALIDATION_FAILED',
+        'Idempotency-Key must be 1-255 visible ASCII characters',
+        {
+          fields: { 'Idempotency-Key': ['must be 1-255 visible ASCII characters'] },
+        },
+      );
     }
     const { sandbox } = await this.sandboxes.create(body, {
       idempotencyKey,
@@ -91,7 +95,10 @@ export class SandboxController {
   @ApiOperation({ summary: 'Stop (keeps the container and its file system); no-op when stopped' })
   @ApiOkResponse({ type: SandboxView })
   @ApiNotFoundResponse({ type: ErrorView })
-  @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION (deleted), SANDBOX_BUSY' })
+  @ApiConflictResponse({
+    type: ErrorView,
+    description: 'INVALID_TRANSITION (deleted), SANDBOX_BUSY',
+  })
   async stop(@Param('id', SandboxIdPipe) id: string): Promise<SandboxView> {
     return SandboxView.of(await this.sandboxes.stop(id));
   }
@@ -111,7 +118,10 @@ export class SandboxController {
   @ApiOperation({ summary: 'Delete permanently (from stopped; force=true stops first)' })
   @ApiNoContentResponse({ description: 'Deleted (also when it already was)' })
   @ApiNotFoundResponse({ type: ErrorView })
-  @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION when live and not forced' })
+  @ApiConflictResponse({
+    type: ErrorView,
+    description: 'INVALID_TRANSITION when live and not forced',
+  })
   async delete(
     @Param('id', SandboxIdPipe) id: string,
     @Query() query: DeleteSandboxQuery,

@@ -82,7 +82,7 @@ function parseArgv(text: string): string[] {
   if (text.trim().startsWith('[')) {
     const parsed: unknown = JSON.parse(text);
     if (Array.isArray(parsed) && parsed.length > 0 && parsed.every((a) => typeof a === 'string')) {
-      return parsed as string[];
+      return parsed;
     }
     throw new Error('Invalid environment: KEEPALIVE_COMMAND must be a non-empty JSON string array');
   }

@@ -1,14 +1,5 @@
 import { Transform, Type } from 'class-transformer';
-import {
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  Min,
-  MinLength,
-} from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 
@@ -24,24 +15,32 @@ export class EnvDto {
   @IsOptional() @IsString() @Transform(emptyToUndefined) HOST?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535) PORT?: number;
 
-  @IsOptional() @Transform(emptyToUndefined) @Matches(/^postgres(ql)?:\/\//, {
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^postgres(ql)?:\/\//, {
     message: 'DATABASE_URL must be a postgres:// URL',
   })
   DATABASE_URL?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(1) SQLITE_PATH?: string;
 
-  @IsOptional() @Transform(emptyToUndefined) @Matches(/^rediss?:\/\//, {
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^rediss?:\/\//, {
     message: 'REDIS_URL must be a redis:// or rediss:// URL',
   })
   REDIS_URL?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString() REDIS_KEY_PREFIX?: string;
 
   @IsOptional() @Transform(emptyToUndefined) @IsString() DOCKER_SOCKET_PATH?: string;
-  @IsOptional() @Transform(emptyToUndefined) @Matches(/^[a-zA-Z0-9_.-]{1,63}$/, {
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[a-zA-Z0-9_.-]{1,63}$/, {
     message: 'INSTANCE_ID must be 1-63 characters of letters, digits, _ . -',
   })
   INSTANCE_ID?: string;
-  @IsOptional() @Transform(emptyToUndefined) @Matches(/^\d{1,5}-\d{1,5}$/, {
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\d{1,5}-\d{1,5}$/, {
     message: 'PORT_RANGE must look like 30000-39999',
   })
   PORT_RANGE?: string;
@@ -56,5 +55,8 @@ export class EnvDto {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) DEFAULT_IDLE_TIMEOUT_SECONDS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(-1) AUTO_DELETE_AFTER_SECONDS?: number;
 
-  @IsOptional() @Transform(emptyToUndefined) @IsIn(LOG_LEVELS) LOG_LEVEL?: (typeof LOG_LEVELS)[number];
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL?: (typeof LOG_LEVELS)[number];
 }

@@ -2,7 +2,14 @@
  * Docker-style memory sizes: a number with an optional binary unit b, k, m, g, t (case-insensitive,
  * optional trailing "b" or "ib": "512m", "2g", "1.5GiB"). A bare number means bytes, as in Docker.
  */
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+};
 
 export const MEMORY_SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?$/i;
 

@@ -22,7 +22,9 @@ export class SandboxDriver {
   ) {}
 
   async drive(record: SandboxRecord, event: SandboxMachineEvent | null): Promise<SandboxRecord> {
-    const { machine, lastError } = this.effects.forRecord(record);
+    const provided = this.effects.forRecord(record);
+    const { machine } = provided;
+    const lastError = (): unknown => provided.lastError();
     const input = { sandboxId: record.info.id };
     // No snapshot yet means the create has not run its first step: start from the beginning.
     // A snapshot of another machine version would need a migration; there is only version 1 yet.

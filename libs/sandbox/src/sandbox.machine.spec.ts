@@ -13,10 +13,11 @@ const facts: ContainerFacts = { containerId: 'c1', ports: { '8080': 30001 }, hos
 /** A machine whose effects are fakes; `fail` names the actors that reject. */
 function machineWith(fail: string[] = [], calls: string[] = []) {
   const effect = <O, I>(name: string, output: O) =>
-    fromPromise<O, I>(async () => {
+    fromPromise<O, I>(() => {
       calls.push(name);
-      if (fail.includes(name)) throw new Error(`${name} broke`);
-      return output;
+      return fail.includes(name)
+        ? Promise.reject(new Error(`${name} broke`))
+        : Promise.resolve(output);
     });
   return sandboxMachine.provide({
     actors: {

@@ -47,9 +47,7 @@ export interface SandboxMachineContext {
 }
 
 export type SandboxMachineEvent =
-  | { type: 'stop'; reason?: string }
-  | { type: 'restart' }
-  | { type: 'delete'; force?: boolean };
+  { type: 'stop'; reason?: string } | { type: 'restart' } | { type: 'delete'; force?: boolean };
 
 export const HISTORY_LIMIT = 100;
 
@@ -61,9 +59,8 @@ export interface ContainerRef extends SandboxRef {
 }
 
 // Placeholders: a machine used without the service's actors fails loudly instead of doing nothing.
-const notProvided = (name: string) => async (): Promise<never> => {
-  throw new Error(`sandbox machine actor "${name}" was not provided`);
-};
+const notProvided = (name: string) => (): Promise<never> =>
+  Promise.reject(new Error(`sandbox machine actor "${name}" was not provided`));
 
 const errorMessage = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === 'string' ? error : 'unknown error';
@@ -106,7 +103,9 @@ export const sandboxMachine = setup({
       ports: facts.ports,
       host: facts.host,
     })),
-    fail: assign((_, params: { error: unknown }) => ({ failureReason: errorMessage(params.error) })),
+    fail: assign((_, params: { error: unknown }) => ({
+      failureReason: errorMessage(params.error),
+    })),
     clearFailure: assign({ failureReason: null }),
     noteStop: assign({
       stopReason: ({ event }) => (event.type === 'stop' ? (event.reason ?? 'manual') : 'delete'),
@@ -247,7 +246,10 @@ export const sandboxMachine = setup({
             stop: { target: 'idle' },
             restart: {
               target: '#sandbox.pending.restarting',
-              actions: ['clearFailure', { type: 'record', params: { to: 'pending', event: 'restart' } }],
+              actions: [
+                'clearFailure',
+                { type: 'record', params: { to: 'pending', event: 'restart' } },
+              ],
             },
             delete: { target: 'deleting', actions: 'noteDelete' },
           },

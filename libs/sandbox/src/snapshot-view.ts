@@ -1,10 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import {
-  SANDBOX_OPERATIONS,
-  SandboxInfo,
-  SandboxOperation,
-  SandboxState,
-} from '@app/meta-store';
+import { SANDBOX_OPERATIONS, SandboxInfo, SandboxOperation, SandboxState } from '@app/meta-store';
 import type { SandboxMachine } from './sandbox.machine';
 
 export type MachineSnapshot = SnapshotFrom<SandboxMachine>;

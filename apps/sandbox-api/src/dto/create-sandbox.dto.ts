@@ -27,7 +27,9 @@ export class CreateSandboxDto {
   @IsString()
   @MinLength(1)
   @MaxLength(512)
-  @Matches(IMAGE_PATTERN, { message: 'image must be a valid image reference (name[:tag][@digest])' })
+  @Matches(IMAGE_PATTERN, {
+    message: 'image must be a valid image reference (name[:tag][@digest])',
+  })
   image!: string;
 
   @ApiPropertyOptional({
@@ -83,7 +85,10 @@ export class CreateSandboxDto {
   @Max(65535, { each: true })
   ports?: number[];
 
-  @ApiPropertyOptional({ example: 1800, description: 'Seconds without activity before stop; 0 = never' })
+  @ApiPropertyOptional({
+    example: 1800,
+    description: 'Seconds without activity before stop; 0 = never',
+  })
   @IsOptional()
   @IsInt()
   @Min(0)
@@ -100,7 +105,10 @@ export class CreateSandboxDto {
   @Max(31_536_000)
   autoDeleteSeconds?: number;
 
-  @ApiPropertyOptional({ example: ['sleep', 'infinity'], description: 'argv replacing the image CMD' })
+  @ApiPropertyOptional({
+    example: ['sleep', 'infinity'],
+    description: 'argv replacing the image CMD',
+  })
   @IsOptional()
   @IsArray()
   @ArrayMinSize(1)

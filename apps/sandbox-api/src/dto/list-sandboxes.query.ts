@@ -30,10 +30,17 @@ export class ListSandboxesQuery {
   @IsOptional()
   @Transform(toArray)
   @ArrayMaxSize(4)
-  @IsIn(SANDBOX_STATES, { each: true, message: `state must be one of ${SANDBOX_STATES.join(', ')}` })
+  @IsIn(SANDBOX_STATES, {
+    each: true,
+    message: `state must be one of ${SANDBOX_STATES.join(', ')}`,
+  })
   state?: SandboxState[];
 
-  @ApiPropertyOptional({ type: [String], example: ['team=rl'], description: 'k=v; repeatable, all must match' })
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['team=rl'],
+    description: 'k=v; repeatable, all must match',
+  })
   @IsOptional()
   @Transform(toArray)
   @ArrayMaxSize(64)

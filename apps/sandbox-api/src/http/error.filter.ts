@@ -32,7 +32,8 @@ export class ErrorFilter implements ExceptionFilter {
     const body = this.toBody(exception);
     if (body.statusCode >= 500) {
       body.errorId = randomUUID();
-      const detail = exception instanceof Error ? (exception.stack ?? exception.message) : exception;
+      const detail =
+        exception instanceof Error ? (exception.stack ?? exception.message) : exception;
       this.logger.error(`errorId=${body.errorId} ${body.code}: ${body.message}`, detail);
     }
     if (!response.headersSent) response.status(body.statusCode).json(body);
@@ -48,9 +49,10 @@ export class ErrorFilter implements ExceptionFilter {
       };
     }
     if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      if (status === HttpStatus.NOT_FOUND) return this.coded('ROUTE_NOT_FOUND', exception.message);
-      if (status === HttpStatus.PAYLOAD_TOO_LARGE) {
+      const status: number = exception.getStatus();
+      if (status === Number(HttpStatus.NOT_FOUND))
+        return this.coded('ROUTE_NOT_FOUND', exception.message);
+      if (status === Number(HttpStatus.PAYLOAD_TOO_LARGE)) {
         return this.coded('PAYLOAD_TOO_LARGE', exception.message);
       }
       if (status < 500) {

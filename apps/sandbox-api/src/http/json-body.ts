@@ -16,18 +16,27 @@ function isBodyParserError(error: unknown): error is BodyParserError {
  * Parses JSON bodies up to 1 MiB and turns body-parser's failures into coded errors before Nest
  * sees them (Nest would otherwise flatten a syntax error into an anonymous 400).
  */
-export function jsonBody(): [RequestHandler, (err: unknown, req: Request, res: Response, next: NextFunction) => void] {
+export function jsonBody(): [
+  RequestHandler,
+  (err: unknown, req: Request, res: Response, next: NextFunction) => void,
+] {
   return [
     json({ limit: BODY_LIMIT }),
     (err, _req, _res, next) => {
       if (!isBodyParserError(err)) return next(err);
       switch (err.type) {
         case 'entity.too.large':
-          return next(new CodedError('PAYLOAD_TOO_LARGE', `request body is larger than ${BODY_LIMIT}`));
+          return next(
+            new CodedError('PAYLOAD_TOO_LARGE', `request body is larger than ${BODY_LIMIT}`),
+          );
         case 'entity.parse.failed':
-          return next(new CodedError('MALFORMED_JSON', `request body is not valid JSON: ${err.message}`));
+          return next(
+            new CodedError('MALFORMED_JSON', `request body is not valid JSON: ${err.message}`),
+          );
         default:
-          return next(new CodedError('VALIDATION_FAILED', `request body was refused: ${err.message}`));
+          return next(
+            new CodedError('VALIDATION_FAILED', `request body was refused: ${err.message}`),
+          );
       }
     },
   ];
