@@ -1,0 +1,159 @@
+import { CodedError, loadConfig } from '@app/config';
+import type { DockerDeployment } from '@app/deployment';
+import type { SandboxLock, SandboxMetaStore } from '@app/meta-store';
+import { SandboxDriver } from './sandbox-driver';
+import { SandboxEffects } from './sandbox-effects';
+import { SandboxMetrics } from './sandbox-metrics';
+import { SandboxService } from './sandbox.service';
+import { FakeDeployment, FakeLock, FakeMetaStore } from './testing/fakes';
+
+function build() {
+  const config = loadConfig({ INSTANCE_ID: 'unit' });
+  const store = new FakeMetaStore();
+  const deployment = new FakeDeployment();
+  const storeAsReal = store as unknown as SandboxMetaStore;
+  const driver = new SandboxDriver(
+    storeAsReal,
+    new SandboxEffects(deployment as unknown as DockerDeployment),
+  );
+  const service = new SandboxService(
+    config,
+    storeAsReal,
+    new FakeLock() as unknown as SandboxLock,
+    driver,
+    new SandboxMetrics(storeAsReal),
+  );
+  return { service, store, deployment };
+}
+
+describe(SandboxService.name, () => {
+  it('should create a running sandbox with one provision and keep it in the cache', async () => {
+    const { service, store, deployment } = build();
+    const { sandbox, created } = await service.create(
+      { image: 'img', ports: [8080], env: { A: 'secret' } },
+      { wait: true },
+    );
+    expect(created).toBe(true);
+    expect(sandbox).toMatchObject({ state: 'running', operation: null, envKeys: ['A'] });
+    expect(sandbox.ports).toEqual({ '8080': 30000 });
+    expect(deployment.calls).toEqual(['provision']);
+    expect(store.cache.get(sandbox.id)).toMatchObject({ state: 'running' });
+    expect(JSON.stringify(store.cache.get(sandbox.id))).not.toContain('secret');
+  });
+
+  it('should archive the cache on stop and restore it on restart', async () => {
+    const { service, store } = build();
+    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    store.calls.length = 0;
+    await service.stop(sandbox.id);
+    expect(store.calls).toEqual(['update', 'archiveCache']);
+    expect(store.cache.has(sandbox.id)).toBe(false);
+    store.calls.length = 0;
+    const restarted = await service.restart(sandbox.id);
+    expect(restarted.state).toBe('running');
+    expect(store.calls).toEqual(['update', 'restoreCache', 'update']);
+    expect(store.cache.get(sandbox.id)).toMatchObject({ state: 'running' });
+  });
+
+  it('should refuse an illegal command without touching Docker', async () => {
+    const { service, deployment } = build();
+    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    deployment.calls.length = 0;
+    await expect(service.restart(sandbox.id)).rejects.toMatchObject({
+      code: 'INVALID_TRANSITION',
+      details: { state: 'running', event: 'restart' },
+    });
+    await expect(service.delete(sandbox.id, false)).rejects.toMatchObject({
+      code: 'INVALID_TRANSITION',
+    });
+    expect(deployment.calls).toEqual([]);
+  });
+
+  it('should write nothing for a stop of a stopped sandbox', async () => {
+    const { service, store, deployment } = build();
+    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    await service.stop(sandbox.id);
+    store.calls.length = 0;
+    deployment.calls.length = 0;
+    const again = await service.stop(sandbox.id);
+    expect(again.state).toBe('stopped');
+    expect(store.calls).toEqual([]);
+    expect(deployment.calls).toEqual([]);
+  });
+
+  it('should treat delete of a deleted sandbox as done', async () => {
+    const { service, deployment } = build();
+    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    await service.delete(sandbox.id, true);
+    deployment.calls.length = 0;
+    const again = await service.delete(sandbox.id, false);
+    expect(again.state).toBe('deleted');
+    expect(deployment.calls).toEqual([]);
+  });
+
+  it('should report a failed stop and keep the sandbox running with the reason', async () => {
+    const { service, store, deployment } = build();
+    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    deployment.failNext('stop', new CodedError('RUNTIME_UNAVAILABLE', 'engine down'));
+    await expect(service.stop(sandbox.id)).rejects.toMatchObject({ code: 'RUNTIME_UNAVAILABLE' });
+    const stored = await store.load(sandbox.id);
+    expect(stored?.info).toMatchObject({
+      state: 'running',
+      operation: null,
+      failureReason: 'engine down',
+    });
+  });
+
+  it('should end a create whose provision fails in stopped with the reason', async () => {
+    const { service, deployment } = build();
+    deployment.failNext('provision', new CodedError('IMAGE_UNAVAILABLE', 'no such image'));
+    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    expect(sandbox).toMatchObject({ state: 'stopped', failureReason: 'no such image' });
+    expect(sandbox.stateHistory).toEqual([
+      expect.objectContaining({ from: 'pending', to: 'stopped', event: 'startFailed' }),
+    ]);
+  });
+
+  it('should report a restart of a vanished container and end in stopped', async () => {
+    const { service, deployment } = build();
+    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    await service.stop(sandbox.id);
+    deployment.containers.clear();
+    await expect(service.restart(sandbox.id)).rejects.toMatchObject({ code: 'CONTAINER_FAILED' });
+    const view = await service.get(sandbox.id);
+    expect(view.state).toBe('stopped');
+    expect(view.failureReason).toContain('no longer exists');
+  });
+
+  it('should answer 404-style errors for unknown sandboxes', async () => {
+    const { service } = build();
+    await expect(service.get('missing')).rejects.toMatchObject({ code: 'SANDBOX_NOT_FOUND' });
+    await expect(service.stop('missing')).rejects.toMatchObject({ code: 'SANDBOX_NOT_FOUND' });
+  });
+
+  it('should finish an operation that a killed process left in flight', async () => {
+    const { service, store, deployment } = build();
+    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    // Simulate a crash between "busy snapshot persisted" and "outcome persisted": the stop effect
+    // never settles in the dead process.
+    const record = store.records.get(sandbox.id)!;
+    const { sandboxMachine } = await import('./sandbox.machine');
+    const { createActor, fromPromise } = await import('xstate');
+    const actor = createActor(
+      sandboxMachine.provide({
+        actors: { stopContainer: fromPromise(() => new Promise<void>(() => undefined)) },
+      }),
+      { snapshot: record.machineSnapshot as never, input: { sandboxId: sandbox.id } },
+    ).start();
+    actor.send({ type: 'stop' });
+    record.machineSnapshot = actor.getPersistedSnapshot();
+    record.info = { ...record.info, operation: 'stopping' };
+    actor.stop();
+    deployment.calls.length = 0;
+
+    expect(await service.recoverInterrupted()).toBe(1);
+    const view = await service.get(sandbox.id);
+    expect(view).toMatchObject({ state: 'stopped', operation: null });
+    expect(deployment.calls).toEqual(['stop']);
+  });
+});

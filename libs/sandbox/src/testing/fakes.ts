@@ -1,0 +1,235 @@
+import { CodedError } from '@app/config';
+import type { ContainerSpec, ContainerState, DockerDeployment } from '@app/deployment';
+import {
+  LIVE_STATES,
+  SandboxInfo,
+  SandboxLock,
+  SandboxMetaStore,
+  SandboxRecord,
+  pickSandboxInfoFields,
+} from '@app/meta-store';
+
+type StoreMethods =
+  | 'insert'
+  | 'load'
+  | 'update'
+  | 'archiveCache'
+  | 'restoreCache'
+  | 'get'
+  | 'setTimeout'
+  | 'list'
+  | 'listWithOperationInFlight';
+
+/**
+ * An in-memory stand-in for SandboxMetaStore, for unit tests of the sandbox library's logic. It
+ * keeps the contract that matters to the service (versions, cache only for live states) and
+ * records the cache calls so tests can check when the service archives and restores.
+ */
+export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
+  readonly records = new Map<string, SandboxRecord>();
+  readonly cache = new Map<string, Partial<SandboxInfo>>();
+  readonly calls: string[] = [];
+
+  insert(input: Parameters<SandboxMetaStore['insert']>[0]) {
+    const record: SandboxRecord = {
+      info: input.info,
+      spec: input.spec,
+      machineSnapshot: input.machineSnapshot,
+      machineVersion: input.machineVersion,
+      version: 1,
+    };
+    this.records.set(input.info.id, structuredClone(record));
+    this.cache.set(input.info.id, pickSandboxInfoFields(input.info));
+    return Promise.resolve({ record, created: true });
+  }
+
+  load(idOrName: string) {
+    const record =
+      this.records.get(idOrName) ??
+      [...this.records.values()].find(
+        (r) => r.info.name === idOrName && r.info.state !== 'deleted',
+      );
+    return Promise.resolve(record ? structuredClone(record) : null);
+  }
+
+  update(
+    id: string,
+    patch: Partial<SandboxInfo>,
+    opts: { expectedVersion: number; machineSnapshot?: unknown },
+  ) {
+    this.calls.push('update');
+    const record = this.write(id, patch, opts);
+    if (LIVE_STATES.includes(record.info.state)) {
+      this.cache.set(id, {
+        ...(this.cache.get(id) ?? record.info),
+        ...pickSandboxInfoFields(patch),
+      });
+    }
+    return Promise.resolve(structuredClone(record));
+  }
+
+  archiveCache(
+    id: string,
+    patch: Partial<SandboxInfo>,
+    opts: { expectedVersion: number; machineSnapshot?: unknown },
+  ) {
+    this.calls.push('archiveCache');
+    const record = this.write(id, { ...(this.cache.get(id) ?? {}), ...patch }, opts);
+    this.cache.delete(id);
+    return Promise.resolve(structuredClone(record));
+  }
+
+  restoreCache(id: string) {
+    this.calls.push('restoreCache');
+    const record = this.records.get(id);
+    if (record) this.cache.set(id, pickSandboxInfoFields(record.info));
+    return Promise.resolve();
+  }
+
+  get(idOrName: string) {
+    const cached = this.cache.get(idOrName);
+    if (cached) return Promise.resolve(cached as SandboxInfo);
+    return this.load(idOrName).then((r) => (r ? r.info : null));
+  }
+
+  setTimeout() {
+    return Promise.resolve();
+  }
+
+  list() {
+    return Promise.resolve({
+      items: [...this.records.values()].map((r) => r.info),
+      nextCursor: null,
+    });
+  }
+
+  listWithOperationInFlight() {
+    return Promise.resolve(
+      [...this.records.values()]
+        .filter((r) => r.info.operation !== null)
+        .map((r) => structuredClone(r)),
+    );
+  }
+
+  private write(
+    id: string,
+    patch: Partial<SandboxInfo>,
+    opts: { expectedVersion: number; machineSnapshot?: unknown },
+  ): SandboxRecord {
+    const record = this.records.get(id);
+    if (!record) throw new Error(`no record ${id}`);
+    if (record.version !== opts.expectedVersion) {
+      throw new CodedError('CONCURRENT_MODIFICATION', `version moved on for ${id}`);
+    }
+    record.info = { ...record.info, ...pickSandboxInfoFields(patch) };
+    if (opts.machineSnapshot !== undefined)
+      record.machineSnapshot = structuredClone(opts.machineSnapshot);
+    record.version += 1;
+    return record;
+  }
+}
+
+/** A lock that only serialises within the test (enough for logic tests). */
+export class FakeLock implements Pick<SandboxLock, 'withLock'> {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  withLock<T>(_id: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => fn(new AbortController().signal));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+type DeploymentMethods = 'provision' | 'start' | 'stop' | 'remove' | 'inspect' | 'containerName';
+
+/** A Docker engine in a Map; `failNext` makes the next call of a verb throw. */
+export class FakeDeployment implements Pick<DockerDeployment, DeploymentMethods> {
+  readonly containers = new Map<string, ContainerState>();
+  readonly calls: string[] = [];
+  private readonly failures = new Map<string, Error>();
+
+  failNext(verb: DeploymentMethods, error: Error): void {
+    this.failures.set(verb, error);
+  }
+
+  containerName(sandboxId: string): string {
+    return `sandboxd-${sandboxId}`;
+  }
+
+  provision(spec: ContainerSpec) {
+    return this.act('provision', () => {
+      const name = this.containerName(spec.sandboxId);
+      const existing = [...this.containers.values()].find((c) => c.name === name);
+      const state: ContainerState = existing ?? {
+        containerId: `cid-${spec.sandboxId}`,
+        name,
+        running: true,
+        status: 'running',
+        exitCode: null,
+        oomKilled: false,
+        startedAt: new Date().toISOString(),
+        finishedAt: null,
+        ports: Object.fromEntries(spec.ports.map((p, i) => [String(p), 30000 + i])),
+        host: '127.0.0.1',
+        labels: {},
+        sandboxId: spec.sandboxId,
+        instanceId: 'test',
+      };
+      this.containers.set(state.containerId, { ...state, running: true, status: 'running' });
+      return state;
+    });
+  }
+
+  start(containerId: string) {
+    return this.act('start', () => this.set(containerId, true));
+  }
+
+  stop(containerId: string) {
+    return this.act('stop', () => {
+      const found = this.find(containerId);
+      if (!found) return 'missing' as const;
+      this.set(found.containerId, false);
+      return 'stopped' as const;
+    });
+  }
+
+  remove(containerId: string) {
+    return this.act('remove', () => {
+      const found = this.find(containerId);
+      if (found) this.containers.delete(found.containerId);
+    });
+  }
+
+  inspect(idOrName: string) {
+    return this.act('inspect', () => this.find(idOrName) ?? null);
+  }
+
+  private find(idOrName: string): ContainerState | undefined {
+    return (
+      this.containers.get(idOrName) ??
+      [...this.containers.values()].find((c) => c.name === idOrName)
+    );
+  }
+
+  private set(containerId: string, running: boolean): ContainerState {
+    const found = this.find(containerId);
+    if (!found) throw new CodedError('CONTAINER_FAILED', `no container ${containerId}`);
+    const next = { ...found, running, status: running ? 'running' : 'exited' };
+    this.containers.set(found.containerId, next);
+    return next;
+  }
+
+  private act<T>(verb: DeploymentMethods, run: () => T): Promise<T> {
+    this.calls.push(verb);
+    const failure = this.failures.get(verb);
+    if (failure) {
+      this.failures.delete(verb);
+      return Promise.reject(failure);
+    }
+    try {
+      return Promise.resolve(run());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+}
