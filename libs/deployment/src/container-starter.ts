@@ -1,0 +1,115 @@
+import { CodedError } from '@app/config';
+import type Dockerode from 'dockerode';
+import { demuxLogs, lastLines } from './container-logs';
+import { toContainerState } from './container-state';
+import {
+  engineMessage,
+  isNotFound,
+  isNotModified,
+  isPortConflict,
+  toCodedError,
+} from './docker-errors';
+import type { ContainerState } from './types';
+
+/**
+ * How long a freshly started main process must stay up to count as started. A command that
+ * cannot run at all (bad arguments, missing file) dies within milliseconds; waiting longer would
+ * slow every provision for little gain.
+ */
+export const STARTUP_GRACE_MS = 300;
+const POLL_INTERVAL_MS = 50;
+const LOG_LINES = 20;
+
+/** Thrown by `startContainer` when a host port of the container is held by someone else. */
+export class HostPortConflictError extends Error {
+  constructor(readonly engineText: string) {
+    super(engineText);
+    this.name = 'HostPortConflictError';
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `docker start`; already running (304) is success. */
+export async function startContainer(docker: Dockerode, containerId: string): Promise<void> {
+  try {
+    await docker.getContainer(containerId).start();
+  } catch (error) {
+    if (isNotModified(error)) return;
+    if (isPortConflict(error)) throw new HostPortConflictError(engineMessage(error));
+    if (isNotFound(error)) {
+      throw new CodedError('CONTAINER_FAILED', `container ${containerId} no longer exists`, {
+        containerId,
+        reason: 'missing',
+      });
+    }
+    throw toCodedError(error, 'CONTAINER_FAILED', `container ${containerId} could not start`, {
+      containerId,
+    });
+  }
+}
+
+/**
+ * Watches a just-started container for the grace period and returns its state, or throws
+ * CONTAINER_FAILED with the exit code and the last log lines if the main process ended.
+ */
+export async function confirmRunning(
+  docker: Dockerode,
+  containerId: string,
+  defaultHost: string,
+): Promise<ContainerState> {
+  const deadline = Date.now() + STARTUP_GRACE_MS;
+  for (;;) {
+    const state = await inspectState(docker, containerId, defaultHost);
+    if (!state.running) throw await exitedError(docker, state);
+    if (Date.now() >= deadline) return state;
+    await sleep(Math.min(POLL_INTERVAL_MS, Math.max(0, deadline - Date.now())));
+  }
+}
+
+async function inspectState(
+  docker: Dockerode,
+  containerId: string,
+  defaultHost: string,
+): Promise<ContainerState> {
+  try {
+    return toContainerState(await docker.getContainer(containerId).inspect(), defaultHost);
+  } catch (error) {
+    if (isNotFound(error)) {
+      throw new CodedError('CONTAINER_FAILED', `container ${containerId} disappeared after start`, {
+        containerId,
+        reason: 'missing',
+      });
+    }
+    throw toCodedError(error, 'CONTAINER_FAILED', `could not inspect container ${containerId}`);
+  }
+}
+
+async function exitedError(docker: Dockerode, state: ContainerState): Promise<CodedError> {
+  const logs = await tailLogs(docker, state.containerId);
+  const oom = state.oomKilled ? ' (killed for running out of memory)' : '';
+  const shown = logs.length > 0 ? `; last output: ${logs.join(' | ')}` : '; no output';
+  return new CodedError(
+    'CONTAINER_FAILED',
+    `the main process exited right after start with code ${state.exitCode ?? 'unknown'}${oom}${shown}`,
+    {
+      containerId: state.containerId,
+      exitCode: state.exitCode,
+      oomKilled: state.oomKilled,
+      status: state.status,
+      logs,
+    },
+  );
+}
+
+/** Best effort: the logs only decorate the error, so failing to read them must not hide it. */
+async function tailLogs(docker: Dockerode, containerId: string): Promise<string[]> {
+  try {
+    const buffer = await docker
+      .getContainer(containerId)
+      .logs({ stdout: true, stderr: true, tail: LOG_LINES, follow: false });
+    return lastLines(demuxLogs(buffer), LOG_LINES);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,40 @@
+import type { ContainerInspectInfo } from 'dockerode';
+import { LABEL_INSTANCE, LABEL_SANDBOX_ID } from './labels';
+import { bindAddressOf, tcpPortMap } from './port-map';
+import type { ContainerState } from './types';
+
+/** Docker reports "never" as the zero time; the service wants null. */
+function timeOrNull(value: string | undefined): string | null {
+  return !value || value.startsWith('0001-01-01') ? null : value;
+}
+
+/**
+ * Flattens `docker inspect` into ContainerState. Ports come from HostConfig.PortBindings, which
+ * (unlike NetworkSettings.Ports) survive a stop, so a stopped sandbox still reports the host ports
+ * it will get back on restart; live bindings overlay them when the container runs.
+ *
+ * @param defaultHost reported when no binding names an address (a container without ports).
+ */
+export function toContainerState(info: ContainerInspectInfo, defaultHost: string): ContainerState {
+  const labels = info.Config?.Labels ?? {};
+  const configured: unknown = info.HostConfig?.PortBindings;
+  const live: unknown = info.NetworkSettings?.Ports;
+  const state = info.State;
+  const started = timeOrNull(state.StartedAt);
+  return {
+    containerId: info.Id,
+    name: info.Name.replace(/^\//, ''),
+    running: state.Running,
+    status: state.Status,
+    // Exit code means something only once the process ran and ended.
+    exitCode: started !== null && !state.Running ? state.ExitCode : null,
+    oomKilled: state.OOMKilled,
+    startedAt: started,
+    finishedAt: timeOrNull(state.FinishedAt),
+    ports: { ...tcpPortMap(configured), ...tcpPortMap(live) },
+    host: bindAddressOf(configured) ?? defaultHost,
+    labels: { ...labels },
+    sandboxId: labels[LABEL_SANDBOX_ID] ?? null,
+    instanceId: labels[LABEL_INSTANCE] ?? null,
+  };
+}

@@ -1,0 +1,281 @@
+import { AppConfig, CodedError, describeError } from '@app/config';
+import { Injectable, Logger } from '@nestjs/common';
+import Dockerode from 'dockerode';
+import { buildContainerConfig, containerNameFor, requestedPorts } from './container-config';
+import { inspectContainer, removeContainer, stopContainer } from './container-ops';
+import { confirmRunning, HostPortConflictError, startContainer } from './container-starter';
+import { isConflict, toCodedError } from './docker-errors';
+import { HostPortAllocator, type PortLease } from './host-port-allocator';
+import { ImagePuller } from './image-puller';
+import { LABEL_INSTANCE, LABEL_MANAGED, LABEL_SANDBOX_ID } from './labels';
+import type {
+  BeforeStartHook,
+  ContainerSpec,
+  ContainerState,
+  EngineInfo,
+  OwnedFilter,
+} from './types';
+
+/** Tries with fresh host ports when another process grabs one between our scan and the start. */
+const PORT_ATTEMPTS = 4;
+const PING_TIMEOUT_MS = 5_000;
+const INSPECT_BATCH = 8;
+
+/**
+ * The only place that talks to the Docker engine. Every operation is idempotent so that callers
+ * (request handlers, the reconciler after a crash) can simply repeat one that was interrupted.
+ * Failures surface as CodedError: RUNTIME_UNAVAILABLE when the engine cannot be reached,
+ * IMAGE_UNAVAILABLE, CONTAINER_FAILED or PORTS_EXHAUSTED otherwise.
+ */
+@Injectable()
+export class DockerDeployment {
+  private readonly logger = new Logger(DockerDeployment.name);
+  private readonly docker: Dockerode;
+  private readonly ports: HostPortAllocator;
+  private readonly images: ImagePuller;
+
+  constructor(private readonly config: AppConfig) {
+    this.docker = new Dockerode({ socketPath: config.dockerSocketPath });
+    this.ports = new HostPortAllocator(this.docker, config.portRange);
+    this.images = new ImagePuller(this.docker, config.imagePullTimeoutSeconds);
+  }
+
+  containerName(sandboxId: string): string {
+    return containerNameFor(sandboxId);
+  }
+
+  async ping(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)),
+        PING_TIMEOUT_MS,
+      );
+    });
+    try {
+      await Promise.race([this.docker.ping(), timeout]);
+    } catch (error) {
+      throw new CodedError(
+        'RUNTIME_UNAVAILABLE',
+        `the Docker engine at ${this.config.dockerSocketPath} does not answer: ${describeError(error)}`,
+        undefined,
+        { cause: error },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async info(): Promise<EngineInfo> {
+    const raw: unknown = await this.engine(() => this.docker.info(), 'could not read engine info');
+    const facts = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+    const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+    return {
+      serverVersion: text(facts.ServerVersion) ?? 'unknown',
+      storageDriver: text(facts.Driver) ?? 'unknown',
+      cgroupVersion: text(facts.CgroupVersion),
+    };
+  }
+
+  ensureImage(image: string, signal?: AbortSignal): Promise<void> {
+    return this.images.ensure(image, signal);
+  }
+
+  /**
+   * Creates and starts the container of a sandbox, or picks up the one an interrupted earlier
+   * call left behind (same name, our sandbox label). Either a running container is returned or,
+   * for a container this call created, nothing is left behind.
+   *
+   * @param beforeStart runs between create and start (the quota step); throwing aborts.
+   */
+  async provision(
+    spec: ContainerSpec,
+    beforeStart?: BeforeStartHook,
+    signal?: AbortSignal,
+  ): Promise<ContainerState> {
+    signal?.throwIfAborted();
+    await this.ensureImage(spec.image, signal);
+    signal?.throwIfAborted();
+    const existing = await this.findOwn(spec.sandboxId);
+    if (existing) return this.resume(existing, beforeStart);
+
+    const containerPorts = requestedPorts(spec);
+    const lease =
+      containerPorts.length > 0
+        ? await this.engine(() => this.ports.openLease(), 'could not scan host ports')
+        : null;
+    try {
+      return await this.createAndStart(spec, containerPorts, lease, beforeStart, signal);
+    } finally {
+      lease?.release();
+    }
+  }
+
+  /** Starts a stopped sandbox again; the same container, so the same host ports and files. */
+  async start(containerId: string): Promise<ContainerState> {
+    try {
+      await startContainer(this.docker, containerId);
+    } catch (error) {
+      if (error instanceof HostPortConflictError) {
+        throw new CodedError(
+          'CONTAINER_FAILED',
+          `container ${containerId} cannot start: one of its host ports is taken by another process (${error.engineText})`,
+          { containerId, reason: 'port-conflict' },
+        );
+      }
+      throw error;
+    }
+    return confirmRunning(this.docker, containerId, this.config.portBindAddress);
+  }
+
+  stop(
+    containerId: string,
+    timeoutSeconds: number = this.config.stopTimeoutSeconds,
+  ): Promise<'stopped' | 'missing'> {
+    return stopContainer(this.docker, containerId, timeoutSeconds);
+  }
+
+  remove(containerId: string): Promise<void> {
+    return removeContainer(this.docker, containerId);
+  }
+
+  inspect(idOrName: string): Promise<ContainerState | null> {
+    return inspectContainer(this.docker, idOrName, this.config.portBindAddress);
+  }
+
+  /** Containers carrying our managed label, in any state, optionally narrowed by owner labels. */
+  async listOwned(filter: OwnedFilter = {}): Promise<ContainerState[]> {
+    const labels = [`${LABEL_MANAGED}=true`];
+    if (filter.instanceId !== undefined) labels.push(`${LABEL_INSTANCE}=${filter.instanceId}`);
+    if (filter.sandboxId !== undefined) labels.push(`${LABEL_SANDBOX_ID}=${filter.sandboxId}`);
+    const listed = await this.engine(
+      () => this.docker.listContainers({ all: true, filters: { label: labels } }),
+      'could not list containers',
+    );
+    const states: ContainerState[] = [];
+    for (let i = 0; i < listed.length; i += INSPECT_BATCH) {
+      const batch = await Promise.all(
+        listed.slice(i, i + INSPECT_BATCH).map((container) => this.inspect(container.Id)),
+      );
+      // null: removed between list and inspect.
+      for (const state of batch) if (state) states.push(state);
+    }
+    return states;
+  }
+
+  private async createAndStart(
+    spec: ContainerSpec,
+    containerPorts: number[],
+    lease: PortLease | null,
+    beforeStart: BeforeStartHook | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ContainerState> {
+    let lastConflict = '';
+    for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt += 1) {
+      const hostPortList = lease ? lease.take(containerPorts.length) : [];
+      const hostPorts = new Map(containerPorts.map((port, i) => [port, hostPortList[i]]));
+      const options = buildContainerConfig(spec, hostPorts, this.config);
+
+      let containerId: string;
+      try {
+        containerId = (await this.docker.createContainer(options)).id;
+      } catch (error) {
+        // Name taken: a concurrent or earlier provision of the same sandbox got there first.
+        if (isConflict(error)) {
+          const existing = await this.findOwn(spec.sandboxId);
+          if (existing) return this.resume(existing, beforeStart);
+        }
+        throw toCodedError(
+          error,
+          'CONTAINER_FAILED',
+          `could not create the container of sandbox ${spec.sandboxId}`,
+          { sandboxId: spec.sandboxId },
+        );
+      }
+
+      try {
+        if (beforeStart) await beforeStart(containerId);
+        signal?.throwIfAborted();
+        await startContainer(this.docker, containerId);
+        const state = await confirmRunning(this.docker, containerId, this.config.portBindAddress);
+        lease?.commit(containerId, hostPortList);
+        return state;
+      } catch (error) {
+        await this.removeQuietly(containerId);
+        if (!(error instanceof HostPortConflictError) || !lease) throw error;
+        lastConflict = error.engineText;
+        lease.exclude(hostPortList);
+        this.logger.warn(
+          `sandbox ${spec.sandboxId}: host port taken meanwhile (${lastConflict}), retrying with other ports`,
+        );
+      }
+    }
+    throw new CodedError(
+      'PORTS_EXHAUSTED',
+      `no usable host port found after ${PORT_ATTEMPTS} attempts: ${lastConflict}`,
+      { range: { ...this.config.portRange }, attempts: PORT_ATTEMPTS },
+    );
+  }
+
+  /**
+   * The usable container named for this sandbox, if it carries our label for it. A dead one (a
+   * failed removal) can never run again and would block the name, so it is cleared away here.
+   */
+  private async findOwn(sandboxId: string): Promise<ContainerState | null> {
+    const state = await this.inspect(containerNameFor(sandboxId));
+    if (state === null) return null;
+    if (state.sandboxId !== sandboxId) {
+      throw new CodedError(
+        'CONTAINER_FAILED',
+        `a container named ${state.name} exists but does not belong to sandbox ${sandboxId}`,
+        { sandboxId, containerId: state.containerId },
+      );
+    }
+    if (state.status === 'dead' || state.status === 'removing') {
+      await this.remove(state.containerId);
+      return null;
+    }
+    return state;
+  }
+
+  /**
+   * Finishes what an interrupted provision left. A container never started ("created") is still
+   * half-made: it gets the beforeStart step it may have missed and is removed if it fails. One that
+   * ran before is a finished sandbox: it is only started again, never removed here.
+   */
+  private async resume(
+    existing: ContainerState,
+    beforeStart: BeforeStartHook | undefined,
+  ): Promise<ContainerState> {
+    if (existing.running) return existing;
+    const { containerId } = existing;
+    if (existing.status !== 'created') return this.start(containerId);
+    try {
+      if (beforeStart) await beforeStart(containerId);
+      return await this.start(containerId);
+    } catch (error) {
+      await this.removeQuietly(containerId);
+      throw error;
+    }
+  }
+
+  /** Cleanup on a failure path: the original error matters more than a failed cleanup. */
+  private async removeQuietly(containerId: string): Promise<void> {
+    try {
+      await this.remove(containerId);
+    } catch (error) {
+      this.logger.warn(
+        `could not remove half-made container ${containerId}: ${describeError(error)}`,
+      );
+    }
+  }
+
+  /** Runs an engine call, turning its errors into CodedErrors. */
+  private async engine<T>(call: () => Promise<T>, context: string): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw toCodedError(error, 'RUNTIME_UNAVAILABLE', context);
+    }
+  }
+}

@@ -1,0 +1,165 @@
+// @app/config's DTO decorators need the Reflect metadata polyfill loaded first.
+import 'reflect-metadata';
+import { isCodedError } from '@app/config';
+import type Dockerode from 'dockerode';
+import { HostPortAllocator } from './host-port-allocator';
+
+interface FakeContainer {
+  id: string;
+  /** Static bindings, as inspect shows them (also for stopped containers). */
+  bound: number[];
+  /** Ports the listing shows (running containers only). */
+  live?: number[];
+}
+
+/** Just enough of dockerode for the allocator: list and inspect, with call counters. */
+function codeThrownBy(action: () => unknown): string | null {
+  try {
+    action();
+  } catch (error) {
+    return isCodedError(error) ? error.code : 'not a CodedError';
+  }
+  return null;
+}
+
+class FakeDocker {
+  containers: FakeContainer[] = [];
+  lists = 0;
+  inspected: string[] = [];
+
+  listContainers(): Promise<unknown[]> {
+    this.lists += 1;
+    return Promise.resolve(
+      this.containers.map((c) => ({
+        Id: c.id,
+        Ports: (c.live ?? []).map((port) => ({
+          IP: '127.0.0.1',
+          PrivatePort: 80,
+          PublicPort: port,
+          Type: 'tcp',
+        })),
+      })),
+    );
+  }
+
+  getContainer(id: string): { inspect: () => Promise<unknown> } {
+    return {
+      inspect: () => {
+        this.inspected.push(id);
+        const found = this.containers.find((c) => c.id === id);
+        if (!found)
+          return Promise.reject(Object.assign(new Error('no such container'), { statusCode: 404 }));
+        const PortBindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+        found.bound.forEach((port, i) => {
+          PortBindings[`${8000 + i}/tcp`] = [{ HostIp: '127.0.0.1', HostPort: String(port) }];
+        });
+        return Promise.resolve({ Id: id, HostConfig: { PortBindings } });
+      },
+    };
+  }
+
+  asDockerode(): Dockerode {
+    return this as unknown as Dockerode;
+  }
+}
+
+describe('HostPortAllocator', () => {
+  let docker: FakeDocker;
+
+  beforeEach(() => {
+    docker = new FakeDocker();
+  });
+
+  it('never hands out a port bound by a stopped or running container', async () => {
+    docker.containers = [
+      { id: 'stopped', bound: [100, 101] },
+      { id: 'running', bound: [102], live: [102] },
+      { id: 'engine-chosen', bound: [], live: [103] },
+    ];
+    const allocator = new HostPortAllocator(docker.asDockerode(), { from: 100, to: 104 });
+    const lease = await allocator.openLease();
+    expect(lease.take(1)).toEqual([104]);
+    expect(codeThrownBy(() => lease.take(1))).toBe('PORTS_EXHAUSTED');
+  });
+
+  it('scans once per lease and inspects each container only once across leases', async () => {
+    docker.containers = [{ id: 'a', bound: [100] }];
+    const allocator = new HostPortAllocator(docker.asDockerode(), { from: 100, to: 199 });
+
+    const first = await allocator.openLease();
+    first.take(2);
+    first.take(1);
+    expect(docker.lists).toBe(1);
+    first.release();
+
+    docker.containers.push({ id: 'b', bound: [101] });
+    const second = await allocator.openLease();
+    second.release();
+    expect(docker.lists).toBe(2);
+    expect(docker.inspected).toEqual(['a', 'b']);
+  });
+
+  it('forgets containers that disappeared, freeing their ports', async () => {
+    docker.containers = [{ id: 'a', bound: [100] }];
+    const allocator = new HostPortAllocator(docker.asDockerode(), { from: 100, to: 101 });
+    const first = await allocator.openLease();
+    expect(first.take(1)).toEqual([101]);
+    first.release();
+
+    docker.containers = [];
+    const second = await allocator.openLease();
+    expect(second.take(2).sort()).toEqual([100, 101]);
+    expect(allocator.cachedContainerCount).toBe(0);
+  });
+
+  it('keeps concurrent leases in one process apart until they release', async () => {
+    const allocator = new HostPortAllocator(docker.asDockerode(), { from: 100, to: 103 });
+    const a = await allocator.openLease();
+    const b = await allocator.openLease();
+    const fromA = a.take(2);
+    const fromB = b.take(2);
+    expect(new Set([...fromA, ...fromB]).size).toBe(4);
+    expect(codeThrownBy(() => b.take(1))).toBe('PORTS_EXHAUSTED');
+    a.release();
+    expect(b.take(2).sort()).toEqual([...fromA].sort());
+  });
+
+  it('still avoids a committed container whose create a concurrent scan did not see', async () => {
+    const allocator = new HostPortAllocator(docker.asDockerode(), { from: 100, to: 101 });
+    const early = await allocator.openLease(); // scanned before the container below existed
+    const creator = await allocator.openLease();
+    const [port] = creator.take(1);
+    creator.commit('new-container', [port]);
+    creator.release();
+    expect(early.take(1)).not.toEqual([port]);
+  });
+
+  it('does not offer excluded ports again within the lease', async () => {
+    const allocator = new HostPortAllocator(docker.asDockerode(), { from: 100, to: 101 });
+    const lease = await allocator.openLease();
+    const [first] = lease.take(1);
+    lease.exclude([first]);
+    const [second] = lease.take(1);
+    expect(second).not.toBe(first);
+    let error: unknown;
+    try {
+      lease.exclude([second]);
+      lease.take(1);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isCodedError(error, 'PORTS_EXHAUSTED')).toBe(true);
+  });
+
+  it('tolerates a container removed between list and inspect', async () => {
+    docker.containers = [{ id: 'a', bound: [100] }];
+    const allocator = new HostPortAllocator(docker.asDockerode(), { from: 100, to: 101 });
+    const original = docker.getContainer.bind(docker);
+    docker.getContainer = (id: string) => {
+      docker.containers = [];
+      return original(id);
+    };
+    const lease = await allocator.openLease();
+    expect(lease.take(2).sort()).toEqual([100, 101]);
+  });
+});

@@ -1,0 +1,165 @@
+import { CodedError } from '@app/config';
+import type Dockerode from 'dockerode';
+import { isNotFound } from './docker-errors';
+import { hostPortsOf } from './port-map';
+import { pickPorts, type PortRange } from './port-picker';
+
+/** Inspects run in small batches so a scan of a busy engine does not open hundreds of requests. */
+const INSPECT_BATCH = 8;
+
+interface CachedBindings {
+  ports: number[];
+  /** Scan generation when recorded; lets a scan tell stale entries from ones added meanwhile. */
+  generation: number;
+}
+
+/**
+ * Chooses host ports for new sandboxes from the configured range, avoiding every port that any
+ * container on the engine publishes, running or stopped (a stopped container gets its ports back on
+ * start, so handing them out would break its restart), plus ports reserved by provisions still in
+ * flight in this process.
+ *
+ * Stopped containers only show their bindings in `inspect`, so bindings are cached per container
+ * id (they never change for a container) and each scan inspects only containers not seen before.
+ */
+export class HostPortAllocator {
+  private readonly bindings = new Map<string, CachedBindings>();
+  private readonly reserved = new Set<number>();
+  private generation = 0;
+
+  constructor(
+    private readonly docker: Dockerode,
+    private readonly range: PortRange,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** Scans the engine once; the lease then serves all port choices of one provision. */
+  async openLease(): Promise<PortLease> {
+    const livePorts = await this.scan();
+    return new PortLease(this, livePorts);
+  }
+
+  /** Number of containers whose bindings are cached (for tests and diagnostics). */
+  get cachedContainerCount(): number {
+    return this.bindings.size;
+  }
+
+  /** @internal used by PortLease */
+  reserve(count: number, alsoTaken: ReadonlySet<number>): number[] {
+    const taken = this.takenPorts();
+    const ports = pickPorts(
+      this.range,
+      count,
+      (port) => taken.has(port) || alsoTaken.has(port),
+      this.random,
+    );
+    if (ports === null) {
+      throw new CodedError(
+        'PORTS_EXHAUSTED',
+        `no free host port left in ${this.range.from}-${this.range.to} (${count} needed)`,
+        { range: { ...this.range }, needed: count },
+      );
+    }
+    for (const port of ports) this.reserved.add(port);
+    return ports;
+  }
+
+  /** @internal used by PortLease */
+  unreserve(ports: Iterable<number>): void {
+    for (const port of ports) this.reserved.delete(port);
+  }
+
+  /**
+   * @internal used by PortLease: records a just-created container's bindings so that a
+   * concurrent provision whose scan ran before the create still sees them once the reservation
+   * is released.
+   */
+  record(containerId: string, ports: number[]): void {
+    this.bindings.set(containerId, { ports: [...ports], generation: this.generation });
+  }
+
+  private takenPorts(): Set<number> {
+    const taken = new Set(this.reserved);
+    for (const entry of this.bindings.values()) for (const port of entry.ports) taken.add(port);
+    return taken;
+  }
+
+  /** Refreshes the bindings cache; returns ports of running containers as the engine reports them. */
+  private async scan(): Promise<Set<number>> {
+    this.generation += 1;
+    const scanGeneration = this.generation;
+    const containers = await this.docker.listContainers({ all: true });
+
+    // Running containers list their live ports, including ones the engine chose itself (an empty
+    // HostPort binding), which inspect's PortBindings cannot show.
+    const livePorts = new Set<number>();
+    for (const container of containers) {
+      for (const port of container.Ports ?? []) {
+        if (typeof port.PublicPort === 'number') livePorts.add(port.PublicPort);
+      }
+    }
+
+    const present = new Set(containers.map((container) => container.Id));
+    for (const [id, entry] of this.bindings) {
+      if (!present.has(id) && entry.generation < scanGeneration) this.bindings.delete(id);
+    }
+
+    const unseen = containers.filter((container) => !this.bindings.has(container.Id));
+    for (let i = 0; i < unseen.length; i += INSPECT_BATCH) {
+      await Promise.all(
+        unseen
+          .slice(i, i + INSPECT_BATCH)
+          .map((container) => this.learn(container.Id, scanGeneration)),
+      );
+    }
+    return livePorts;
+  }
+
+  private async learn(containerId: string, generation: number): Promise<void> {
+    try {
+      const info = await this.docker.getContainer(containerId).inspect();
+      const configured: unknown = info.HostConfig?.PortBindings;
+      this.bindings.set(containerId, { ports: hostPortsOf(configured), generation });
+    } catch (error) {
+      // Removed between list and inspect: it holds no ports any more.
+      if (!isNotFound(error)) throw error;
+    }
+  }
+}
+
+/**
+ * The ports one provision holds. Reservations last until `release()`, which the provision calls
+ * in `finally`, after `commit()` on success has recorded the container's own bindings.
+ */
+export class PortLease {
+  private readonly held = new Set<number>();
+  private readonly excluded = new Set<number>();
+
+  constructor(
+    private readonly allocator: HostPortAllocator,
+    livePorts: ReadonlySet<number>,
+  ) {
+    for (const port of livePorts) this.excluded.add(port);
+  }
+
+  take(count: number): number[] {
+    if (count === 0) return [];
+    const ports = this.allocator.reserve(count, this.excluded);
+    for (const port of ports) this.held.add(port);
+    return ports;
+  }
+
+  /** Ports found taken by someone outside Docker's view; never offered again by this lease. */
+  exclude(ports: Iterable<number>): void {
+    for (const port of ports) this.excluded.add(port);
+  }
+
+  commit(containerId: string, ports: number[]): void {
+    this.allocator.record(containerId, ports);
+  }
+
+  release(): void {
+    this.allocator.unreserve(this.held);
+    this.held.clear();
+  }
+}

@@ -1,0 +1,52 @@
+/** What the sandbox layer asks for; deployment turns it into one Docker container. */
+export interface ContainerSpec {
+  sandboxId: string;
+  image: string;
+  /** Fractional CPUs (0.5 = half a core); null = no limit. */
+  cpus: number | null;
+  /** Hard memory limit; swap is capped at the same value. null = no limit. */
+  memoryBytes: number | null;
+  env: Record<string, string>;
+  /** User labels; must not use the `io.sandboxd.` prefix (checked upstream). */
+  labels: Record<string, string>;
+  /** Container TCP ports to publish on host ports chosen by the allocator. */
+  ports: number[];
+  /** null with a null entrypoint = keep-alive command; otherwise passed as Cmd. */
+  command: string[] | null;
+  entrypoint: string[] | null;
+}
+
+/** The engine's view of one container, flattened to what the service needs. */
+export interface ContainerState {
+  containerId: string;
+  name: string;
+  running: boolean;
+  /** Docker's State.Status: created, running, paused, restarting, removing, exited, dead. */
+  status: string;
+  exitCode: number | null;
+  oomKilled: boolean;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Container TCP port (as a string, e.g. "8080") → host port. */
+  ports: Record<string, number>;
+  /** Address the host ports are bound on. */
+  host: string;
+  labels: Record<string, string>;
+  sandboxId: string | null;
+  instanceId: string | null;
+}
+
+/** The few engine facts /health reports. */
+export interface EngineInfo {
+  serverVersion: string;
+  storageDriver: string;
+  cgroupVersion: string | null;
+}
+
+export interface OwnedFilter {
+  instanceId?: string;
+  sandboxId?: string;
+}
+
+/** Runs after create and before start (the quota step); throwing aborts the provision. */
+export type BeforeStartHook = (containerId: string) => Promise<void>;

@@ -1,0 +1,25 @@
+// @app/config's DTO decorators need the Reflect metadata polyfill before anything imports it.
+import 'reflect-metadata';
+import { AppConfig, AppConfigModule, loadConfig } from '@app/config';
+import { DeploymentModule, DockerDeployment } from '@app/deployment';
+import { Test } from '@nestjs/testing';
+import { testDockerSocketPath } from '../../support/docker';
+
+describe('DeploymentModule', () => {
+  it('provides a DockerDeployment wired to the global AppConfig', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [AppConfigModule, DeploymentModule],
+    })
+      .overrideProvider(AppConfig)
+      .useValue(loadConfig({ DOCKER_SOCKET_PATH: testDockerSocketPath() }))
+      .compile();
+    try {
+      const deployment = moduleRef.get(DockerDeployment);
+      expect(deployment).toBeInstanceOf(DockerDeployment);
+      await deployment.ping();
+      expect(deployment.containerName('abc')).toBe('sandboxd-abc');
+    } finally {
+      await moduleRef.close();
+    }
+  });
+});
