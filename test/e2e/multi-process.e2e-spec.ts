@@ -1,0 +1,159 @@
+import { testEnv } from '../support/app';
+import { DEMO_IMAGE, ensureDemoImage, sweepContainers, testDocker } from '../support/docker';
+import { ServerProcess } from '../support/server-process';
+
+type Json = Record<string, any>;
+
+async function call(server: ServerProcess, method: string, path: string, body?: object) {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as Json };
+}
+
+/** Polls a GET until the predicate holds. */
+async function until(server: ServerProcess, id: string, ok: (s: Json) => boolean, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  let last: Json = {};
+  while (Date.now() < deadline) {
+    const res = await call(server, 'GET', `/v1/sandboxes/${id}`);
+    last = res.body;
+    if (res.status === 200 && ok(res.body)) return res.body;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`sandbox ${id} never matched; last: ${JSON.stringify(last)}`);
+}
+
+async function containersOf(sandboxId: string) {
+  return testDocker().listContainers({
+    all: true,
+    filters: { label: [`io.sandboxd.sandbox-id=${sandboxId}`] },
+  });
+}
+
+/** The container agrees with the record: running ⇔ running, stopped ⇔ exited, deleted ⇔ gone. */
+async function expectDockerMatches(view: Json) {
+  const containers = await containersOf(view.id);
+  if (view.state === 'deleted') {
+    expect(containers).toHaveLength(0);
+  } else {
+    expect(containers).toHaveLength(1);
+    expect(containers[0].Id).toBe(view.containerId);
+    expect(containers[0].State === 'running').toBe(view.state === 'running');
+  }
+}
+
+/** Each history entry starts where the previous one ended. */
+function expectContinuousHistory(view: Json) {
+  const history = view.stateHistory as Json[];
+  for (let i = 1; i < history.length; i += 1) expect(history[i].from).toBe(history[i - 1].to);
+  if (history.length > 0) expect(history.at(-1)!.to).toBe(view.state);
+}
+
+describe('two API processes on one PostgreSQL and Redis', () => {
+  const { instanceId, env } = testEnv('postgres+redis');
+  let a: ServerProcess;
+  let b: ServerProcess;
+
+  beforeAll(async () => {
+    await ensureDemoImage();
+    [a, b] = await Promise.all([ServerProcess.start(env), ServerProcess.start(env)]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM')]);
+    await sweepContainers(instanceId);
+  });
+
+  it('should serialise racing stop, restart and delete: consistent states, no 5xx, no leaks', async () => {
+    const created = await Promise.all(
+      [0, 1, 2, 3].map(() => call(a, 'POST', '/v1/sandboxes?wait=true', { image: DEMO_IMAGE })),
+    );
+    const ids = created.map((c) => {
+      expect(c.status).toBe(200);
+      return c.body.id as string;
+    });
+
+    const statuses: number[] = [];
+    const plan: [ServerProcess, string, string][] = [];
+    for (const id of ids) {
+      plan.push(
+        [a, 'POST', `/v1/sandboxes/${id}/stop`],
+        [b, 'POST', `/v1/sandboxes/${id}/restart`],
+        [b, 'POST', `/v1/sandboxes/${id}/stop`],
+        [a, 'POST', `/v1/sandboxes/${id}/restart`],
+      );
+      // Half of them also get a forced delete from either side.
+      if (ids.indexOf(id) % 2 === 0) plan.push([b, 'DELETE', `/v1/sandboxes/${id}?force=true`]);
+    }
+    await Promise.all(
+      plan.map(async ([server, method, path]) => {
+        const res = await call(server, method, path);
+        statuses.push(res.status);
+        if (res.status === 409) {
+          expect(['INVALID_TRANSITION', 'SANDBOX_BUSY']).toContain(res.body.code);
+        }
+      }),
+    );
+    expect(statuses.every((s) => s < 500)).toBe(true);
+    expect(statuses.every((s) => [200, 204, 409].includes(s))).toBe(true);
+
+    for (const id of ids) {
+      const viewA = (await call(a, 'GET', `/v1/sandboxes/${id}`)).body;
+      const viewB = (await call(b, 'GET', `/v1/sandboxes/${id}`)).body;
+      expect(viewA.operation).toBeNull();
+      expect(viewB).toEqual(viewA);
+      if (ids.indexOf(id) % 2 === 0) expect(viewA.state).toBe('deleted');
+      expectContinuousHistory(viewA);
+      await expectDockerMatches(viewA);
+    }
+    expect(a.logs()).not.toMatch(/\bERROR\b/);
+    expect(b.logs()).not.toMatch(/\bERROR\b/);
+
+    for (const id of ids) {
+      expect((await call(a, 'DELETE', `/v1/sandboxes/${id}?force=true`)).status).toBe(204);
+    }
+  });
+});
+
+describe('a process killed with SIGKILL during create', () => {
+  const { instanceId, env } = testEnv('postgres+redis', { LOCK_TTL_SECONDS: '3' });
+
+  beforeAll(ensureDemoImage);
+
+  afterAll(async () => {
+    await sweepContainers(instanceId);
+  });
+
+  it('should finish the interrupted creates on the next start and leak no container', async () => {
+    const first = await ServerProcess.start(env);
+    const accepted = await Promise.all(
+      [0, 1, 2].map(() => call(first, 'POST', '/v1/sandboxes', { image: DEMO_IMAGE })),
+    );
+    await first.kill('SIGKILL');
+    const ids = accepted.map((r) => {
+      expect(r.status).toBe(202);
+      return r.body.id as string;
+    });
+
+    const second = await ServerProcess.start(env);
+    try {
+      for (const id of ids) {
+        const view = await until(second, id, (s) => s.operation === null, 60_000);
+        expect(view.state).toBe('running');
+        expectContinuousHistory(view);
+        await expectDockerMatches(view);
+      }
+      expect(second.logs()).toMatch(/recover/i);
+      for (const id of ids) {
+        expect((await call(second, 'DELETE', `/v1/sandboxes/${id}?force=true`)).status).toBe(204);
+        expect(await containersOf(id)).toHaveLength(0);
+      }
+    } finally {
+      await second.kill('SIGTERM');
+    }
+  });
+});

@@ -1,0 +1,107 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Test } from '@nestjs/testing';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppConfig, loadConfig } from '@app/config';
+import { AppModule } from '../../apps/sandbox-api/src/app.module';
+import { configureApp } from '../../apps/sandbox-api/src/configure-app';
+import { newTestInstanceId, sweepContainers } from './docker';
+
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgres://sandboxd:sandboxd@127.0.0.1:5432/sandboxd_test';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
+
+export type Backend = 'postgres+redis' | 'embedded';
+
+export interface TestApp {
+  app: NestExpressApplication;
+  config: AppConfig;
+  /** The environment the app was built from (to start a second process on the same stores). */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Environment for one test file: its own instance id (so its containers can be swept by label),
+ * its own Redis key prefix, and either the real PostgreSQL + Redis or the embedded default
+ * (SQLite in a temporary folder + in-process cache).
+ */
+export function testEnv(backend: Backend, overrides: Record<string, string> = {}) {
+  const instanceId = newTestInstanceId();
+  const base: Record<string, string> = {
+    INSTANCE_ID: instanceId,
+    STOP_TIMEOUT_SECONDS: '2',
+    LOCK_WAIT_SECONDS: '60',
+    LOG_LEVEL: 'warn',
+  };
+  let cleanupDir: string | null = null;
+  if (backend === 'postgres+redis') {
+    base.DATABASE_URL = TEST_DATABASE_URL;
+    base.REDIS_URL = TEST_REDIS_URL;
+    base.REDIS_KEY_PREFIX = `sandboxd-test:${randomBytes(4).toString('hex')}:`;
+  } else {
+    cleanupDir = mkdtempSync(join(tmpdir(), 'sandboxd-e2e-'));
+    base.SQLITE_PATH = join(cleanupDir, 'sandboxd.sqlite');
+  }
+  return {
+    instanceId,
+    env: { ...base, ...overrides },
+    removeFiles: () => cleanupDir && rmSync(cleanupDir, { recursive: true, force: true }),
+  };
+}
+
+/** The whole AppModule with production's pipe, filter and body limit; nothing is mocked. */
+export async function createTestApp(
+  backend: Backend,
+  overrides: Record<string, string> = {},
+): Promise<TestApp> {
+  const { instanceId, env, removeFiles } = testEnv(backend, overrides);
+  const config = loadConfig(env);
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+    .overrideProvider(AppConfig)
+    .useValue(config)
+    .compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({
+    bodyParser: false,
+    logger: ['error', 'warn'],
+  });
+  configureApp(app);
+  await app.init();
+  return {
+    app,
+    config,
+    env,
+    close: async () => {
+      await app.close();
+      await sweepContainers(instanceId);
+      removeFiles();
+    },
+  };
+}
+
+/** Polls until `check` returns a value (not undefined) or the time is up. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `condition not met in ${timeoutMs} ms${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

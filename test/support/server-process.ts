@@ -1,0 +1,78 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+const MAIN = join(__dirname, '..', '..', 'dist', 'apps', 'sandbox-api', 'main.js');
+
+/** A real API process (the built dist/apps/sandbox-api/main.js), for multi-process tests. */
+export class ServerProcess {
+  private output = '';
+
+  private constructor(
+    readonly url: string,
+    private readonly child: ChildProcess,
+  ) {
+    child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+  }
+
+  static async start(env: Record<string, string>): Promise<ServerProcess> {
+    if (!existsSync(MAIN)) {
+      throw new Error(`${MAIN} is missing: run "npm run build" first (scripts/test.sh does)`);
+    }
+    const port = await freePort();
+    const child = spawn(process.execPath, [MAIN], {
+      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'log' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const server = new ServerProcess(`http://127.0.0.1:${port}`, child);
+    await server.waitUntilLive();
+    return server;
+  }
+
+  /** Everything the process printed (logs), for assertions such as "no error was logged". */
+  logs(): string {
+    return this.output;
+  }
+
+  kill(signal: NodeJS.Signals): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.kill(signal);
+    });
+  }
+
+  private async waitUntilLive(): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) {
+        throw new Error(`server exited with ${this.child.exitCode}:\n${this.output}`);
+      }
+      try {
+        const res = await fetch(`${this.url}/health/live`);
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`server did not answer within 30 s:\n${this.output}`);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
