@@ -1,0 +1,67 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { SandboxInfo, SandboxOperation, SandboxSpec, SandboxState } from '../../sandbox-info';
+import { epochMsTransformer } from '../epoch-ms.transformer';
+
+/**
+ * One sandbox. `info` is the full SandboxInfo snapshot (what reads return); the scalar columns
+ * mirror the fields that queries filter on, so they can be indexed on both databases. `spec` and
+ * `machine_snapshot` are DB-only and never leave the store through a read of SandboxInfo.
+ */
+@Entity('sandbox_table')
+@Index('UQ_sandbox_table_live_name', ['name'], {
+  unique: true,
+  where: `"state" <> 'deleted' AND "name" IS NOT NULL`,
+})
+@Index('IDX_sandbox_table_operation_in_flight', ['id'], { where: `"operation" IS NOT NULL` })
+export class SandboxEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  name!: string | null;
+
+  @Index('IDX_sandbox_table_state')
+  @Column({ type: 'varchar', length: 16 })
+  state!: SandboxState;
+
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  operation!: SandboxOperation | null;
+
+  @Index('IDX_sandbox_table_image')
+  @Column({ type: 'varchar', length: 512 })
+  image!: string;
+
+  @Column({ type: 'simple-json' })
+  labels!: Record<string, string>;
+
+  @Column({ name: 'instance_id', type: 'varchar', length: 64 })
+  instanceId!: string;
+
+  @Column({ name: 'created_at', type: 'bigint', transformer: epochMsTransformer })
+  createdAt!: number;
+
+  @Column({ name: 'started_at', type: 'bigint', nullable: true, transformer: epochMsTransformer })
+  startedAt!: number | null;
+
+  @Column({ name: 'stopped_at', type: 'bigint', nullable: true, transformer: epochMsTransformer })
+  stoppedAt!: number | null;
+
+  @Column({ name: 'deleted_at', type: 'bigint', nullable: true, transformer: epochMsTransformer })
+  deletedAt!: number | null;
+
+  @Column({ type: 'simple-json' })
+  spec!: SandboxSpec;
+
+  @Column({ type: 'simple-json' })
+  info!: SandboxInfo;
+
+  @Column({ name: 'machine_snapshot', type: 'simple-json', nullable: true })
+  machineSnapshot!: unknown;
+
+  @Column({ name: 'machine_version', type: 'varchar', length: 32 })
+  machineVersion!: string;
+
+  /** Optimistic lock, managed by the store (UPDATE … WHERE version = expected), not by TypeORM. */
+  @Column({ type: 'integer' })
+  version!: number;
+}

@@ -1,0 +1,36 @@
+// Decorator metadata (entities, injectables, config DTOs) must exist before any of them loads.
+import 'reflect-metadata';
+
+export * from './sandbox-info';
+
+export { MetaStoreModule } from './meta-store.module';
+
+export { KeyValueStore } from './kv/key-value-store';
+export { MemoryKeyValueStore } from './kv/memory-key-value-store';
+export { RedisKeyValueStore } from './kv/redis-key-value-store';
+export { createKeyValueStore } from './kv/key-value-store.factory';
+
+export { SandboxLock, sandboxLockKey } from './lock/sandbox-lock';
+
+export { buildDataSourceOptions, MIGRATIONS_TABLE_NAME } from './db/data-source-options';
+export { initializeDataSource } from './db/initialize-data-source';
+export {
+  IdempotencyKeyEntity,
+  META_STORE_ENTITIES,
+  SandboxEntity,
+  SandboxLabelEntity,
+} from './db/entities';
+export { META_STORE_MIGRATIONS } from './migrations';
+
+export { SandboxMetaStore } from './store/sandbox-meta-store';
+export { aliveKey, timeoutKey } from './store/cache-keys';
+export { decodeCursor, encodeCursor } from './store/cursor';
+export { IDEMPOTENCY_WINDOW_MS } from './store/sandbox-db';
+export type {
+  IdempotencyInput,
+  InsertSandboxInput,
+  ListSandboxesQuery,
+  SandboxPage,
+  SandboxTimeout,
+  VersionedWriteOptions,
+} from './store/meta-store.types';

@@ -1,0 +1,43 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppConfig } from '@app/config';
+import { DataSourceOptions } from 'typeorm';
+import { buildDataSourceOptions } from './db/data-source-options';
+import { META_STORE_ENTITIES } from './db/entities';
+import { initializeDataSource } from './db/initialize-data-source';
+import { createKeyValueStore } from './kv/key-value-store.factory';
+import { KeyValueStore } from './kv/key-value-store';
+import { SandboxLock } from './lock/sandbox-lock';
+import { SandboxMetaStore } from './store/sandbox-meta-store';
+
+/**
+ * Persistence for sandboxes: the SQL database (PostgreSQL or SQLite, migrated at start), the
+ * key-value store (Redis or memory) and the per-sandbox lock. AppConfig comes from the global
+ * AppConfigModule.
+ */
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => ({
+        ...buildDataSourceOptions(config),
+        // A database that is still starting (compose, k8s) gets a few chances before we give up.
+        retryAttempts: 5,
+        retryDelay: 2_000,
+      }),
+      // Migrations under an advisory lock, so instances starting together do not race.
+      dataSourceFactory: (options?: DataSourceOptions) => {
+        if (options === undefined) throw new Error('MetaStoreModule: missing DataSource options');
+        return initializeDataSource(options);
+      },
+    }),
+    TypeOrmModule.forFeature(META_STORE_ENTITIES),
+  ],
+  providers: [
+    { provide: KeyValueStore, inject: [AppConfig], useFactory: createKeyValueStore },
+    SandboxMetaStore,
+    SandboxLock,
+  ],
+  exports: [SandboxMetaStore, SandboxLock, KeyValueStore],
+})
+export class MetaStoreModule {}

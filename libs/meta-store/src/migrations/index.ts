@@ -1,0 +1,4 @@
+import { CreateSandboxTables1795812944656 } from './1795812944656-CreateSandboxTables';
+
+/** In order; listed as classes (no globs) because the app is bundled by webpack. */
+export const META_STORE_MIGRATIONS = [CreateSandboxTables1795812944656];

@@ -1,0 +1,48 @@
+import type { SandboxInfo, SandboxSpec, SandboxState } from '../sandbox-info';
+
+/** The idle clock of a live sandbox, kept in the cache's timeout key. */
+export interface SandboxTimeout {
+  idleTimeoutSeconds: number;
+  /** ISO-8601 instant after which the sandbox counts as idle. */
+  expiresAt: string;
+}
+
+export interface IdempotencyInput {
+  key: string;
+  /** Hash of the request that used the key; a different request with the same key conflicts. */
+  fingerprint: string;
+}
+
+export interface InsertSandboxInput {
+  info: SandboxInfo;
+  spec: SandboxSpec;
+  machineSnapshot: unknown;
+  machineVersion: string;
+  idempotency?: IdempotencyInput;
+}
+
+export interface VersionedWriteOptions {
+  /** The version the caller read; the write fails with CONCURRENT_MODIFICATION if it moved on. */
+  expectedVersion: number;
+  /** Replaces the stored machine snapshot; omitted (undefined) keeps it. */
+  machineSnapshot?: unknown;
+}
+
+export interface ListSandboxesQuery {
+  /** Only these states (an empty list means no state filter). */
+  states?: SandboxState[];
+  /** Every pair must match. */
+  labels?: Record<string, string>;
+  image?: string;
+  /** Deleted sandboxes are hidden unless this is set or `states` names 'deleted'. */
+  includeDeleted?: boolean;
+  limit: number;
+  /** From a previous page's nextCursor. */
+  cursor?: string;
+}
+
+export interface SandboxPage {
+  items: SandboxInfo[];
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}

@@ -1,0 +1,76 @@
+import { KeyValueStore } from '../kv/key-value-store';
+import { SANDBOX_INFO_FIELDS, pickSandboxInfoFields } from '../sandbox-info';
+import type { SandboxInfo } from '../sandbox-info';
+import { aliveKey, timeoutKey } from './cache-keys';
+import type { SandboxTimeout } from './meta-store.types';
+
+/**
+ * The hot cache of live sandboxes. Everything written passes through pickSandboxInfoFields, so a
+ * DB-only field (spec, machine snapshot, env values) can never reach Redis. A missing or unreadable
+ * entry is a miss: the DB is the truth and callers fall back to it.
+ */
+export class SandboxCache {
+  constructor(private readonly kv: KeyValueStore) {}
+
+  /** The cached info, or null when absent, corrupt or incomplete (never trusted half-written). */
+  async readAlive(sandboxId: string): Promise<SandboxInfo | null> {
+    const parsed = parseObject(await this.kv.get(aliveKey(sandboxId)));
+    if (parsed === null) return null;
+    const info = pickSandboxInfoFields(parsed);
+    const complete = SANDBOX_INFO_FIELDS.every((field) => field in info);
+    return complete && info.id === sandboxId ? (info as SandboxInfo) : null;
+  }
+
+  async writeAlive(sandboxId: string, info: object): Promise<void> {
+    await this.kv.set(aliveKey(sandboxId), JSON.stringify(pickSandboxInfoFields(info)));
+  }
+
+  /** Read-merge-write: the patch on top of the cached value, or of `fallback` after a cache loss. */
+  async mergeAlive(
+    sandboxId: string,
+    patch: Partial<SandboxInfo>,
+    fallback: SandboxInfo,
+  ): Promise<void> {
+    const cached = await this.readAlive(sandboxId);
+    await this.writeAlive(sandboxId, { ...(cached ?? fallback), ...pickSandboxInfoFields(patch) });
+  }
+
+  async readTimeout(sandboxId: string): Promise<SandboxTimeout | null> {
+    const parsed = parseObject(await this.kv.get(timeoutKey(sandboxId)));
+    if (parsed === null) return null;
+    const { idleTimeoutSeconds, expiresAt } = parsed as Partial<SandboxTimeout>;
+    if (typeof idleTimeoutSeconds !== 'number' || typeof expiresAt !== 'string') return null;
+    return { idleTimeoutSeconds, expiresAt };
+  }
+
+  async writeTimeout(sandboxId: string, timeout: SandboxTimeout): Promise<void> {
+    const value: SandboxTimeout = {
+      idleTimeoutSeconds: timeout.idleTimeoutSeconds,
+      expiresAt: timeout.expiresAt,
+    };
+    await this.kv.set(timeoutKey(sandboxId), JSON.stringify(value));
+  }
+
+  /** Removes both keys of the sandbox. */
+  async evict(sandboxId: string): Promise<void> {
+    await this.kv.del(aliveKey(sandboxId), timeoutKey(sandboxId));
+  }
+
+  async evictAlive(sandboxId: string): Promise<void> {
+    await this.kv.del(aliveKey(sandboxId));
+  }
+
+  ping(): Promise<void> {
+    return this.kv.ping();
+  }
+}
+
+function parseObject(raw: string | null): object | null {
+  if (raw === null) return null;
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : null;
+  } catch {
+    return null;
+  }
+}

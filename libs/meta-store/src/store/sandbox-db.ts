@@ -1,0 +1,282 @@
+import { CodedError } from '@app/config';
+import { DataSource, EntityManager, In, IsNull, Not } from 'typeorm';
+import { isUniqueViolation } from '../db/db-errors';
+import { IdempotencyKeyEntity } from '../db/entities/idempotency-key.entity';
+import { SandboxEntity } from '../db/entities/sandbox.entity';
+import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
+import { SANDBOX_STATES } from '../sandbox-info';
+import type { SandboxInfo, SandboxRecord, SandboxState } from '../sandbox-info';
+import { encodeCursor } from './cursor';
+import { DbGate } from './db-gate';
+import type {
+  IdempotencyInput,
+  InsertSandboxInput,
+  ListSandboxesQuery,
+  SandboxPage,
+} from './meta-store.types';
+import { buildListQuery } from './sandbox-list-query';
+import {
+  COLUMN_LIMITS,
+  assertMaxLength,
+  buildLabelRows,
+  buildSandboxRow,
+  sandboxColumnValues,
+  sameLabels,
+  toSandboxRecord,
+} from './sandbox-row';
+
+/** How long an Idempotency-Key replays its sandbox; afterwards the key may be reused. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** The next state of a record, computed from the current one inside a versioned write. */
+export type RecordChange = (current: SandboxRecord) => {
+  info: SandboxInfo;
+  machineSnapshot?: unknown;
+};
+
+/**
+ * All SQL of the meta-store: the durable truth. Knows nothing about the cache. Uniqueness (live
+ * names, idempotency keys) is enforced by constraints, so concurrent writers on any number of
+ * instances are race-safe: the loser's unique violation is caught and explained by re-reading.
+ */
+export class SandboxDb {
+  private readonly gate: DbGate;
+  private readonly sandboxColumns: readonly string[];
+
+  constructor(dataSource: DataSource) {
+    this.gate = new DbGate(dataSource);
+    this.sandboxColumns = dataSource.getMetadata(SandboxEntity).columns.map((c) => c.propertyName);
+  }
+
+  insert(
+    input: InsertSandboxInput,
+    now = Date.now(),
+  ): Promise<{ record: SandboxRecord; created: boolean }> {
+    return this.gate.run(async (manager) => {
+      const row = buildSandboxRow(
+        input.info,
+        input.spec,
+        input.machineSnapshot,
+        input.machineVersion,
+        1,
+      );
+      const labelRows = buildLabelRows(row.id, row.labels);
+      const idempotency = input.idempotency;
+      if (idempotency !== undefined) {
+        assertMaxLength('idempotencyKey', idempotency.key, COLUMN_LIMITS.idempotencyKey);
+        assertMaxLength('fingerprint', idempotency.fingerprint, COLUMN_LIMITS.fingerprint);
+        const replayed = await this.replay(manager, idempotency, now);
+        if (replayed !== null) return { record: replayed, created: false };
+      }
+      try {
+        await manager.transaction(async (tx) => {
+          await tx.insert(SandboxEntity, sandboxColumnValues(row, this.sandboxColumns));
+          if (labelRows.length > 0) await tx.insert(SandboxLabelEntity, labelRows);
+          if (idempotency !== undefined) {
+            // An expired key is released for reuse in the same transaction that takes it again.
+            await tx
+              .createQueryBuilder()
+              .delete()
+              .from(IdempotencyKeyEntity)
+              .where('"key" = :key AND "created_at" <= :cutoff', {
+                key: idempotency.key,
+                cutoff: now - IDEMPOTENCY_WINDOW_MS,
+              })
+              .execute();
+            await tx.insert(IdempotencyKeyEntity, {
+              key: idempotency.key,
+              fingerprint: idempotency.fingerprint,
+              sandboxId: row.id,
+              createdAt: now,
+            });
+          }
+        });
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        return { record: await this.explainConflict(manager, input, now, error), created: false };
+      }
+      return { record: toSandboxRecord(row), created: true };
+    });
+  }
+
+  /** By id (any state), else by name among non-deleted sandboxes. */
+  load(idOrName: string): Promise<SandboxRecord | null> {
+    return this.gate.run(async (manager) => {
+      const row =
+        (await this.byId(manager, idOrName)) ?? (await this.byLiveName(manager, idOrName));
+      return row === null ? null : toSandboxRecord(row);
+    });
+  }
+
+  /**
+   * Applies `change` to the stored record and writes it as version+1, only if the stored version
+   * is still `expectedVersion` (checked again by the UPDATE itself, so a writer on another
+   * instance between our read and our write is detected).
+   */
+  updateVersioned(
+    id: string,
+    expectedVersion: number,
+    change: RecordChange,
+  ): Promise<SandboxRecord> {
+    return this.gate.run(async (manager) => {
+      const current = await this.byId(manager, id);
+      if (current === null) {
+        throw new CodedError('SANDBOX_NOT_FOUND', `Sandbox ${id} does not exist`, {
+          sandboxId: id,
+        });
+      }
+      if (current.version !== expectedVersion) throw concurrentModification(id, expectedVersion);
+
+      const before = toSandboxRecord(current);
+      const next = change(before);
+      const snapshot =
+        next.machineSnapshot === undefined ? before.machineSnapshot : next.machineSnapshot;
+      const info: SandboxInfo = { ...next.info, id };
+      const row = buildSandboxRow(
+        info,
+        before.spec,
+        snapshot,
+        before.machineVersion,
+        expectedVersion + 1,
+      );
+      const labelsChanged = !sameLabels(before.info.labels, row.labels);
+
+      const write = async (tx: EntityManager): Promise<void> => {
+        const values = sandboxColumnValues(row, this.sandboxColumns);
+        delete values.id;
+        const result = await tx
+          .createQueryBuilder()
+          .update(SandboxEntity)
+          .set(values)
+          .where('id = :id AND version = :expectedVersion', { id, expectedVersion })
+          .execute();
+        if (result.affected !== 1) throw concurrentModification(id, expectedVersion);
+        if (labelsChanged) {
+          await tx.delete(SandboxLabelEntity, { sandboxId: id });
+          const labelRows = buildLabelRows(id, row.labels);
+          if (labelRows.length > 0) await tx.insert(SandboxLabelEntity, labelRows);
+        }
+      };
+      // A single UPDATE is atomic by itself; label rows need a transaction with it.
+      if (labelsChanged) await manager.transaction(write);
+      else await write(manager);
+      return toSandboxRecord(row);
+    });
+  }
+
+  list(query: ListSandboxesQuery): Promise<SandboxPage> {
+    return this.gate.run(async (manager) => {
+      const rows = await buildListQuery(manager, query).getMany();
+      const hasMore = rows.length > query.limit;
+      const page = hasMore ? rows.slice(0, query.limit) : rows;
+      return {
+        items: page.map((row) => toSandboxRecord(row).info),
+        nextCursor: hasMore ? encodeCursor(page[page.length - 1].id) : null,
+      };
+    });
+  }
+
+  listWithOperationInFlight(): Promise<SandboxRecord[]> {
+    return this.gate.run(async (manager) => {
+      const rows = await manager.find(SandboxEntity, {
+        where: { operation: Not(IsNull()) },
+        order: { id: 'ASC' },
+      });
+      return rows.map(toSandboxRecord);
+    });
+  }
+
+  listByState(states: SandboxState[], limit: number): Promise<SandboxRecord[]> {
+    if (states.length === 0 || limit <= 0) return Promise.resolve([]);
+    return this.gate.run(async (manager) => {
+      const rows = await manager.find(SandboxEntity, {
+        where: { state: In(states) },
+        order: { id: 'ASC' },
+        take: Math.floor(limit),
+      });
+      return rows.map(toSandboxRecord);
+    });
+  }
+
+  countByState(): Promise<Record<SandboxState, number>> {
+    return this.gate.run(async (manager) => {
+      const rows = await manager
+        .createQueryBuilder(SandboxEntity, 's')
+        .select('s.state', 'state')
+        .addSelect('COUNT(*)', 'count')
+        .groupBy('s.state')
+        .getRawMany<{ state: string; count: string | number }>();
+      const counts = Object.fromEntries(SANDBOX_STATES.map((s) => [s, 0])) as Record<
+        SandboxState,
+        number
+      >;
+      for (const { state, count } of rows) {
+        // PostgreSQL returns COUNT(*) as a string (int8).
+        if (state in counts) counts[state as SandboxState] = Number(count);
+      }
+      return counts;
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.gate.run(async (manager) => {
+      await manager.query('SELECT 1');
+    });
+  }
+
+  /** The sandbox an unexpired key was used for; IDEMPOTENCY_CONFLICT if the request differs. */
+  private async replay(
+    manager: EntityManager,
+    idempotency: IdempotencyInput,
+    now: number,
+  ): Promise<SandboxRecord | null> {
+    const stored = await manager.findOneBy(IdempotencyKeyEntity, { key: idempotency.key });
+    if (stored === null || stored.createdAt <= now - IDEMPOTENCY_WINDOW_MS) return null;
+    if (stored.fingerprint !== idempotency.fingerprint) {
+      throw new CodedError(
+        'IDEMPOTENCY_CONFLICT',
+        'This Idempotency-Key was already used with a different request',
+        { sandboxId: stored.sandboxId },
+      );
+    }
+    const row = await this.byId(manager, stored.sandboxId);
+    return row === null ? null : toSandboxRecord(row);
+  }
+
+  /**
+   * Another writer committed first. Re-read to tell which constraint we lost on, in priority
+   * order: the same idempotency key (a replay, not an error), then the live name.
+   */
+  private async explainConflict(
+    manager: EntityManager,
+    input: InsertSandboxInput,
+    now: number,
+    error: unknown,
+  ): Promise<SandboxRecord> {
+    if (input.idempotency !== undefined) {
+      const replayed = await this.replay(manager, input.idempotency, now);
+      if (replayed !== null) return replayed;
+    }
+    const name = input.info.name;
+    if (name !== null && (await this.byLiveName(manager, name)) !== null) {
+      throw new CodedError('NAME_CONFLICT', `A sandbox named ${name} already exists`, { name });
+    }
+    throw error;
+  }
+
+  private byId(manager: EntityManager, id: string): Promise<SandboxEntity | null> {
+    return manager.findOneBy(SandboxEntity, { id });
+  }
+
+  private byLiveName(manager: EntityManager, name: string): Promise<SandboxEntity | null> {
+    return manager.findOneBy(SandboxEntity, { name, state: Not('deleted' as const) });
+  }
+}
+
+function concurrentModification(id: string, expectedVersion: number): CodedError {
+  return new CodedError(
+    'CONCURRENT_MODIFICATION',
+    `Sandbox ${id} was modified concurrently; reload it and retry`,
+    { sandboxId: id, expectedVersion },
+  );
+}

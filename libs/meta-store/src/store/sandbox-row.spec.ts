@@ -1,0 +1,111 @@
+import 'reflect-metadata';
+import { isCodedError } from '@app/config';
+import { makeSandboxInfo, makeSandboxSpec } from '../testing/sandbox-fixtures';
+import {
+  buildLabelRows,
+  buildSandboxRow,
+  pickColumns,
+  sameLabels,
+  toEpochMs,
+  toSandboxRecord,
+} from './sandbox-row';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return isCodedError(error) ? error.code : 'not-coded';
+  }
+  return undefined;
+}
+
+describe('pickColumns', () => {
+  it('keeps only the listed columns', () => {
+    const values = { id: 'a', state: 'running', password: 'x', spec: {} };
+    expect(pickColumns(values, ['id', 'state', 'spec'])).toEqual({
+      id: 'a',
+      state: 'running',
+      spec: {},
+    });
+  });
+
+  it('does not invent missing columns', () => {
+    expect(pickColumns({ id: 'a' }, ['id', 'name'])).toEqual({ id: 'a' });
+  });
+});
+
+describe('buildSandboxRow', () => {
+  it('mirrors the info into the scalar columns and converts times to epoch ms', () => {
+    const info = makeSandboxInfo({
+      id: 'sbx-1',
+      name: 'web',
+      state: 'running',
+      labels: { team: 'a' },
+      startedAt: '2026-01-01T00:00:01.000Z',
+    });
+    const row = buildSandboxRow(info, makeSandboxSpec(), { value: 'x' }, 'v1', 3);
+    expect(row).toMatchObject({
+      id: 'sbx-1',
+      name: 'web',
+      state: 'running',
+      operation: 'starting',
+      image: 'alpine:3.20',
+      labels: { team: 'a' },
+      instanceId: 'test-instance',
+      createdAt: Date.parse('2026-01-01T00:00:00.000Z'),
+      startedAt: Date.parse('2026-01-01T00:00:01.000Z'),
+      stoppedAt: null,
+      deletedAt: null,
+      machineSnapshot: { value: 'x' },
+      machineVersion: 'v1',
+      version: 3,
+    });
+  });
+
+  it('stores in `info` only SandboxInfo fields', () => {
+    const info = { ...makeSandboxInfo(), env: { TOKEN: 'secret' }, machineSnapshot: 'x' };
+    const row = buildSandboxRow(info, makeSandboxSpec(), null, 'v1', 1);
+    expect(row.info).toEqual(makeSandboxInfo());
+    expect(JSON.stringify(row.info)).not.toContain('secret');
+  });
+
+  it.each([
+    ['an over-long name', { name: 'n'.repeat(129) }],
+    ['an empty id', { id: '' }],
+    ['an over-long image', { image: 'i'.repeat(513) }],
+    ['an over-long label key', { labels: { ['k'.repeat(129)]: 'v' } }],
+    ['an over-long label value', { labels: { k: 'v'.repeat(513) } }],
+    ['a bad timestamp', { createdAt: 'yesterday' }],
+  ])('rejects %s with VALIDATION_FAILED (SQLite would silently accept it)', (_l, overrides) => {
+    const info = makeSandboxInfo(overrides);
+    expect(codeOf(() => buildSandboxRow(info, makeSandboxSpec(), null, 'v1', 1))).toBe(
+      'VALIDATION_FAILED',
+    );
+  });
+
+  it('accepts an empty label value', () => {
+    expect(buildLabelRows('sbx-1', { flag: '' })).toEqual([
+      { sandboxId: 'sbx-1', key: 'flag', value: '' },
+    ]);
+  });
+});
+
+describe('toSandboxRecord', () => {
+  it('drops stray keys from a stored info', () => {
+    const row = buildSandboxRow(makeSandboxInfo(), makeSandboxSpec(), null, 'v1', 1);
+    (row.info as unknown as Record<string, unknown>).stray = 1;
+    expect(toSandboxRecord(row).info).not.toHaveProperty('stray');
+  });
+});
+
+describe('helpers', () => {
+  it('toEpochMs keeps null', () => {
+    expect(toEpochMs('startedAt', null)).toBeNull();
+  });
+
+  it('sameLabels ignores key order', () => {
+    expect(sameLabels({ a: '1', b: '2' }, { b: '2', a: '1' })).toBe(true);
+    expect(sameLabels({ a: '1' }, { a: '1', b: '2' })).toBe(false);
+    expect(sameLabels({ a: '1' }, { a: '2' })).toBe(false);
+  });
+});

@@ -1,0 +1,137 @@
+import { CodedError } from '@app/config';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { SandboxEntity } from '../db/entities/sandbox.entity';
+import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
+import { pickSandboxInfoFields } from '../sandbox-info';
+import type { SandboxInfo, SandboxRecord, SandboxSpec } from '../sandbox-info';
+
+/**
+ * Column sizes, checked here because SQLite ignores varchar lengths: without the check a value
+ * accepted on SQLite would be rejected by PostgreSQL, and the two drivers would behave differently.
+ */
+export const COLUMN_LIMITS = {
+  id: 64,
+  name: 128,
+  image: 512,
+  instanceId: 64,
+  machineVersion: 32,
+  labelKey: 128,
+  labelValue: 512,
+  idempotencyKey: 255,
+  fingerprint: 128,
+} as const;
+
+export function assertMaxLength(field: string, value: string, max: number): void {
+  if (value.length === 0 || value.length > max) {
+    throw new CodedError('VALIDATION_FAILED', `${field} must be 1-${max} characters`, { field });
+  }
+}
+
+/** Keeps only the keys that are columns of the entity: nothing else is ever sent to the DB. */
+export function pickColumns<T extends object>(values: T, columns: readonly string[]): Partial<T> {
+  const picked: Partial<T> = {};
+  for (const column of columns) {
+    if (Object.prototype.hasOwnProperty.call(values, column)) {
+      (picked as Record<string, unknown>)[column] = (values as Record<string, unknown>)[column];
+    }
+  }
+  return picked;
+}
+
+/**
+ * The row's column values for INSERT/UPDATE builders. TypeORM's deep-partial type cannot express
+ * an `unknown` JSON column (the machine snapshot); the values are exactly the entity's columns.
+ */
+export function sandboxColumnValues(
+  row: SandboxEntity,
+  columns: readonly string[],
+): QueryDeepPartialEntity<SandboxEntity> {
+  return pickColumns(row, columns) as QueryDeepPartialEntity<SandboxEntity>;
+}
+
+/** ISO instant → epoch ms for the bigint columns. */
+export function toEpochMs(field: string, iso: string): number;
+export function toEpochMs(field: string, iso: string | null): number | null;
+export function toEpochMs(field: string, iso: string | null): number | null {
+  if (iso === null) return null;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) {
+    throw new CodedError('VALIDATION_FAILED', `${field} must be an ISO-8601 instant`, { field });
+  }
+  return ms;
+}
+
+/** The full row for a sandbox. `info` is stored picked, so it holds SandboxInfo fields only. */
+export function buildSandboxRow(
+  info: SandboxInfo,
+  spec: SandboxSpec,
+  machineSnapshot: unknown,
+  machineVersion: string,
+  version: number,
+): SandboxEntity {
+  const stored = pickSandboxInfoFields(info) as SandboxInfo;
+  assertMaxLength('id', stored.id, COLUMN_LIMITS.id);
+  if (stored.name !== null) assertMaxLength('name', stored.name, COLUMN_LIMITS.name);
+  assertMaxLength('image', stored.image, COLUMN_LIMITS.image);
+  assertMaxLength('instanceId', stored.instanceId, COLUMN_LIMITS.instanceId);
+  assertMaxLength('machineVersion', machineVersion, COLUMN_LIMITS.machineVersion);
+  buildLabelRows(stored.id, stored.labels);
+
+  const row = new SandboxEntity();
+  row.id = stored.id;
+  row.name = stored.name;
+  row.state = stored.state;
+  row.operation = stored.operation;
+  row.image = stored.image;
+  row.labels = stored.labels;
+  row.instanceId = stored.instanceId;
+  row.createdAt = toEpochMs('createdAt', stored.createdAt);
+  row.startedAt = toEpochMs('startedAt', stored.startedAt);
+  row.stoppedAt = toEpochMs('stoppedAt', stored.stoppedAt);
+  row.deletedAt = toEpochMs('deletedAt', stored.deletedAt);
+  row.spec = spec;
+  row.info = stored;
+  row.machineSnapshot = machineSnapshot ?? null;
+  row.machineVersion = machineVersion;
+  row.version = version;
+  return row;
+}
+
+export function buildLabelRows(
+  sandboxId: string,
+  labels: Record<string, string>,
+): SandboxLabelEntity[] {
+  return Object.entries(labels).map(([key, value]) => {
+    assertMaxLength('labels', key, COLUMN_LIMITS.labelKey);
+    // An empty value is a valid Docker label; only the length is bounded.
+    if (value.length > COLUMN_LIMITS.labelValue) {
+      throw new CodedError(
+        'VALIDATION_FAILED',
+        `label values must be at most ${COLUMN_LIMITS.labelValue} characters`,
+        { field: 'labels' },
+      );
+    }
+    const row = new SandboxLabelEntity();
+    row.sandboxId = sandboxId;
+    row.key = key;
+    row.value = value;
+    return row;
+  });
+}
+
+/** A row as the record the sandbox library works with (info picked: no stray DB fields). */
+export function toSandboxRecord(row: SandboxEntity): SandboxRecord {
+  return {
+    info: pickSandboxInfoFields(row.info) as SandboxInfo,
+    spec: row.spec,
+    machineSnapshot: row.machineSnapshot ?? null,
+    machineVersion: row.machineVersion,
+    version: row.version,
+  };
+}
+
+/** Label sets compared as sets, ignoring key order. */
+export function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => b[key] === a[key]);
+}

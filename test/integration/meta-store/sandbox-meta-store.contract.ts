@@ -1,0 +1,636 @@
+import { isCodedError } from '@app/config';
+import {
+  KeyValueStore,
+  SandboxEntity,
+  SandboxMetaStore,
+  aliveKey,
+  encodeCursor,
+  timeoutKey,
+} from '@app/meta-store';
+import type { InsertSandboxInput, SandboxInfo, SandboxRecord, SandboxState } from '@app/meta-store';
+import { DataSource, In } from 'typeorm';
+import {
+  makeSandboxInfo,
+  makeSandboxSpec,
+} from '../../../libs/meta-store/src/testing/sandbox-fixtures';
+import { idFactory, rejectionOf } from './meta-store-support';
+
+export interface MetaStoreHarness {
+  store: SandboxMetaStore;
+  dataSource: DataSource;
+  kv: KeyValueStore;
+  /** Loses the whole cache, like FLUSHALL (only this run's keys on a shared Redis). */
+  flushCache(): Promise<void>;
+  /** True when no other process writes to this database (exact counts can be asserted). */
+  exclusiveDatabase: boolean;
+  close(): Promise<void>;
+}
+
+/** The behaviour of SandboxMetaStore; run against every supported database + cache pairing. */
+export function describeSandboxMetaStoreContract(
+  name: string,
+  open: () => Promise<MetaStoreHarness>,
+): void {
+  describe(`SandboxMetaStore contract: ${name}`, () => {
+    let h: MetaStoreHarness;
+    let store: SandboxMetaStore;
+    const newId = idFactory(name.replace(/[^a-z]/gi, '').slice(0, 6));
+    const run = newId();
+    const created: string[] = [];
+
+    const input = (
+      overrides: Partial<SandboxInfo> = {},
+      extra: Partial<InsertSandboxInput> = {},
+    ): InsertSandboxInput => {
+      const id = overrides.id ?? newId();
+      created.push(id);
+      const labels = overrides.labels ?? { run };
+      return {
+        info: makeSandboxInfo({ id, labels, ...overrides }),
+        spec: makeSandboxSpec({ labels, env: { TOKEN: 'db-only-secret' } }),
+        machineSnapshot: { value: 'pending', context: { attempt: 1 } },
+        machineVersion: 'v1',
+        ...extra,
+      };
+    };
+    const insert = async (
+      overrides: Partial<SandboxInfo> = {},
+      extra: Partial<InsertSandboxInput> = {},
+    ): Promise<SandboxRecord> => (await store.insert(input(overrides, extra))).record;
+    const rawAlive = async (id: string): Promise<string | null> => h.kv.get(aliveKey(id));
+    const codeOf = async (promise: Promise<unknown>): Promise<string> => {
+      const error = await rejectionOf(promise);
+      return isCodedError(error) ? error.code : `not coded: ${String(error)}`;
+    };
+
+    beforeAll(async () => {
+      h = await open();
+      store = h.store;
+    });
+
+    afterAll(async () => {
+      // Label and idempotency rows go with their sandbox (ON DELETE CASCADE).
+      if (created.length > 0)
+        await h.dataSource.getRepository(SandboxEntity).delete({ id: In(created) });
+      await h.flushCache();
+      await h.close();
+    });
+
+    describe('insert and load', () => {
+      it('persists the record, returns version 1 and loads it by id and by name', async () => {
+        const name = `web-${newId()}`;
+        const request = input({ name, labels: { run, tier: 'web' } });
+        const result = await store.insert(request);
+        expect(result.created).toBe(true);
+        expect(result.record).toEqual({
+          info: request.info,
+          spec: request.spec,
+          machineSnapshot: request.machineSnapshot,
+          machineVersion: 'v1',
+          version: 1,
+        });
+        expect(await store.load(request.info.id)).toEqual(result.record);
+        expect(await store.load(name)).toEqual(result.record);
+        expect(await store.load(`missing-${newId()}`)).toBeNull();
+      });
+
+      it('caches a live sandbox with SandboxInfo fields only, plus its idle clock', async () => {
+        const before = Date.now();
+        const record = await insert({ state: 'pending', idleTimeoutSeconds: 600 });
+        const raw = await rawAlive(record.info.id);
+        expect(raw).not.toBeNull();
+        expect(JSON.parse(raw ?? '')).toEqual(record.info);
+        expect(raw).not.toContain('db-only-secret');
+        expect(raw).not.toContain('machineSnapshot');
+
+        const timeout = await store.getTimeout(record.info.id);
+        expect(timeout?.idleTimeoutSeconds).toBe(600);
+        const expiresAt = Date.parse(timeout?.expiresAt ?? '');
+        expect(expiresAt).toBeGreaterThanOrEqual(before + 600_000);
+        expect(expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
+      });
+
+      it('does not cache a sandbox that is not live', async () => {
+        const record = await insert({ state: 'stopped', operation: null });
+        expect(await rawAlive(record.info.id)).toBeNull();
+        expect(await h.kv.get(timeoutKey(record.info.id))).toBeNull();
+      });
+
+      it('drops fields that are not SandboxInfo before writing', async () => {
+        const request = input();
+        const polluted = { ...request, info: { ...request.info, password: 'leak' } as SandboxInfo };
+        const { record } = await store.insert(polluted);
+        expect(record.info).not.toHaveProperty('password');
+        expect(await store.load(record.info.id)).toEqual(record);
+        expect(await rawAlive(record.info.id)).not.toContain('leak');
+      });
+
+      it('rejects a value the column cannot hold, identically on every database', async () => {
+        expect(await codeOf(store.insert(input({ name: 'n'.repeat(129) })))).toBe(
+          'VALIDATION_FAILED',
+        );
+      });
+    });
+
+    describe('names', () => {
+      it('rejects a name used by a non-deleted sandbox with NAME_CONFLICT', async () => {
+        const name = `dup-${newId()}`;
+        await insert({ name });
+        const loser = input({ name });
+        const error = await rejectionOf(store.insert(loser));
+        expect(isCodedError(error, 'NAME_CONFLICT')).toBe(true);
+        expect(error).toMatchObject({ details: { name } });
+        // Nothing of the failed insert remains: no row, no phantom cache entry.
+        expect(await store.load(loser.info.id)).toBeNull();
+        expect(await rawAlive(loser.info.id)).toBeNull();
+      });
+
+      it('lets exactly one of many concurrent inserts take a name', async () => {
+        const name = `race-${newId()}`;
+        const results = await Promise.allSettled(
+          Array.from({ length: 6 }, () => store.insert(input({ name }))),
+        );
+        const fulfilled = results.filter((r) => r.status === 'fulfilled');
+        const rejected = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+        expect(fulfilled).toHaveLength(1);
+        expect(rejected.every((e: unknown) => isCodedError(e, 'NAME_CONFLICT'))).toBe(true);
+      });
+
+      it('frees the name once its sandbox is deleted; load by name skips deleted ones', async () => {
+        const name = `reuse-${newId()}`;
+        const first = await insert({ name });
+        await store.archiveCache(
+          first.info.id,
+          { state: 'deleted', operation: null, deletedAt: new Date().toISOString() },
+          { expectedVersion: first.version },
+        );
+        expect(await store.load(name)).toBeNull();
+        const second = await insert({ name });
+        expect((await store.load(name))?.info.id).toBe(second.info.id);
+        expect((await store.load(first.info.id))?.info.state).toBe('deleted');
+      });
+    });
+
+    describe('idempotency', () => {
+      it('replays the same request and rejects a different one', async () => {
+        const idempotency = { key: `idem-${newId()}`, fingerprint: 'fp-1' };
+        const first = await store.insert(input({}, { idempotency }));
+        expect(first.created).toBe(true);
+
+        const replay = await store.insert(input({}, { idempotency }));
+        expect(replay.created).toBe(false);
+        expect(replay.record).toEqual(first.record);
+
+        const other = input({}, { idempotency: { ...idempotency, fingerprint: 'fp-2' } });
+        expect(await codeOf(store.insert(other))).toBe('IDEMPOTENCY_CONFLICT');
+        expect(await store.load(other.info.id)).toBeNull();
+      });
+
+      it('creates exactly one sandbox for concurrent requests with one key', async () => {
+        const idempotency = { key: `idem-race-${newId()}`, fingerprint: 'fp' };
+        const requests = Array.from({ length: 8 }, () => input({}, { idempotency }));
+        const results = await Promise.all(requests.map((r) => store.insert(r)));
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        const winner = results.find((r) => r.created)?.record.info.id;
+        expect(new Set(results.map((r) => r.record.info.id))).toEqual(new Set([winner]));
+        const rows = await h.dataSource
+          .getRepository(SandboxEntity)
+          .countBy({ id: In(requests.map((r) => r.info.id)) });
+        expect(rows).toBe(1);
+      });
+
+      it('lets one of concurrent requests with one key but different bodies win', async () => {
+        const key = `idem-diff-${newId()}`;
+        const results = await Promise.allSettled(
+          Array.from({ length: 5 }, (_, i) =>
+            store.insert(input({}, { idempotency: { key, fingerprint: `fp-${i}` } })),
+          ),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) {
+          if (r.status === 'rejected')
+            expect(isCodedError(r.reason, 'IDEMPOTENCY_CONFLICT')).toBe(true);
+        }
+      });
+
+      it('lets a key be reused after 24 hours', async () => {
+        const key = `idem-old-${newId()}`;
+        await store.insert(input({}, { idempotency: { key, fingerprint: 'fp-old' } }));
+        await h.dataSource
+          .createQueryBuilder()
+          .update('idempotency_key')
+          .set({ createdAt: Date.now() - 25 * 3600 * 1000 })
+          .where('"key" = :key', { key })
+          .execute();
+        const fresh = await store.insert(
+          input({}, { idempotency: { key, fingerprint: 'fp-new' } }),
+        );
+        expect(fresh.created).toBe(true);
+        const replay = await store.insert(
+          input({}, { idempotency: { key, fingerprint: 'fp-new' } }),
+        );
+        expect(replay.record.info.id).toBe(fresh.record.info.id);
+      });
+    });
+
+    describe('update', () => {
+      it('merges the patch, bumps the version and refreshes the cache', async () => {
+        const record = await insert();
+        const updated = await store.update(
+          record.info.id,
+          {
+            state: 'running',
+            operation: null,
+            host: '10.0.0.5',
+            startedAt: '2026-01-01T00:00:05.000Z',
+          },
+          { expectedVersion: 1, machineSnapshot: { value: 'running' } },
+        );
+        expect(updated.version).toBe(2);
+        expect(updated.info).toEqual({
+          ...record.info,
+          state: 'running',
+          operation: null,
+          host: '10.0.0.5',
+          startedAt: '2026-01-01T00:00:05.000Z',
+        });
+        expect(updated.machineSnapshot).toEqual({ value: 'running' });
+        expect(await store.load(record.info.id)).toEqual(updated);
+        expect(JSON.parse((await rawAlive(record.info.id)) ?? '')).toEqual(updated.info);
+        const row = await h.dataSource
+          .getRepository(SandboxEntity)
+          .findOneByOrFail({ id: record.info.id });
+        expect(row).toMatchObject({
+          state: 'running',
+          operation: null,
+          startedAt: Date.parse('2026-01-01T00:00:05.000Z'),
+          version: 2,
+        });
+      });
+
+      it('keeps the machine snapshot when none is given, and never rewrites the id', async () => {
+        const record = await insert();
+        const patch = { id: 'hijack', failureReason: 'x', spec: 'junk' } as Partial<SandboxInfo>;
+        const updated = await store.update(record.info.id, patch, { expectedVersion: 1 });
+        expect(updated.info.id).toBe(record.info.id);
+        expect(updated.info).not.toHaveProperty('spec');
+        expect(updated.machineSnapshot).toEqual(record.machineSnapshot);
+        expect(await store.load('hijack')).toBeNull();
+      });
+
+      it('rejects a stale version with CONCURRENT_MODIFICATION and changes nothing', async () => {
+        const record = await insert();
+        await store.update(record.info.id, { host: 'first' }, { expectedVersion: 1 });
+        const error = await rejectionOf(
+          store.update(record.info.id, { host: 'second' }, { expectedVersion: 1 }),
+        );
+        expect(isCodedError(error, 'CONCURRENT_MODIFICATION')).toBe(true);
+        const stored = await store.load(record.info.id);
+        expect(stored?.info.host).toBe('first');
+        expect(stored?.version).toBe(2);
+      });
+
+      it('lets exactly one of concurrent updates from the same version win', async () => {
+        const record = await insert();
+        const results = await Promise.allSettled(
+          Array.from({ length: 5 }, (_, i) =>
+            store.update(record.info.id, { host: `h${i}` }, { expectedVersion: 1 }),
+          ),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) {
+          if (r.status === 'rejected') {
+            expect(isCodedError(r.reason, 'CONCURRENT_MODIFICATION')).toBe(true);
+          }
+        }
+        expect((await store.load(record.info.id))?.version).toBe(2);
+      });
+
+      it('reports an unknown sandbox as SANDBOX_NOT_FOUND', async () => {
+        expect(await codeOf(store.update(`missing-${newId()}`, {}, { expectedVersion: 1 }))).toBe(
+          'SANDBOX_NOT_FOUND',
+        );
+      });
+
+      it('merges into the cached value (read-merge-write), or the DB info after a cache loss', async () => {
+        const record = await insert();
+        const id = record.info.id;
+        // A field only the cache knows about survives a merge of unrelated fields.
+        await h.kv.set(aliveKey(id), JSON.stringify({ ...record.info, containerId: 'cache-only' }));
+        await store.update(id, { state: 'running' }, { expectedVersion: 1 });
+        expect(JSON.parse((await rawAlive(id)) ?? '')).toMatchObject({
+          state: 'running',
+          containerId: 'cache-only',
+        });
+
+        await h.flushCache();
+        const updated = await store.update(id, { host: 'h' }, { expectedVersion: 2 });
+        expect(JSON.parse((await rawAlive(id)) ?? '')).toEqual(updated.info);
+      });
+
+      it('evicts the cache when the sandbox leaves the live states', async () => {
+        const record = await insert();
+        await store.update(record.info.id, { state: 'stopped' }, { expectedVersion: 1 });
+        expect(await rawAlive(record.info.id)).toBeNull();
+        expect(await h.kv.get(timeoutKey(record.info.id))).toBeNull();
+      });
+
+      it('rewrites label rows when labels change', async () => {
+        const record = await insert({ labels: { run, color: 'red' } });
+        await store.update(
+          record.info.id,
+          { labels: { run, color: 'blue' } },
+          { expectedVersion: 1 },
+        );
+        const red = await store.list({ labels: { run, color: 'red' }, limit: 10 });
+        const blue = await store.list({ labels: { run, color: 'blue' }, limit: 10 });
+        expect(red.items.map((i) => i.id)).not.toContain(record.info.id);
+        expect(blue.items.map((i) => i.id)).toContain(record.info.id);
+      });
+    });
+
+    describe('archiveCache and restoreCache', () => {
+      it('persists the cached live view plus the final info, then evicts both keys', async () => {
+        const record = await insert();
+        const id = record.info.id;
+        await h.kv.set(aliveKey(id), JSON.stringify({ ...record.info, containerId: 'c-123' }));
+        const archived = await store.archiveCache(
+          id,
+          { state: 'stopped', operation: null, stoppedAt: '2026-01-01T01:00:00.000Z' },
+          { expectedVersion: 1, machineSnapshot: { value: 'stopped' } },
+        );
+        expect(archived.version).toBe(2);
+        expect(archived.info).toMatchObject({
+          containerId: 'c-123',
+          state: 'stopped',
+          stoppedAt: '2026-01-01T01:00:00.000Z',
+        });
+        expect(await store.load(id)).toEqual(archived);
+        expect(await rawAlive(id)).toBeNull();
+        expect(await h.kv.get(timeoutKey(id))).toBeNull();
+      });
+
+      it('falls back to the DB info when the cache was lost', async () => {
+        const record = await insert({ host: 'db-host' });
+        await h.flushCache();
+        const archived = await store.archiveCache(
+          record.info.id,
+          { state: 'stopped', operation: null },
+          { expectedVersion: 1 },
+        );
+        expect(archived.info).toEqual({ ...record.info, state: 'stopped', operation: null });
+      });
+
+      it('checks the version and then leaves the cache untouched', async () => {
+        const record = await insert();
+        expect(
+          await codeOf(
+            store.archiveCache(record.info.id, { state: 'stopped' }, { expectedVersion: 7 }),
+          ),
+        ).toBe('CONCURRENT_MODIFICATION');
+        expect(await rawAlive(record.info.id)).not.toBeNull();
+      });
+
+      it('restoreCache re-seeds both keys from the stored record', async () => {
+        const record = await insert();
+        const stopped = await store.archiveCache(
+          record.info.id,
+          { state: 'stopped', operation: null },
+          { expectedVersion: 1 },
+        );
+        const running = await store.update(
+          record.info.id,
+          { state: 'running' },
+          { expectedVersion: stopped.version },
+        );
+        await h.flushCache();
+        await store.restoreCache(record.info.id);
+        expect(JSON.parse((await rawAlive(record.info.id)) ?? '')).toEqual(running.info);
+        expect(await h.kv.get(timeoutKey(record.info.id))).not.toBeNull();
+        expect(await codeOf(store.restoreCache(`missing-${newId()}`))).toBe('SANDBOX_NOT_FOUND');
+      });
+    });
+
+    describe('get: cache first, database fallback', () => {
+      it('serves a live sandbox from the cache', async () => {
+        const record = await insert();
+        await h.kv.set(
+          aliveKey(record.info.id),
+          JSON.stringify({ ...record.info, host: 'from-cache' }),
+        );
+        expect((await store.get(record.info.id))?.host).toBe('from-cache');
+      });
+
+      it('loses nothing when the whole cache is flushed', async () => {
+        const live = await insert({ name: `flush-${newId()}` });
+        const updated = await store.update(
+          live.info.id,
+          { state: 'running' },
+          { expectedVersion: 1 },
+        );
+        const stopped = await insert({ state: 'stopped', operation: null });
+        await h.flushCache();
+        expect(await rawAlive(live.info.id)).toBeNull();
+
+        expect(await store.get(live.info.id)).toEqual(updated.info);
+        expect(await store.get(live.info.name ?? '')).toEqual(updated.info);
+        expect(await store.get(stopped.info.id)).toEqual(stopped.info);
+        expect(await store.load(live.info.id)).toEqual(updated);
+        const listed = await store.list({ labels: { run }, limit: 1000 });
+        expect(listed.items.map((i) => i.id)).toEqual(
+          expect.arrayContaining([live.info.id, stopped.info.id]),
+        );
+      });
+
+      it('returns SandboxInfo fields only, even from a polluted cache entry', async () => {
+        const record = await insert();
+        await h.kv.set(
+          aliveKey(record.info.id),
+          JSON.stringify({ ...record.info, spec: { env: { TOKEN: 'leak' } } }),
+        );
+        const info = await store.get(record.info.id);
+        expect(info).toEqual(record.info);
+        expect(info).not.toHaveProperty('spec');
+      });
+
+      it('returns null for an unknown sandbox', async () => {
+        expect(await store.get(`missing-${newId()}`)).toBeNull();
+      });
+    });
+
+    describe('timeouts', () => {
+      it('stores and reads the idle clock', async () => {
+        const record = await insert();
+        const timeout = { idleTimeoutSeconds: 42, expiresAt: '2030-01-01T00:00:00.000Z' };
+        await store.setTimeout(record.info.id, timeout);
+        expect(await store.getTimeout(record.info.id)).toEqual(timeout);
+        expect(JSON.parse((await h.kv.get(timeoutKey(record.info.id))) ?? '')).toEqual(timeout);
+      });
+
+      it('re-seeds the clock of a live sandbox after a cache loss; none for stopped ones', async () => {
+        const live = await insert({ idleTimeoutSeconds: 60 });
+        const stopped = await insert({ state: 'stopped', operation: null });
+        await h.flushCache();
+        const before = Date.now();
+        const timeout = await store.getTimeout(live.info.id);
+        expect(timeout?.idleTimeoutSeconds).toBe(60);
+        expect(Date.parse(timeout?.expiresAt ?? '')).toBeGreaterThanOrEqual(before + 60_000);
+        expect(await store.getTimeout(live.info.id)).toEqual(timeout);
+        expect(await store.getTimeout(stopped.info.id)).toBeNull();
+      });
+
+      it('rejects an expiresAt that is not an instant', async () => {
+        const record = await insert();
+        expect(
+          await codeOf(
+            store.setTimeout(record.info.id, { idleTimeoutSeconds: 1, expiresAt: 'soon' }),
+          ),
+        ).toBe('VALIDATION_FAILED');
+      });
+    });
+
+    describe('list', () => {
+      const listRun = `list-${Math.random().toString(36).slice(2, 8)}`;
+      const image = `registry.test/${listRun}:1`;
+      let ids: Record<string, string>;
+
+      beforeAll(async () => {
+        const make = async (
+          key: string,
+          state: SandboxState,
+          labels: Record<string, string>,
+          img = 'alpine:3.20',
+        ): Promise<[string, string]> => {
+          const record = await insert({
+            state,
+            operation: null,
+            image: img,
+            labels: { listRun, ...labels },
+          });
+          return [key, record.info.id];
+        };
+        // Sequential: ids must come out in creation order.
+        const entries: [string, string][] = [];
+        entries.push(await make('a', 'running', { team: 'x', env: 'prod' }, image));
+        entries.push(await make('b', 'running', { team: 'x', env: 'dev' }));
+        entries.push(await make('c', 'stopped', { team: 'y', env: 'prod' }, image));
+        entries.push(await make('d', 'pending', { team: 'x', env: 'prod' }));
+        entries.push(await make('e', 'deleted', { team: 'x', env: 'prod' }, image));
+        ids = Object.fromEntries(entries);
+      });
+
+      const listIds = async (query: Parameters<SandboxMetaStore['list']>[0]): Promise<string[]> =>
+        (await store.list(query)).items.map((item) => item.id);
+
+      it('hides deleted sandboxes unless asked, ordered by id', async () => {
+        expect(await listIds({ labels: { listRun }, limit: 100 })).toEqual([
+          ids.a,
+          ids.b,
+          ids.c,
+          ids.d,
+        ]);
+        expect(await listIds({ labels: { listRun }, includeDeleted: true, limit: 100 })).toEqual([
+          ids.a,
+          ids.b,
+          ids.c,
+          ids.d,
+          ids.e,
+        ]);
+        expect(await listIds({ labels: { listRun }, states: ['deleted'], limit: 100 })).toEqual([
+          ids.e,
+        ]);
+      });
+
+      it('filters by states, image and every label pair', async () => {
+        expect(
+          await listIds({ labels: { listRun }, states: ['running', 'pending'], limit: 100 }),
+        ).toEqual([ids.a, ids.b, ids.d]);
+        expect(await listIds({ labels: { listRun }, image, limit: 100 })).toEqual([ids.a, ids.c]);
+        expect(await listIds({ labels: { listRun, team: 'x', env: 'prod' }, limit: 100 })).toEqual([
+          ids.a,
+          ids.d,
+        ]);
+        expect(await listIds({ labels: { listRun, team: 'x', env: 'nope' }, limit: 100 })).toEqual(
+          [],
+        );
+        expect(await listIds({ image, states: ['stopped'], limit: 100 })).toEqual([ids.c]);
+      });
+
+      it('pages with an opaque cursor until nextCursor is null', async () => {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.list({
+            labels: { listRun },
+            includeDeleted: true,
+            limit: 2,
+            cursor,
+          });
+          seen.push(...page.items.map((i) => i.id));
+          cursor = page.nextCursor ?? undefined;
+          pages += 1;
+          expect(page.items.length).toBeLessThanOrEqual(2);
+        } while (cursor !== undefined && pages < 10);
+        expect(pages).toBe(3);
+        expect(seen).toEqual([ids.a, ids.b, ids.c, ids.d, ids.e]);
+      });
+
+      it('returns no cursor when the last page is exactly full', async () => {
+        const page = await store.list({ labels: { listRun }, limit: 4 });
+        expect(page.items).toHaveLength(4);
+        expect(page.nextCursor).toBeNull();
+        const after = await store.list({
+          labels: { listRun },
+          limit: 10,
+          cursor: encodeCursor(ids.b),
+        });
+        expect(after.items.map((i) => i.id)).toEqual([ids.c, ids.d]);
+      });
+
+      it('rejects a malformed cursor and a bad limit with VALIDATION_FAILED', async () => {
+        const error = await rejectionOf(store.list({ limit: 10, cursor: '%%%not-a-cursor' }));
+        expect(isCodedError(error, 'VALIDATION_FAILED')).toBe(true);
+        expect(error).toMatchObject({ details: { field: 'cursor' } });
+        expect(await codeOf(store.list({ limit: 0 }))).toBe('VALIDATION_FAILED');
+      });
+
+      it('lists records with an operation in flight, and by state', async () => {
+        const busy = await insert({ state: 'running', operation: 'stopping' });
+        const inFlight = (await store.listWithOperationInFlight()).map((r) => r.info.id);
+        expect(inFlight).toContain(busy.info.id);
+        expect(inFlight).not.toContain(ids.a);
+        const flight = (await store.listWithOperationInFlight()).find(
+          (r) => r.info.id === busy.info.id,
+        );
+        expect(flight?.spec.env).toEqual({ TOKEN: 'db-only-secret' });
+
+        const stopped = (await store.listByState(['stopped'], 100_000)).map((r) => r.info.id);
+        expect(stopped).toContain(ids.c);
+        expect(stopped).not.toContain(ids.a);
+        expect(await store.listByState(['stopped'], 1)).toHaveLength(1);
+      });
+
+      it('counts sandboxes by state', async () => {
+        const counts = await store.countByState();
+        expect(Object.keys(counts).sort()).toEqual(['deleted', 'pending', 'running', 'stopped']);
+        if (h.exclusiveDatabase) {
+          const rows = await h.dataSource.getRepository(SandboxEntity).find();
+          const expected = { pending: 0, running: 0, stopped: 0, deleted: 0 };
+          for (const row of rows) expected[row.state] += 1;
+          expect(counts).toEqual(expected);
+        } else {
+          expect(counts.deleted).toBeGreaterThanOrEqual(1);
+          expect(counts.stopped).toBeGreaterThanOrEqual(1);
+        }
+      });
+    });
+
+    describe('health', () => {
+      it('pings the database and the cache', async () => {
+        await expect(store.pingDatabase()).resolves.toBeUndefined();
+        await expect(store.pingCache()).resolves.toBeUndefined();
+      });
+    });
+  });
+}
