@@ -26,6 +26,14 @@ export class AppConfig {
   readonly lockWaitMs: number;
   readonly defaultIdleTimeoutSeconds: number;
   readonly autoDeleteAfterSeconds: number;
+  readonly activityIncludesReads: boolean;
+  readonly startupTimeoutSeconds: number;
+  readonly schedulerEnabled: boolean;
+  readonly schedulerIntervalSeconds: number;
+  readonly reconcileIntervalSeconds: number;
+  readonly orphanGraceSeconds: number;
+  readonly schedulerBatchSize: number;
+  readonly schedulerConcurrency: number;
   readonly logLevel: LogLevel;
 
   constructor(env: EnvDto) {
@@ -47,6 +55,14 @@ export class AppConfig {
     this.lockWaitMs = (env.LOCK_WAIT_SECONDS ?? 60) * 1000;
     this.defaultIdleTimeoutSeconds = env.DEFAULT_IDLE_TIMEOUT_SECONDS ?? 1800;
     this.autoDeleteAfterSeconds = env.AUTO_DELETE_AFTER_SECONDS ?? 86400;
+    this.activityIncludesReads = env.ACTIVITY_INCLUDES_READS === 'true';
+    this.startupTimeoutSeconds = env.STARTUP_TIMEOUT_SECONDS ?? 300;
+    this.schedulerEnabled = env.SCHEDULER_ENABLED !== 'false';
+    this.schedulerIntervalSeconds = env.SCHEDULER_INTERVAL_SECONDS ?? 10;
+    this.reconcileIntervalSeconds = env.RECONCILE_INTERVAL_SECONDS ?? 60;
+    this.orphanGraceSeconds = env.ORPHAN_GRACE_SECONDS ?? 60;
+    this.schedulerBatchSize = env.SCHEDULER_BATCH_SIZE ?? 100;
+    this.schedulerConcurrency = env.SCHEDULER_CONCURRENCY ?? 4;
     this.logLevel = env.LOG_LEVEL ?? 'log';
   }
 }

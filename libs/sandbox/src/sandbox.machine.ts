@@ -47,7 +47,11 @@ export interface SandboxMachineContext {
 }
 
 export type SandboxMachineEvent =
-  { type: 'stop'; reason?: string } | { type: 'restart' } | { type: 'delete'; force?: boolean };
+  | { type: 'stop'; reason?: string }
+  | { type: 'restart' }
+  | { type: 'delete'; force?: boolean; reason?: string }
+  /** The container stopped or vanished behind the service's back (seen by the reconciler). */
+  | { type: 'exited'; reason: string };
 
 export const HISTORY_LIMIT = 100;
 
@@ -108,10 +112,14 @@ export const sandboxMachine = setup({
     })),
     clearFailure: assign({ failureReason: null }),
     noteStop: assign({
-      stopReason: ({ event }) => (event.type === 'stop' ? (event.reason ?? 'manual') : 'delete'),
+      stopReason: ({ event }) =>
+        event.type === 'stop' || event.type === 'delete' ? (event.reason ?? 'manual') : null,
       deleteRequested: ({ event }) => event.type === 'delete',
     }),
-    noteDelete: assign({ deleteRequested: true }),
+    noteDelete: assign({
+      deleteRequested: true,
+      stopReason: ({ event }) => (event.type === 'delete' ? (event.reason ?? 'manual') : null),
+    }),
     clearRequests: assign({ stopReason: null, deleteRequested: false }),
   },
 }).createMachine({
@@ -203,6 +211,17 @@ export const sandboxMachine = setup({
           on: {
             stop: { target: 'stopping', actions: 'noteStop' },
             delete: { guard: 'isForced', target: 'stopping', actions: 'noteStop' },
+            // Nothing to stop: the container is already down. Record why it went.
+            exited: {
+              target: '#sandbox.stopped',
+              actions: [
+                { type: 'fail', params: ({ event }) => ({ error: event.reason }) },
+                {
+                  type: 'record',
+                  params: ({ event }) => ({ to: 'stopped', event: 'exited', reason: event.reason }),
+                },
+              ],
+            },
           },
         },
         stopping: {
@@ -265,8 +284,15 @@ export const sandboxMachine = setup({
             onDone: {
               target: '#sandbox.deleted',
               actions: [
+                {
+                  type: 'record',
+                  params: ({ context }) => ({
+                    to: 'deleted',
+                    event: 'delete',
+                    reason: context.stopReason,
+                  }),
+                },
                 'clearRequests',
-                { type: 'record', params: { to: 'deleted', event: 'delete' } },
               ],
             },
             onError: {

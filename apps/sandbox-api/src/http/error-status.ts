@@ -13,6 +13,8 @@ export function statusOf(code: ErrorCode): HttpStatus {
     case 'SANDBOX_NOT_FOUND':
       return HttpStatus.NOT_FOUND;
     case 'INVALID_TRANSITION':
+    case 'SANDBOX_NOT_RUNNING':
+    case 'SANDBOX_PROTECTED':
     case 'SANDBOX_BUSY':
     case 'NAME_CONFLICT':
     case 'IDEMPOTENCY_CONFLICT':
