@@ -55,17 +55,31 @@ export class EnvDto {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(3600) LOCK_WAIT_SECONDS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) DEFAULT_IDLE_TIMEOUT_SECONDS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(-1) AUTO_DELETE_AFTER_SECONDS?: number;
-  @IsOptional() @Transform(emptyToUndefined) @IsIn(['true', 'false'], {
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsIn(['true', 'false'], {
     message: 'ACTIVITY_INCLUDES_READS must be true or false',
   })
   ACTIVITY_INCLUDES_READS?: 'true' | 'false';
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(86400) STARTUP_TIMEOUT_SECONDS?: number;
-  @IsOptional() @Transform(emptyToUndefined) @IsIn(['true', 'false'], {
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsIn(['true', 'false'], {
     message: 'SCHEDULER_ENABLED must be true or false',
   })
   SCHEDULER_ENABLED?: 'true' | 'false';
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(86400) SCHEDULER_INTERVAL_SECONDS?: number;
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(86400) RECONCILE_INTERVAL_SECONDS?: number;
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(86400)
+  SCHEDULER_INTERVAL_SECONDS?: number;
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(86400)
+  RECONCILE_INTERVAL_SECONDS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(86400) ORPHAN_GRACE_SECONDS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10000) SCHEDULER_BATCH_SIZE?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(64) SCHEDULER_CONCURRENCY?: number;
