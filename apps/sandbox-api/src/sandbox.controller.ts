@@ -22,7 +22,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { CodedError } from '@app/config';
+import { validationError } from '@app/config';
 import { SandboxService } from '@app/sandbox';
 import { CreateSandboxQuery, DeleteSandboxQuery } from './dto/command.query';
 import { CreateSandboxDto } from './dto/create-sandbox.dto';
@@ -51,13 +51,7 @@ export class SandboxController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<SandboxView> {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new CodedError(
-        'VALIDATION_FAILED',
-        'Idempotency-Key must be 1-255 visible ASCII characters',
-        {
-          fields: { 'Idempotency-Key': ['must be 1-255 visible ASCII characters'] },
-        },
-      );
+      throw validationError('Idempotency-Key', 'must be 1-255 visible ASCII characters');
     }
     const { sandbox } = await this.sandboxes.create(body, {
       idempotencyKey,

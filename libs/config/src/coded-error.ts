@@ -25,3 +25,10 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
   return typeof error === 'string' ? error : JSON.stringify(error);
 }
+
+/** A VALIDATION_FAILED error in the API's shape: `details.fields` maps each field to its problems. */
+export function validationError(field: string, problem: string): CodedError {
+  return new CodedError('VALIDATION_FAILED', `${field}: ${problem}`, {
+    fields: { [field]: [problem] },
+  });
+}

@@ -1,6 +1,6 @@
 export { AppConfig, loadConfig, validateEnv } from './app-config';
 export type { LogLevel } from './app-config';
 export { AppConfigModule } from './config.module';
-export { CodedError, describeError, isCodedError } from './coded-error';
+export { CodedError, describeError, isCodedError, validationError } from './coded-error';
 export { ERROR_CODES } from './error-codes';
 export type { ErrorCode } from './error-codes';

@@ -9,6 +9,7 @@ function info(
   return {
     Id: 'abc',
     Name: '/sandboxd-sb-1',
+    Created: '2025-12-31T23:59:00Z',
     State: {
       Status: 'exited',
       Running: false,
@@ -38,6 +39,7 @@ describe('toContainerState', () => {
       status: 'exited',
       exitCode: 3,
       oomKilled: false,
+      createdAt: '2025-12-31T23:59:00Z',
       startedAt: '2026-01-01T00:00:00Z',
       finishedAt: '2026-01-01T00:01:00Z',
       ports: { '8080': 30001 },

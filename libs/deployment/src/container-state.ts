@@ -29,6 +29,7 @@ export function toContainerState(info: ContainerInspectInfo, defaultHost: string
     // Exit code means something only once the process ran and ended.
     exitCode: started !== null && !state.Running ? state.ExitCode : null,
     oomKilled: state.OOMKilled,
+    createdAt: timeOrNull(info.Created),
     startedAt: started,
     finishedAt: timeOrNull(state.FinishedAt),
     ports: { ...tcpPortMap(configured), ...tcpPortMap(live) },

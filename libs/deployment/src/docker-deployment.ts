@@ -1,13 +1,19 @@
 import { AppConfig, CodedError, describeError } from '@app/config';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import Dockerode from 'dockerode';
 import { buildContainerConfig, containerNameFor, requestedPorts } from './container-config';
+import {
+  ContainerEventStream,
+  type ContainerEventHandler,
+  type EventStreamOptions,
+  type ResyncHandler,
+} from './container-event-stream';
 import { inspectContainer, removeContainer, stopContainer } from './container-ops';
 import { confirmRunning, HostPortConflictError, startContainer } from './container-starter';
 import { isConflict, toCodedError } from './docker-errors';
 import { HostPortAllocator, type PortLease } from './host-port-allocator';
 import { ImagePuller } from './image-puller';
-import { LABEL_INSTANCE, LABEL_MANAGED, LABEL_SANDBOX_ID } from './labels';
+import { ownedLabelFilters } from './labels';
 import type {
   BeforeStartHook,
   ContainerSpec,
@@ -28,11 +34,16 @@ const INSPECT_BATCH = 8;
  * IMAGE_UNAVAILABLE, CONTAINER_FAILED or PORTS_EXHAUSTED otherwise.
  */
 @Injectable()
-export class DockerDeployment {
+export class DockerDeployment implements OnModuleDestroy {
   private readonly logger = new Logger(DockerDeployment.name);
   private readonly docker: Dockerode;
   private readonly ports: HostPortAllocator;
   private readonly images: ImagePuller;
+  /**
+   * Streams handed out by watchEvents, stopped on shutdown so no socket outlives the app. Kept even
+   * once stopped (a caller may start one again); a process has only a handful.
+   */
+  private readonly watchers = new Set<ContainerEventStream>();
 
   constructor(private readonly config: AppConfig) {
     this.docker = new Dockerode({ socketPath: config.dockerSocketPath });
@@ -145,11 +156,9 @@ export class DockerDeployment {
 
   /** Containers carrying our managed label, in any state, optionally narrowed by owner labels. */
   async listOwned(filter: OwnedFilter = {}): Promise<ContainerState[]> {
-    const labels = [`${LABEL_MANAGED}=true`];
-    if (filter.instanceId !== undefined) labels.push(`${LABEL_INSTANCE}=${filter.instanceId}`);
-    if (filter.sandboxId !== undefined) labels.push(`${LABEL_SANDBOX_ID}=${filter.sandboxId}`);
     const listed = await this.engine(
-      () => this.docker.listContainers({ all: true, filters: { label: labels } }),
+      () =>
+        this.docker.listContainers({ all: true, filters: { label: ownedLabelFilters(filter) } }),
       'could not list containers',
     );
     const states: ContainerState[] = [];
@@ -161,6 +170,27 @@ export class DockerDeployment {
       for (const state of batch) if (state) states.push(state);
     }
     return states;
+  }
+
+  /**
+   * Follows die, oom and destroy events of our containers until the returned handle is stopped.
+   * `onResync` runs on every (re)connect, since events sent while disconnected are lost: the
+   * caller should then reconcile against listOwned(). Neither callback's errors escape.
+   */
+  watchEvents(
+    handler: ContainerEventHandler,
+    onResync: ResyncHandler,
+    options: EventStreamOptions = {},
+  ): ContainerEventStream {
+    const stream = new ContainerEventStream(this.docker, handler, onResync, options);
+    this.watchers.add(stream);
+    stream.start();
+    return stream;
+  }
+
+  /** Stops every stream watchEvents handed out; stopping one twice is harmless. */
+  onModuleDestroy(): void {
+    for (const stream of [...this.watchers]) stream.stop();
   }
 
   private async createAndStart(

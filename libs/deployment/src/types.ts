@@ -25,6 +25,12 @@ export interface ContainerState {
   status: string;
   exitCode: number | null;
   oomKilled: boolean;
+  /**
+   * When the engine created the container (Docker's `Created`). Lets a reconciler tell a container
+   * that is still being provisioned from one left over long ago. Always set by this library; it is
+   * optional only so that hand-built states (test fakes in other libraries) still type-check.
+   */
+  createdAt?: string | null;
   startedAt: string | null;
   finishedAt: string | null;
   /** Container TCP port (as a string, e.g. "8080") → host port. */

@@ -591,7 +591,7 @@ export function describeSandboxMetaStoreContract(
       it('rejects a malformed cursor and a bad limit with VALIDATION_FAILED', async () => {
         const error = await rejectionOf(store.list({ limit: 10, cursor: '%%%not-a-cursor' }));
         expect(isCodedError(error, 'VALIDATION_FAILED')).toBe(true);
-        expect(error).toMatchObject({ details: { field: 'cursor' } });
+        expect(error).toMatchObject({ details: { fields: { cursor: expect.any(Array) } } });
         expect(await codeOf(store.list({ limit: 0 }))).toBe('VALIDATION_FAILED');
       });
 

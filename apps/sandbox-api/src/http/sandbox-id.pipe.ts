@@ -1,5 +1,5 @@
 import { Injectable, PipeTransform } from '@nestjs/common';
-import { CodedError } from '@app/config';
+import { validationError } from '@app/config';
 
 const ID_OR_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
@@ -8,9 +8,7 @@ const ID_OR_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 export class SandboxIdPipe implements PipeTransform<string, string> {
   transform(value: string): string {
     if (!ID_OR_NAME.test(value)) {
-      throw new CodedError('VALIDATION_FAILED', 'id must be a sandbox id or name', {
-        fields: { id: ['id must be a sandbox id or name'] },
-      });
+      throw validationError('id', 'must be a sandbox id or name');
     }
     return value;
   }

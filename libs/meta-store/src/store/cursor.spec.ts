@@ -27,6 +27,6 @@ describe('list cursor', () => {
       caught = error;
     }
     expect(isCodedError(caught, 'VALIDATION_FAILED')).toBe(true);
-    expect(caught).toMatchObject({ details: { field: 'cursor' } });
+    expect(caught).toMatchObject({ details: { fields: { cursor: expect.any(Array) } } });
   });
 });

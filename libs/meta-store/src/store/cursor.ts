@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { validationError } from '@app/config';
 
 /** Sandbox ids are short url-safe strings; anything else cannot have come from encodeCursor. */
 const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -13,9 +13,7 @@ export function decodeCursor(cursor: string): string {
   // Node's decoder silently skips invalid characters, so round-tripping is the real check.
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!ID_PATTERN.test(id) || encodeCursor(id) !== cursor) {
-    throw new CodedError('VALIDATION_FAILED', 'cursor is malformed or was not issued by this API', {
-      field: 'cursor',
-    });
+    throw validationError('cursor', 'malformed, or not issued by this API');
   }
   return id;
 }

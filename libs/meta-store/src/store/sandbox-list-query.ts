@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { validationError } from '@app/config';
 import { EntityManager, SelectQueryBuilder } from 'typeorm';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
@@ -16,9 +16,7 @@ export function buildListQuery(
   query: ListSandboxesQuery,
 ): SelectQueryBuilder<SandboxEntity> {
   if (!Number.isInteger(query.limit) || query.limit < 1) {
-    throw new CodedError('VALIDATION_FAILED', 'limit must be a positive integer', {
-      field: 'limit',
-    });
+    throw validationError('limit', 'must be a positive integer');
   }
   const qb = manager.createQueryBuilder(SandboxEntity, 's');
 

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { CodedError, describeError } from '@app/config';
+import { CodedError, describeError, validationError } from '@app/config';
 import { DataSource } from 'typeorm';
 import { KeyValueStore } from '../kv/key-value-store';
 import { LIVE_STATES, pickSandboxInfoFields } from '../sandbox-info';
@@ -132,9 +132,7 @@ export class SandboxMetaStore {
 
   async setTimeout(id: string, timeout: SandboxTimeout): Promise<void> {
     if (Number.isNaN(Date.parse(timeout.expiresAt))) {
-      throw new CodedError('VALIDATION_FAILED', 'expiresAt must be an ISO-8601 instant', {
-        field: 'expiresAt',
-      });
+      throw validationError('expiresAt', 'must be an ISO-8601 instant');
     }
     await this.cache.writeTimeout(id, timeout);
   }

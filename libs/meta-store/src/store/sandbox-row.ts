@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { validationError } from '@app/config';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
@@ -23,7 +23,7 @@ export const COLUMN_LIMITS = {
 
 export function assertMaxLength(field: string, value: string, max: number): void {
   if (value.length === 0 || value.length > max) {
-    throw new CodedError('VALIDATION_FAILED', `${field} must be 1-${max} characters`, { field });
+    throw validationError(field, `must be 1-${max} characters`);
   }
 }
 
@@ -56,7 +56,7 @@ export function toEpochMs(field: string, iso: string | null): number | null {
   if (iso === null) return null;
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) {
-    throw new CodedError('VALIDATION_FAILED', `${field} must be an ISO-8601 instant`, { field });
+    throw validationError(field, 'must be an ISO-8601 instant');
   }
   return ms;
 }
@@ -105,10 +105,9 @@ export function buildLabelRows(
     assertMaxLength('labels', key, COLUMN_LIMITS.labelKey);
     // An empty value is a valid Docker label; only the length is bounded.
     if (value.length > COLUMN_LIMITS.labelValue) {
-      throw new CodedError(
-        'VALIDATION_FAILED',
+      throw validationError(
+        'labels',
         `label values must be at most ${COLUMN_LIMITS.labelValue} characters`,
-        { field: 'labels' },
       );
     }
     const row = new SandboxLabelEntity();
