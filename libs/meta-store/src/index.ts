@@ -6,11 +6,14 @@ export * from './sandbox-info';
 export { MetaStoreModule } from './meta-store.module';
 
 export { KeyValueStore } from './kv/key-value-store';
+export type { ScoredMember } from './kv/key-value-store';
 export { MemoryKeyValueStore } from './kv/memory-key-value-store';
 export { RedisKeyValueStore } from './kv/redis-key-value-store';
 export { createKeyValueStore } from './kv/key-value-store.factory';
 
 export { SandboxLock, sandboxLockKey } from './lock/sandbox-lock';
+export type { TryLockResult } from './lock/sandbox-lock';
+export { TaskLock, taskLockKey } from './lock/task-lock';
 
 export { buildDataSourceOptions, MIGRATIONS_TABLE_NAME } from './db/data-source-options';
 export { initializeDataSource } from './db/initialize-data-source';
@@ -23,9 +26,15 @@ export {
 export { META_STORE_MIGRATIONS } from './migrations';
 
 export { SandboxMetaStore } from './store/sandbox-meta-store';
-export { aliveKey, timeoutKey } from './store/cache-keys';
+export {
+  AUTO_STOP_INDEX_BUILT_KEY,
+  AUTO_STOP_INDEX_KEY,
+  aliveKey,
+  timeoutKey,
+} from './store/cache-keys';
+export { AUTO_STOP_INDEX_TTL_MS } from './store/auto-stop-index';
 export { decodeCursor, encodeCursor } from './store/cursor';
-export { IDEMPOTENCY_WINDOW_MS } from './store/sandbox-db';
+export { IDEMPOTENCY_WINDOW_MS, LOAD_MANY_BATCH } from './store/sandbox-db';
 export type {
   IdempotencyInput,
   InsertSandboxInput,

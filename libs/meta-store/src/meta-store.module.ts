@@ -8,12 +8,13 @@ import { initializeDataSource } from './db/initialize-data-source';
 import { createKeyValueStore } from './kv/key-value-store.factory';
 import { KeyValueStore } from './kv/key-value-store';
 import { SandboxLock } from './lock/sandbox-lock';
+import { TaskLock } from './lock/task-lock';
 import { SandboxMetaStore } from './store/sandbox-meta-store';
 
 /**
  * Persistence for sandboxes: the SQL database (PostgreSQL or SQLite, migrated at start), the
- * key-value store (Redis or memory) and the per-sandbox lock. AppConfig comes from the global
- * AppConfigModule.
+ * key-value store (Redis or memory), the per-sandbox lock and the cluster-wide task lock.
+ * AppConfig comes from the global AppConfigModule.
  */
 @Module({
   imports: [
@@ -37,7 +38,8 @@ import { SandboxMetaStore } from './store/sandbox-meta-store';
     { provide: KeyValueStore, inject: [AppConfig], useFactory: createKeyValueStore },
     SandboxMetaStore,
     SandboxLock,
+    TaskLock,
   ],
-  exports: [SandboxMetaStore, SandboxLock, KeyValueStore],
+  exports: [SandboxMetaStore, SandboxLock, TaskLock, KeyValueStore],
 })
 export class MetaStoreModule {}

@@ -48,6 +48,20 @@ export interface SandboxInfo {
   deletedAt: string | null;
   failureReason: string | null;
   stateHistory: StateTransitionRecord[];
+  /**
+   * ISO instant at which the idle timeout or the max lifetime (whichever comes first) stops a live
+   * sandbox; null when neither applies or the sandbox is not live. Mirrored in the `auto_stop_at`
+   * column and in the key-value store's deadline index.
+   */
+  autoStopAt: string | null;
+  /** ISO instant at which a stopped sandbox is deleted; set when it stops, null otherwise. */
+  autoDeleteAt: string | null;
+  /** A protected sandbox is never auto-deleted. */
+  protected: boolean;
+  /** Hard cap on how long the sandbox may run, whatever its activity; null for none. */
+  maxLifetimeSeconds: number | null;
+  /** ISO instant of the last activity that counts against the idle timeout; null before any. */
+  lastActivityAt: string | null;
 }
 
 /**
@@ -77,7 +91,29 @@ const SANDBOX_INFO_KEYS: { readonly [K in keyof SandboxInfo]-?: true } = {
   deletedAt: true,
   failureReason: true,
   stateHistory: true,
+  autoStopAt: true,
+  autoDeleteAt: true,
+  protected: true,
+  maxLifetimeSeconds: true,
+  lastActivityAt: true,
 };
+
+/**
+ * Values of the lifecycle fields for a record stored before they existed: an info blob written by
+ * an older version simply lacks the keys, and its sandbox had no deadlines and no protection.
+ */
+export const SANDBOX_INFO_LIFECYCLE_DEFAULTS: Readonly<
+  Pick<
+    SandboxInfo,
+    'autoStopAt' | 'autoDeleteAt' | 'protected' | 'maxLifetimeSeconds' | 'lastActivityAt'
+  >
+> = Object.freeze({
+  autoStopAt: null,
+  autoDeleteAt: null,
+  protected: false,
+  maxLifetimeSeconds: null,
+  lastActivityAt: null,
+});
 
 export const SANDBOX_INFO_FIELDS = Object.freeze(
   Object.keys(SANDBOX_INFO_KEYS) as (keyof SandboxInfo)[],
@@ -95,6 +131,18 @@ export function pickSandboxInfoFields(source: object): Partial<SandboxInfo> {
 }
 
 /**
+ * A stored info blob as a SandboxInfo: picked to the allowlist, with the lifecycle fields an older
+ * version did not write filled with their defaults (a stored null stays null).
+ */
+export function withInfoDefaults(source: object): SandboxInfo {
+  const info: Record<string, unknown> = pickSandboxInfoFields(source);
+  for (const [key, value] of Object.entries(SANDBOX_INFO_LIFECYCLE_DEFAULTS)) {
+    if (info[key] === undefined) info[key] = value;
+  }
+  return info as unknown as SandboxInfo;
+}
+
+/**
  * What the caller asked for at create, stored once (DB only, never cached or returned). Restart and
  * recovery rebuild the exact same container from it.
  */
@@ -109,6 +157,13 @@ export interface SandboxSpec {
   entrypoint: string[] | null;
   idleTimeoutSeconds: number;
   autoDeleteSeconds: number | null;
+  /** Null for none; an older stored spec without the key reads as null. */
+  maxLifetimeSeconds: number | null;
+}
+
+/** A stored spec with the fields an older version did not write filled with their defaults. */
+export function withSpecDefaults(spec: SandboxSpec): SandboxSpec {
+  return { ...spec, maxLifetimeSeconds: spec.maxLifetimeSeconds ?? null };
 }
 
 /** A durable record: the public info plus DB-only fields, with an optimistic-lock version. */

@@ -133,6 +133,79 @@ export function describeKeyValueStoreContract(
       expect(await store.del(k)).toBe(0);
     });
 
+    it('zrangeByScoreWithScores returns the scores too; an Infinity bound reads everything', async () => {
+      const k = key('zscores');
+      await store.zadd(k, 1_795_815_322_931, 'b');
+      await store.zadd(k, 1_795_815_322_930, 'a');
+      await store.zadd(k, 5, 'c');
+      expect(await store.zrangeByScoreWithScores(k, 1_795_815_322_930, 10)).toEqual([
+        { member: 'c', score: 5 },
+        { member: 'a', score: 1_795_815_322_930 },
+      ]);
+      expect(await store.zrangeByScoreWithScores(k, Infinity, 2)).toEqual([
+        { member: 'c', score: 5 },
+        { member: 'a', score: 1_795_815_322_930 },
+      ]);
+      expect(await store.zrangeByScore(k, Infinity, 10)).toEqual(['c', 'a', 'b']);
+      expect(await store.zrangeByScoreWithScores(k, Infinity, 0)).toEqual([]);
+      expect(await store.zrangeByScoreWithScores(key('missing'), Infinity, 10)).toEqual([]);
+    });
+
+    it('zaddMany adds in bulk (more than one command worth), and onlyLower never raises a score', async () => {
+      const k = key('zmany');
+      const many = Array.from({ length: 1_234 }, (_, i) => ({
+        member: `m${String(i).padStart(4, '0')}`,
+        score: 1_000 + i,
+      }));
+      await store.zaddMany(k, many);
+      expect(await store.zrangeByScore(k, Infinity, 5_000)).toEqual(many.map((m) => m.member));
+      await store.zaddMany(k, []);
+
+      await store.zaddMany(
+        k,
+        [
+          { member: 'm0000', score: 5_000 }, // higher: kept at 1000
+          { member: 'm0001', score: 10 }, // lower: moved
+          { member: 'new', score: 9_999 }, // new: added
+        ],
+        { onlyLower: true },
+      );
+      expect(await store.zrangeByScoreWithScores(k, 1_000, 10)).toEqual([
+        { member: 'm0001', score: 10 },
+        { member: 'm0000', score: 1_000 },
+      ]);
+      expect(await store.zrangeByScoreWithScores(k, Infinity, 5_000)).toContainEqual({
+        member: 'new',
+        score: 9_999,
+      });
+      await store.zaddMany(k, [{ member: 'm0000', score: 7 }]);
+      expect(await store.zrangeByScore(k, 7, 10)).toEqual(['m0000']);
+    });
+
+    it('zcompareAndSet moves or removes a member only while its score is the expected one', async () => {
+      const k = key('zcas');
+      await store.zadd(k, 100, 'a');
+      await store.zadd(k, 200, 'b');
+      expect(await store.zcompareAndSet(k, 'a', 99, 300)).toBe(false);
+      expect(await store.zcompareAndSet(k, 'a', 100, 300)).toBe(true);
+      expect(await store.zrangeByScoreWithScores(k, Infinity, 10)).toEqual([
+        { member: 'b', score: 200 },
+        { member: 'a', score: 300 },
+      ]);
+      expect(await store.zcompareAndSet(k, 'b', 100, null)).toBe(false);
+      expect(await store.zcompareAndSet(k, 'b', 200, null)).toBe(true);
+      expect(await store.zcompareAndSet(k, 'b', 200, null)).toBe(false);
+      expect(await store.zcompareAndSet(k, 'ghost', 1, 2)).toBe(false);
+      expect(await store.zrangeByScore(k, Infinity, 10)).toEqual(['a']);
+      // Epoch-ms scores compare exactly.
+      await store.zadd(k, 1_795_815_322_931, 'c');
+      expect(await store.zcompareAndSet(k, 'c', 1_795_815_322_930, null)).toBe(false);
+      expect(await store.zcompareAndSet(k, 'c', 1_795_815_322_931, null)).toBe(true);
+      expect(await store.zcompareAndSet(k, 'a', 300, null)).toBe(true);
+      // Like zrem, removing the last member removes the key.
+      expect(await store.del(k)).toBe(0);
+    });
+
     it('rejects a non-positive TTL', async () => {
       await expect(store.set(key('bad'), 'v', 0)).rejects.toThrow(RangeError);
       await expect(store.setIfAbsent(key('bad'), 'v', -5)).rejects.toThrow(RangeError);

@@ -2,13 +2,21 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '@app/config';
 import {
+  META_STORE_MIGRATIONS,
   MIGRATIONS_TABLE_NAME,
+  SandboxMetaStore,
+  MemoryKeyValueStore,
   buildDataSourceOptions,
   initializeDataSource,
 } from '@app/meta-store';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
-import { TEST_DATABASE_URL, tempSqlite } from './meta-store-support';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { buildDueForAutoDeleteQuery } from '../../../libs/meta-store/src/store/deadline-queries';
+import {
+  makeSandboxInfo,
+  makeSandboxSpec,
+} from '../../../libs/meta-store/src/testing/sandbox-fixtures';
+import { TEST_DATABASE_URL, dropDatabase, tempSqlite } from './meta-store-support';
 
 /** The schema every driver must end up with (what the entities map). */
 async function schemaOf(dataSource: DataSource) {
@@ -22,7 +30,9 @@ async function schemaOf(dataSource: DataSource) {
           columns: t.columns.map((c) => `${c.name}${c.isNullable ? '?' : ''}`).sort(),
           primary: t.primaryColumns.map((c) => c.name).sort(),
           indices: t.indices
-            .map((i) => `${i.name}${i.isUnique ? '!' : ''}(${i.columnNames.join(',')})`)
+            // Sorted: TypeORM's PostgreSQL reader lists an index's columns in table order, not
+            // index order (the real order is checked against pg_indexes below).
+            .map((i) => `${i.name}${i.isUnique ? '!' : ''}(${[...i.columnNames].sort().join(',')})`)
             .sort(),
         },
       ]),
@@ -35,6 +45,8 @@ async function schemaOf(dataSource: DataSource) {
 const expectedSchema = {
   sandbox_table: {
     columns: [
+      'auto_delete_at?',
+      'auto_stop_at?',
       'created_at',
       'deleted_at?',
       'id',
@@ -46,6 +58,7 @@ const expectedSchema = {
       'machine_version',
       'name?',
       'operation?',
+      'protected',
       'spec',
       'started_at?',
       'state',
@@ -54,6 +67,8 @@ const expectedSchema = {
     ],
     primary: ['id'],
     indices: [
+      'IDX_sandbox_table_auto_stop_at(auto_stop_at)',
+      'IDX_sandbox_table_due_delete(auto_delete_at,id)',
       'IDX_sandbox_table_image(image)',
       'IDX_sandbox_table_operation_in_flight(id)',
       'IDX_sandbox_table_state(state)',
@@ -72,6 +87,98 @@ const expectedSchema = {
   },
 };
 
+/** What the entities would still change in sandbox_table: nothing, if migrations and entity agree. */
+async function pendingSandboxTableChanges(dataSource: DataSource): Promise<string[]> {
+  const log = await dataSource.driver.createSchemaBuilder().log();
+  return log.upQueries.map((q) => q.query).filter((query) => query.includes('"sandbox_table"'));
+}
+
+/**
+ * A database at the first release (only the first migration run) holding a sandbox with labels and
+ * an idempotency key, written the way that release wrote them: no lifecycle keys in info or spec.
+ */
+async function seedFirstRelease(options: DataSourceOptions): Promise<void> {
+  const first = await initializeDataSource({ ...options, migrations: [META_STORE_MIGRATIONS[0]] });
+  try {
+    const info: Record<string, unknown> = {
+      ...makeSandboxInfo({
+        id: 'sbx-old',
+        state: 'stopped',
+        operation: null,
+        labels: { team: 'a' },
+      }),
+    };
+    for (const key of [
+      'autoStopAt',
+      'autoDeleteAt',
+      'protected',
+      'maxLifetimeSeconds',
+      'lastActivityAt',
+    ]) {
+      delete info[key];
+    }
+    const spec: Record<string, unknown> = { ...makeSandboxSpec({ labels: { team: 'a' } }) };
+    delete spec.maxLifetimeSeconds;
+    const p = first.options.type === 'postgres' ? (n: number) => `$${n}` : () => '?';
+    await first.query(
+      `INSERT INTO sandbox_table (id, name, state, operation, image, labels, instance_id, created_at, spec, info, machine_version, version)
+       VALUES (${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map(p).join(', ')})`,
+      [
+        'sbx-old',
+        null,
+        'stopped',
+        null,
+        'alpine:3.20',
+        '{"team":"a"}',
+        'old-instance',
+        1_700_000_000_000,
+        JSON.stringify(spec),
+        JSON.stringify(info),
+        'v1',
+        3,
+      ],
+    );
+    await first.query(
+      `INSERT INTO sandbox_label (sandbox_id, key, value) VALUES (${p(1)}, ${p(2)}, ${p(3)})`,
+      ['sbx-old', 'team', 'a'],
+    );
+    await first.query(
+      `INSERT INTO idempotency_key (key, fingerprint, sandbox_id, created_at) VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)})`,
+      ['idem-old', 'fp', 'sbx-old', Date.now()],
+    );
+  } finally {
+    await first.destroy();
+  }
+}
+
+/** After upgrading a seedFirstRelease database: nothing lost, and the old row reads with defaults. */
+async function expectUpgradedFirstRelease(dataSource: DataSource): Promise<void> {
+  const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore());
+  const record = await store.load('sbx-old');
+  expect(record?.version).toBe(3);
+  expect(record?.info).toMatchObject({
+    autoStopAt: null,
+    autoDeleteAt: null,
+    protected: false,
+    maxLifetimeSeconds: null,
+    lastActivityAt: null,
+    labels: { team: 'a' },
+  });
+  expect(record?.spec.maxLifetimeSeconds).toBeNull();
+  // Rebuilding the table (SQLite) must not cascade-delete the rows that reference it.
+  expect((await store.list({ labels: { team: 'a' }, limit: 10 })).items.map((i) => i.id)).toEqual([
+    'sbx-old',
+  ]);
+  expect(await dataSource.query(`SELECT key FROM idempotency_key`)).toEqual([{ key: 'idem-old' }]);
+  const [row] = await dataSource.query<
+    { auto_stop_at: unknown; auto_delete_at: unknown; protected: unknown }[]
+  >(`SELECT auto_stop_at, auto_delete_at, protected FROM sandbox_table WHERE id = 'sbx-old'`);
+  expect(row.auto_stop_at).toBeNull();
+  expect(row.auto_delete_at).toBeNull();
+  expect([false, 0]).toContain(row.protected);
+  expect(await pendingSandboxTableChanges(dataSource)).toEqual([]);
+}
+
 describe('migrations', () => {
   it('build the same schema on SQLite, and running them twice is a no-op', async () => {
     const file = tempSqlite();
@@ -82,8 +189,9 @@ describe('migrations', () => {
       const second = await initializeDataSource(options);
       try {
         expect(await schemaOf(second)).toEqual(expectedSchema);
+        expect(await pendingSandboxTableChanges(second)).toEqual([]);
         const history = await second.query(`SELECT name FROM ${MIGRATIONS_TABLE_NAME}`);
-        expect(history).toHaveLength(1);
+        expect(history).toHaveLength(META_STORE_MIGRATIONS.length);
       } finally {
         await second.destroy();
       }
@@ -92,25 +200,79 @@ describe('migrations', () => {
     }
   });
 
-  describe('on a fresh PostgreSQL database', () => {
-    const dbName = `sandboxd_mig_${randomBytes(4).toString('hex')}`;
+  it('upgrade a SQLite database of the first release without losing rows', async () => {
+    const file = tempSqlite();
+    const options = buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }));
+    try {
+      await seedFirstRelease(options);
+      const upgraded = await initializeDataSource(options);
+      try {
+        await expectUpgradedFirstRelease(upgraded);
+      } finally {
+        await upgraded.destroy();
+      }
+    } finally {
+      file.remove();
+    }
+  });
+
+  it('let SQLite answer the due-delete scan from the partial index once it has statistics', async () => {
+    const file = tempSqlite();
+    const dataSource = await initializeDataSource(
+      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path })),
+    );
+    try {
+      await dataSource.query(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+         INSERT INTO sandbox_table (id, state, image, labels, instance_id, created_at, spec, info,
+           machine_version, version, auto_delete_at, protected)
+         SELECT printf('sbx-%05d', i), CASE WHEN i % 10 = 0 THEN 'running' ELSE 'stopped' END,
+           'img', '{}', 'i', 0, '{}', '{}', 'v1', 1, 1000 + i, i % 7 = 0
+         FROM n`,
+      );
+      await dataSource.query('ANALYZE');
+      const [sql, params] = buildDueForAutoDeleteQuery(
+        dataSource.manager,
+        1500,
+        100,
+      ).getQueryAndParameters();
+      const plan = await dataSource.query<{ detail: string }[]>(
+        `EXPLAIN QUERY PLAN ${sql}`,
+        params,
+      );
+      expect(plan.map((step) => step.detail).join('\n')).toContain('IDX_sandbox_table_due_delete');
+      expect(plan.map((step) => step.detail).join('\n')).not.toContain('TEMP B-TREE');
+    } finally {
+      await dataSource.destroy();
+      file.remove();
+    }
+  });
+
+  describe('on fresh PostgreSQL databases', () => {
+    const suffix = randomBytes(4).toString('hex');
+    const dbName = `sandboxd_mig_${suffix}`;
+    const upgradeDbName = `sandboxd_mig_up_${suffix}`;
     const admin = new Client({ connectionString: TEST_DATABASE_URL });
+    const urlOf = (name: string): string => {
+      const url = new URL(TEST_DATABASE_URL);
+      url.pathname = `/${name}`;
+      return url.toString();
+    };
 
     beforeAll(async () => {
       await admin.connect();
       await admin.query(`CREATE DATABASE ${dbName}`);
+      await admin.query(`CREATE DATABASE ${upgradeDbName}`);
     });
 
     afterAll(async () => {
-      // FORCE (PostgreSQL 13+): a failed run may leave a connection behind.
-      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await dropDatabase(admin, dbName);
+      await dropDatabase(admin, upgradeDbName);
       await admin.end();
     });
 
     it('lets several instances start at once: one migrates, none crashes', async () => {
-      const url = new URL(TEST_DATABASE_URL);
-      url.pathname = `/${dbName}`;
-      const options = buildDataSourceOptions(loadConfig({ DATABASE_URL: url.toString() }));
+      const options = buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(dbName) }));
       const results = await Promise.allSettled(
         Array.from({ length: 4 }, () => initializeDataSource(options)),
       );
@@ -118,10 +280,57 @@ describe('migrations', () => {
       try {
         expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
         expect(await schemaOf(sources[0])).toEqual(expectedSchema);
+        expect(await pendingSandboxTableChanges(sources[0])).toEqual([]);
+        const [dueDelete] = await sources[0].query<{ indexdef: string }[]>(
+          `SELECT indexdef FROM pg_indexes WHERE indexname = 'IDX_sandbox_table_due_delete'`,
+        );
+        expect(dueDelete.indexdef).toContain(
+          `(auto_delete_at, id) WHERE (((state)::text = 'stopped'::text) AND (protected = false) AND (auto_delete_at IS NOT NULL))`,
+        );
         const history = await sources[0].query(`SELECT name FROM ${MIGRATIONS_TABLE_NAME}`);
-        expect(history).toHaveLength(1);
+        expect(history).toHaveLength(META_STORE_MIGRATIONS.length);
       } finally {
         await Promise.all(sources.map((s) => s.destroy()));
+      }
+    });
+
+    it('answers the due-delete scan with an Index Only Scan of the partial index', async () => {
+      const dataSource = await initializeDataSource(
+        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(dbName) })),
+      );
+      try {
+        await dataSource.query(
+          `INSERT INTO sandbox_table (id, state, image, labels, instance_id, created_at, spec, info,
+             machine_version, version, auto_delete_at, protected)
+           SELECT format('sbx-%s', lpad(i::text, 6, '0')),
+             CASE WHEN i % 10 = 0 THEN 'running' ELSE 'stopped' END,
+             'img', '{}', 'i', 0, '{}', '{}', 'v1', 1, 1000 + i, i % 7 = 0
+           FROM generate_series(1, 5000) AS i`,
+        );
+        // VACUUM sets the visibility map, without which an index-only scan still visits the heap.
+        await dataSource.query('VACUUM ANALYZE sandbox_table');
+        const [sql, params] = buildDueForAutoDeleteQuery(
+          dataSource.manager,
+          3000,
+          100,
+        ).getQueryAndParameters();
+        const plan = await dataSource.query<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${sql}`, params);
+        const text = plan.map((line) => line['QUERY PLAN']).join('\n');
+        expect(text).toContain('Index Only Scan using "IDX_sandbox_table_due_delete"');
+        expect(text).not.toContain('Sort');
+      } finally {
+        await dataSource.destroy();
+      }
+    });
+
+    it('upgrade a database of the first release without losing rows', async () => {
+      const options = buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(upgradeDbName) }));
+      await seedFirstRelease(options);
+      const upgraded = await initializeDataSource(options);
+      try {
+        await expectUpgradedFirstRelease(upgraded);
+      } finally {
+        await upgraded.destroy();
       }
     });
   });

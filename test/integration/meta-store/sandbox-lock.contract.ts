@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isCodedError } from '@app/config';
-import { KeyValueStore, SandboxLock, sandboxLockKey } from '@app/meta-store';
+import { KeyValueStore, SandboxLock, TaskLock, sandboxLockKey, taskLockKey } from '@app/meta-store';
 import { idFactory, rejectionOf, testConfig } from './meta-store-support';
 
 export interface LockHarness {
@@ -9,7 +9,7 @@ export interface LockHarness {
   close(): Promise<void>;
 }
 
-/** Mutual exclusion and liveness of SandboxLock; run against each KeyValueStore. */
+/** Mutual exclusion and liveness of SandboxLock and TaskLock; run against each KeyValueStore. */
 export function describeSandboxLockContract(
   name: string,
   open: () => LockHarness | Promise<LockHarness>,
@@ -132,6 +132,161 @@ export function describeSandboxLockContract(
       expect(isCodedError(signal.reason, 'SANDBOX_BUSY')).toBe(true);
       expect(await harness.stores[1].get(sandboxLockKey(id))).toBe('thief');
       await harness.stores[1].del(sandboxLockKey(id));
+    });
+
+    describe('tryWithLock', () => {
+      it('runs fn and releases the lock when it is free', async () => {
+        const id = newId();
+        const lock = lockOn(0, 2_000, 0);
+        await expect(
+          lock.tryWithLock(id, async () => {
+            expect(await harness.stores[1].get(sandboxLockKey(id))).not.toBeNull();
+            return 'ran';
+          }),
+        ).resolves.toEqual({ acquired: true, value: 'ran' });
+        expect(await harness.stores[0].get(sandboxLockKey(id))).toBeNull();
+      });
+
+      it('answers acquired: false at once, without running fn, while another holder has it', async () => {
+        const id = newId();
+        const holder = lockOn(0, 5_000, 0);
+        // A generous wait: tryWithLock must ignore it, not sit it out.
+        const other = lockOn(1, 5_000, 10_000);
+        let ran = false;
+        await holder.withLock(id, async () => {
+          const started = Date.now();
+          const result = await other.tryWithLock(id, () => {
+            ran = true;
+            return Promise.resolve('never');
+          });
+          expect(result).toEqual({ acquired: false });
+          expect(Date.now() - started).toBeLessThan(200);
+        });
+        expect(ran).toBe(false);
+        await expect(other.tryWithLock(id, () => Promise.resolve(1))).resolves.toEqual({
+          acquired: true,
+          value: 1,
+        });
+      });
+
+      it('releases after fn throws, and renews like withLock', async () => {
+        const id = newId();
+        const lock = lockOn(0, 300, 0);
+        await expect(lock.tryWithLock(id, () => Promise.reject(new Error('boom')))).rejects.toThrow(
+          'boom',
+        );
+        expect(await harness.stores[1].get(sandboxLockKey(id))).toBeNull();
+
+        const result = await lock.tryWithLock(id, async (signal) => {
+          await sleep(700);
+          expect(await harness.stores[1].get(sandboxLockKey(id))).not.toBeNull();
+          return signal.aborted;
+        });
+        expect(result).toEqual({ acquired: true, value: false });
+      });
+    });
+
+    describe('TaskLock', () => {
+      const task = (): string => `scan-${newId()}`;
+      const tasksOn = (index: 0 | 1): TaskLock => new TaskLock(harness.stores[index]);
+
+      it('lets only one of two instances run a task at a time; the other gets false at once', async () => {
+        const name = task();
+        const [a, b] = [tasksOn(0), tasksOn(1)];
+        let inside = 0;
+        let maxInside = 0;
+        let runs = 0;
+        const attempt = (lock: TaskLock): Promise<boolean> =>
+          lock.runExclusive(name, 2_000, async () => {
+            inside += 1;
+            runs += 1;
+            maxInside = Math.max(maxInside, inside);
+            await sleep(100);
+            inside -= 1;
+          });
+        const started = Date.now();
+        const results = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => attempt([a, b][i % 2])),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(runs).toBe(1);
+        expect(maxInside).toBe(1);
+        // The losers did not wait for the winner.
+        expect(Date.now() - started).toBeLessThan(1_000);
+        expect(await harness.stores[0].get(taskLockKey(name))).toBeNull();
+        // Released: the other instance runs it next time.
+        await expect(b.runExclusive(name, 2_000, () => Promise.resolve())).resolves.toBe(true);
+      });
+
+      it('returns false while the lock is held, and does not touch the holder', async () => {
+        const name = task();
+        await harness.stores[1].set(taskLockKey(name), 'other-instance', 5_000);
+        let ran = false;
+        await expect(
+          tasksOn(0).runExclusive(name, 1_000, () => {
+            ran = true;
+            return Promise.resolve();
+          }),
+        ).resolves.toBe(false);
+        expect(ran).toBe(false);
+        expect(await harness.stores[0].get(taskLockKey(name))).toBe('other-instance');
+        await harness.stores[1].del(taskLockKey(name));
+      });
+
+      it('renews the lock while a pass runs past its TTL', async () => {
+        const name = task();
+        const [a, b] = [tasksOn(0), tasksOn(1)];
+        let aborted = true;
+        const ran = await a.runExclusive(name, 300, async (signal) => {
+          for (let i = 0; i < 4; i += 1) {
+            await sleep(250);
+            await expect(b.runExclusive(name, 300, () => Promise.resolve())).resolves.toBe(false);
+          }
+          aborted = signal.aborted;
+        });
+        expect(ran).toBe(true);
+        expect(aborted).toBe(false);
+        await expect(b.runExclusive(name, 300, () => Promise.resolve())).resolves.toBe(true);
+      });
+
+      it('releases after fn throws and rethrows the error', async () => {
+        const name = task();
+        await expect(
+          tasksOn(0).runExclusive(name, 1_000, () => Promise.reject(new Error('scan failed'))),
+        ).rejects.toThrow('scan failed');
+        expect(await harness.stores[1].get(taskLockKey(name))).toBeNull();
+      });
+
+      it('aborts the signal when the lock is lost, and leaves the new holder alone', async () => {
+        const name = task();
+        let reason: unknown;
+        await tasksOn(0).runExclusive(name, 300, async (signal) => {
+          await harness.stores[1].set(taskLockKey(name), 'thief', 5_000);
+          await sleep(250);
+          reason = signal.reason;
+        });
+        expect(isCodedError(reason, 'STORE_UNAVAILABLE')).toBe(true);
+        expect(reason).toMatchObject({ details: { task: name, lockLost: true } });
+        expect(await harness.stores[1].get(taskLockKey(name))).toBe('thief');
+        await harness.stores[1].del(taskLockKey(name));
+      });
+
+      it('rejects a bad name or TTL with VALIDATION_FAILED', async () => {
+        const lock = tasksOn(0);
+        const noop = (): Promise<void> => Promise.resolve();
+        expect(
+          isCodedError(await rejectionOf(lock.runExclusive('', 1_000, noop)), 'VALIDATION_FAILED'),
+        ).toBe(true);
+        expect(
+          isCodedError(
+            await rejectionOf(lock.runExclusive('a b', 1_000, noop)),
+            'VALIDATION_FAILED',
+          ),
+        ).toBe(true);
+        expect(
+          isCodedError(await rejectionOf(lock.runExclusive(task(), 0, noop)), 'VALIDATION_FAILED'),
+        ).toBe(true);
+      });
     });
   });
 }

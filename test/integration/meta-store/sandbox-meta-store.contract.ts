@@ -1,13 +1,22 @@
 import { isCodedError } from '@app/config';
 import {
+  AUTO_STOP_INDEX_BUILT_KEY,
+  AUTO_STOP_INDEX_KEY,
   KeyValueStore,
+  LOAD_MANY_BATCH,
   SandboxEntity,
   SandboxMetaStore,
   aliveKey,
   encodeCursor,
   timeoutKey,
 } from '@app/meta-store';
-import type { InsertSandboxInput, SandboxInfo, SandboxRecord, SandboxState } from '@app/meta-store';
+import type {
+  InsertSandboxInput,
+  SandboxInfo,
+  SandboxRecord,
+  SandboxSpec,
+  SandboxState,
+} from '@app/meta-store';
 import { DataSource, In } from 'typeorm';
 import {
   makeSandboxInfo,
@@ -623,6 +632,340 @@ export function describeSandboxMetaStoreContract(
           expect(counts.deleted).toBeGreaterThanOrEqual(1);
           expect(counts.stopped).toBeGreaterThanOrEqual(1);
         }
+      });
+    });
+
+    describe('lifecycle deadlines', () => {
+      const iso = (ms: number): string => new Date(ms).toISOString();
+      const row = (id: string): Promise<SandboxEntity> =>
+        h.dataSource.getRepository(SandboxEntity).findOneByOrFail({ id });
+      /** The auto-stop index as member → score. */
+      const indexed = async (): Promise<Map<string, number>> =>
+        new Map(
+          (await h.kv.zrangeByScoreWithScores(AUTO_STOP_INDEX_KEY, Infinity, 100_000)).map(
+            ({ member, score }) => [member, score],
+          ),
+        );
+      const live = { state: 'running', operation: null } as const;
+      const stopped = { state: 'stopped', operation: null } as const;
+
+      it('round-trips the lifecycle fields and mirrors the deadlines into their columns', async () => {
+        const autoStopAt = '2030-01-01T00:00:00.000Z';
+        const request = input({
+          ...live,
+          autoStopAt,
+          protected: true,
+          maxLifetimeSeconds: 3_600,
+          lastActivityAt: '2029-12-31T23:30:00.000Z',
+        });
+        request.spec = { ...request.spec, maxLifetimeSeconds: 3_600 };
+        const { record } = await store.insert(request);
+        expect(record.info).toEqual(request.info);
+        expect(await store.load(record.info.id)).toEqual(record);
+        expect(await store.get(record.info.id)).toEqual(record.info);
+        expect(await row(record.info.id)).toMatchObject({
+          autoStopAt: Date.parse(autoStopAt),
+          autoDeleteAt: null,
+          protected: true,
+        });
+
+        const autoDeleteAt = '2030-01-02T00:00:00.000Z';
+        const archived = await store.archiveCache(
+          record.info.id,
+          { ...stopped, autoStopAt: null, autoDeleteAt, protected: false },
+          { expectedVersion: 1 },
+        );
+        expect(archived.info).toMatchObject({ autoStopAt: null, autoDeleteAt, protected: false });
+        expect(await store.load(record.info.id)).toEqual(archived);
+        expect(await row(record.info.id)).toMatchObject({
+          autoStopAt: null,
+          autoDeleteAt: Date.parse(autoDeleteAt),
+          protected: false,
+        });
+      });
+
+      it('reads a record stored before the lifecycle fields existed with null/false defaults', async () => {
+        const record = await insert(live);
+        const id = record.info.id;
+        const lifecycleKeys = [
+          'autoStopAt',
+          'autoDeleteAt',
+          'protected',
+          'maxLifetimeSeconds',
+          'lastActivityAt',
+        ];
+        const oldInfo = Object.fromEntries(
+          Object.entries(record.info).filter(([key]) => !lifecycleKeys.includes(key)),
+        );
+        const oldSpec: Partial<SandboxSpec> = { ...record.spec };
+        delete oldSpec.maxLifetimeSeconds;
+        await h.dataSource
+          .createQueryBuilder()
+          .update(SandboxEntity)
+          .set({ info: oldInfo as unknown as SandboxInfo, spec: oldSpec as SandboxSpec })
+          .where('id = :id', { id })
+          .execute();
+        await h.flushCache();
+
+        const loaded = await store.load(id);
+        expect(loaded?.info).toEqual({
+          ...oldInfo,
+          autoStopAt: null,
+          autoDeleteAt: null,
+          protected: false,
+          maxLifetimeSeconds: null,
+          lastActivityAt: null,
+        });
+        expect(loaded?.spec.maxLifetimeSeconds).toBeNull();
+        expect(await store.get(id)).toEqual(loaded?.info);
+        // The next write stores the complete info.
+        const updated = await store.update(id, { host: 'h' }, { expectedVersion: 1 });
+        expect((await row(id)).info).toEqual(updated.info);
+        expect(updated.info.protected).toBe(false);
+      });
+
+      it('rejects a deadline that is not an instant, or a protected flag that is not a boolean', async () => {
+        expect(await codeOf(store.insert(input({ autoStopAt: 'soon' })))).toBe('VALIDATION_FAILED');
+        expect(await codeOf(store.insert(input({ autoDeleteAt: 'later' })))).toBe(
+          'VALIDATION_FAILED',
+        );
+        expect(await codeOf(store.insert(input({ protected: 'yes' as unknown as boolean })))).toBe(
+          'VALIDATION_FAILED',
+        );
+        const record = await insert(live);
+        expect(
+          await codeOf(store.update(record.info.id, { autoStopAt: 'x' }, { expectedVersion: 1 })),
+        ).toBe('VALIDATION_FAILED');
+      });
+
+      it('keeps the auto-stop index in step with state and deadline changes', async () => {
+        const t = Date.parse('2030-03-01T00:00:00.000Z');
+        const record = await insert({ ...live, autoStopAt: iso(t) });
+        const id = record.info.id;
+        expect((await indexed()).get(id)).toBe(t);
+
+        let current = await store.update(
+          id,
+          { autoStopAt: iso(t + 60_000) },
+          { expectedVersion: 1 },
+        );
+        expect((await indexed()).get(id)).toBe(t + 60_000);
+
+        current = await store.update(
+          id,
+          { autoStopAt: null },
+          { expectedVersion: current.version },
+        );
+        expect((await indexed()).has(id)).toBe(false);
+
+        current = await store.update(
+          id,
+          { autoStopAt: iso(t) },
+          { expectedVersion: current.version },
+        );
+        expect((await indexed()).get(id)).toBe(t);
+
+        // Leaving the live states removes it, even if the info still carries a deadline.
+        current = await store.archiveCache(id, stopped, { expectedVersion: current.version });
+        expect(current.info.autoStopAt).toBe(iso(t));
+        expect((await indexed()).has(id)).toBe(false);
+
+        current = await store.update(
+          id,
+          { state: 'running', autoStopAt: iso(t + 5_000) },
+          { expectedVersion: current.version },
+        );
+        expect((await indexed()).get(id)).toBe(t + 5_000);
+
+        await h.flushCache();
+        await store.restoreCache(id);
+        expect((await indexed()).get(id)).toBe(t + 5_000);
+
+        const notLive = await insert({ ...stopped, autoStopAt: iso(t) });
+        const noDeadline = await insert({ state: 'pending', autoStopAt: null });
+        const index = await indexed();
+        expect(index.has(notLive.info.id)).toBe(false);
+        expect(index.has(noDeadline.info.id)).toBe(false);
+      });
+
+      it('dueForAutoStop rebuilds a flushed index from the database, earliest deadline first', async () => {
+        const base = Date.parse('2001-01-01T00:00:00.000Z');
+        const at = async (offsetMs: number, overrides: Partial<SandboxInfo> = live) =>
+          (await insert({ ...overrides, autoStopAt: iso(base + offsetMs) })).info.id;
+        const a = await at(30_000);
+        const b = await at(10_000);
+        const c = await at(20_000, { state: 'pending', operation: 'starting' });
+        const d = await at(10_000); // same deadline as b: ties by id
+        const notYet = await at(3_600_000);
+        const notLive = await at(5_000, stopped);
+        const later = await at(40_000);
+
+        await h.flushCache();
+        expect(await h.kv.get(AUTO_STOP_INDEX_BUILT_KEY)).toBeNull();
+        const due = await store.dueForAutoStop(new Date(base + 35_000), 1_000);
+        expect(due.filter((id) => [a, b, c, d, notYet, notLive, later].includes(id))).toEqual([
+          b,
+          d,
+          c,
+          a,
+        ]);
+        expect(await h.kv.get(AUTO_STOP_INDEX_BUILT_KEY)).not.toBeNull();
+        const index = await indexed();
+        expect(index.get(notYet)).toBe(base + 3_600_000);
+        expect(index.has(notLive)).toBe(false);
+
+        // Ids from 2001 come before anything else this suite stores, so the limit cuts here.
+        expect(await store.dueForAutoStop(new Date(base + 35_000), 2)).toEqual([b, d]);
+        expect(await store.dueForAutoStop(new Date(base + 10_000), 1_000)).toEqual([b, d]);
+        expect((await store.dueForAutoStop(new Date(base + 45_000), 1_000)).slice(0, 5)).toEqual([
+          b,
+          d,
+          c,
+          a,
+          later,
+        ]);
+      });
+
+      it('dueForAutoStop repairs stale index entries instead of returning them', async () => {
+        const base = Date.parse('2001-02-01T00:00:00.000Z');
+        await store.dueForAutoStop(new Date(base), 1); // the index is built from here on
+        const due = await insert({ ...live, autoStopAt: iso(base + 10_000) });
+        const stoppedOne = await insert({ ...stopped });
+        const movedLater = await insert({ ...live, autoStopAt: '2031-01-01T00:00:00.000Z' });
+        const ghost = `ghost-${newId()}`;
+        // Entries a lost write or a racing rebuild could leave behind.
+        await h.kv.zadd(AUTO_STOP_INDEX_KEY, base + 1, ghost);
+        await h.kv.zadd(AUTO_STOP_INDEX_KEY, base + 2, stoppedOne.info.id);
+        await h.kv.zadd(AUTO_STOP_INDEX_KEY, base + 3, movedLater.info.id);
+
+        const result = await store.dueForAutoStop(new Date(base + 20_000), 1_000);
+        expect(result).toContain(due.info.id);
+        expect(result).not.toContain(ghost);
+        expect(result).not.toContain(stoppedOne.info.id);
+        expect(result).not.toContain(movedLater.info.id);
+        const index = await indexed();
+        expect(index.has(ghost)).toBe(false);
+        expect(index.has(stoppedOne.info.id)).toBe(false);
+        expect(index.get(movedLater.info.id)).toBe(Date.parse('2031-01-01T00:00:00.000Z'));
+        expect(index.get(due.info.id)).toBe(base + 10_000);
+      });
+
+      it('dueForAutoStop finds due entries behind a run of stale ones', async () => {
+        // Before every other deadline of this suite, so the stale entries are the head.
+        const base = Date.parse('1999-01-01T00:00:00.000Z');
+        await store.dueForAutoStop(new Date(base), 1);
+        const due = await insert({ ...live, autoStopAt: iso(base + 10_000) });
+        for (let i = 0; i < 4; i += 1) {
+          await h.kv.zadd(AUTO_STOP_INDEX_KEY, base + i, `stale-${i}-${newId()}`);
+        }
+        expect(await store.dueForAutoStop(new Date(base + 20_000), 3)).toContain(due.info.id);
+      });
+
+      it('dueForAutoDelete: stopped, unprotected and due; oldest deadline first, ties by id', async () => {
+        const base = Date.parse('2000-06-01T00:00:00.000Z');
+        const at = async (offsetMs: number | null, overrides: Partial<SandboxInfo> = stopped) =>
+          (
+            await insert({
+              ...overrides,
+              autoDeleteAt: offsetMs === null ? null : iso(base + offsetMs),
+            })
+          ).info.id;
+        const p1 = await at(30_000);
+        const p2 = await at(10_000);
+        const p3 = await at(10_000);
+        const p4 = await at(20_000);
+        const guarded = await at(5_000, { ...stopped, protected: true });
+        await at(1_000, live);
+        await at(2_000, { state: 'deleted', operation: null });
+        await at(600_000);
+        await at(null);
+
+        const now = new Date(base + 60_000);
+        expect(await store.dueForAutoDelete(now, 100)).toEqual([p2, p3, p4, p1]);
+        expect(await store.dueForAutoDelete(now, 2)).toEqual([p2, p3]);
+        expect(await store.dueForAutoDelete(new Date(base + 10_000), 100)).toEqual([p2, p3]);
+        expect(await store.dueForAutoDelete(new Date(base + 9_999), 100)).toEqual([]);
+
+        const unprotected = await store.update(
+          guarded,
+          { protected: false },
+          { expectedVersion: 1 },
+        );
+        expect(unprotected.info.protected).toBe(false);
+        expect(await store.dueForAutoDelete(now, 100)).toEqual([guarded, p2, p3, p4, p1]);
+      });
+
+      it('rejects a bad limit or instant with VALIDATION_FAILED', async () => {
+        const now = new Date();
+        expect(await codeOf(store.dueForAutoDelete(now, 0))).toBe('VALIDATION_FAILED');
+        expect(await codeOf(store.dueForAutoDelete(now, 1.5))).toBe('VALIDATION_FAILED');
+        expect(await codeOf(store.dueForAutoDelete(new Date('nope'), 10))).toBe(
+          'VALIDATION_FAILED',
+        );
+        expect(await codeOf(store.dueForAutoStop(now, -1))).toBe('VALIDATION_FAILED');
+        expect(await codeOf(store.dueForAutoStop(new Date(Number.NaN), 10))).toBe(
+          'VALIDATION_FAILED',
+        );
+      });
+    });
+
+    describe('reconciler reads', () => {
+      it('loadMany returns the records that exist, in the order asked, across batches', async () => {
+        const [a, b, c] = [
+          await insert(),
+          await insert({ state: 'stopped', operation: null }),
+          await insert(),
+        ];
+        const missing = `missing-${newId()}`;
+        const records = await store.loadMany([c.info.id, missing, a.info.id, a.info.id, b.info.id]);
+        expect(records).toEqual([c, a, b]);
+
+        const many = Array.from({ length: LOAD_MANY_BATCH * 2 + 10 }, (_, i) => `none-${i}`);
+        many.splice(LOAD_MANY_BATCH + 3, 0, b.info.id);
+        many.push(a.info.id);
+        expect((await store.loadMany(many)).map((r) => r.info.id)).toEqual([b.info.id, a.info.id]);
+        expect(await store.loadMany([])).toEqual([]);
+      });
+
+      it('listByStates pages by id after afterId, matching one big read', async () => {
+        const mine = [
+          await insert(),
+          await insert({ state: 'stopped', operation: null }),
+          await insert(),
+          await insert(),
+        ];
+        await insert({ state: 'deleted', operation: null });
+        const first = mine[0].info.id;
+        // Every id of this run shares the prefix, which sorts just before them.
+        const start = first.slice(0, first.lastIndexOf('-'));
+        const states: SandboxState[] = ['pending', 'stopped'];
+        const all = (await store.listByStates(states, 100_000, start)).map((r) => r.info.id);
+        const paged: string[] = [];
+        let after = start;
+        for (let pages = 0; pages < 10_000; pages += 1) {
+          const page = await store.listByStates(states, 2, after);
+          expect(page.length).toBeLessThanOrEqual(2);
+          expect(page.every((r) => states.includes(r.info.state))).toBe(true);
+          paged.push(...page.map((r) => r.info.id));
+          if (page.length < 2) break;
+          after = page[page.length - 1].info.id;
+        }
+        expect(paged).toEqual(all);
+        expect([...paged].sort()).toEqual(paged);
+        expect(paged).toEqual(expect.arrayContaining(mine.map((r) => r.info.id)));
+        expect(await store.listByStates([], 10)).toEqual([]);
+        expect(await store.listByStates(states, 0)).toEqual([]);
+      });
+
+      it('knownInstanceIds lists each instance that created a sandbox once, sorted', async () => {
+        const [x, y] = [`inst-${newId()}-x`, `inst-${newId()}-y`];
+        await insert({ instanceId: y });
+        await insert({ instanceId: x });
+        await insert({ instanceId: x, state: 'deleted', operation: null });
+        const known = await store.knownInstanceIds();
+        expect(known.filter((id) => id === x || id === y)).toEqual([x, y]);
+        expect(new Set(known).size).toBe(known.length);
+        expect([...known].sort()).toEqual(known);
       });
     });
 

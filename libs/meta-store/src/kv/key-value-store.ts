@@ -1,3 +1,9 @@
+/** A sorted-set member with its score. */
+export interface ScoredMember {
+  member: string;
+  score: number;
+}
+
 /**
  * The small key-value vocabulary the service needs from Redis: plain strings with optional TTLs,
  * token-guarded compare-and-X operations for locks, and a sorted set for the scheduler. An abstract
@@ -33,6 +39,34 @@ export abstract class KeyValueStore {
 
   /** Up to `limit` members with score <= max, ascending by score (ties by member). */
   abstract zrangeByScore(key: string, max: number, limit: number): Promise<string[]>;
+
+  /** zrangeByScore with each member's score. */
+  abstract zrangeByScoreWithScores(
+    key: string,
+    max: number,
+    limit: number,
+  ): Promise<ScoredMember[]>;
+
+  /**
+   * Adds the members in bulk. With `onlyLower`, an existing member only ever moves to a lower score
+   * (Redis ZADD LT, Redis 6.2+); new members are added either way.
+   */
+  abstract zaddMany(
+    key: string,
+    entries: readonly ScoredMember[],
+    options?: { onlyLower?: boolean },
+  ): Promise<void>;
+
+  /**
+   * Atomically, only while the member's score is still `expectedScore`: moves it to `next`, or
+   * removes it when `next` is null. False when the member is gone or was moved meanwhile.
+   */
+  abstract zcompareAndSet(
+    key: string,
+    member: string,
+    expectedScore: number,
+    next: number | null,
+  ): Promise<boolean>;
 
   /** Resolves when the store answers; rejects with STORE_UNAVAILABLE otherwise. */
   abstract ping(): Promise<void>;

@@ -1,4 +1,5 @@
 import { KeyValueStore } from './key-value-store';
+import type { ScoredMember } from './key-value-store';
 import { normalizeTtl } from './ttl';
 
 type Entry =
@@ -62,13 +63,7 @@ export class MemoryKeyValueStore extends KeyValueStore {
 
   zadd(key: string, score: number, member: string): Promise<void> {
     return settle(() => {
-      let entry = this.live(key);
-      if (entry === undefined) {
-        entry = { kind: 'zset', members: new Map() };
-        this.entries.set(key, entry);
-      }
-      if (entry.kind !== 'zset') throw wrongType(key);
-      entry.members.set(member, score);
+      this.zsetFor(key).set(member, score);
     });
   }
 
@@ -83,14 +78,45 @@ export class MemoryKeyValueStore extends KeyValueStore {
   }
 
   zrangeByScore(key: string, max: number, limit: number): Promise<string[]> {
+    return settle(() => this.rangeByScore(key, max, limit).map(({ member }) => member));
+  }
+
+  zrangeByScoreWithScores(key: string, max: number, limit: number): Promise<ScoredMember[]> {
+    return settle(() => this.rangeByScore(key, max, limit));
+  }
+
+  zaddMany(
+    key: string,
+    entries: readonly ScoredMember[],
+    options: { onlyLower?: boolean } = {},
+  ): Promise<void> {
+    return settle(() => {
+      if (entries.length === 0) return;
+      const members = this.zsetFor(key);
+      for (const { member, score } of entries) {
+        const current = members.get(member);
+        if (options.onlyLower === true && current !== undefined && current <= score) continue;
+        members.set(member, score);
+      }
+    });
+  }
+
+  zcompareAndSet(
+    key: string,
+    member: string,
+    expectedScore: number,
+    next: number | null,
+  ): Promise<boolean> {
     return settle(() => {
       const entry = this.readZset(key);
-      if (!entry || limit <= 0) return [];
-      return [...entry.members]
-        .filter(([, score]) => score <= max)
-        .sort(([ma, sa], [mb, sb]) => sa - sb || (ma < mb ? -1 : ma > mb ? 1 : 0))
-        .slice(0, limit)
-        .map(([member]) => member);
+      if (entry?.members.get(member) !== expectedScore) return false;
+      if (next === null) {
+        entry.members.delete(member);
+        if (entry.members.size === 0) this.entries.delete(key);
+      } else {
+        entry.members.set(member, next);
+      }
+      return true;
     });
   }
 
@@ -101,6 +127,27 @@ export class MemoryKeyValueStore extends KeyValueStore {
   /** Drops every key: the in-process equivalent of FLUSHALL (tests simulate cache loss with it). */
   clear(): void {
     this.entries.clear();
+  }
+
+  /** The members of the sorted set at `key`, created empty when missing. */
+  private zsetFor(key: string): Map<string, number> {
+    let entry = this.live(key);
+    if (entry === undefined) {
+      entry = { kind: 'zset', members: new Map() };
+      this.entries.set(key, entry);
+    }
+    if (entry.kind !== 'zset') throw wrongType(key);
+    return entry.members;
+  }
+
+  private rangeByScore(key: string, max: number, limit: number): ScoredMember[] {
+    const entry = this.readZset(key);
+    if (!entry || limit <= 0) return [];
+    return [...entry.members]
+      .filter(([, score]) => score <= max)
+      .sort(([ma, sa], [mb, sb]) => sa - sb || (ma < mb ? -1 : ma > mb ? 1 : 0))
+      .slice(0, limit)
+      .map(([member, score]) => ({ member, score }));
   }
 
   /** The entry if present and not expired; an expired one is removed on the way. */

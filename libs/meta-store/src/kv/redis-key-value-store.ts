@@ -2,11 +2,15 @@ import { Logger, OnModuleDestroy } from '@nestjs/common';
 import { CodedError, describeError } from '@app/config';
 import Redis, { RedisOptions } from 'ioredis';
 import { KeyValueStore } from './key-value-store';
-import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE } from './redis-scripts';
+import type { ScoredMember } from './key-value-store';
+import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, ZSET_COMPARE_AND_SET } from './redis-scripts';
 import { normalizeTtl } from './ttl';
 
 /** How often a persisting connection problem is logged; ioredis reports every reconnect attempt. */
 const ERROR_LOG_INTERVAL_MS = 10_000;
+
+/** Members per ZADD in zaddMany: one command each, without building huge argument lists. */
+const ZADD_CHUNK = 500;
 
 /**
  * Fail commands fast while Redis is down instead of queueing them for minutes: callers turn the
@@ -89,8 +93,68 @@ export class RedisKeyValueStore extends KeyValueStore implements OnModuleDestroy
   async zrangeByScore(key: string, max: number, limit: number): Promise<string[]> {
     if (limit <= 0) return [];
     return this.run(() =>
-      this.client.zrangebyscore(this.k(key), '-inf', max, 'LIMIT', 0, Math.floor(limit)),
+      this.client.zrangebyscore(
+        this.k(key),
+        '-inf',
+        scoreBound(max),
+        'LIMIT',
+        0,
+        Math.floor(limit),
+      ),
     );
+  }
+
+  async zrangeByScoreWithScores(key: string, max: number, limit: number): Promise<ScoredMember[]> {
+    if (limit <= 0) return [];
+    const flat = await this.run(() =>
+      this.client.zrangebyscore(
+        this.k(key),
+        '-inf',
+        scoreBound(max),
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        Math.floor(limit),
+      ),
+    );
+    const members: ScoredMember[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      members.push({ member: flat[i], score: Number(flat[i + 1]) });
+    }
+    return members;
+  }
+
+  async zaddMany(
+    key: string,
+    entries: readonly ScoredMember[],
+    options: { onlyLower?: boolean } = {},
+  ): Promise<void> {
+    const flags = options.onlyLower === true ? ['LT'] : [];
+    for (let start = 0; start < entries.length; start += ZADD_CHUNK) {
+      const args = entries
+        .slice(start, start + ZADD_CHUNK)
+        .flatMap(({ member, score }) => [String(score), member]);
+      await this.run(() => this.client.call('ZADD', this.k(key), ...flags, ...args));
+    }
+  }
+
+  async zcompareAndSet(
+    key: string,
+    member: string,
+    expectedScore: number,
+    next: number | null,
+  ): Promise<boolean> {
+    const reply = await this.run(() =>
+      this.client.eval(
+        ZSET_COMPARE_AND_SET,
+        1,
+        this.k(key),
+        member,
+        String(expectedScore),
+        next === null ? '' : String(next),
+      ),
+    );
+    return reply === 1;
   }
 
   async ping(): Promise<void> {
@@ -139,4 +203,9 @@ export class RedisKeyValueStore extends KeyValueStore implements OnModuleDestroy
     this.lastErrorLoggedAt = now;
     this.logger.warn(`Redis connection problem: ${describeError(error)}`);
   }
+}
+
+/** Redis spells an unbounded score +inf; a JavaScript Infinity would be sent as "Infinity". */
+function scoreBound(max: number): string | number {
+  return max === Infinity ? '+inf' : max;
 }

@@ -55,6 +55,22 @@ describe('SandboxLock (memory store)', () => {
     expect(signal.aborted).toBe(false);
   });
 
+  it('tryWithLock runs fn when free and answers acquired: false at once when held', async () => {
+    const lock = new SandboxLock(kv, configWith(1_000, 5_000));
+    await expect(lock.tryWithLock('a', () => Promise.resolve(7))).resolves.toEqual({
+      acquired: true,
+      value: 7,
+    });
+    expect(await kv.get(sandboxLockKey('a'))).toBeNull();
+    await kv.set(sandboxLockKey('a'), 'someone-else', 5_000);
+    const started = Date.now();
+    await expect(lock.tryWithLock('a', () => Promise.resolve(8))).resolves.toEqual({
+      acquired: false,
+    });
+    expect(Date.now() - started).toBeLessThan(100);
+    expect(await kv.get(sandboxLockKey('a'))).toBe('someone-else');
+  });
+
   it('aborts the signal when the lock is lost', async () => {
     const lock = new SandboxLock(kv, configWith(150, 0));
     const signal = await lock.withLock('a', async (s) => {

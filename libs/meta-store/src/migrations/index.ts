@@ -1,4 +1,8 @@
 import { CreateSandboxTables1795812944656 } from './1795812944656-CreateSandboxTables';
+import { AddLifecycleDeadlines1795815322931 } from './1795815322931-AddLifecycleDeadlines';
 
 /** In order; listed as classes (no globs) because the app is bundled by webpack. */
-export const META_STORE_MIGRATIONS = [CreateSandboxTables1795812944656];
+export const META_STORE_MIGRATIONS = [
+  CreateSandboxTables1795812944656,
+  AddLifecycleDeadlines1795815322931,
+];

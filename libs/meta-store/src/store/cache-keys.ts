@@ -7,3 +7,9 @@ export function aliveKey(sandboxId: string): string {
 export function timeoutKey(sandboxId: string): string {
   return `sandbox:${sandboxId}:timeout`;
 }
+
+/** Sorted set of live sandboxes by auto-stop deadline (score: epoch ms, member: sandbox id). */
+export const AUTO_STOP_INDEX_KEY = 'deadlines:auto-stop';
+
+/** Present while AUTO_STOP_INDEX_KEY holds every live deadline; missing means "rebuild first". */
+export const AUTO_STOP_INDEX_BUILT_KEY = 'deadlines:auto-stop:built';

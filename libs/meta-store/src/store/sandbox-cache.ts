@@ -12,7 +12,11 @@ import type { SandboxTimeout } from './meta-store.types';
 export class SandboxCache {
   constructor(private readonly kv: KeyValueStore) {}
 
-  /** The cached info, or null when absent, corrupt or incomplete (never trusted half-written). */
+  /**
+   * The cached info, or null when absent, corrupt or incomplete (never trusted half-written). An
+   * entry written by a version that predates a field counts as incomplete: the caller falls back
+   * to the database, which fills in the field's default.
+   */
   async readAlive(sandboxId: string): Promise<SandboxInfo | null> {
     const parsed = parseObject(await this.kv.get(aliveKey(sandboxId)));
     if (parsed === null) return null;

@@ -1,12 +1,13 @@
 import { CodedError } from '@app/config';
-import { DataSource, EntityManager, In, IsNull, Not } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull, MoreThan, Not } from 'typeorm';
 import { isUniqueViolation } from '../db/db-errors';
 import { IdempotencyKeyEntity } from '../db/entities/idempotency-key.entity';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
-import { SANDBOX_STATES } from '../sandbox-info';
+import { LIVE_STATES, SANDBOX_STATES } from '../sandbox-info';
 import type { SandboxInfo, SandboxRecord, SandboxState } from '../sandbox-info';
 import { encodeCursor } from './cursor';
+import { buildDueForAutoDeleteQuery } from './deadline-queries';
 import { DbGate } from './db-gate';
 import type {
   IdempotencyInput,
@@ -24,6 +25,19 @@ import {
   sameLabels,
   toSandboxRecord,
 } from './sandbox-row';
+
+/**
+ * Ids per IN (…) list in batched lookups: far below the bind-parameter limits of both drivers
+ * (PostgreSQL 65535, SQLite 32766), and small enough that each batch is one quick index lookup.
+ */
+export const LOAD_MANY_BATCH = 500;
+
+/** A live sandbox's stop deadline as stored (epoch ms), for the key-value store's index. */
+export interface AutoStopDeadline {
+  id: string;
+  state: SandboxState;
+  autoStopAt: number | null;
+}
 
 /** How long an Idempotency-Key replays its sandbox; afterwards the key may be reused. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -186,16 +200,96 @@ export class SandboxDb {
     });
   }
 
-  listByState(states: SandboxState[], limit: number): Promise<SandboxRecord[]> {
+  /** Up to `limit` records in the states, by id, after `afterId` (keyset paging). */
+  listByStates(
+    states: readonly SandboxState[],
+    limit: number,
+    afterId?: string,
+  ): Promise<SandboxRecord[]> {
     if (states.length === 0 || limit <= 0) return Promise.resolve([]);
     return this.gate.run(async (manager) => {
       const rows = await manager.find(SandboxEntity, {
-        where: { state: In(states) },
+        where: {
+          state: In([...states]),
+          ...(afterId === undefined ? {} : { id: MoreThan(afterId) }),
+        },
         order: { id: 'ASC' },
         take: Math.floor(limit),
       });
       return rows.map(toSandboxRecord);
     });
+  }
+
+  /** The records of the ids that exist, in the order of `ids` (duplicates once). */
+  async loadMany(ids: readonly string[]): Promise<SandboxRecord[]> {
+    const unique = [...new Set(ids)];
+    const byId = new Map<string, SandboxRecord>();
+    for (let start = 0; start < unique.length; start += LOAD_MANY_BATCH) {
+      const batch = unique.slice(start, start + LOAD_MANY_BATCH);
+      const rows = await this.gate.run((manager) =>
+        manager.find(SandboxEntity, { where: { id: In(batch) } }),
+      );
+      for (const row of rows) byId.set(row.id, toSandboxRecord(row));
+    }
+    return unique.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  /** Every instance that ever created a sandbox here (deleted ones included), sorted. */
+  knownInstanceIds(): Promise<string[]> {
+    return this.gate.run(async (manager) => {
+      const rows = await manager
+        .createQueryBuilder(SandboxEntity, 's')
+        .select('DISTINCT s.instanceId', 'instanceId')
+        .orderBy('"instanceId"', 'ASC')
+        .getRawMany<{ instanceId: string }>();
+      return rows.map((row) => row.instanceId);
+    });
+  }
+
+  /**
+   * Ids of stopped, unprotected sandboxes whose delete deadline has passed, oldest deadline first
+   * (ties by id), answered from the partial index IDX_sandbox_table_due_delete.
+   */
+  dueForAutoDelete(now: number, limit: number): Promise<string[]> {
+    return this.gate.run(async (manager) => {
+      const rows = await buildDueForAutoDeleteQuery(manager, now, limit).getRawMany<{
+        id: string;
+      }>();
+      return rows.map((row) => row.id);
+    });
+  }
+
+  /**
+   * One keyset page (by id) of live sandboxes with a stop deadline: what the auto-stop index of the
+   * key-value store is rebuilt from.
+   */
+  liveAutoStopDeadlines(limit: number, afterId?: string): Promise<AutoStopDeadline[]> {
+    return this.gate.run(async (manager) => {
+      const qb = manager
+        .createQueryBuilder(SandboxEntity, 's')
+        .select(['s.id', 's.state', 's.autoStopAt'])
+        .where('s.state IN (:...live)', { live: LIVE_STATES })
+        .andWhere('s.autoStopAt IS NOT NULL');
+      if (afterId !== undefined) qb.andWhere('s.id > :afterId', { afterId });
+      const rows = await qb.orderBy('s.id', 'ASC').limit(limit).getMany();
+      return rows.map(({ id, state, autoStopAt }) => ({ id, state, autoStopAt }));
+    });
+  }
+
+  /** The stored state and stop deadline of each id that exists (for checking index entries). */
+  async autoStopDeadlines(ids: readonly string[]): Promise<AutoStopDeadline[]> {
+    const found: AutoStopDeadline[] = [];
+    for (let start = 0; start < ids.length; start += LOAD_MANY_BATCH) {
+      const batch = ids.slice(start, start + LOAD_MANY_BATCH);
+      const rows = await this.gate.run((manager) =>
+        manager.find(SandboxEntity, {
+          select: { id: true, state: true, autoStopAt: true },
+          where: { id: In(batch) },
+        }),
+      );
+      for (const { id, state, autoStopAt } of rows) found.push({ id, state, autoStopAt });
+    }
+    return found;
   }
 
   countByState(): Promise<Record<SandboxState, number>> {

@@ -12,6 +12,7 @@ import type {
   SandboxTimeout,
   VersionedWriteOptions,
 } from './meta-store.types';
+import { AutoStopIndex } from './auto-stop-index';
 import { SandboxCache } from './sandbox-cache';
 import { SandboxDb } from './sandbox-db';
 
@@ -19,6 +20,8 @@ import { SandboxDb } from './sandbox-db';
  * The only persistence API of the sandbox library. The database is the durable truth; the
  * key-value store is a hot cache of live (pending/running) sandboxes that may be lost at any
  * moment (FLUSHALL, restart) without losing anything: every read falls back to the database.
+ * It also holds the auto-stop deadline index (AutoStopIndex), which is rebuilt from the database
+ * when lost.
  *
  * Write order is always database first, cache second, so a failed database write never leaves a
  * phantom cache entry. A cache failure after a committed write is reported as STORE_UNAVAILABLE
@@ -29,10 +32,12 @@ export class SandboxMetaStore {
   private readonly logger = new Logger(SandboxMetaStore.name);
   private readonly db: SandboxDb;
   private readonly cache: SandboxCache;
+  private readonly autoStop: AutoStopIndex;
 
   constructor(@InjectDataSource() dataSource: DataSource, kv: KeyValueStore) {
     this.db = new SandboxDb(dataSource);
     this.cache = new SandboxCache(kv);
+    this.autoStop = new AutoStopIndex(kv, this.db);
   }
 
   /**
@@ -41,12 +46,23 @@ export class SandboxMetaStore {
    */
   async insert(input: InsertSandboxInput): Promise<{ record: SandboxRecord; created: boolean }> {
     const result = await this.db.insert(input);
-    if (result.created && isLive(result.record.info.state)) {
+    if (!result.created) return result;
+    const info = result.record.info;
+    if (isLive(info.state)) {
       try {
-        await this.seedCache(result.record.info);
+        await this.seedCache(info);
       } catch (error) {
         // Harmless: a brand-new id has no stale entry to shadow, and reads fall back to the DB.
-        this.logger.warn(`Sandbox ${result.record.info.id} not cached: ${describeError(error)}`);
+        this.logger.warn(`Sandbox ${info.id} not cached: ${describeError(error)}`);
+      }
+    }
+    // A brand-new id cannot be in the index, so only a live deadline needs writing.
+    if (isLive(info.state) && info.autoStopAt !== null) {
+      try {
+        await this.syncAutoStopIndex(info);
+      } catch (error) {
+        // The index could not even be invalidated; its marker's TTL forces the rebuild later.
+        this.logger.warn(`Auto-stop index not updated for ${info.id}: ${describeError(error)}`);
       }
     }
     return result;
@@ -68,7 +84,7 @@ export class SandboxMetaStore {
       info: { ...current.info, ...picked },
       machineSnapshot: opts.machineSnapshot,
     }));
-    await this.refreshCache(record, picked);
+    await this.afterWrite(record, () => this.refreshCache(record, picked));
     return record;
   }
 
@@ -88,17 +104,21 @@ export class SandboxMetaStore {
       info: { ...current.info, ...(cached === null ? {} : withoutId(cached)), ...final },
       machineSnapshot: opts.machineSnapshot,
     }));
-    await this.afterCommit(record, () => this.cache.evict(id));
+    await this.afterWrite(record, () => this.afterCommit(record, () => this.cache.evict(id)));
     return record;
   }
 
-  /** Re-seeds the alive and timeout keys from the stored record (restart, cache recovery). */
+  /**
+   * Re-seeds the alive and timeout keys and the auto-stop index entry from the stored record
+   * (restart, cache recovery).
+   */
   async restoreCache(id: string): Promise<void> {
     const record = await this.db.load(id);
     if (record === null || record.info.id !== id) {
       throw new CodedError('SANDBOX_NOT_FOUND', `Sandbox ${id} does not exist`, { sandboxId: id });
     }
     await this.seedCache(record.info);
+    await this.autoStop.sync(record.info);
   }
 
   /**
@@ -147,8 +167,54 @@ export class SandboxMetaStore {
     return this.db.listWithOperationInFlight();
   }
 
+  /** Up to `limit` records in the states, ordered by id. */
   listByState(states: SandboxState[], limit: number): Promise<SandboxRecord[]> {
-    return this.db.listByState(states, limit);
+    return this.db.listByStates(states, limit);
+  }
+
+  /**
+   * Keyset paging over the records in the states, ordered by id: pass the last id of a page as
+   * `afterId` for the next one (stable while sandboxes are created, unlike an offset).
+   */
+  listByStates(
+    states: readonly SandboxState[],
+    limit: number,
+    afterId?: string,
+  ): Promise<SandboxRecord[]> {
+    return this.db.listByStates(states, limit, afterId);
+  }
+
+  /**
+   * The records of the given ids, in the order asked (duplicates once); ids that do not exist are
+   * left out. Queried in batches of LOAD_MANY_BATCH ids.
+   */
+  loadMany(ids: readonly string[]): Promise<SandboxRecord[]> {
+    return this.db.loadMany(ids);
+  }
+
+  /** Every INSTANCE_ID that created a sandbox in this database (deleted ones included), sorted. */
+  knownInstanceIds(): Promise<string[]> {
+    return this.db.knownInstanceIds();
+  }
+
+  /**
+   * Ids of live sandboxes whose autoStopAt is at or before `now`, earliest first, at most `limit`,
+   * from the key-value store's deadline index (rebuilt from the database first when it is
+   * missing, e.g. after FLUSHALL). Each returned id was confirmed against the database by this
+   * call, but the record can change right after: re-check it under the sandbox lock before
+   * stopping. See AutoStopIndex for why the index may be stale and why that is harmless.
+   */
+  async dueForAutoStop(now: Date, limit: number): Promise<string[]> {
+    return this.autoStop.due(instant(now), positiveLimit(limit));
+  }
+
+  /**
+   * Ids of stopped, unprotected sandboxes whose autoDeleteAt is at or before `now`, oldest
+   * deadline first (ties by id), at most `limit`. Database only (a partial index answers it), so
+   * it needs no cache. Re-check the record under the sandbox lock before deleting.
+   */
+  async dueForAutoDelete(now: Date, limit: number): Promise<string[]> {
+    return this.db.dueForAutoDelete(instant(now), positiveLimit(limit));
   }
 
   countByState(): Promise<Record<SandboxState, number>> {
@@ -166,6 +232,37 @@ export class SandboxMetaStore {
   private async seedCache(info: SandboxInfo): Promise<void> {
     await this.cache.writeAlive(info.id, info);
     await this.cache.writeTimeout(info.id, freshTimeout(info));
+  }
+
+  /**
+   * The key-value steps after a committed versioned write: `cacheStep`, then the auto-stop index
+   * entry, which is attempted even when the cache step failed. The first failure is rethrown.
+   */
+  private async afterWrite(record: SandboxRecord, cacheStep: () => Promise<void>): Promise<void> {
+    const failures: unknown[] = [];
+    await cacheStep().catch((error: unknown) => failures.push(error));
+    await this.afterCommit(record, () => this.syncAutoStopIndex(record.info)).catch(
+      (error: unknown) => failures.push(error),
+    );
+    if (failures.length > 0) throw failures[0];
+  }
+
+  /**
+   * Moves the sandbox's auto-stop index entry to the committed deadline. If that fails, the index
+   * is marked for a rebuild, so the missed entry costs at most one rebuild; only if even that fails
+   * does the error propagate (the store is unreachable).
+   */
+  private async syncAutoStopIndex(info: SandboxInfo): Promise<void> {
+    try {
+      await this.autoStop.sync(info);
+    } catch (error) {
+      this.logger.warn(
+        `Auto-stop index entry of ${info.id} not updated, forcing a rebuild: ${describeError(error)}`,
+      );
+      await this.autoStop.invalidate().catch(() => {
+        throw error;
+      });
+    }
   }
 
   /** Keeps the cache in step with a committed update: merged while live, evicted otherwise. */
@@ -208,6 +305,19 @@ function withoutId(patch: Partial<SandboxInfo>): Partial<SandboxInfo> {
   const picked = pickSandboxInfoFields(patch);
   delete picked.id;
   return picked;
+}
+
+function instant(now: Date): number {
+  const ms = now instanceof Date ? now.getTime() : Number.NaN;
+  if (Number.isNaN(ms)) throw validationError('now', 'must be a valid Date');
+  return ms;
+}
+
+function positiveLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw validationError('limit', 'must be a positive integer');
+  }
+  return limit;
 }
 
 function freshTimeout(info: SandboxInfo): SandboxTimeout {

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { isCodedError } from '@app/config';
+import type { SandboxInfo, SandboxSpec } from '../sandbox-info';
 import { makeSandboxInfo, makeSandboxSpec } from '../testing/sandbox-fixtures';
 import {
   buildLabelRows,
@@ -62,6 +63,36 @@ describe('buildSandboxRow', () => {
     });
   });
 
+  it('mirrors the lifecycle deadlines and the protected flag into their columns', () => {
+    const info = makeSandboxInfo({
+      autoStopAt: '2026-01-01T00:30:00.000Z',
+      autoDeleteAt: '2026-01-02T00:00:00.000Z',
+      protected: true,
+    });
+    expect(buildSandboxRow(info, makeSandboxSpec(), null, 'v1', 1)).toMatchObject({
+      autoStopAt: Date.parse('2026-01-01T00:30:00.000Z'),
+      autoDeleteAt: Date.parse('2026-01-02T00:00:00.000Z'),
+      protected: true,
+    });
+    expect(buildSandboxRow(makeSandboxInfo(), makeSandboxSpec(), null, 'v1', 1)).toMatchObject({
+      autoStopAt: null,
+      autoDeleteAt: null,
+      protected: false,
+    });
+  });
+
+  it('writes the lifecycle defaults for an info or spec that lacks them', () => {
+    const info: Partial<SandboxInfo> = makeSandboxInfo();
+    delete info.protected;
+    delete info.autoStopAt;
+    const spec: Partial<SandboxSpec> = makeSandboxSpec();
+    delete spec.maxLifetimeSeconds;
+    const row = buildSandboxRow(info as SandboxInfo, spec as SandboxSpec, null, 'v1', 1);
+    expect(row).toMatchObject({ protected: false, autoStopAt: null });
+    expect(row.info).toEqual(makeSandboxInfo());
+    expect(row.spec).toEqual(makeSandboxSpec());
+  });
+
   it('stores in `info` only SandboxInfo fields', () => {
     const info = { ...makeSandboxInfo(), env: { TOKEN: 'secret' }, machineSnapshot: 'x' };
     const row = buildSandboxRow(info, makeSandboxSpec(), null, 'v1', 1);
@@ -76,6 +107,10 @@ describe('buildSandboxRow', () => {
     ['an over-long label key', { labels: { ['k'.repeat(129)]: 'v' } }],
     ['an over-long label value', { labels: { k: 'v'.repeat(513) } }],
     ['a bad timestamp', { createdAt: 'yesterday' }],
+    ['a bad auto-stop deadline', { autoStopAt: 'soon' }],
+    ['a bad auto-delete deadline', { autoDeleteAt: 'later' }],
+    ['a bad last activity', { lastActivityAt: 'just now' }],
+    ['a protected flag that is not a boolean', { protected: 1 as unknown as boolean }],
   ])('rejects %s with VALIDATION_FAILED (SQLite would silently accept it)', (_l, overrides) => {
     const info = makeSandboxInfo(overrides);
     expect(codeOf(() => buildSandboxRow(info, makeSandboxSpec(), null, 'v1', 1))).toBe(
@@ -95,6 +130,32 @@ describe('toSandboxRecord', () => {
     const row = buildSandboxRow(makeSandboxInfo(), makeSandboxSpec(), null, 'v1', 1);
     (row.info as unknown as Record<string, unknown>).stray = 1;
     expect(toSandboxRecord(row).info).not.toHaveProperty('stray');
+  });
+});
+
+describe('toSandboxRecord of a row written before the lifecycle fields existed', () => {
+  it('reads null/false defaults, and keeps stored values', () => {
+    const row = buildSandboxRow(makeSandboxInfo(), makeSandboxSpec(), null, 'v1', 1);
+    const legacyInfo: Record<string, unknown> = { ...row.info };
+    for (const key of [
+      'autoStopAt',
+      'autoDeleteAt',
+      'protected',
+      'maxLifetimeSeconds',
+      'lastActivityAt',
+    ]) {
+      delete legacyInfo[key];
+    }
+    const legacySpec: Record<string, unknown> = { ...row.spec };
+    delete legacySpec.maxLifetimeSeconds;
+    row.info = legacyInfo as unknown as SandboxInfo;
+    row.spec = legacySpec as unknown as SandboxSpec;
+    const record = toSandboxRecord(row);
+    expect(record.info).toEqual(makeSandboxInfo());
+    expect(record.spec).toEqual(makeSandboxSpec());
+
+    row.info = makeSandboxInfo({ protected: true, maxLifetimeSeconds: 60 });
+    expect(toSandboxRecord(row).info).toMatchObject({ protected: true, maxLifetimeSeconds: 60 });
   });
 });
 

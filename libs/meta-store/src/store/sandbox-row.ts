@@ -2,7 +2,7 @@ import { validationError } from '@app/config';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
-import { pickSandboxInfoFields } from '../sandbox-info';
+import { withInfoDefaults, withSpecDefaults } from '../sandbox-info';
 import type { SandboxInfo, SandboxRecord, SandboxSpec } from '../sandbox-info';
 
 /**
@@ -61,7 +61,10 @@ export function toEpochMs(field: string, iso: string | null): number | null {
   return ms;
 }
 
-/** The full row for a sandbox. `info` is stored picked, so it holds SandboxInfo fields only. */
+/**
+ * The full row for a sandbox. `info` is stored picked, so it holds SandboxInfo fields only, and
+ * complete: a caller built against an older SandboxInfo gets the lifecycle defaults written out.
+ */
 export function buildSandboxRow(
   info: SandboxInfo,
   spec: SandboxSpec,
@@ -69,13 +72,19 @@ export function buildSandboxRow(
   machineVersion: string,
   version: number,
 ): SandboxEntity {
-  const stored = pickSandboxInfoFields(info) as SandboxInfo;
+  const stored = withInfoDefaults(info);
   assertMaxLength('id', stored.id, COLUMN_LIMITS.id);
   if (stored.name !== null) assertMaxLength('name', stored.name, COLUMN_LIMITS.name);
   assertMaxLength('image', stored.image, COLUMN_LIMITS.image);
   assertMaxLength('instanceId', stored.instanceId, COLUMN_LIMITS.instanceId);
   assertMaxLength('machineVersion', machineVersion, COLUMN_LIMITS.machineVersion);
   buildLabelRows(stored.id, stored.labels);
+  // SQLite would store any value in the boolean column; PostgreSQL would reject it.
+  if (typeof stored.protected !== 'boolean') {
+    throw validationError('protected', 'must be a boolean');
+  }
+  // Not a column, but validated like one: the scheduler computes deadlines from it.
+  toEpochMs('lastActivityAt', stored.lastActivityAt);
 
   const row = new SandboxEntity();
   row.id = stored.id;
@@ -89,7 +98,10 @@ export function buildSandboxRow(
   row.startedAt = toEpochMs('startedAt', stored.startedAt);
   row.stoppedAt = toEpochMs('stoppedAt', stored.stoppedAt);
   row.deletedAt = toEpochMs('deletedAt', stored.deletedAt);
-  row.spec = spec;
+  row.autoStopAt = toEpochMs('autoStopAt', stored.autoStopAt);
+  row.autoDeleteAt = toEpochMs('autoDeleteAt', stored.autoDeleteAt);
+  row.protected = stored.protected;
+  row.spec = withSpecDefaults(spec);
   row.info = stored;
   row.machineSnapshot = machineSnapshot ?? null;
   row.machineVersion = machineVersion;
@@ -118,11 +130,14 @@ export function buildLabelRows(
   });
 }
 
-/** A row as the record the sandbox library works with (info picked: no stray DB fields). */
+/**
+ * A row as the record the sandbox library works with: info picked (no stray DB fields), and info
+ * and spec of rows written before the lifecycle fields existed completed with their defaults.
+ */
 export function toSandboxRecord(row: SandboxEntity): SandboxRecord {
   return {
-    info: pickSandboxInfoFields(row.info) as SandboxInfo,
-    spec: row.spec,
+    info: withInfoDefaults(row.info),
+    spec: withSpecDefaults(row.spec),
     machineSnapshot: row.machineSnapshot ?? null,
     machineVersion: row.machineVersion,
     version: row.version,

@@ -24,6 +24,11 @@ export function makeSandboxInfo(overrides: Partial<SandboxInfo> = {}): SandboxIn
     deletedAt: null,
     failureReason: null,
     stateHistory: [],
+    autoStopAt: null,
+    autoDeleteAt: null,
+    protected: false,
+    maxLifetimeSeconds: null,
+    lastActivityAt: null,
     ...overrides,
   };
 }
@@ -40,6 +45,7 @@ export function makeSandboxSpec(overrides: Partial<SandboxSpec> = {}): SandboxSp
     entrypoint: null,
     idleTimeoutSeconds: 1800,
     autoDeleteSeconds: null,
+    maxLifetimeSeconds: null,
     ...overrides,
   };
 }

@@ -1,6 +1,7 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type { SandboxInfo, SandboxOperation, SandboxSpec, SandboxState } from '../../sandbox-info';
 import { epochMsTransformer } from '../epoch-ms.transformer';
+import { AUTO_STOP_WHERE, DUE_DELETE_WHERE } from '../lifecycle-predicates';
 
 /**
  * One sandbox. `info` is the full SandboxInfo snapshot (what reads return); the scalar columns
@@ -13,6 +14,8 @@ import { epochMsTransformer } from '../epoch-ms.transformer';
   where: `"state" <> 'deleted' AND "name" IS NOT NULL`,
 })
 @Index('IDX_sandbox_table_operation_in_flight', ['id'], { where: `"operation" IS NOT NULL` })
+@Index('IDX_sandbox_table_due_delete', ['autoDeleteAt', 'id'], { where: DUE_DELETE_WHERE })
+@Index('IDX_sandbox_table_auto_stop_at', ['autoStopAt'], { where: AUTO_STOP_WHERE })
 export class SandboxEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;
@@ -48,6 +51,23 @@ export class SandboxEntity {
 
   @Column({ name: 'deleted_at', type: 'bigint', nullable: true, transformer: epochMsTransformer })
   deletedAt!: number | null;
+
+  /** info.autoStopAt, for rebuilding the key-value store's deadline index. */
+  @Column({ name: 'auto_stop_at', type: 'bigint', nullable: true, transformer: epochMsTransformer })
+  autoStopAt!: number | null;
+
+  /** info.autoDeleteAt; the due-delete scan reads it through a partial index. */
+  @Column({
+    name: 'auto_delete_at',
+    type: 'bigint',
+    nullable: true,
+    transformer: epochMsTransformer,
+  })
+  autoDeleteAt!: number | null;
+
+  /** info.protected: excluded from auto-delete. */
+  @Column({ type: 'boolean', default: false })
+  protected!: boolean;
 
   @Column({ type: 'simple-json' })
   spec!: SandboxSpec;
