@@ -30,6 +30,7 @@ export class AppConfig {
   readonly startupTimeoutSeconds: number;
   readonly schedulerEnabled: boolean;
   readonly schedulerIntervalSeconds: number;
+  readonly dockerEvents: boolean;
   readonly reconcileIntervalSeconds: number;
   readonly orphanGraceSeconds: number;
   readonly schedulerBatchSize: number;
@@ -59,6 +60,7 @@ export class AppConfig {
     this.startupTimeoutSeconds = env.STARTUP_TIMEOUT_SECONDS ?? 300;
     this.schedulerEnabled = env.SCHEDULER_ENABLED !== 'false';
     this.schedulerIntervalSeconds = env.SCHEDULER_INTERVAL_SECONDS ?? 10;
+    this.dockerEvents = env.DOCKER_EVENTS !== 'false';
     this.reconcileIntervalSeconds = env.RECONCILE_INTERVAL_SECONDS ?? 60;
     this.orphanGraceSeconds = env.ORPHAN_GRACE_SECONDS ?? 60;
     this.schedulerBatchSize = env.SCHEDULER_BATCH_SIZE ?? 100;

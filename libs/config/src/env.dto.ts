@@ -75,6 +75,10 @@ export class EnvDto {
   @Max(86400)
   SCHEDULER_INTERVAL_SECONDS?: number;
   @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsIn(['true', 'false'], { message: 'DOCKER_EVENTS must be true or false' })
+  DOCKER_EVENTS?: 'true' | 'false';
+  @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(1)

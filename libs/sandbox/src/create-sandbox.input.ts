@@ -13,7 +13,11 @@ export interface CreateSandboxInput {
   labels?: Record<string, string>;
   ports?: number[];
   idleTimeoutSeconds?: number;
+  /** Hard deadline from start, whatever the activity. */
+  maxLifetimeSeconds?: number;
   autoDeleteSeconds?: number;
+  /** Exempt from auto-delete and force-delete until unset. */
+  protected?: boolean;
   command?: string[];
   entrypoint?: string[];
 }
@@ -30,6 +34,7 @@ export function toSandboxSpec(input: CreateSandboxInput, config: AppConfig): San
     command: input.command ?? null,
     entrypoint: input.entrypoint ?? null,
     idleTimeoutSeconds: input.idleTimeoutSeconds ?? config.defaultIdleTimeoutSeconds,
+    maxLifetimeSeconds: input.maxLifetimeSeconds ?? null,
     autoDeleteSeconds: input.autoDeleteSeconds ?? null,
   };
 }

@@ -7,3 +7,7 @@ export { MEMORY_SIZE_PATTERN, formatMemorySize, parseMemorySize } from './memory
 export { sandboxMachine, MACHINE_VERSION } from './sandbox.machine';
 export { SandboxHealth } from './sandbox-health';
 export type { DependencyCheck, Readiness } from './sandbox-health';
+export { SandboxAutomation } from './sandbox-automation';
+export type { ScanResult } from './sandbox-automation';
+export { SandboxReconciler, DRIFT_KINDS } from './sandbox-reconciler';
+export type { DriftItem, DriftKind, ReconcileAction } from './sandbox-reconciler';

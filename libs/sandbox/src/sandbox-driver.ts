@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Actor, createActor, Snapshot, waitFor } from 'xstate';
-import { CodedError } from '@app/config';
-import { LIVE_STATES, SandboxMetaStore, SandboxRecord } from '@app/meta-store';
+import { AppConfig, CodedError } from '@app/config';
+import { LIVE_STATES, SandboxInfo, SandboxMetaStore, SandboxRecord } from '@app/meta-store';
+import { deadlinesOnEntering } from './deadlines';
 import { SandboxEffects } from './sandbox-effects';
 import { MACHINE_VERSION, SandboxMachineEvent, sandboxMachine } from './sandbox.machine';
 import { MachineSnapshot, viewOf } from './snapshot-view';
@@ -17,6 +18,7 @@ type SandboxActor = Actor<typeof sandboxMachine>;
 @Injectable()
 export class SandboxDriver {
   constructor(
+    private readonly config: AppConfig,
     private readonly store: SandboxMetaStore,
     private readonly effects: SandboxEffects,
   ) {}
@@ -84,14 +86,28 @@ export class SandboxDriver {
     snapshot: MachineSnapshot,
     actor: SandboxActor,
   ): Promise<SandboxRecord> {
-    const view = viewOf(snapshot);
+    const view: Partial<SandboxInfo> = viewOf(snapshot);
     const id = record.info.id;
+    const state = view.state ?? record.info.state;
+    if (state !== record.info.state) {
+      // Entering a public state sets its deadlines (idle stop, auto-delete) from the moment the
+      // machine stamped on the transition, so autoDeleteAt - stoppedAt is exactly the delay.
+      const stamped = { running: view.startedAt, stopped: view.stoppedAt, deleted: view.deletedAt };
+      const at = state === 'pending' ? null : stamped[state];
+      const now = at ? new Date(at) : new Date();
+      const inputs = { ...record.info, startedAt: view.startedAt ?? record.info.startedAt };
+      Object.assign(
+        view,
+        deadlinesOnEntering(state, inputs, now, this.config.autoDeleteAfterSeconds),
+        LIVE_STATES.includes(state) ? { lastActivityAt: now.toISOString() } : {},
+      );
+    }
     const options = {
       expectedVersion: record.version,
       machineSnapshot: actor.getPersistedSnapshot(),
     };
     const wasLive = LIVE_STATES.includes(record.info.state);
-    const isLive = LIVE_STATES.includes(view.state);
+    const isLive = LIVE_STATES.includes(state);
     if (wasLive && !isLive) return this.store.archiveCache(id, view, options);
     const updated = await this.store.update(id, view, options);
     if (!wasLive && isLive) await this.store.restoreCache(id);

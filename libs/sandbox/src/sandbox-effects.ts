@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { fromPromise } from 'xstate';
-import { CodedError } from '@app/config';
+import { AppConfig, CodedError } from '@app/config';
 import { ContainerSpec, ContainerState, DockerDeployment } from '@app/deployment';
 import type { SandboxRecord } from '@app/meta-store';
 import { ContainerFacts, ContainerRef, SandboxRef, sandboxMachine } from './sandbox.machine';
@@ -18,7 +18,10 @@ export interface ProvidedMachine {
  */
 @Injectable()
 export class SandboxEffects {
-  constructor(private readonly deployment: DockerDeployment) {}
+  constructor(
+    private readonly config: AppConfig,
+    private readonly deployment: DockerDeployment,
+  ) {}
 
   forRecord(record: SandboxRecord): ProvidedMachine {
     const sandboxId = record.info.id;
@@ -38,15 +41,13 @@ export class SandboxEffects {
 
     const machine = sandboxMachine.provide({
       actors: {
-        createContainer: track(async (_input: SandboxRef, signal) =>
-          factsOf(await this.deployment.provision(toContainerSpec(record), undefined, signal)),
-        ),
+        createContainer: track((_input: SandboxRef, signal) => this.create(record, signal)),
         startContainer: track(async (input: ContainerRef) => {
           const existing = await this.deployment.inspect(containerOf(input.containerId));
           if (!existing) {
             throw new CodedError(
-              'CONTAINER_FAILED',
-              `the container of sandbox ${sandboxId} no longer exists; its file system is gone`,
+              'CONTAINER_MISSING',
+              `sandbox ${sandboxId} cannot be restarted: its container no longer exists (removed outside sandboxd), so its file system is gone`,
               { sandboxId },
             );
           }
@@ -61,6 +62,38 @@ export class SandboxEffects {
       },
     });
     return { machine, lastError: () => lastError };
+  }
+
+  /**
+   * Provisions within STARTUP_TIMEOUT_SECONDS of the create. A create re-run after a crash gets
+   * only what is left of that time; past it, the half-made container is removed and the sandbox
+   * ends stopped with the reason.
+   */
+  private async create(record: SandboxRecord, signal: AbortSignal): Promise<ContainerFacts> {
+    const limitMs = this.config.startupTimeoutSeconds * 1000;
+    const remaining = Date.parse(record.info.createdAt) + limitMs - Date.now();
+    const timedOut = () =>
+      new CodedError(
+        'CONTAINER_FAILED',
+        `sandbox did not start within STARTUP_TIMEOUT_SECONDS (${this.config.startupTimeoutSeconds} s)`,
+        { sandboxId: record.info.id },
+      );
+    if (remaining <= 0) {
+      await this.deployment.remove(this.deployment.containerName(record.info.id));
+      throw timedOut();
+    }
+    const timeout = AbortSignal.timeout(remaining);
+    try {
+      const state = await this.deployment.provision(
+        toContainerSpec(record),
+        undefined,
+        AbortSignal.any([signal, timeout]),
+      );
+      return factsOf(state);
+    } catch (error) {
+      if (timeout.aborted && !signal.aborted) throw timedOut();
+      throw error;
+    }
   }
 }
 

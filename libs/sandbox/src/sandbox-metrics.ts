@@ -13,6 +13,11 @@ export class SandboxMetrics {
   readonly registry = new Registry();
   private readonly operations: Counter<'operation' | 'outcome'>;
   private readonly latency: Histogram<'operation'>;
+  readonly autoStopped: Counter<'reason'>;
+  readonly autoDeleted: Counter;
+  readonly reconciled: Counter<'kind'>;
+  readonly orphansRemoved: Counter;
+  readonly scanDuration: Histogram<'scan'>;
 
   constructor(store: SandboxMetaStore) {
     collectDefaultMetrics({ register: this.registry, prefix: 'sandboxd_process_' });
@@ -27,6 +32,35 @@ export class SandboxMetrics {
       help: 'Duration of sandbox operations, lock wait included.',
       labelNames: ['operation'],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [this.registry],
+    });
+    this.autoStopped = new Counter({
+      name: 'sandboxd_auto_stopped_total',
+      help: 'Sandboxes stopped by the scheduler, by reason (idle-timeout, max-lifetime).',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.autoDeleted = new Counter({
+      name: 'sandboxd_auto_deleted_total',
+      help: 'Stopped sandboxes deleted by the scheduler once their autoDeleteAt passed.',
+      registers: [this.registry],
+    });
+    this.reconciled = new Counter({
+      name: 'sandboxd_reconciled_total',
+      help: 'Drift repaired by the reconciler, by kind.',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    this.orphansRemoved = new Counter({
+      name: 'sandboxd_orphans_removed_total',
+      help: 'Containers carrying our ownership label without a record, removed.',
+      registers: [this.registry],
+    });
+    this.scanDuration = new Histogram({
+      name: 'sandboxd_scan_duration_seconds',
+      help: 'Duration of scheduler scans (auto-stop, auto-delete, reconcile).',
+      labelNames: ['scan'],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
       registers: [this.registry],
     });
     new Gauge({

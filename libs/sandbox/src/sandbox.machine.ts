@@ -305,7 +305,6 @@ export const sandboxMachine = setup({
           },
         },
       },
-      exit: 'clearRequests',
     },
     deleted: { type: 'final' },
   },

@@ -2,16 +2,26 @@ import { Module, OnApplicationBootstrap, OnApplicationShutdown, Logger } from '@
 import { describeError } from '@app/config';
 import { DeploymentModule } from '@app/deployment';
 import { MetaStoreModule } from '@app/meta-store';
+import { SandboxAutomation } from './sandbox-automation';
 import { SandboxDriver } from './sandbox-driver';
+import { SandboxReconciler } from './sandbox-reconciler';
 import { SandboxEffects } from './sandbox-effects';
 import { SandboxHealth } from './sandbox-health';
 import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxService } from './sandbox.service';
 
 @Module({
-  exports: [SandboxHealth, SandboxMetrics, SandboxService],
+  exports: [SandboxAutomation, SandboxHealth, SandboxMetrics, SandboxReconciler, SandboxService],
   imports: [MetaStoreModule, DeploymentModule],
-  providers: [SandboxDriver, SandboxEffects, SandboxHealth, SandboxMetrics, SandboxService],
+  providers: [
+    SandboxAutomation,
+    SandboxDriver,
+    SandboxEffects,
+    SandboxHealth,
+    SandboxMetrics,
+    SandboxReconciler,
+    SandboxService,
+  ],
 })
 export class SandboxModule implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(SandboxModule.name);

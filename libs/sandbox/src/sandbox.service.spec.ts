@@ -13,8 +13,9 @@ function build() {
   const deployment = new FakeDeployment();
   const storeAsReal = store as unknown as SandboxMetaStore;
   const driver = new SandboxDriver(
+    config,
     storeAsReal,
-    new SandboxEffects(deployment as unknown as DockerDeployment),
+    new SandboxEffects(config, deployment as unknown as DockerDeployment),
   );
   const service = new SandboxService(
     config,
@@ -119,7 +120,7 @@ describe(SandboxService.name, () => {
     const { sandbox } = await service.create({ image: 'img' }, { wait: true });
     await service.stop(sandbox.id);
     deployment.containers.clear();
-    await expect(service.restart(sandbox.id)).rejects.toMatchObject({ code: 'CONTAINER_FAILED' });
+    await expect(service.restart(sandbox.id)).rejects.toMatchObject({ code: 'CONTAINER_MISSING' });
     const view = await service.get(sandbox.id);
     expect(view.state).toBe('stopped');
     expect(view.failureReason).toContain('no longer exists');

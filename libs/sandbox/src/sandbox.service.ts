@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, CodedError, describeError } from '@app/config';
 import {
+  LIVE_STATES,
   SandboxInfo,
   SandboxLock,
   SandboxMetaStore,
@@ -8,6 +9,7 @@ import {
   SandboxState,
 } from '@app/meta-store';
 import { CreateSandboxInput, fingerprintOf, toSandboxSpec } from './create-sandbox.input';
+import { autoStopAt, effectiveAutoDeleteSeconds } from './deadlines';
 import { newSandboxId } from './sandbox-id';
 import { SandboxDriver } from './sandbox-driver';
 import { SandboxMetrics } from './sandbox-metrics';
@@ -73,7 +75,12 @@ export class SandboxService {
       containerId: null,
       instanceId: this.config.instanceId,
       idleTimeoutSeconds: spec.idleTimeoutSeconds,
+      maxLifetimeSeconds: spec.maxLifetimeSeconds,
       autoDeleteSeconds: spec.autoDeleteSeconds,
+      protected: input.protected ?? false,
+      autoStopAt: null,
+      autoDeleteAt: null,
+      lastActivityAt: now.toISOString(),
       createdAt: now.toISOString(),
       startedAt: null,
       stoppedAt: null,
@@ -81,6 +88,7 @@ export class SandboxService {
       failureReason: null,
       stateHistory: [],
     };
+    info.autoStopAt = autoStopAt(info, now);
     const idempotency =
       options.idempotencyKey === undefined
         ? undefined
@@ -102,11 +110,10 @@ export class SandboxService {
       });
       announce(result);
       if (!result.created) return result.record;
-      await this.store.setTimeout(id, {
-        idleTimeoutSeconds: spec.idleTimeoutSeconds,
-        expiresAt: new Date(now.getTime() + spec.idleTimeoutSeconds * 1000).toISOString(),
-      });
-      return this.metrics.time('create', () => this.driver.drive(result.record, null));
+      await this.refreshTimeoutKey(result.record);
+      return this.metrics.time('create', async () =>
+        this.deleteIfEphemeral(await this.driver.drive(result.record, null)),
+      );
     });
     const first = await Promise.race([inserted, run.then(() => inserted)]);
 
@@ -146,6 +153,74 @@ export class SandboxService {
     return this.command(idOrName, { type: 'delete', force });
   }
 
+  /** Explicit activity: pushes the idle deadline out. Only live sandboxes have one. */
+  async keepAlive(idOrName: string): Promise<SandboxInfo> {
+    const id = await this.idOf(idOrName);
+    return this.lock.withLock(id, async () => {
+      const record = await this.loadOrThrow(id);
+      if (!LIVE_STATES.includes(record.info.state)) {
+        throw new CodedError(
+          'SANDBOX_NOT_RUNNING',
+          `sandbox ${id} is ${record.info.state}; only a pending or running sandbox can be kept alive`,
+          { sandboxId: id, state: record.info.state },
+        );
+      }
+      return (await this.bump(record)).info;
+    });
+  }
+
+  /**
+   * Implicit activity (exec, files, reads when ACTIVITY_INCLUDES_READS): best effort, never waits
+   * behind a running command (which sets the deadlines itself), and skips writes that would move
+   * the deadline by less than a second.
+   */
+  async recordActivity(id: string): Promise<void> {
+    await this.lock.tryWithLock(id, async () => {
+      const record = await this.store.load(id);
+      if (!record || !LIVE_STATES.includes(record.info.state)) return;
+      const next = autoStopAt(record.info, new Date());
+      const current = record.info.autoStopAt;
+      if (next !== null && current !== null && Date.parse(next) - Date.parse(current) < 1000)
+        return;
+      await this.bump(record);
+    });
+  }
+
+  /** Sets or clears protection (exempt from auto-delete and force-delete). Counts as activity. */
+  async setProtected(idOrName: string, value: boolean): Promise<SandboxInfo> {
+    const id = await this.idOf(idOrName);
+    return this.lock.withLock(id, async () => {
+      const record = await this.loadOrThrow(id);
+      if (record.info.state === 'deleted') {
+        throw new CodedError('INVALID_TRANSITION', `sandbox ${id} is deleted`, {
+          sandboxId: id,
+          state: 'deleted',
+        });
+      }
+      const live = LIVE_STATES.includes(record.info.state);
+      const now = new Date();
+      const patch = live
+        ? {
+            protected: value,
+            autoStopAt: autoStopAt(record.info, now),
+            lastActivityAt: now.toISOString(),
+          }
+        : { protected: value };
+      return (await this.store.update(id, patch, { expectedVersion: record.version })).info;
+    });
+  }
+
+  /**
+   * Called under the sandbox's lock after anything that may have stopped it: a sandbox whose
+   * effective autoDeleteSeconds is 0 (ephemeral) is deleted as soon as it stops.
+   */
+  async deleteIfEphemeral(record: SandboxRecord): Promise<SandboxRecord> {
+    const { info } = record;
+    if (info.state !== 'stopped' || info.protected || info.operation !== null) return record;
+    if (effectiveAutoDeleteSeconds(info, this.config.autoDeleteAfterSeconds) !== 0) return record;
+    return this.driver.drive(record, { type: 'delete', reason: 'auto-delete' });
+  }
+
   /**
    * Finishes or rolls back operations that a killed process left in flight. Safe to run while
    * other processes work: each sandbox is taken under its lock and re-read first.
@@ -161,7 +236,7 @@ export class SandboxService {
             this.logger.warn(
               `recovering sandbox ${fresh.info.id}: ${fresh.info.operation} was interrupted`,
             );
-            await this.driver.drive(fresh, null);
+            await this.deleteIfEphemeral(await this.driver.drive(fresh, null));
             recovered += 1;
           }
         });
@@ -178,19 +253,56 @@ export class SandboxService {
   }
 
   private async command(idOrName: string, event: SandboxMachineEvent): Promise<SandboxInfo> {
-    const found = await this.store.load(idOrName);
-    if (!found) throw notFound(idOrName);
-    const id = found.info.id;
+    const id = await this.idOf(idOrName);
     const record = await this.metrics.time(event.type, () =>
       this.lock.withLock(id, async () => {
-        const fresh = await this.store.load(id);
-        if (!fresh) throw notFound(idOrName);
+        const fresh = await this.loadOrThrow(id);
         // Deleting a deleted sandbox is idempotent: the answer is the same, nothing happens.
         if (event.type === 'delete' && fresh.info.state === 'deleted') return fresh;
-        return this.driver.drive(fresh, event);
+        if (event.type === 'delete' && event.force && fresh.info.protected) {
+          throw new CodedError(
+            'SANDBOX_PROTECTED',
+            `sandbox ${id} is protected; unset protected (PATCH) before a forced delete`,
+            { sandboxId: id },
+          );
+        }
+        return this.deleteIfEphemeral(await this.driver.drive(fresh, event));
       }),
     );
     return record.info;
+  }
+
+  private async idOf(idOrName: string): Promise<string> {
+    const found = await this.store.load(idOrName);
+    if (!found) throw notFound(idOrName);
+    return found.info.id;
+  }
+
+  private async loadOrThrow(id: string): Promise<SandboxRecord> {
+    const record = await this.store.load(id);
+    if (!record) throw notFound(id);
+    return record;
+  }
+
+  private async bump(record: SandboxRecord): Promise<SandboxRecord> {
+    const now = new Date();
+    const deadline = autoStopAt(record.info, now);
+    const updated = await this.store.update(
+      record.info.id,
+      { autoStopAt: deadline, lastActivityAt: now.toISOString() },
+      { expectedVersion: record.version },
+    );
+    await this.refreshTimeoutKey(updated);
+    return updated;
+  }
+
+  /** The cache's timeout key mirrors the idle deadline of a live sandbox (the seed's timeout key). */
+  private async refreshTimeoutKey(record: SandboxRecord): Promise<void> {
+    if (record.info.autoStopAt === null || !LIVE_STATES.includes(record.info.state)) return;
+    await this.store.setTimeout(record.info.id, {
+      idleTimeoutSeconds: record.info.idleTimeoutSeconds,
+      expiresAt: record.info.autoStopAt,
+    });
   }
 
   private async awaitWithin(run: Promise<SandboxRecord>, id: string): Promise<SandboxRecord> {

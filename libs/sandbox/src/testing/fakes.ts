@@ -130,11 +130,27 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
 }
 
 /** A lock that only serialises within the test (enough for logic tests). */
-export class FakeLock implements Pick<SandboxLock, 'withLock'> {
+export class FakeLock implements Pick<SandboxLock, 'withLock' | 'tryWithLock'> {
   private tail: Promise<unknown> = Promise.resolve();
+  private held = false;
+
+  async tryWithLock<T>(
+    _id: string,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<{ acquired: true; value: T } | { acquired: false }> {
+    if (this.held) return { acquired: false };
+    return { acquired: true, value: await this.withLock(_id, fn) };
+  }
 
   withLock<T>(_id: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const run = this.tail.then(() => fn(new AbortController().signal));
+    const run = this.tail.then(async () => {
+      this.held = true;
+      try {
+        return await fn(new AbortController().signal);
+      } finally {
+        this.held = false;
+      }
+    });
     this.tail = run.catch(() => undefined);
     return run;
   }

@@ -1,0 +1,235 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig, describeError } from '@app/config';
+import { ContainerEvent, ContainerState, DockerDeployment, exitReason } from '@app/deployment';
+import { SandboxLock, SandboxMetaStore, SandboxRecord, SandboxState } from '@app/meta-store';
+import { settleBounded } from './bounded';
+import { SandboxDriver } from './sandbox-driver';
+import { SandboxMetrics } from './sandbox-metrics';
+import { SandboxService } from './sandbox.service';
+
+export const DRIFT_KINDS = [
+  'container-exited',
+  'container-missing',
+  'operation-interrupted',
+  'deleted-container-present',
+  'orphan-container',
+] as const;
+export type DriftKind = (typeof DRIFT_KINDS)[number];
+
+export interface DriftItem {
+  kind: DriftKind;
+  sandboxId: string | null;
+  containerId: string | null;
+  detail: string;
+}
+
+export interface ReconcileAction extends DriftItem {
+  outcome: 'repaired' | 'skipped' | 'busy' | 'failed';
+  error?: string;
+}
+
+const PAGE = 500;
+
+/**
+ * Keeps records and Docker in step: a running record whose container exited or vanished becomes
+ * stopped (with the exit code or OOM as the reason); an operation a killed process left in
+ * flight is finished or rolled back; the container of a deleted record is removed; a container
+ * with our ownership label and no record is removed after a grace period. `report()` only looks;
+ * `run()` repairs, re-checking each sandbox under its lock first.
+ */
+@Injectable()
+export class SandboxReconciler {
+  private readonly logger = new Logger(SandboxReconciler.name);
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly store: SandboxMetaStore,
+    private readonly lock: SandboxLock,
+    private readonly deployment: DockerDeployment,
+    private readonly driver: SandboxDriver,
+    private readonly sandboxes: SandboxService,
+    private readonly metrics: SandboxMetrics,
+  ) {}
+
+  async report(): Promise<DriftItem[]> {
+    const [containers, instances, running, inFlight] = await Promise.all([
+      this.deployment.listOwned(),
+      this.store.knownInstanceIds(),
+      this.allInStates(['running']),
+      this.store.listWithOperationInFlight(),
+    ]);
+    const items: DriftItem[] = [];
+    const byId = new Map(containers.map((c) => [c.containerId, c]));
+    for (const record of running) {
+      if (record.info.operation !== null) continue;
+      const container = record.info.containerId ? byId.get(record.info.containerId) : undefined;
+      if (!container || !container.running) {
+        items.push({
+          kind: container ? 'container-exited' : 'container-missing',
+          sandboxId: record.info.id,
+          containerId: record.info.containerId,
+          detail: exitReason(container ?? null),
+        });
+      }
+    }
+    for (const record of inFlight) {
+      items.push({
+        kind: 'operation-interrupted',
+        sandboxId: record.info.id,
+        containerId: record.info.containerId,
+        detail: `${record.info.operation} in flight (finished here if no process is working on it)`,
+      });
+    }
+    items.push(
+      ...(await this.containerDrift(containers, new Set([...instances, this.config.instanceId]))),
+    );
+    return items;
+  }
+
+  async run(): Promise<ReconcileAction[]> {
+    const end = this.metrics.scanDuration.startTimer({ scan: 'reconcile' });
+    try {
+      const items = await this.report();
+      const settled = await settleBounded(items, this.config.schedulerConcurrency, (item) =>
+        this.repair(item),
+      );
+      return settled.map((outcome, i): ReconcileAction => {
+        if (outcome.status === 'fulfilled') return { ...items[i], outcome: outcome.value };
+        const error = describeError(outcome.reason);
+        this.logger.warn(`reconcile ${items[i].kind} of ${items[i].sandboxId}: ${error}`);
+        return { ...items[i], outcome: 'failed', error };
+      });
+    } finally {
+      end();
+    }
+  }
+
+  /** Reacts to one Docker event (die, oom, destroy) for one sandbox, within the event latency. */
+  async onContainerEvent(event: ContainerEvent): Promise<void> {
+    if (!event.sandboxId) return;
+    try {
+      const outcome = await this.settleExited(event.sandboxId);
+      if (outcome === 'repaired') this.metrics.reconciled.inc({ kind: `event-${event.action}` });
+    } catch (error) {
+      this.logger.warn(`event ${event.action} for ${event.sandboxId}: ${describeError(error)}`);
+    }
+  }
+
+  /** Subscribes to Docker's event stream; a (re)connect runs a full pass for missed events. */
+  watch(): { stop(): void } {
+    return this.deployment.watchEvents(
+      (event) => void this.onContainerEvent(event),
+      () => void this.run().catch((e: unknown) => this.logger.warn(`resync: ${describeError(e)}`)),
+    );
+  }
+
+  private async repair(item: DriftItem): Promise<ReconcileAction['outcome']> {
+    let outcome: ReconcileAction['outcome'];
+    switch (item.kind) {
+      case 'container-exited':
+      case 'container-missing':
+        outcome = await this.settleExited(item.sandboxId!);
+        break;
+      case 'operation-interrupted':
+        outcome = await this.finishInterrupted(item.sandboxId!);
+        break;
+      case 'deleted-container-present':
+      case 'orphan-container':
+        await this.deployment.remove(item.containerId!);
+        if (item.kind === 'orphan-container') this.metrics.orphansRemoved.inc();
+        this.logger.warn(`removed container ${item.containerId} (${item.kind}): ${item.detail}`);
+        outcome = 'repaired';
+        break;
+    }
+    if (outcome === 'repaired') this.metrics.reconciled.inc({ kind: item.kind });
+    return outcome;
+  }
+
+  /** A running record whose container is down or gone becomes stopped, with the reason. */
+  private async settleExited(sandboxId: string): Promise<ReconcileAction['outcome']> {
+    const result = await this.lock.tryWithLock(sandboxId, async () => {
+      const record = await this.store.load(sandboxId);
+      if (!record || record.info.state !== 'running' || record.info.operation !== null) {
+        return 'skipped' as const;
+      }
+      const container = await this.deployment.inspect(
+        record.info.containerId ?? this.deployment.containerName(sandboxId),
+      );
+      if (container?.running) return 'skipped' as const;
+      const reason = exitReason(container);
+      const stopped = await this.driver.drive(record, { type: 'exited', reason });
+      this.logger.warn(`sandbox ${sandboxId} stopped behind our back: ${reason}`);
+      await this.sandboxes.deleteIfEphemeral(stopped);
+      return 'repaired' as const;
+    });
+    return result.acquired ? result.value : 'busy';
+  }
+
+  private async finishInterrupted(sandboxId: string): Promise<ReconcileAction['outcome']> {
+    const result = await this.lock.tryWithLock(sandboxId, async () => {
+      const record = await this.store.load(sandboxId);
+      if (!record || record.info.operation === null) return 'skipped' as const;
+      this.logger.warn(`finishing ${record.info.operation} of sandbox ${sandboxId} (interrupted)`);
+      await this.sandboxes.deleteIfEphemeral(await this.driver.drive(record, null));
+      return 'repaired' as const;
+    });
+    return result.acquired ? result.value : 'busy';
+  }
+
+  private async containerDrift(
+    containers: ContainerState[],
+    knownInstances: Set<string>,
+  ): Promise<DriftItem[]> {
+    const ids = [...new Set(containers.map((c) => c.sandboxId).filter((id): id is string => !!id))];
+    const records = new Map<string, SandboxRecord>();
+    for (let i = 0; i < ids.length; i += PAGE) {
+      for (const r of await this.store.loadMany(ids.slice(i, i + PAGE))) records.set(r.info.id, r);
+    }
+    const items: DriftItem[] = [];
+    for (const container of containers) {
+      const record = container.sandboxId ? records.get(container.sandboxId) : undefined;
+      const item = { sandboxId: container.sandboxId, containerId: container.containerId };
+      if (record?.info.state === 'deleted') {
+        items.push({ ...item, kind: 'deleted-container-present', detail: 'record is deleted' });
+      } else if (this.isOrphan(container, record, knownInstances)) {
+        items.push({
+          ...item,
+          kind: 'orphan-container',
+          detail: record
+            ? `sandbox ${record.info.id} uses container ${record.info.containerId}`
+            : 'no sandbox record',
+        });
+      }
+    }
+    return items;
+  }
+
+  private isOrphan(
+    container: ContainerState,
+    record: SandboxRecord | undefined,
+    knownInstances: Set<string>,
+  ): boolean {
+    // Containers of a sandboxd whose records live in another database are not ours to judge.
+    if (!container.instanceId || !knownInstances.has(container.instanceId)) return false;
+    const ageMs = Date.now() - Date.parse(container.createdAt ?? '1970-01-01T00:00:00Z');
+    if (ageMs < this.config.orphanGraceSeconds * 1000) return false;
+    if (!record) return true;
+    // A second container for a sandbox that has settled on another one is a leftover.
+    return (
+      record.info.operation === null &&
+      record.info.containerId !== null &&
+      record.info.containerId !== container.containerId
+    );
+  }
+
+  private async allInStates(states: SandboxState[]): Promise<SandboxRecord[]> {
+    const out: SandboxRecord[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.listByStates(states, PAGE, after);
+      out.push(...page);
+      if (page.length < PAGE) return out;
+      after = page[page.length - 1].info.id;
+    }
+  }
+}
