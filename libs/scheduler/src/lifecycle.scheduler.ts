@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { AppConfig, describeError } from '@app/config';
+import { KeyValueStore, TaskLock } from '@app/meta-store';
+import { SandboxAutomation, SandboxReconciler } from '@app/sandbox';
+import { slotKey, slotOf } from './task-slot';
+
+type Job = () => Promise<unknown>;
+
+const INTERVAL_PREFIX = 'sandboxd-';
+
+/**
+ * Thin timers around the sandbox service's scans. Every job runs at most once per interval across
+ * all processes (a claimed slot in the shared store) and never overlaps itself (a task lock);
+ * the transitions themselves stay idempotent, so a lost claim can never double a stop or delete.
+ */
+@Injectable()
+export class LifecycleScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(LifecycleScheduler.name);
+  private readonly owner = randomUUID();
+  private watcher: { stop(): void } | null = null;
+  private stopping = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly registry: SchedulerRegistry,
+    private readonly kv: KeyValueStore,
+    private readonly tasks: TaskLock,
+    private readonly automation: SandboxAutomation,
+    private readonly reconciler: SandboxReconciler,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.config.schedulerEnabled) {
+      this.logger.log('scheduler disabled (SCHEDULER_ENABLED=false)');
+      return;
+    }
+    const scans = this.config.schedulerIntervalSeconds;
+    this.every('auto-stop', scans, () => this.automation.autoStopDue());
+    this.every('auto-delete', scans, () => this.automation.autoDeleteDue());
+    this.every('reconcile', this.config.reconcileIntervalSeconds, () => this.reconciler.run());
+    if (this.config.dockerEvents) {
+      // Docker events make drift visible within a second; every (re)connect also runs a full
+      // pass, which covers start-up and anything missed while the stream was down.
+      this.watcher = this.reconciler.watch();
+    } else {
+      this.track(this.runOncePerSlot('reconcile', 1000, () => this.reconciler.run()));
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    this.watcher?.stop();
+    for (const name of this.registry.getIntervals()) {
+      if (name.startsWith(INTERVAL_PREFIX)) this.registry.deleteInterval(name);
+    }
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private every(name: string, seconds: number, job: Job): void {
+    let running = false;
+    const tick = () => {
+      if (running || this.stopping) return;
+      running = true;
+      this.track(
+        this.runOncePerSlot(name, seconds * 1000, job).finally(() => {
+          running = false;
+        }),
+      );
+    };
+    this.registry.addInterval(`${INTERVAL_PREFIX}${name}`, setInterval(tick, seconds * 1000));
+  }
+
+  private track(run: Promise<unknown>): void {
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
+  }
+
+  private async runOncePerSlot(name: string, intervalMs: number, job: Job): Promise<void> {
+    try {
+      const key = slotKey(name, slotOf(Date.now(), intervalMs));
+      if (!(await this.kv.setIfAbsent(key, this.owner, intervalMs * 2))) return;
+      await this.tasks.runExclusive(name, Math.max(intervalMs * 3, 30_000), async () => {
+        await job();
+      });
+    } catch (error) {
+      this.logger.warn(`${name} scan failed: ${describeError(error)}`);
+    }
+  }
+}
