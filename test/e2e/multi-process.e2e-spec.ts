@@ -157,3 +157,52 @@ describe('a process killed with SIGKILL during create', () => {
     }
   });
 });
+
+describe('two API processes running the scheduler', () => {
+  const { instanceId, env } = testEnv('postgres+redis', {
+    SCHEDULER_INTERVAL_SECONDS: '1',
+    RECONCILE_INTERVAL_SECONDS: '2',
+    STOP_TIMEOUT_SECONDS: '1',
+  });
+  let a: ServerProcess;
+  let b: ServerProcess;
+
+  beforeAll(async () => {
+    await ensureDemoImage();
+    [a, b] = await Promise.all([ServerProcess.start(env), ServerProcess.start(env)]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM')]);
+    await sweepContainers(instanceId);
+  });
+
+  it('should stop and delete every due sandbox exactly once, without errors', async () => {
+    const created = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) =>
+        call(i % 2 ? a : b, 'POST', '/v1/sandboxes?wait=true', {
+          image: DEMO_IMAGE,
+          idleTimeoutSeconds: 1,
+          autoDeleteSeconds: 1,
+        }),
+      ),
+    );
+    const ids = created.map((c) => c.body.id as string);
+    for (const id of ids) {
+      const view = await until(b, id, (s) => s.state === 'deleted', 30_000);
+      const moves = (view.stateHistory as Json[]).map((h) => `${h.from}>${h.to}:${h.reason ?? ''}`);
+      expect(moves).toEqual([
+        'pending>running:',
+        'running>stopped:idle-timeout',
+        'stopped>deleted:auto-delete',
+      ]);
+      expect(await containersOf(id)).toHaveLength(0);
+    }
+    const logs = a.logs() + b.logs();
+    for (const id of ids) {
+      expect(logs.split(`sandbox ${id} stopped: idle-timeout`).length - 1).toBe(1);
+      expect(logs.split(`sandbox ${id} deleted: auto-delete`).length - 1).toBe(1);
+    }
+    expect(logs).not.toMatch(/\bERROR\b/);
+  });
+});

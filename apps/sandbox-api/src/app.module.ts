@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AppConfigModule } from '@app/config';
 import { SandboxModule } from '@app/sandbox';
+import { SchedulerModule } from '@app/scheduler';
+import { AdminController } from './admin.controller';
 import { HealthController } from './health.controller';
 import { ErrorFilter } from './http/error.filter';
 import { createValidationPipe } from './http/validation.pipe';
@@ -9,8 +11,8 @@ import { SandboxController } from './sandbox.controller';
 
 /** Composition root. The pipe and filter are providers, so tests get exactly production's. */
 @Module({
-  controllers: [HealthController, SandboxController],
-  imports: [AppConfigModule, SandboxModule],
+  controllers: [AdminController, HealthController, SandboxController],
+  imports: [AppConfigModule, SandboxModule, SchedulerModule],
   providers: [
     { provide: APP_FILTER, useClass: ErrorFilter },
     { provide: APP_PIPE, useFactory: createValidationPipe },

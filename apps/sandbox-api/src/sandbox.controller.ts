@@ -6,6 +6,7 @@ import {
   Headers,
   HttpCode,
   Param,
+  Patch,
   Post,
   Query,
   Res,
@@ -22,12 +23,13 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { validationError } from '@app/config';
+import { AppConfig, validationError } from '@app/config';
 import { SandboxService } from '@app/sandbox';
 import { CreateSandboxQuery, DeleteSandboxQuery } from './dto/command.query';
 import { CreateSandboxDto } from './dto/create-sandbox.dto';
 import { ListSandboxesQuery } from './dto/list-sandboxes.query';
 import { ErrorView, SandboxPage, SandboxView } from './dto/sandbox.view';
+import { UpdateSandboxDto } from './dto/update-sandbox.dto';
 import { SandboxIdPipe } from './http/sandbox-id.pipe';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -36,7 +38,10 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 @ApiBadRequestResponse({ type: ErrorView, description: 'VALIDATION_FAILED, MALFORMED_JSON' })
 @Controller('v1/sandboxes')
 export class SandboxController {
-  constructor(private readonly sandboxes: SandboxService) {}
+  constructor(
+    private readonly config: AppConfig,
+    private readonly sandboxes: SandboxService,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: 'Create a sandbox (202 pending; with wait=true, 200 once settled)' })
@@ -81,7 +86,32 @@ export class SandboxController {
   @ApiOkResponse({ type: SandboxView })
   @ApiNotFoundResponse({ type: ErrorView })
   async get(@Param('id', SandboxIdPipe) id: string): Promise<SandboxView> {
-    return SandboxView.of(await this.sandboxes.get(id));
+    const sandbox = await this.sandboxes.get(id);
+    // Reads count as activity only when configured; never block the answer on it.
+    if (this.config.activityIncludesReads) void this.sandboxes.recordActivity(sandbox.id);
+    return SandboxView.of(sandbox);
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Change a sandbox: set or clear protected' })
+  @ApiOkResponse({ type: SandboxView })
+  @ApiNotFoundResponse({ type: ErrorView })
+  @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION (deleted)' })
+  async update(
+    @Param('id', SandboxIdPipe) id: string,
+    @Body() body: UpdateSandboxDto,
+  ): Promise<SandboxView> {
+    return SandboxView.of(await this.sandboxes.setProtected(id, body.protected));
+  }
+
+  @Post(':id/keepalive')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Activity: push the idle deadline (autoStopAt) out' })
+  @ApiOkResponse({ type: SandboxView })
+  @ApiNotFoundResponse({ type: ErrorView })
+  @ApiConflictResponse({ type: ErrorView, description: 'SANDBOX_NOT_RUNNING' })
+  async keepAlive(@Param('id', SandboxIdPipe) id: string): Promise<SandboxView> {
+    return SandboxView.of(await this.sandboxes.keepAlive(id));
   }
 
   @Post(':id/stop')
@@ -114,7 +144,7 @@ export class SandboxController {
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({
     type: ErrorView,
-    description: 'INVALID_TRANSITION when live and not forced',
+    description: 'INVALID_TRANSITION when live and not forced; SANDBOX_PROTECTED when forced',
   })
   async delete(
     @Param('id', SandboxIdPipe) id: string,

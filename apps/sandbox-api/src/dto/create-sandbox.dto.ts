@@ -3,6 +3,7 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
+  IsBoolean,
   IsInt,
   IsNumber,
   IsOptional,
@@ -94,6 +95,24 @@ export class CreateSandboxDto {
   @Min(0)
   @Max(31_536_000)
   idleTimeoutSeconds?: number;
+
+  @ApiPropertyOptional({
+    example: 7200,
+    description: 'Hard deadline from start, whatever the activity; 0 or absent = none',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(31_536_000)
+  maxLifetimeSeconds?: number;
+
+  @ApiPropertyOptional({
+    example: false,
+    description: 'Exempt from auto-delete and force-delete until unset (PATCH)',
+  })
+  @IsOptional()
+  @IsBoolean()
+  protected?: boolean;
 
   @ApiPropertyOptional({
     example: 86400,

@@ -41,7 +41,18 @@ export class SandboxView {
   host!: string | null;
   @ApiProperty({ type: String, nullable: true }) containerId!: string | null;
   @ApiProperty() idleTimeoutSeconds!: number;
+  @ApiProperty({ type: Number, nullable: true }) maxLifetimeSeconds!: number | null;
   @ApiProperty({ type: Number, nullable: true }) autoDeleteSeconds!: number | null;
+  @ApiProperty({ description: 'Exempt from auto-delete and force-delete' }) protected!: boolean;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'When the idle timeout or max lifetime stops it (live sandboxes)',
+  })
+  autoStopAt!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'When it is deleted (stopped ones)' })
+  autoDeleteAt!: string | null;
+  @ApiProperty({ type: String, nullable: true }) lastActivityAt!: string | null;
   @ApiProperty() createdAt!: string;
   @ApiProperty({ type: String, nullable: true }) startedAt!: string | null;
   @ApiProperty({ type: String, nullable: true }) stoppedAt!: string | null;
@@ -66,7 +77,12 @@ export class SandboxView {
       host: info.host,
       containerId: info.containerId,
       idleTimeoutSeconds: info.idleTimeoutSeconds,
+      maxLifetimeSeconds: info.maxLifetimeSeconds,
       autoDeleteSeconds: info.autoDeleteSeconds,
+      protected: info.protected,
+      autoStopAt: info.autoStopAt,
+      autoDeleteAt: info.autoDeleteAt,
+      lastActivityAt: info.lastActivityAt,
       createdAt: info.createdAt,
       startedAt: info.startedAt,
       stoppedAt: info.stoppedAt,

@@ -15,6 +15,7 @@ export function statusOf(code: ErrorCode): HttpStatus {
     case 'INVALID_TRANSITION':
     case 'SANDBOX_NOT_RUNNING':
     case 'SANDBOX_PROTECTED':
+    case 'CONTAINER_MISSING':
     case 'SANDBOX_BUSY':
     case 'NAME_CONFLICT':
     case 'IDEMPOTENCY_CONFLICT':
