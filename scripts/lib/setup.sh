@@ -81,6 +81,14 @@ ensure_postgres() {
     as_root su postgres -c "createdb -O sandboxd sandboxd_test"
 }
 
+# The quota tests make a real XFS file system on a loop device.
+ensure_xfsprogs() {
+  if ! command -v mkfs.xfs >/dev/null 2>&1 || ! command -v xfs_quota >/dev/null 2>&1; then
+    log "installing xfsprogs"
+    apt_install xfsprogs
+  fi
+}
+
 ensure_redis() {
   if ! command -v redis-server >/dev/null 2>&1; then
     log "installing Redis (Debian redis-server)"

@@ -1,0 +1,12 @@
+export { QuotaModule } from './quota.module';
+export { QuotaService, QUOTA_COMMAND_TIMEOUT_MS } from './quota.service';
+export { CommandError, CommandRunner, MAX_OUTPUT_BYTES, requireSuccess } from './command-runner';
+export type { CommandResult, RunOptions } from './command-runner';
+export { MountTable, mountOf, parseMounts, projectQuotaMode } from './mount-table';
+export type { MountEntry, ProjectQuotaMode } from './mount-table';
+export { detectStorageOptSupport } from './storage-opt';
+export type { DockerStorageInfo, StorageOptSupport } from './storage-opt';
+export { LOG_DIR_MODE, LOG_ROOT_MODE, ensureLogDir, logDirPath, removeLogDir } from './log-dir';
+export { parseFindmnt, parseLsproj, parseQuotaState } from './xfs-output';
+export type { MountOfPath, QuotaState } from './xfs-output';
+export type { Enforcement, LogDirQuota, RootfsProject } from './types';
