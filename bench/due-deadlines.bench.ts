@@ -21,7 +21,6 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@app/config';
 import {
   MemoryKeyValueStore,
@@ -30,6 +29,7 @@ import {
   initializeDataSource,
 } from '@app/meta-store';
 import { Client } from 'pg';
+import { dropDatabase } from '../test/support/database';
 import { DataSource, QueryRunner } from 'typeorm';
 import { buildDueForAutoDeleteQuery } from '../libs/meta-store/src/store/deadline-queries';
 import { makeSandboxInfo, makeSandboxSpec } from '../libs/meta-store/src/testing/sandbox-fixtures';
@@ -287,29 +287,6 @@ async function seed(dataSource: DataSource): Promise<Record<string, number>> {
   await dataSource.query('VACUUM ANALYZE sandbox_table');
   log(`VACUUM ANALYZE in ${Date.now() - started} ms`);
   return counts;
-}
-
-/**
- * Drops a scratch database. A plain DROP first: PostgreSQL stops autovacuum workers on the database
- * by itself (bulk inserts wake them), whereas FORCE would fail on them, since it may only
- * terminate sessions of our own role. FORCE (PostgreSQL 13+) is the fallback for our own sessions
- * that an interrupted run left open. Retried briefly, as a worker may just be starting.
- */
-async function dropDatabase(admin: Client, name: string): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-      return;
-    } catch (plainError) {
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        return;
-      } catch {
-        if (attempt >= 5) throw plainError;
-        await sleep(1_000);
-      }
-    }
-  }
 }
 
 async function idsOf(runner: QueryRunner, sql: string, params: unknown[]): Promise<string[]> {

@@ -35,6 +35,7 @@ export {
 export { AUTO_STOP_INDEX_TTL_MS } from './store/auto-stop-index';
 export { decodeCursor, encodeCursor } from './store/cursor';
 export { IDEMPOTENCY_WINDOW_MS, LOAD_MANY_BATCH } from './store/sandbox-db';
+export type { CommittedResources } from './store/sandbox-db';
 export type {
   IdempotencyInput,
   InsertSandboxInput,

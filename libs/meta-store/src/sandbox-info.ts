@@ -21,6 +21,27 @@ export interface StateTransitionRecord {
   reason?: string;
 }
 
+/** The disk limit asked for at create, and whether the storage driver could enforce it. */
+export interface SandboxDiskLimit {
+  /** As the caller wrote it, e.g. "10g", so it reads back the way it was asked. */
+  requested: string;
+  requestedBytes: number;
+  /** False when the storage driver has no per-container quota (e.g. overlay2 without xfs pquota). */
+  enforced: boolean;
+  /** Why it is not enforced; null when it is. */
+  reason: string | null;
+}
+
+/** The outcome of putting the sandbox's log directory under a filesystem project quota. */
+export interface SandboxLogDirQuota {
+  /** True when the log directory shares the daemon's quota instead of having its own. */
+  shared: boolean;
+  /** The filesystem project id of the quota; null when none was assigned. */
+  projectId: number | null;
+  /** Why no own quota could be set; null when it was. */
+  reason: string | null;
+}
+
 /** Everything a sandbox is; the allowlist of what may reach the cache and the API. */
 export interface SandboxInfo {
   id: string;
@@ -62,6 +83,14 @@ export interface SandboxInfo {
   maxLifetimeSeconds: number | null;
   /** ISO instant of the last activity that counts against the idle timeout; null before any. */
   lastActivityAt: string | null;
+  /** Cap on the number of processes in the container; null for the daemon's default. */
+  pidsLimit: number | null;
+  /** The OCI runtime the container runs under (runc, runsc, …). */
+  runtime: string;
+  /** Null when no disk limit was asked for. */
+  disk: SandboxDiskLimit | null;
+  /** Null until a quota on the log directory has been attempted. */
+  logDirQuota: SandboxLogDirQuota | null;
 }
 
 /**
@@ -96,6 +125,10 @@ const SANDBOX_INFO_KEYS: { readonly [K in keyof SandboxInfo]-?: true } = {
   protected: true,
   maxLifetimeSeconds: true,
   lastActivityAt: true,
+  pidsLimit: true,
+  runtime: true,
+  disk: true,
+  logDirQuota: true,
 };
 
 /**
@@ -115,6 +148,20 @@ export const SANDBOX_INFO_LIFECYCLE_DEFAULTS: Readonly<
   lastActivityAt: null,
 });
 
+/**
+ * Values of the resource fields for a record stored before they existed: its container was created
+ * without a pids or disk limit, under Docker's default runtime, and no log-directory quota was ever
+ * attempted for it.
+ */
+export const SANDBOX_INFO_RESOURCE_DEFAULTS: Readonly<
+  Pick<SandboxInfo, 'pidsLimit' | 'runtime' | 'disk' | 'logDirQuota'>
+> = Object.freeze({
+  pidsLimit: null,
+  runtime: 'runc',
+  disk: null,
+  logDirQuota: null,
+});
+
 export const SANDBOX_INFO_FIELDS = Object.freeze(
   Object.keys(SANDBOX_INFO_KEYS) as (keyof SandboxInfo)[],
 );
@@ -131,15 +178,21 @@ export function pickSandboxInfoFields(source: object): Partial<SandboxInfo> {
 }
 
 /**
- * A stored info blob as a SandboxInfo: picked to the allowlist, with the lifecycle fields an older
- * version did not write filled with their defaults (a stored null stays null).
+ * A stored info blob as a SandboxInfo: picked to the allowlist, with the lifecycle and resource
+ * fields an older version did not write filled with their defaults (a stored null stays null).
  */
 export function withInfoDefaults(source: object): SandboxInfo {
   const info: Record<string, unknown> = pickSandboxInfoFields(source);
-  for (const [key, value] of Object.entries(SANDBOX_INFO_LIFECYCLE_DEFAULTS)) {
-    if (info[key] === undefined) info[key] = value;
-  }
+  fillMissing(info, SANDBOX_INFO_LIFECYCLE_DEFAULTS);
+  fillMissing(info, SANDBOX_INFO_RESOURCE_DEFAULTS);
   return info as unknown as SandboxInfo;
+}
+
+/** Sets each key of `defaults` that `target` lacks (undefined); a stored null is kept. */
+function fillMissing(target: Record<string, unknown>, defaults: object): void {
+  for (const [key, value] of Object.entries(defaults)) {
+    if (target[key] === undefined) target[key] = value;
+  }
 }
 
 /**
@@ -159,11 +212,42 @@ export interface SandboxSpec {
   autoDeleteSeconds: number | null;
   /** Null for none; an older stored spec without the key reads as null. */
   maxLifetimeSeconds: number | null;
+  /** Null for the daemon's default; an older stored spec reads as null. */
+  pidsLimit: number | null;
+  /** The disk limit in bytes (parsed from `disk`), or null for none. */
+  diskBytes: number | null;
+  /** The disk limit as the caller wrote it (e.g. "10g"), or null for none. */
+  disk: string | null;
+  /** The OCI runtime; an older stored spec reads as 'runc', what its container was created with. */
+  runtime: string;
 }
 
-/** A stored spec with the fields an older version did not write filled with their defaults. */
-export function withSpecDefaults(spec: SandboxSpec): SandboxSpec {
-  return { ...spec, maxLifetimeSeconds: spec.maxLifetimeSeconds ?? null };
+/** The spec fields added after the first release, with the value an older stored spec reads as. */
+export const SANDBOX_SPEC_DEFAULTS: Readonly<
+  Pick<SandboxSpec, 'maxLifetimeSeconds' | 'pidsLimit' | 'diskBytes' | 'disk' | 'runtime'>
+> = Object.freeze({
+  maxLifetimeSeconds: null,
+  pidsLimit: null,
+  diskBytes: null,
+  disk: null,
+  runtime: 'runc',
+});
+
+/** A spec as an older version stored it: any of the later fields may be missing. */
+export type StoredSandboxSpec = Omit<SandboxSpec, keyof typeof SANDBOX_SPEC_DEFAULTS> &
+  Partial<Pick<SandboxSpec, keyof typeof SANDBOX_SPEC_DEFAULTS>>;
+
+/**
+ * A stored spec with the fields an older version did not write filled with their defaults. Unlike
+ * info, a stored null also reads as the default: the spec is only ever read back whole, and no
+ * version ever wrote null for a field whose default is not null.
+ */
+export function withSpecDefaults(spec: StoredSandboxSpec): SandboxSpec {
+  const filled: Record<string, unknown> = { ...spec };
+  for (const [key, value] of Object.entries(SANDBOX_SPEC_DEFAULTS)) {
+    filled[key] ??= value;
+  }
+  return filled as unknown as SandboxSpec;
 }
 
 /** A durable record: the public info plus DB-only fields, with an optimistic-lock version. */

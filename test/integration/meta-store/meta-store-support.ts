@@ -3,9 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
-import type { Client } from 'pg';
 import { AppConfig, loadConfig } from '@app/config';
 
 export const TEST_DATABASE_URL =
@@ -66,25 +64,4 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the promise to reject, but it resolved');
 }
 
-/**
- * Drops a scratch database. A plain DROP first: PostgreSQL stops autovacuum workers on the database
- * by itself (bulk inserts wake them), whereas FORCE would fail on them, since it may only
- * terminate sessions of our own role. FORCE (PostgreSQL 13+) is the fallback for our own sessions
- * that an interrupted run left open. Retried briefly, as a worker may just be starting.
- */
-export async function dropDatabase(admin: Client, name: string): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-      return;
-    } catch (plainError) {
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        return;
-      } catch {
-        if (attempt >= 5) throw plainError;
-        await sleep(1_000);
-      }
-    }
-  }
-}
+export { dropDatabase } from '../../support/database';

@@ -11,7 +11,9 @@ import {
 } from '@app/meta-store';
 import { Client } from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
+import type { SandboxInfo } from '@app/meta-store';
 import { buildDueForAutoDeleteQuery } from '../../../libs/meta-store/src/store/deadline-queries';
+import { buildCommittedResourcesQuery } from '../../../libs/meta-store/src/store/resource-queries';
 import {
   makeSandboxInfo,
   makeSandboxSpec,
@@ -47,6 +49,7 @@ const expectedSchema = {
     columns: [
       'auto_delete_at?',
       'auto_stop_at?',
+      'cpus?',
       'created_at',
       'deleted_at?',
       'id',
@@ -56,6 +59,7 @@ const expectedSchema = {
       'labels',
       'machine_snapshot?',
       'machine_version',
+      'memory_bytes?',
       'name?',
       'operation?',
       'protected',
@@ -93,6 +97,178 @@ async function pendingSandboxTableChanges(dataSource: DataSource): Promise<strin
   return log.upQueries.map((q) => q.query).filter((query) => query.includes('"sandbox_table"'));
 }
 
+/** The keys the resource release added to info and spec; older blobs lack them. */
+const RESOURCE_INFO_KEYS = ['pidsLimit', 'runtime', 'disk', 'logDirQuota'];
+const RESOURCE_SPEC_KEYS = ['pidsLimit', 'diskBytes', 'disk', 'runtime'];
+
+/** What an upgraded row without the resource keys reads as. */
+const RESOURCE_INFO_DEFAULTS = { pidsLimit: null, runtime: 'runc', disk: null, logDirQuota: null };
+const RESOURCE_SPEC_DEFAULTS = { pidsLimit: null, diskBytes: null, disk: null, runtime: 'runc' };
+
+/** INSERTs a row of plain column values, with the driver's placeholder syntax. */
+async function insertRaw(
+  dataSource: DataSource,
+  table: string,
+  values: Record<string, unknown>,
+): Promise<void> {
+  const columns = Object.keys(values);
+  const placeholders = columns.map((_, i) =>
+    dataSource.options.type === 'postgres' ? `$${i + 1}` : '?',
+  );
+  await dataSource.query(
+    `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${placeholders.join(', ')})`,
+    Object.values(values),
+  );
+}
+
+/** cpus and memory_bytes of every row, as numbers (PostgreSQL returns bigint as a string). */
+async function resourceColumns(
+  dataSource: DataSource,
+): Promise<Record<string, { cpus: number | null; memoryBytes: number | null }>> {
+  const rows = await dataSource.query<{ id: string; cpus: unknown; memory_bytes: unknown }[]>(
+    `SELECT id, cpus, memory_bytes FROM sandbox_table`,
+  );
+  const num = (value: unknown): number | null => (value === null ? null : Number(value));
+  return Object.fromEntries(
+    rows.map((r) => [r.id, { cpus: num(r.cpus), memoryBytes: num(r.memory_bytes) }]),
+  );
+}
+
+const GiB = 1_073_741_824;
+
+/**
+ * A database at the previous release (before AddResourceColumns) holding live, stopped and deleted
+ * sandboxes as that release wrote them: lifecycle columns set, no resource keys in info or spec.
+ * One live row carries values no release wrote (a string cpus, fractional memory), which the
+ * back-fill must survive.
+ */
+async function seedPreviousRelease(options: DataSourceOptions): Promise<void> {
+  const previous = await initializeDataSource({
+    ...options,
+    migrations: META_STORE_MIGRATIONS.slice(0, 2),
+  });
+  try {
+    const row = async (
+      overrides: Partial<SandboxInfo> & Pick<SandboxInfo, 'id' | 'state'>,
+      columns: Record<string, unknown> = {},
+    ): Promise<void> => {
+      const info: Record<string, unknown> = {
+        ...makeSandboxInfo({ operation: null, instanceId: 'prev-instance', ...overrides }),
+      };
+      for (const key of RESOURCE_INFO_KEYS) delete info[key];
+      const spec: Record<string, unknown> = {
+        ...makeSandboxSpec({ cpus: info.cpus as number | null }),
+      };
+      for (const key of RESOURCE_SPEC_KEYS) delete spec[key];
+      await insertRaw(previous, 'sandbox_table', {
+        id: overrides.id,
+        state: overrides.state,
+        image: 'alpine:3.20',
+        labels: JSON.stringify(info.labels),
+        instance_id: 'prev-instance',
+        created_at: 1_700_000_000_000,
+        spec: JSON.stringify(spec),
+        info: JSON.stringify(info),
+        machine_version: 'v1',
+        version: 5,
+        ...columns,
+      });
+    };
+    await row(
+      {
+        id: 'prev-live-a',
+        state: 'running',
+        cpus: 1.5,
+        memoryBytes: GiB / 2,
+        labels: { team: 'b' },
+        autoStopAt: '2030-01-01T00:00:00.000Z',
+      },
+      { auto_stop_at: Date.parse('2030-01-01T00:00:00.000Z') },
+    );
+    await row({ id: 'prev-live-b', state: 'pending', cpus: null, memoryBytes: GiB });
+    await row({ id: 'prev-live-c', state: 'running', cpus: 0.25, memoryBytes: null });
+    await row({
+      id: 'prev-odd',
+      state: 'running',
+      cpus: '2' as unknown as number,
+      memoryBytes: 1000.6,
+    });
+    await row({ id: 'prev-stopped', state: 'stopped', cpus: 4, memoryBytes: 4 * GiB });
+    await row({ id: 'prev-deleted', state: 'deleted', cpus: 8, memoryBytes: 8 * GiB });
+    await insertRaw(previous, 'sandbox_label', {
+      sandbox_id: 'prev-live-a',
+      key: 'team',
+      value: 'b',
+    });
+    await insertRaw(previous, 'idempotency_key', {
+      key: 'idem-prev',
+      fingerprint: 'fp',
+      sandbox_id: 'prev-live-a',
+      created_at: Date.now(),
+    });
+  } finally {
+    await previous.destroy();
+  }
+}
+
+/**
+ * After upgrading a seedPreviousRelease database: every row kept, the resource columns back-filled
+ * from the info blobs, the committed totals right at once, and the records read with defaults.
+ */
+async function expectUpgradedPreviousRelease(dataSource: DataSource): Promise<void> {
+  const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore());
+  expect(await resourceColumns(dataSource)).toEqual({
+    'prev-live-a': { cpus: 1.5, memoryBytes: GiB / 2 },
+    'prev-live-b': { cpus: null, memoryBytes: GiB },
+    'prev-live-c': { cpus: 0.25, memoryBytes: null },
+    // Not a JSON number: no limit. A fraction of a byte: rounded for the bigint column.
+    'prev-odd': { cpus: null, memoryBytes: 1001 },
+    'prev-stopped': { cpus: 4, memoryBytes: 4 * GiB },
+    'prev-deleted': { cpus: 8, memoryBytes: 8 * GiB },
+  });
+  expect(await store.committedResources()).toEqual({
+    sandboxes: 4,
+    cpus: 1.75,
+    memoryBytes: GiB / 2 + GiB + 1001,
+  });
+
+  const record = await store.load('prev-live-a');
+  expect(record?.version).toBe(5);
+  expect(record?.info).toMatchObject({
+    state: 'running',
+    cpus: 1.5,
+    memoryBytes: GiB / 2,
+    autoStopAt: '2030-01-01T00:00:00.000Z',
+    labels: { team: 'b' },
+    ...RESOURCE_INFO_DEFAULTS,
+  });
+  expect(record?.spec).toMatchObject({ cpus: 1.5, ...RESOURCE_SPEC_DEFAULTS });
+  // Rebuilding the table (SQLite) must not cascade-delete the rows that reference it.
+  expect((await store.list({ labels: { team: 'b' }, limit: 10 })).items.map((i) => i.id)).toEqual([
+    'prev-live-a',
+  ]);
+  expect(await dataSource.query(`SELECT key FROM idempotency_key`)).toEqual([{ key: 'idem-prev' }]);
+  const [deadline] = await dataSource.query<{ auto_stop_at: unknown }[]>(
+    `SELECT auto_stop_at FROM sandbox_table WHERE id = 'prev-live-a'`,
+  );
+  expect(Number(deadline.auto_stop_at)).toBe(Date.parse('2030-01-01T00:00:00.000Z'));
+  expect(await pendingSandboxTableChanges(dataSource)).toEqual([]);
+
+  // The first write after the upgrade stores the complete info; leaving the live states releases
+  // the sandbox's share of the totals.
+  const stopped = await store.archiveCache(
+    'prev-live-a',
+    { state: 'stopped', operation: null },
+    { expectedVersion: 5 },
+  );
+  expect(stopped.info).toMatchObject({ state: 'stopped', ...RESOURCE_INFO_DEFAULTS });
+  expect(await store.committedResources()).toEqual({
+    sandboxes: 3,
+    cpus: 0.25,
+    memoryBytes: GiB + 1001,
+  });
+}
+
 /**
  * A database at the first release (only the first migration run) holding a sandbox with labels and
  * an idempotency key, written the way that release wrote them: no lifecycle keys in info or spec.
@@ -114,11 +290,13 @@ async function seedFirstRelease(options: DataSourceOptions): Promise<void> {
       'protected',
       'maxLifetimeSeconds',
       'lastActivityAt',
+      ...RESOURCE_INFO_KEYS,
     ]) {
       delete info[key];
     }
     const spec: Record<string, unknown> = { ...makeSandboxSpec({ labels: { team: 'a' } }) };
     delete spec.maxLifetimeSeconds;
+    for (const key of RESOURCE_SPEC_KEYS) delete spec[key];
     const p = first.options.type === 'postgres' ? (n: number) => `$${n}` : () => '?';
     await first.query(
       `INSERT INTO sandbox_table (id, name, state, operation, image, labels, instance_id, created_at, spec, info, machine_version, version)
@@ -164,11 +342,19 @@ async function expectUpgradedFirstRelease(dataSource: DataSource): Promise<void>
     lastActivityAt: null,
     labels: { team: 'a' },
   });
+  expect(record?.info).toMatchObject(RESOURCE_INFO_DEFAULTS);
   expect(record?.spec.maxLifetimeSeconds).toBeNull();
+  expect(record?.spec).toMatchObject(RESOURCE_SPEC_DEFAULTS);
   // Rebuilding the table (SQLite) must not cascade-delete the rows that reference it.
   expect((await store.list({ labels: { team: 'a' }, limit: 10 })).items.map((i) => i.id)).toEqual([
     'sbx-old',
   ]);
+  // The first release stored cpus and memoryBytes in info already: back-filled into the columns.
+  expect(await resourceColumns(dataSource)).toEqual({
+    'sbx-old': { cpus: 1, memoryBytes: 268_435_456 },
+  });
+  // A stopped sandbox holds nothing.
+  expect(await store.committedResources()).toEqual({ sandboxes: 0, cpus: 0, memoryBytes: 0 });
   expect(await dataSource.query(`SELECT key FROM idempotency_key`)).toEqual([{ key: 'idem-old' }]);
   const [row] = await dataSource.query<
     { auto_stop_at: unknown; auto_delete_at: unknown; protected: unknown }[]
@@ -216,6 +402,58 @@ describe('migrations', () => {
     }
   });
 
+  it('upgrade a SQLite database of the previous release, back-filling the resource columns', async () => {
+    const file = tempSqlite();
+    const options = buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }));
+    try {
+      await seedPreviousRelease(options);
+      const upgraded = await initializeDataSource(options);
+      try {
+        await expectUpgradedPreviousRelease(upgraded);
+      } finally {
+        await upgraded.destroy();
+      }
+    } finally {
+      file.remove();
+    }
+  });
+
+  it('let SQLite sum the committed resources through the state index', async () => {
+    const file = tempSqlite();
+    const dataSource = await initializeDataSource(
+      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path })),
+    );
+    try {
+      // Mostly deleted history, as in a long-running service; 1 in 50 rows live.
+      await dataSource.query(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+         INSERT INTO sandbox_table (id, state, image, labels, instance_id, created_at, spec, info,
+           machine_version, version, cpus, memory_bytes)
+         SELECT printf('sbx-%05d', i), CASE WHEN i % 50 = 0 THEN 'running' ELSE 'deleted' END,
+           'img', '{}', 'i', 0, '{}', '{}', 'v1', 1, 0.5, 1024
+         FROM n`,
+      );
+      await dataSource.query('ANALYZE');
+      const [sql, params] = buildCommittedResourcesQuery(
+        dataSource.manager,
+      ).getQueryAndParameters();
+      const plan = await dataSource.query<{ detail: string }[]>(
+        `EXPLAIN QUERY PLAN ${sql}`,
+        params,
+      );
+      expect(plan.map((step) => step.detail).join('\n')).toContain('IDX_sandbox_table_state');
+      const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore());
+      expect(await store.committedResources()).toEqual({
+        sandboxes: 100,
+        cpus: 50,
+        memoryBytes: 102_400,
+      });
+    } finally {
+      await dataSource.destroy();
+      file.remove();
+    }
+  });
+
   it('let SQLite answer the due-delete scan from the partial index once it has statistics', async () => {
     const file = tempSqlite();
     const dataSource = await initializeDataSource(
@@ -252,6 +490,8 @@ describe('migrations', () => {
     const suffix = randomBytes(4).toString('hex');
     const dbName = `sandboxd_mig_${suffix}`;
     const upgradeDbName = `sandboxd_mig_up_${suffix}`;
+    const previousDbName = `sandboxd_mig_prev_${suffix}`;
+    const resourcesDbName = `sandboxd_mig_res_${suffix}`;
     const admin = new Client({ connectionString: TEST_DATABASE_URL });
     const urlOf = (name: string): string => {
       const url = new URL(TEST_DATABASE_URL);
@@ -263,11 +503,15 @@ describe('migrations', () => {
       await admin.connect();
       await admin.query(`CREATE DATABASE ${dbName}`);
       await admin.query(`CREATE DATABASE ${upgradeDbName}`);
+      await admin.query(`CREATE DATABASE ${previousDbName}`);
+      await admin.query(`CREATE DATABASE ${resourcesDbName}`);
     });
 
     afterAll(async () => {
       await dropDatabase(admin, dbName);
       await dropDatabase(admin, upgradeDbName);
+      await dropDatabase(admin, previousDbName);
+      await dropDatabase(admin, resourcesDbName);
       await admin.end();
     });
 
@@ -331,6 +575,51 @@ describe('migrations', () => {
         await expectUpgradedFirstRelease(upgraded);
       } finally {
         await upgraded.destroy();
+      }
+    });
+
+    it('upgrade a database of the previous release, back-filling the resource columns', async () => {
+      const options = buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(previousDbName) }));
+      await seedPreviousRelease(options);
+      const upgraded = await initializeDataSource(options);
+      try {
+        await expectUpgradedPreviousRelease(upgraded);
+      } finally {
+        await upgraded.destroy();
+      }
+    });
+
+    it('sums the committed resources through the state index', async () => {
+      const dataSource = await initializeDataSource(
+        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(resourcesDbName) })),
+      );
+      try {
+        // Mostly deleted history, as in a long-running service; 1 in 100 rows live.
+        await dataSource.query(
+          `INSERT INTO sandbox_table (id, state, image, labels, instance_id, created_at, spec, info,
+             machine_version, version, cpus, memory_bytes)
+           SELECT format('res-%s', lpad(i::text, 6, '0')),
+             CASE WHEN i % 100 = 0 THEN 'pending' ELSE 'deleted' END,
+             'img', '{}', 'i', 0, '{}', '{}', 'v1', 1, 0.1, 1024
+           FROM generate_series(1, 20000) AS i`,
+        );
+        await dataSource.query('ANALYZE sandbox_table');
+        const [sql, params] = buildCommittedResourcesQuery(
+          dataSource.manager,
+        ).getQueryAndParameters();
+        const plan = await dataSource.query<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${sql}`, params);
+        expect(plan.map((line) => line['QUERY PLAN']).join('\n')).toContain(
+          'IDX_sandbox_table_state',
+        );
+        const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore());
+        // 200 × 0.1 adds up to 20.000000000000014 in floating point; the store rounds it off.
+        expect(await store.committedResources()).toEqual({
+          sandboxes: 200,
+          cpus: 20,
+          memoryBytes: 204_800,
+        });
+      } finally {
+        await dataSource.destroy();
       }
     });
   });

@@ -3,6 +3,7 @@ import {
   AUTO_STOP_INDEX_BUILT_KEY,
   AUTO_STOP_INDEX_KEY,
   KeyValueStore,
+  LIVE_STATES,
   LOAD_MANY_BATCH,
   SandboxEntity,
   SandboxMetaStore,
@@ -11,6 +12,7 @@ import {
   timeoutKey,
 } from '@app/meta-store';
 import type {
+  CommittedResources,
   InsertSandboxInput,
   SandboxInfo,
   SandboxRecord,
@@ -906,6 +908,255 @@ export function describeSandboxMetaStoreContract(
         expect(await codeOf(store.dueForAutoStop(new Date(Number.NaN), 10))).toBe(
           'VALIDATION_FAILED',
         );
+      });
+    });
+
+    describe('resources', () => {
+      const GiB = 1_073_741_824;
+      const live = { state: 'running', operation: null } as const;
+      const row = (id: string): Promise<SandboxEntity> =>
+        h.dataSource.getRepository(SandboxEntity).findOneByOrFail({ id });
+      const disk = {
+        requested: '10g',
+        requestedBytes: 10 * GiB,
+        enforced: false,
+        reason: 'the storage driver has no per-container quota',
+      };
+
+      /** A reading of the live rows, independent of the store. */
+      interface LiveRows {
+        /** Sums over the live rows' info blobs. */
+        totals: CommittedResources;
+        /** The live rows this suite did not create, as id@version: other writers' footprint. */
+        foreign: string;
+      }
+      const readLiveRows = async (): Promise<LiveRows> => {
+        const rows = await h.dataSource.getRepository(SandboxEntity).find({
+          select: { id: true, version: true, info: true },
+          where: { state: In([...LIVE_STATES]) },
+          order: { id: 'ASC' },
+        });
+        return {
+          totals: {
+            sandboxes: rows.length,
+            cpus: rows.reduce((sum, r) => sum + (r.info.cpus ?? 0), 0),
+            memoryBytes: rows.reduce((sum, r) => sum + (r.info.memoryBytes ?? 0), 0),
+          },
+          foreign: rows
+            .filter((r) => !created.includes(r.id))
+            .map((r) => `${r.id}@${r.version}`)
+            .join(','),
+        };
+      };
+      /**
+       * committedResources equals the sums over the live rows. The rows are read before and after
+       * it, and compared only once both reads agree: on a shared database another process may
+       * create or stop sandboxes meanwhile.
+       */
+      const expectTotalsOfLiveRows = async (): Promise<LiveRows> => {
+        for (let attempt = 1; ; attempt += 1) {
+          const before = await readLiveRows();
+          const totals = await store.committedResources();
+          const after = await readLiveRows();
+          if (before.foreign === after.foreign || attempt >= 5) {
+            expect(totals.sandboxes).toBe(after.totals.sandboxes);
+            expect(totals.memoryBytes).toBe(after.totals.memoryBytes);
+            expect(totals.cpus).toBeCloseTo(after.totals.cpus, 9);
+            for (const value of Object.values(totals)) expect(typeof value).toBe('number');
+            return { ...after, totals };
+          }
+        }
+      };
+      /** b − a, with the cpus difference rounded off (float sums). */
+      const delta = (a: CommittedResources, b: CommittedResources): CommittedResources => ({
+        sandboxes: b.sandboxes - a.sandboxes,
+        cpus: Math.round((b.cpus - a.cpus) * 1e9) / 1e9,
+        memoryBytes: b.memoryBytes - a.memoryBytes,
+      });
+
+      it('round-trips the resource fields through insert, update, archiveCache and get', async () => {
+        const request = input({
+          ...live,
+          cpus: 2,
+          memoryBytes: 2 * GiB,
+          pidsLimit: 256,
+          runtime: 'runsc',
+          disk,
+          logDirQuota: null,
+        });
+        request.spec = {
+          ...request.spec,
+          cpus: 2,
+          memoryBytes: 2 * GiB,
+          pidsLimit: 256,
+          diskBytes: 10 * GiB,
+          disk: '10g',
+          runtime: 'runsc',
+        };
+        const { record } = await store.insert(request);
+        const id = record.info.id;
+        expect(record.info).toEqual(request.info);
+        expect(record.spec).toEqual(request.spec);
+        expect(await store.load(id)).toEqual(record);
+        expect(JSON.parse((await rawAlive(id)) ?? '')).toEqual(record.info);
+        expect(await store.get(id)).toEqual(record.info);
+        expect(await row(id)).toMatchObject({ cpus: 2, memoryBytes: 2 * GiB });
+
+        const logDirQuota = { shared: false, projectId: 4_242, reason: null };
+        const updated = await store.update(
+          id,
+          { logDirQuota, disk: { ...disk, enforced: true, reason: null }, cpus: 0.5 },
+          { expectedVersion: 1 },
+        );
+        expect(updated.info).toMatchObject({
+          logDirQuota,
+          disk: { ...disk, enforced: true, reason: null },
+          cpus: 0.5,
+          pidsLimit: 256,
+          runtime: 'runsc',
+        });
+        expect(updated.spec).toEqual(request.spec);
+        expect(await store.load(id)).toEqual(updated);
+        expect(await store.get(id)).toEqual(updated.info); // from the cache
+        expect(await row(id)).toMatchObject({ cpus: 0.5, memoryBytes: 2 * GiB });
+        await h.flushCache();
+        expect(await store.get(id)).toEqual(updated.info); // from the database
+
+        // A value only the cached live view holds is folded into the archived info.
+        await store.restoreCache(id);
+        const shared = { shared: true, projectId: null, reason: 'no project quota support' };
+        await h.kv.set(aliveKey(id), JSON.stringify({ ...updated.info, logDirQuota: shared }));
+        const archived = await store.archiveCache(
+          id,
+          { state: 'stopped', operation: null, memoryBytes: GiB },
+          { expectedVersion: updated.version },
+        );
+        expect(archived.info).toEqual({
+          ...updated.info,
+          state: 'stopped',
+          operation: null,
+          memoryBytes: GiB,
+          logDirQuota: shared,
+        });
+        expect(await store.load(id)).toEqual(archived);
+        expect(await store.get(id)).toEqual(archived.info);
+        expect(await row(id)).toMatchObject({ cpus: 0.5, memoryBytes: GiB });
+      });
+
+      it('mirrors no limit as NULL columns', async () => {
+        const record = await insert({ cpus: null, memoryBytes: null });
+        expect(await row(record.info.id)).toMatchObject({ cpus: null, memoryBytes: null });
+        expect(await store.load(record.info.id)).toEqual(record);
+      });
+
+      it('rejects resource values the columns or the totals cannot take', async () => {
+        expect(await codeOf(store.insert(input({ cpus: -1 })))).toBe('VALIDATION_FAILED');
+        expect(await codeOf(store.insert(input({ memoryBytes: 0.5 })))).toBe('VALIDATION_FAILED');
+        expect(await codeOf(store.insert(input({ runtime: '' })))).toBe('VALIDATION_FAILED');
+        const record = await insert();
+        expect(
+          await codeOf(store.update(record.info.id, { cpus: Number.NaN }, { expectedVersion: 1 })),
+        ).toBe('VALIDATION_FAILED');
+        expect((await store.load(record.info.id))?.version).toBe(1);
+      });
+
+      it('reads a record stored before the resource fields existed with their defaults', async () => {
+        const record = await insert({ ...live, cpus: 1, memoryBytes: GiB });
+        const id = record.info.id;
+        const resourceKeys = ['pidsLimit', 'runtime', 'disk', 'logDirQuota'];
+        const oldInfo = Object.fromEntries(
+          Object.entries(record.info).filter(([key]) => !resourceKeys.includes(key)),
+        );
+        const oldSpec: Partial<SandboxSpec> = { ...record.spec };
+        for (const key of ['pidsLimit', 'diskBytes', 'disk', 'runtime'] as const) {
+          delete oldSpec[key];
+        }
+        await h.dataSource
+          .createQueryBuilder()
+          .update(SandboxEntity)
+          .set({ info: oldInfo as unknown as SandboxInfo, spec: oldSpec as SandboxSpec })
+          .where('id = :id', { id })
+          .execute();
+        // The cache entry an older version wrote lacks the keys too: read as a miss.
+        await h.kv.set(aliveKey(id), JSON.stringify(oldInfo));
+
+        const defaults = { pidsLimit: null, runtime: 'runc', disk: null, logDirQuota: null };
+        const loaded = await store.load(id);
+        expect(loaded?.info).toEqual({ ...oldInfo, ...defaults });
+        expect(loaded?.spec).toEqual({
+          ...oldSpec,
+          pidsLimit: null,
+          diskBytes: null,
+          disk: null,
+          runtime: 'runc',
+        });
+        expect(await store.get(id)).toEqual(loaded?.info);
+
+        // The next write stores (and caches) the complete info.
+        const updated = await store.update(id, { host: 'h' }, { expectedVersion: 1 });
+        expect(updated.info).toMatchObject(defaults);
+        expect((await row(id)).info).toEqual(updated.info);
+        expect(JSON.parse((await rawAlive(id)) ?? '')).toEqual(updated.info);
+        expect(await store.get(id)).toEqual(updated.info);
+      });
+
+      /**
+       * The change in committedResources between two readings. Exact wherever no other writer
+       * touched a live row in between (always on an exclusive database); otherwise the readings
+       * themselves still matched the live rows.
+       */
+      const expectDelta = (a: LiveRows, b: LiveRows, expected: CommittedResources): void => {
+        if (!h.exclusiveDatabase && a.foreign !== b.foreign) return;
+        expect(delta(a.totals, b.totals)).toEqual(expected);
+      };
+
+      it('committedResources sums only live sandboxes, as numbers', async () => {
+        const before = await expectTotalsOfLiveRows();
+        await insert({ state: 'pending', operation: 'starting', cpus: 1.5, memoryBytes: GiB });
+        await insert({ ...live, cpus: null, memoryBytes: GiB / 2 });
+        await insert({ ...live, cpus: 0.25, memoryBytes: null });
+        await insert({ state: 'stopped', operation: null, cpus: 4, memoryBytes: 4 * GiB });
+        await insert({ state: 'deleted', operation: null, cpus: 8, memoryBytes: 8 * GiB });
+        const after = await expectTotalsOfLiveRows();
+        expectDelta(before, after, { sandboxes: 3, cpus: 1.75, memoryBytes: GiB + GiB / 2 });
+      });
+
+      it('committedResources follows state and limit changes', async () => {
+        const zero = { sandboxes: 0, cpus: 0, memoryBytes: 0 };
+        let last = await expectTotalsOfLiveRows();
+        const step = async (expected: CommittedResources): Promise<void> => {
+          const now = await expectTotalsOfLiveRows();
+          expectDelta(last, now, expected);
+          last = now;
+        };
+
+        let current = await insert({ cpus: 0.5, memoryBytes: GiB }); // pending
+        await step({ sandboxes: 1, cpus: 0.5, memoryBytes: GiB });
+        const id = current.info.id;
+        const next = (patch: Partial<SandboxInfo>) =>
+          store.update(id, patch, { expectedVersion: current.version });
+
+        current = await next({ state: 'running', operation: null });
+        await step(zero);
+        current = await next({ cpus: 2, memoryBytes: 3 * GiB });
+        await step({ sandboxes: 0, cpus: 1.5, memoryBytes: 2 * GiB });
+        current = await store.archiveCache(
+          id,
+          { state: 'stopped', operation: null },
+          { expectedVersion: current.version },
+        );
+        await step({ sandboxes: -1, cpus: -2, memoryBytes: -3 * GiB });
+        current = await next({ state: 'pending', operation: 'starting' }); // restart
+        await step({ sandboxes: 1, cpus: 2, memoryBytes: 3 * GiB });
+        current = await next({ cpus: null }); // the limit lifted
+        await step({ sandboxes: 0, cpus: -2, memoryBytes: 0 });
+        current = await store.archiveCache(
+          id,
+          { state: 'deleted', operation: null, deletedAt: new Date().toISOString() },
+          { expectedVersion: current.version },
+        );
+        await step({ sandboxes: -1, cpus: 0, memoryBytes: -3 * GiB });
+        expect(await row(id)).toMatchObject({ state: 'deleted', cpus: null, memoryBytes: 3 * GiB });
       });
     });
 

@@ -1,10 +1,4 @@
-import { ValueTransformer } from 'typeorm';
+import { bigintNumberTransformer } from './bigint-number.transformer';
 
-/**
- * bigint epoch-millisecond columns: PostgreSQL's driver returns int8 as a string (it may exceed
- * 2^53), SQLite returns a number. Epoch ms stay far below 2^53, so a number is exact.
- */
-export const epochMsTransformer: ValueTransformer = {
-  to: (value: number | null | undefined): number | null | undefined => value,
-  from: (value: string | number | null): number | null => (value === null ? null : Number(value)),
-};
+/** bigint epoch-millisecond columns as numbers: epoch ms stay far below 2^53, so a number is exact. */
+export const epochMsTransformer = bigintNumberTransformer;

@@ -15,6 +15,8 @@ import type {
   ListSandboxesQuery,
   SandboxPage,
 } from './meta-store.types';
+import { buildCommittedResourcesQuery } from './resource-queries';
+import type { RawCommittedResources } from './resource-queries';
 import { buildListQuery } from './sandbox-list-query';
 import {
   COLUMN_LIMITS,
@@ -38,6 +40,22 @@ export interface AutoStopDeadline {
   state: SandboxState;
   autoStopAt: number | null;
 }
+
+/** What the live (pending, running) sandboxes hold, for quota checks. */
+export interface CommittedResources {
+  sandboxes: number;
+  /** Sum of the CPU limits; a sandbox without one adds 0. */
+  cpus: number;
+  /** Sum of the memory limits in bytes; a sandbox without one adds 0. */
+  memoryBytes: number;
+}
+
+/**
+ * Sums of cpus are rounded to 1/CPU_SUM_STEP of a CPU (Docker's NanoCpus resolution, finer than
+ * any limit can be asked in), so the order in which each database adds floats (0.1 + 0.2 ≠ 0.3)
+ * cannot make the same sandboxes total differently, or a hair over a quota they exactly fill.
+ */
+const CPU_SUM_STEP = 1e9;
 
 /** How long an Idempotency-Key replays its sandbox; afterwards the key may be reused. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -309,6 +327,22 @@ export class SandboxDb {
         if (state in counts) counts[state as SandboxState] = Number(count);
       }
       return counts;
+    });
+  }
+
+  /**
+   * One aggregate over the live rows (see buildCommittedResourcesQuery). PostgreSQL returns COUNT
+   * and SUM(bigint) as strings (int8, numeric); every value becomes a number, a NULL sum 0.
+   */
+  committedResources(): Promise<CommittedResources> {
+    return this.gate.run(async (manager) => {
+      const raw = await buildCommittedResourcesQuery(manager).getRawOne<RawCommittedResources>();
+      const cpus = Number(raw?.cpus ?? 0);
+      return {
+        sandboxes: Number(raw?.sandboxes ?? 0),
+        cpus: Math.round(cpus * CPU_SUM_STEP) / CPU_SUM_STEP,
+        memoryBytes: Number(raw?.memoryBytes ?? 0),
+      };
     });
   }
 

@@ -15,6 +15,7 @@ import type {
 import { AutoStopIndex } from './auto-stop-index';
 import { SandboxCache } from './sandbox-cache';
 import { SandboxDb } from './sandbox-db';
+import type { CommittedResources } from './sandbox-db';
 
 /**
  * The only persistence API of the sandbox library. The database is the durable truth; the
@@ -219,6 +220,16 @@ export class SandboxMetaStore {
 
   countByState(): Promise<Record<SandboxState, number>> {
     return this.db.countByState();
+  }
+
+  /**
+   * The number of live (pending, running) sandboxes and the sum of their CPU and memory limits,
+   * from the database (the cache may be incomplete). A sandbox without a limit adds 0 to that sum.
+   * It is a snapshot: a quota check that must not be overrun by concurrent creates serializes them
+   * itself (e.g. under a task lock).
+   */
+  committedResources(): Promise<CommittedResources> {
+    return this.db.committedResources();
   }
 
   pingDatabase(): Promise<void> {

@@ -93,6 +93,53 @@ describe('buildSandboxRow', () => {
     expect(row.spec).toEqual(makeSandboxSpec());
   });
 
+  it('mirrors cpus and memoryBytes into their columns, null for no limit', () => {
+    const info = makeSandboxInfo({ cpus: 1.5, memoryBytes: 536_870_912 });
+    expect(buildSandboxRow(info, makeSandboxSpec(), null, 'v1', 1)).toMatchObject({
+      cpus: 1.5,
+      memoryBytes: 536_870_912,
+    });
+    const unlimited = makeSandboxInfo({ cpus: null, memoryBytes: null });
+    expect(buildSandboxRow(unlimited, makeSandboxSpec(), null, 'v1', 1)).toMatchObject({
+      cpus: null,
+      memoryBytes: null,
+    });
+  });
+
+  it('writes the resource defaults for an info or spec that lacks them', () => {
+    const info: Partial<SandboxInfo> = makeSandboxInfo();
+    for (const key of ['pidsLimit', 'runtime', 'disk', 'logDirQuota'] as const) delete info[key];
+    const spec: Partial<SandboxSpec> = makeSandboxSpec();
+    for (const key of ['pidsLimit', 'diskBytes', 'disk', 'runtime'] as const) delete spec[key];
+    const row = buildSandboxRow(info as SandboxInfo, spec as SandboxSpec, null, 'v1', 1);
+    expect(row.info).toEqual(makeSandboxInfo());
+    expect(row.spec).toEqual(makeSandboxSpec());
+  });
+
+  it('keeps the resource fields as given', () => {
+    const info = makeSandboxInfo({
+      pidsLimit: 256,
+      runtime: 'runsc',
+      disk: {
+        requested: '10g',
+        requestedBytes: 10_737_418_240,
+        enforced: false,
+        reason: 'overlay2',
+      },
+      logDirQuota: { shared: false, projectId: 4242, reason: null },
+    });
+    const spec = makeSandboxSpec({
+      pidsLimit: 256,
+      diskBytes: 10_737_418_240,
+      disk: '10g',
+      runtime: 'runsc',
+    });
+    const row = buildSandboxRow(info, spec, null, 'v1', 1);
+    expect(row.info).toEqual(info);
+    expect(row.spec).toEqual(spec);
+    expect(toSandboxRecord(row)).toMatchObject({ info, spec });
+  });
+
   it('stores in `info` only SandboxInfo fields', () => {
     const info = { ...makeSandboxInfo(), env: { TOKEN: 'secret' }, machineSnapshot: 'x' };
     const row = buildSandboxRow(info, makeSandboxSpec(), null, 'v1', 1);
@@ -111,6 +158,14 @@ describe('buildSandboxRow', () => {
     ['a bad auto-delete deadline', { autoDeleteAt: 'later' }],
     ['a bad last activity', { lastActivityAt: 'just now' }],
     ['a protected flag that is not a boolean', { protected: 1 as unknown as boolean }],
+    ['negative cpus', { cpus: -1 }],
+    ['cpus that are not a number', { cpus: '2' as unknown as number }],
+    ['infinite cpus', { cpus: Number.POSITIVE_INFINITY }],
+    ['fractional memory', { memoryBytes: 1.5 }],
+    ['negative memory', { memoryBytes: -1 }],
+    ['memory beyond 2^53', { memoryBytes: 2 ** 53 }],
+    ['an empty runtime', { runtime: '' }],
+    ['a null runtime', { runtime: null as unknown as string }],
   ])('rejects %s with VALIDATION_FAILED (SQLite would silently accept it)', (_l, overrides) => {
     const info = makeSandboxInfo(overrides);
     expect(codeOf(() => buildSandboxRow(info, makeSandboxSpec(), null, 'v1', 1))).toBe(
@@ -156,6 +211,31 @@ describe('toSandboxRecord of a row written before the lifecycle fields existed',
 
     row.info = makeSandboxInfo({ protected: true, maxLifetimeSeconds: 60 });
     expect(toSandboxRecord(row).info).toMatchObject({ protected: true, maxLifetimeSeconds: 60 });
+  });
+});
+
+describe('toSandboxRecord of a row written before the resource fields existed', () => {
+  it('reads no pids or disk limit, runc, and no log-dir quota attempt; keeps stored values', () => {
+    const row = buildSandboxRow(makeSandboxInfo(), makeSandboxSpec(), null, 'v1', 1);
+    const legacyInfo: Record<string, unknown> = { ...row.info };
+    for (const key of ['pidsLimit', 'runtime', 'disk', 'logDirQuota']) delete legacyInfo[key];
+    const legacySpec: Record<string, unknown> = { ...row.spec };
+    for (const key of ['pidsLimit', 'diskBytes', 'disk', 'runtime']) delete legacySpec[key];
+    row.info = legacyInfo as unknown as SandboxInfo;
+    row.spec = legacySpec as unknown as SandboxSpec;
+    const record = toSandboxRecord(row);
+    expect(record.info).toMatchObject({
+      pidsLimit: null,
+      runtime: 'runc',
+      disk: null,
+      logDirQuota: null,
+    });
+    expect(record.info).toEqual(makeSandboxInfo());
+    expect(record.spec).toEqual(makeSandboxSpec());
+
+    const disk = { requested: '1g', requestedBytes: 1_073_741_824, enforced: true, reason: null };
+    row.info = makeSandboxInfo({ runtime: 'runsc', disk });
+    expect(toSandboxRecord(row).info).toMatchObject({ runtime: 'runsc', disk });
   });
 });
 

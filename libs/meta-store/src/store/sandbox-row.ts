@@ -63,7 +63,8 @@ export function toEpochMs(field: string, iso: string | null): number | null {
 
 /**
  * The full row for a sandbox. `info` is stored picked, so it holds SandboxInfo fields only, and
- * complete: a caller built against an older SandboxInfo gets the lifecycle defaults written out.
+ * complete: a caller built against an older SandboxInfo gets the lifecycle and resource defaults
+ * written out.
  */
 export function buildSandboxRow(
   info: SandboxInfo,
@@ -85,6 +86,7 @@ export function buildSandboxRow(
   }
   // Not a column, but validated like one: the scheduler computes deadlines from it.
   toEpochMs('lastActivityAt', stored.lastActivityAt);
+  assertResources(stored);
 
   const row = new SandboxEntity();
   row.id = stored.id;
@@ -101,12 +103,32 @@ export function buildSandboxRow(
   row.autoStopAt = toEpochMs('autoStopAt', stored.autoStopAt);
   row.autoDeleteAt = toEpochMs('autoDeleteAt', stored.autoDeleteAt);
   row.protected = stored.protected;
+  row.cpus = stored.cpus;
+  row.memoryBytes = stored.memoryBytes;
   row.spec = withSpecDefaults(spec);
   row.info = stored;
   row.machineSnapshot = machineSnapshot ?? null;
   row.machineVersion = machineVersion;
   row.version = version;
   return row;
+}
+
+/**
+ * The resource columns are summed into the committed totals, so a negative value would hide usage
+ * from the quota; and SQLite would store a string or a fraction where PostgreSQL's float and bigint
+ * columns reject it. `runtime` is no column, but a stored null would survive withInfoDefaults.
+ */
+function assertResources(info: SandboxInfo): void {
+  const { cpus, memoryBytes, runtime } = info;
+  if (cpus !== null && !(typeof cpus === 'number' && Number.isFinite(cpus) && cpus >= 0)) {
+    throw validationError('cpus', 'must be null or a non-negative number');
+  }
+  if (memoryBytes !== null && !(Number.isSafeInteger(memoryBytes) && memoryBytes >= 0)) {
+    throw validationError('memoryBytes', 'must be null or a non-negative integer');
+  }
+  if (typeof runtime !== 'string' || runtime.length === 0) {
+    throw validationError('runtime', 'must be a non-empty string');
+  }
 }
 
 export function buildLabelRows(
@@ -132,7 +154,8 @@ export function buildLabelRows(
 
 /**
  * A row as the record the sandbox library works with: info picked (no stray DB fields), and info
- * and spec of rows written before the lifecycle fields existed completed with their defaults.
+ * and spec of rows written before the lifecycle or resource fields existed completed with their
+ * defaults.
  */
 export function toSandboxRecord(row: SandboxEntity): SandboxRecord {
   return {

@@ -29,6 +29,10 @@ export function makeSandboxInfo(overrides: Partial<SandboxInfo> = {}): SandboxIn
     protected: false,
     maxLifetimeSeconds: null,
     lastActivityAt: null,
+    pidsLimit: null,
+    runtime: 'runc',
+    disk: null,
+    logDirQuota: null,
     ...overrides,
   };
 }
@@ -46,6 +50,10 @@ export function makeSandboxSpec(overrides: Partial<SandboxSpec> = {}): SandboxSp
     idleTimeoutSeconds: 1800,
     autoDeleteSeconds: null,
     maxLifetimeSeconds: null,
+    pidsLimit: null,
+    diskBytes: null,
+    disk: null,
+    runtime: 'runc',
     ...overrides,
   };
 }

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type { SandboxInfo, SandboxOperation, SandboxSpec, SandboxState } from '../../sandbox-info';
+import { bigintNumberTransformer } from '../bigint-number.transformer';
 import { epochMsTransformer } from '../epoch-ms.transformer';
 import { AUTO_STOP_WHERE, DUE_DELETE_WHERE } from '../lifecycle-predicates';
 
@@ -68,6 +69,22 @@ export class SandboxEntity {
   /** info.protected: excluded from auto-delete. */
   @Column({ type: 'boolean', default: false })
   protected!: boolean;
+
+  /**
+   * info.cpus, so committedResources can SUM it in SQL. 'float' is double precision on PostgreSQL
+   * (whose driver returns it as a number) and REAL on SQLite; null means no CPU limit.
+   */
+  @Column({ type: 'float', nullable: true })
+  cpus!: number | null;
+
+  /** info.memoryBytes, summed like cpus; null means no memory limit. */
+  @Column({
+    name: 'memory_bytes',
+    type: 'bigint',
+    nullable: true,
+    transformer: bigintNumberTransformer,
+  })
+  memoryBytes!: number | null;
 
   @Column({ type: 'simple-json' })
   spec!: SandboxSpec;
