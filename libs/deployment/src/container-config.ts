@@ -73,6 +73,23 @@ export function buildContainerConfig(
       // The service decides when a sandbox runs; the engine must not revive one on its own.
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
       ...resourceLimits(spec),
+      ...(typeof spec.pidsLimit === 'number' ? { PidsLimit: spec.pidsLimit } : {}),
+      ...(typeof spec.storageBytes === 'number'
+        ? { StorageOpt: { size: String(spec.storageBytes) } }
+        : {}),
+      ...(spec.runtime ? { Runtime: spec.runtime } : {}),
+      ...(spec.logMount
+        ? {
+            Mounts: [
+              {
+                Type: 'bind' as const,
+                Source: spec.logMount.hostPath,
+                Target: spec.logMount.containerPath,
+                ReadOnly: false,
+              },
+            ],
+          }
+        : {}),
     },
   };
 }

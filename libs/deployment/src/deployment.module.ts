@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
 import { DockerDeployment } from './docker-deployment';
+import { EngineFacts } from './engine-facts';
 
 /** Provides the Docker engine adapter. AppConfig comes from the global AppConfigModule. */
 @Module({
-  providers: [DockerDeployment],
-  exports: [DockerDeployment],
+  providers: [DockerDeployment, EngineFacts],
+  exports: [DockerDeployment, EngineFacts],
 })
 export class DeploymentModule {}

@@ -11,9 +11,23 @@ import {
 import { inspectContainer, removeContainer, stopContainer } from './container-ops';
 import { confirmRunning, HostPortConflictError, startContainer } from './container-starter';
 import { isConflict, toCodedError } from './docker-errors';
+import { runExec, streamExec } from './exec-runner';
+import type { ExecEvent, ExecRequest, ExecResult } from './exec-types';
+import { deletePath } from './file-delete';
+import { listPath, readPath, stat } from './file-read';
+import type {
+  DirListing,
+  FileInfo,
+  FileRead,
+  ListOptions,
+  ReadOptions,
+  WriteOptions,
+} from './file-types';
+import { writePath } from './file-write';
 import { HostPortAllocator, type PortLease } from './host-port-allocator';
 import { ImagePuller } from './image-puller';
 import { ownedLabelFilters } from './labels';
+import type { Readable } from 'node:stream';
 import type {
   BeforeStartHook,
   ContainerSpec,
@@ -186,6 +200,56 @@ export class DockerDeployment implements OnModuleDestroy {
     this.watchers.add(stream);
     stream.start();
     return stream;
+  }
+
+  /**
+   * Runs a program in a running container and collects its capped output. On timeout or abort
+   * the whole process tree is killed (exec-killer.ts); an abort then rejects with its reason.
+   */
+  exec(containerId: string, request: ExecRequest, signal?: AbortSignal): Promise<ExecResult> {
+    return runExec(this.docker, containerId, request, signal);
+  }
+
+  /** Like exec, output delivered as it comes; leaving the iteration early kills the tree. */
+  execStream(
+    containerId: string,
+    request: ExecRequest,
+    signal?: AbortSignal,
+  ): Promise<AsyncIterable<ExecEvent>> {
+    return streamExec(this.docker, containerId, request, signal);
+  }
+
+  /** A path's type, size, mode and mtime (a symlink itself); works on stopped containers. */
+  stat(containerId: string, path: string, signal?: AbortSignal): Promise<FileInfo> {
+    return stat(this.docker, containerId, path, signal);
+  }
+
+  /** A regular file as a stream, or a directory's listing; works on stopped containers. */
+  readFile(containerId: string, path: string, options: ReadOptions): Promise<FileRead> {
+    return readPath(this.docker, containerId, path, options);
+  }
+
+  listDir(containerId: string, path: string, options?: ListOptions): Promise<DirListing> {
+    return listPath(this.docker, containerId, path, options);
+  }
+
+  /** Writes one file into an existing directory; works on stopped containers. */
+  writeFile(
+    containerId: string,
+    path: string,
+    data: Buffer | Readable,
+    options: WriteOptions,
+  ): Promise<FileInfo> {
+    return writePath(this.docker, containerId, path, data, options);
+  }
+
+  /** `rm -rf` inside the container: needs it running and an rm in the image. */
+  deleteFile(
+    containerId: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<'deleted' | 'missing'> {
+    return deletePath(this.docker, containerId, path, signal);
   }
 
   /** Stops every stream watchEvents handed out; stopping one twice is harmless. */

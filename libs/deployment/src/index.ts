@@ -29,3 +29,54 @@ export type {
   EngineInfo,
   OwnedFilter,
 } from './types';
+export { killExecTree } from './exec-killer';
+export type { KillOptions, KillReport } from './exec-killer';
+export {
+  EXEC_MARKER_ENV,
+  MAX_EXEC_OUTPUT_BYTES,
+  MAX_EXEC_TIMEOUT_MS,
+  execCreateOptions,
+  validateExecRequest,
+} from './exec-request';
+export { ExecFrameDecoder } from './exec-frames';
+export type { StreamPart } from './exec-frames';
+export { runExec, streamExec } from './exec-runner';
+export { ExecSession } from './exec-session';
+export type {
+  ExecOutcome,
+  ExecTarget,
+  OutputSink,
+  OutputStream,
+  ProcessKiller,
+  SessionOptions,
+} from './exec-session';
+export type {
+  ExecEvent,
+  ExecExitEvent,
+  ExecOutputEvent,
+  ExecRequest,
+  ExecResult,
+} from './exec-types';
+export { OutputCap } from './output-cap';
+export { parseProcessTable, parseStat, selectDoomed } from './process-tree';
+export type { DoomedOptions, ProcessEntry } from './process-tree';
+export { environHas, hostProcesses, hostViewOf } from './host-processes';
+export type { HostView } from './host-processes';
+export { EventQueue } from './event-queue';
+export { fileNotFound, fileTooLarge, notADirectory, notAFile } from './file-errors';
+export { directChild, goModePermissions, goModeType, parsePathStat } from './file-info';
+export { MAX_PATH_LENGTH, normalizeContainerPath, splitPath } from './file-paths';
+export type { PathRules } from './file-paths';
+export type {
+  DirEntry,
+  DirListing,
+  FileInfo,
+  FileRead,
+  FileType,
+  ListOptions,
+  ReadOptions,
+  WriteOptions,
+} from './file-types';
+export { execEngineError, execFailed } from './exec-errors';
+export { EngineFacts } from './engine-facts';
+export type { EngineCapacity, EngineStorageInfo } from './engine-facts';

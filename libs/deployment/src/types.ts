@@ -14,6 +14,17 @@ export interface ContainerSpec {
   /** null with a null entrypoint = keep-alive command; otherwise passed as Cmd. */
   command: string[] | null;
   entrypoint: string[] | null;
+  /** Most processes (and threads) the sandbox may run; null or absent = Docker's default. */
+  pidsLimit?: number | null;
+  /**
+   * Writable-layer size (`--storage-opt size=`); only set by the caller when the engine's storage
+   * enforces it, since Docker refuses the option otherwise.
+   */
+  storageBytes?: number | null;
+  /** A host directory bind-mounted read-write (the sandbox's log directory). */
+  logMount?: { hostPath: string; containerPath: string } | null;
+  /** OCI runtime (runc, kata, …); null or absent = the engine's default. */
+  runtime?: string | null;
 }
 
 /** The engine's view of one container, flattened to what the service needs. */
