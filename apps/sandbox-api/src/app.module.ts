@@ -8,10 +8,11 @@ import { HealthController } from './health.controller';
 import { ErrorFilter } from './http/error.filter';
 import { createValidationPipe } from './http/validation.pipe';
 import { SandboxController } from './sandbox.controller';
+import { SandboxWorkController } from './sandbox-work.controller';
 
 /** Composition root. The pipe and filter are providers, so tests get exactly production's. */
 @Module({
-  controllers: [AdminController, HealthController, SandboxController],
+  controllers: [AdminController, HealthController, SandboxController, SandboxWorkController],
   imports: [AppConfigModule, SandboxModule, SchedulerModule],
   providers: [
     { provide: APP_FILTER, useClass: ErrorFilter },

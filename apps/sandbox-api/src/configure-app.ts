@@ -1,5 +1,5 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { jsonBody } from './http/json-body';
 
 /**
@@ -9,7 +9,12 @@ import { jsonBody } from './http/json-body';
 export function configureApp(app: NestExpressApplication): void {
   app.use(...jsonBody());
   app.enableShutdownHooks();
-  const document = SwaggerModule.createDocument(
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
+}
+
+/** The OpenAPI document of the API; the SDK's types are generated from it. */
+export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject {
+  return SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('sandboxd')
@@ -19,5 +24,4 @@ export function configureApp(app: NestExpressApplication): void {
       .setVersion('0.1.0')
       .build(),
   );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

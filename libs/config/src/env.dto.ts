@@ -2,6 +2,9 @@ import 'reflect-metadata';
 import { Transform, Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 
+/** Docker-style sizes: 512m, 2g, 1.5GiB, or bytes. */
+const SIZE = /^\d+(\.\d+)?\s*[bkmgt]?(i?b)?$/i;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 
 /** Trims and turns an empty string into "unset", so `FOO=` in a shell means the default. */
@@ -74,6 +77,56 @@ export class EnvDto {
   @Min(1)
   @Max(86400)
   SCHEDULER_INTERVAL_SECONDS?: number;
+  @IsOptional() @Type(() => Number) @Min(0.01) @Max(1024) DEFAULT_CPUS?: number;
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(SIZE, { message: 'DEFAULT_MEMORY must be a size such as 1g' })
+  DEFAULT_MEMORY?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(-1) DEFAULT_PIDS_LIMIT?: number;
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(SIZE, { message: 'DEFAULT_DISK must be a size such as 10g' })
+  DEFAULT_DISK?: string;
+  @IsOptional() @Type(() => Number) @Min(0.01) @Max(1024) MAX_CPUS?: number;
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(SIZE, { message: 'MAX_MEMORY must be a size such as 64g' })
+  MAX_MEMORY?: string;
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(SIZE, { message: 'MAX_DISK must be a size such as 256g' })
+  MAX_DISK?: string;
+  @IsOptional() @Type(() => Number) @Min(0.01) @Max(1000) OVERCOMMIT_CPU?: number;
+  @IsOptional() @Type(() => Number) @Min(0.01) @Max(1000) OVERCOMMIT_MEMORY?: number;
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsIn(['reject', 'warn'], {
+    message: 'DISK_LIMIT_POLICY must be reject or warn',
+  })
+  DISK_LIMIT_POLICY?: 'reject' | 'warn';
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\//, { message: 'LOG_ROOT must be an absolute path' })
+  LOG_ROOT?: string;
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\//, { message: 'LOG_MOUNT_PATH must be an absolute path' })
+  LOG_MOUNT_PATH?: string;
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[a-zA-Z0-9_.-]+(,[a-zA-Z0-9_.-]+)*$/, {
+    message: 'ALLOWED_RUNTIMES must be a comma-separated list of runtime names',
+  })
+  ALLOWED_RUNTIMES?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1024) EXEC_OUTPUT_LIMIT?: number;
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(86400)
+  EXEC_DEFAULT_TIMEOUT_SECONDS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(604800) EXEC_MAX_TIMEOUT_SECONDS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) FILE_SIZE_LIMIT?: number;
   @IsOptional()
   @Transform(emptyToUndefined)
   @IsIn(['true', 'false'], { message: 'DOCKER_EVENTS must be true or false' })

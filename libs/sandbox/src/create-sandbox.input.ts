@@ -9,6 +9,10 @@ export interface CreateSandboxInput {
   name?: string;
   cpus?: number;
   memory?: string;
+  pidsLimit?: number;
+  /** Disk budget of the writable layer and the log directory, e.g. "10g". */
+  disk?: string;
+  runtime?: string;
   env?: Record<string, string>;
   labels?: Record<string, string>;
   ports?: number[];
@@ -24,10 +28,17 @@ export interface CreateSandboxInput {
 
 /** The stored deployment spec: requested values with the service defaults filled in. */
 export function toSandboxSpec(input: CreateSandboxInput, config: AppConfig): SandboxSpec {
+  const memory = input.memory ?? config.defaultMemory;
+  const disk = input.disk ?? config.defaultDisk;
   return {
     image: input.image,
-    cpus: input.cpus ?? null,
-    memoryBytes: input.memory === undefined ? null : parseMemorySize(input.memory),
+    cpus: input.cpus ?? config.defaultCpus,
+    memoryBytes: memory === null ? null : parseMemorySize(memory),
+    // -1 asks for no limit at all, as Docker spells it.
+    pidsLimit: input.pidsLimit === -1 ? null : (input.pidsLimit ?? config.defaultPidsLimit),
+    disk,
+    diskBytes: disk === null ? null : parseMemorySize(disk),
+    runtime: input.runtime ?? config.allowedRuntimes[0],
     env: { ...(input.env ?? {}) },
     labels: { ...(input.labels ?? {}) },
     ports: [...new Set(input.ports ?? [])].sort((a, b) => a - b),

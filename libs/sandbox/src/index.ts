@@ -11,3 +11,6 @@ export { SandboxAutomation } from './sandbox-automation';
 export type { ScanResult } from './sandbox-automation';
 export { SandboxReconciler, DRIFT_KINDS } from './sandbox-reconciler';
 export type { DriftItem, DriftKind, ReconcileAction } from './sandbox-reconciler';
+export { SandboxWorkService } from './sandbox-work.service';
+export type { ExecInput, PortBinding } from './sandbox-work.service';
+export { SandboxResources } from './sandbox-resources';

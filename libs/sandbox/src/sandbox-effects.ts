@@ -1,9 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { fromPromise } from 'xstate';
 import { AppConfig, CodedError } from '@app/config';
-import { ContainerSpec, ContainerState, DockerDeployment } from '@app/deployment';
+import { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@app/deployment';
+import { QuotaService } from '@app/quota';
 import type { SandboxRecord } from '@app/meta-store';
-import { ContainerFacts, ContainerRef, SandboxRef, sandboxMachine } from './sandbox.machine';
+import {
+  ContainerFacts,
+  ContainerRef,
+  LogDirQuotaFacts,
+  SandboxRef,
+  sandboxMachine,
+} from './sandbox.machine';
 
 /** The machine with real effects for one sandbox, plus the last error an effect threw. */
 export interface ProvidedMachine {
@@ -21,6 +28,8 @@ export class SandboxEffects {
   constructor(
     private readonly config: AppConfig,
     private readonly deployment: DockerDeployment,
+    private readonly engine: EngineFacts,
+    private readonly quota: QuotaService,
   ) {}
 
   forRecord(record: SandboxRecord): ProvidedMachine {
@@ -58,6 +67,8 @@ export class SandboxEffects {
         }),
         removeContainer: track(async (input: ContainerRef) => {
           await this.deployment.remove(containerOf(input.containerId));
+          // The log directory lives as long as the sandbox: kept on stop, gone on delete.
+          await this.quota.removeLogDir(this.config.logRoot, sandboxId);
         }),
       },
     });
@@ -83,13 +94,32 @@ export class SandboxEffects {
       throw timedOut();
     }
     const timeout = AbortSignal.timeout(remaining);
+    const logDir = await this.quota.ensureLogDir(this.config.logRoot, record.info.id);
+    let logDirQuota: LogDirQuotaFacts = { shared: false, projectId: null, reason: 'not attempted' };
+    // Between create and start: give the log dir the container's XFS project id, so the one
+    // disk budget covers both (the seed's shared project id). Never fails the create.
+    const shareQuota = async (containerId: string) => {
+      const upperDir = await this.engine.upperDir(containerId).catch(() => null);
+      if (upperDir === null) {
+        logDirQuota = { shared: false, projectId: null, reason: 'storage driver has no upper dir' };
+        return;
+      }
+      const shared = await this.quota.shareWithLogDir(upperDir, logDir);
+      logDirQuota = shared.shared
+        ? { shared: true, projectId: shared.projectId, reason: null }
+        : { shared: false, projectId: null, reason: shared.reason };
+    };
+    const spec: ContainerSpec = {
+      ...toContainerSpec(record),
+      logMount: { hostPath: logDir, containerPath: this.config.logMountPath },
+    };
     try {
       const state = await this.deployment.provision(
-        toContainerSpec(record),
-        undefined,
+        spec,
+        shareQuota,
         AbortSignal.any([signal, timeout]),
       );
-      return factsOf(state);
+      return { ...factsOf(state), logDirQuota };
     } catch (error) {
       if (timeout.aborted && !signal.aborted) throw timedOut();
       throw error;
@@ -109,6 +139,10 @@ function toContainerSpec(record: SandboxRecord): ContainerSpec {
     ports: spec.ports,
     command: spec.command,
     entrypoint: spec.entrypoint,
+    pidsLimit: spec.pidsLimit,
+    // Only when the engine enforces it: Docker refuses --storage-opt size= otherwise.
+    storageBytes: record.info.disk?.enforced ? spec.diskBytes : null,
+    runtime: spec.runtime,
   };
 }
 

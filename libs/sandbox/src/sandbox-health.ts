@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { describeError } from '@app/config';
 import { DockerDeployment } from '@app/deployment';
 import { SandboxMetaStore } from '@app/meta-store';
+import { SandboxResources } from './sandbox-resources';
 
 export interface DependencyCheck {
   ok: boolean;
@@ -12,6 +13,8 @@ export interface DependencyCheck {
 export interface Readiness {
   ready: boolean;
   checks: { database: DependencyCheck; cache: DependencyCheck; docker: DependencyCheck };
+  /** Whether `disk` limits are enforced here (detected once from the engine's storage). */
+  diskLimit: { supported: boolean; reason: string };
 }
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -22,6 +25,7 @@ export class SandboxHealth {
   constructor(
     private readonly store: SandboxMetaStore,
     private readonly deployment: DockerDeployment,
+    private readonly resources: SandboxResources,
   ) {}
 
   async readiness(): Promise<Readiness> {
@@ -30,7 +34,11 @@ export class SandboxHealth {
       check(() => this.store.pingCache()),
       check(() => this.deployment.ping()),
     ]);
-    return { ready: database.ok && cache.ok && docker.ok, checks: { database, cache, docker } };
+    return {
+      ready: database.ok && cache.ok && docker.ok,
+      checks: { database, cache, docker },
+      diskLimit: await this.resources.diskSupport(),
+    };
   }
 }
 

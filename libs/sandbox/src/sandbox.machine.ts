@@ -22,10 +22,18 @@ export interface HistoryEntry {
   reason?: string;
 }
 
+export interface LogDirQuotaFacts {
+  shared: boolean;
+  projectId: number | null;
+  reason: string | null;
+}
+
 export interface ContainerFacts {
   containerId: string;
   ports: Record<string, number>;
   host: string;
+  /** Set by a create: whether the log dir shares the container's disk quota (and why not). */
+  logDirQuota?: LogDirQuotaFacts;
 }
 
 export interface SandboxMachineContext {
@@ -35,6 +43,7 @@ export interface SandboxMachineContext {
   containerId: string | null;
   ports: Record<string, number>;
   host: string | null;
+  logDirQuota: LogDirQuotaFacts | null;
   startedAt: string | null;
   stoppedAt: string | null;
   deletedAt: string | null;
@@ -102,10 +111,11 @@ export const sandboxMachine = setup({
         };
       },
     ),
-    keepContainer: assign((_, facts: ContainerFacts) => ({
+    keepContainer: assign(({ context }, facts: ContainerFacts) => ({
       containerId: facts.containerId,
       ports: facts.ports,
       host: facts.host,
+      logDirQuota: facts.logDirQuota ?? context.logDirQuota,
     })),
     fail: assign((_, params: { error: unknown }) => ({
       failureReason: errorMessage(params.error),
@@ -131,6 +141,7 @@ export const sandboxMachine = setup({
     containerId: null,
     ports: {},
     host: null,
+    logDirQuota: null,
     startedAt: null,
     stoppedAt: null,
     deletedAt: null,

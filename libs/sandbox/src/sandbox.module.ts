@@ -2,17 +2,28 @@ import { Module, OnApplicationBootstrap, OnApplicationShutdown, Logger } from '@
 import { describeError } from '@app/config';
 import { DeploymentModule } from '@app/deployment';
 import { MetaStoreModule } from '@app/meta-store';
+import { QuotaModule } from '@app/quota';
 import { SandboxAutomation } from './sandbox-automation';
 import { SandboxDriver } from './sandbox-driver';
 import { SandboxReconciler } from './sandbox-reconciler';
+import { SandboxResources } from './sandbox-resources';
 import { SandboxEffects } from './sandbox-effects';
 import { SandboxHealth } from './sandbox-health';
 import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxService } from './sandbox.service';
+import { SandboxWorkService } from './sandbox-work.service';
 
 @Module({
-  exports: [SandboxAutomation, SandboxHealth, SandboxMetrics, SandboxReconciler, SandboxService],
-  imports: [MetaStoreModule, DeploymentModule],
+  exports: [
+    SandboxAutomation,
+    SandboxHealth,
+    SandboxMetrics,
+    SandboxReconciler,
+    SandboxResources,
+    SandboxService,
+    SandboxWorkService,
+  ],
+  imports: [DeploymentModule, MetaStoreModule, QuotaModule],
   providers: [
     SandboxAutomation,
     SandboxDriver,
@@ -20,7 +31,9 @@ import { SandboxService } from './sandbox.service';
     SandboxHealth,
     SandboxMetrics,
     SandboxReconciler,
+    SandboxResources,
     SandboxService,
+    SandboxWorkService,
   ],
 })
 export class SandboxModule implements OnApplicationBootstrap, OnApplicationShutdown {

@@ -1,28 +1,43 @@
 import { CodedError, loadConfig } from '@app/config';
-import type { DockerDeployment } from '@app/deployment';
+import type { DockerDeployment, EngineFacts } from '@app/deployment';
+import type { QuotaService } from '@app/quota';
 import type { SandboxLock, SandboxMetaStore } from '@app/meta-store';
 import { SandboxDriver } from './sandbox-driver';
 import { SandboxEffects } from './sandbox-effects';
 import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxService } from './sandbox.service';
-import { FakeDeployment, FakeLock, FakeMetaStore } from './testing/fakes';
+import { SandboxResources } from './sandbox-resources';
+import { FakeDeployment, FakeEngine, FakeLock, FakeMetaStore, FakeQuota } from './testing/fakes';
 
 function build() {
   const config = loadConfig({ INSTANCE_ID: 'unit' });
   const store = new FakeMetaStore();
+  const lock = new FakeLock();
   const deployment = new FakeDeployment();
   const storeAsReal = store as unknown as SandboxMetaStore;
   const driver = new SandboxDriver(
     config,
     storeAsReal,
-    new SandboxEffects(config, deployment as unknown as DockerDeployment),
+    new SandboxEffects(
+      config,
+      deployment as unknown as DockerDeployment,
+      new FakeEngine() as unknown as EngineFacts,
+      new FakeQuota() as unknown as QuotaService,
+    ),
   );
   const service = new SandboxService(
     config,
     storeAsReal,
-    new FakeLock() as unknown as SandboxLock,
+    lock as unknown as SandboxLock,
     driver,
     new SandboxMetrics(storeAsReal),
+    new SandboxResources(
+      config,
+      new FakeEngine() as unknown as EngineFacts,
+      new FakeQuota() as unknown as QuotaService,
+      storeAsReal,
+      lock as unknown as SandboxLock,
+    ),
   );
   return { service, store, deployment };
 }

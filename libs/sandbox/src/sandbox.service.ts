@@ -13,6 +13,7 @@ import { autoStopAt, effectiveAutoDeleteSeconds } from './deadlines';
 import { newSandboxId } from './sandbox-id';
 import { SandboxDriver } from './sandbox-driver';
 import { SandboxMetrics } from './sandbox-metrics';
+import { SandboxResources } from './sandbox-resources';
 import { MACHINE_VERSION, SandboxMachineEvent } from './sandbox.machine';
 
 export interface CreateOptions {
@@ -54,11 +55,14 @@ export class SandboxService {
     private readonly lock: SandboxLock,
     private readonly driver: SandboxDriver,
     private readonly metrics: SandboxMetrics,
+    private readonly resources: SandboxResources,
   ) {}
 
   async create(input: CreateSandboxInput, options: CreateOptions): Promise<CreateResult> {
     const id = newSandboxId();
     const spec = toSandboxSpec(input, this.config);
+    this.resources.checkCaps(spec);
+    const disk = await this.resources.diskPlan(spec);
     const now = new Date();
     const info: SandboxInfo = {
       id,
@@ -78,6 +82,10 @@ export class SandboxService {
       maxLifetimeSeconds: spec.maxLifetimeSeconds,
       autoDeleteSeconds: spec.autoDeleteSeconds,
       protected: input.protected ?? false,
+      pidsLimit: spec.pidsLimit,
+      runtime: spec.runtime,
+      disk,
+      logDirQuota: null,
       autoStopAt: null,
       autoDeleteAt: null,
       lastActivityAt: now.toISOString(),
@@ -101,13 +109,15 @@ export class SandboxService {
       announce = resolve;
     });
     const run = this.lock.withLock(id, async () => {
-      const result = await this.store.insert({
-        info,
-        spec,
-        machineSnapshot: null,
-        machineVersion: MACHINE_VERSION,
-        idempotency,
-      });
+      const result = await this.resources.admit(spec, () =>
+        this.store.insert({
+          info,
+          spec,
+          machineSnapshot: null,
+          machineVersion: MACHINE_VERSION,
+          idempotency,
+        }),
+      );
       announce(result);
       if (!result.created) return result.record;
       await this.refreshTimeoutKey(result.record);
@@ -146,6 +156,16 @@ export class SandboxService {
   }
 
   async restart(idOrName: string): Promise<SandboxInfo> {
+    const found = await this.store.load(idOrName);
+    // Kata removes the sandbox's disk image on stop, so `docker start` cannot bring it back: say
+    // so before touching Docker (the seed's guard) instead of failing cryptically in the agent.
+    if (found && /kata/i.test(found.info.runtime)) {
+      throw new CodedError(
+        'RESTART_UNSUPPORTED',
+        `sandbox ${found.info.id} runs on ${found.info.runtime}, whose disk image is removed on stop; it cannot be restarted`,
+        { sandboxId: found.info.id, runtime: found.info.runtime },
+      );
+    }
     return this.command(idOrName, { type: 'restart' });
   }
 

@@ -12,6 +12,7 @@ export type MachineView = Pick<
   | 'containerId'
   | 'ports'
   | 'host'
+  | 'logDirQuota'
   | 'startedAt'
   | 'stoppedAt'
   | 'deletedAt'
@@ -37,6 +38,8 @@ export function viewOf(snapshot: MachineSnapshot): MachineView {
     containerId: c.containerId,
     ports: c.ports,
     host: c.host,
+    // Snapshots persisted before the field existed have no value for it.
+    logDirQuota: c.logDirQuota ?? null,
     startedAt: c.startedAt,
     stoppedAt: c.stoppedAt,
     deletedAt: c.deletedAt,

@@ -56,7 +56,33 @@ export class CreateSandboxDto {
   @IsMemorySize()
   memory?: string;
 
-  @ApiPropertyOptional({ example: { MODE: 'test' }, description: 'Values are never echoed back' })
+  @ApiPropertyOptional({ example: 1024, description: 'Most processes/threads (-1: no limit)' })
+  @IsOptional()
+  @IsInt()
+  @Min(-1)
+  @Max(4_194_304)
+  pidsLimit?: number;
+
+  @ApiPropertyOptional({
+    example: '10g',
+    description: 'One disk budget for the writable layer and the log directory',
+  })
+  @IsOptional()
+  @IsMemorySize({ message: 'disk must be a size such as 10g, at least 6m' })
+  disk?: string;
+
+  @ApiPropertyOptional({ example: 'runc', description: 'OCI runtime, from ALLOWED_RUNTIMES' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[a-zA-Z0-9_.-]{1,64}$/, { message: 'runtime must be a runtime name such as runc' })
+  runtime?: string;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { MODE: 'test' },
+    description: 'Values are never echoed back',
+  })
   @IsOptional()
   @IsStringMap({
     maxEntries: 256,
@@ -66,7 +92,12 @@ export class CreateSandboxDto {
   })
   env?: Record<string, string>;
 
-  @ApiPropertyOptional({ example: { team: 'rl' }, description: 'At most 64 entries' })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { team: 'rl' },
+    description: 'At most 64 entries',
+  })
   @IsOptional()
   @IsStringMap({
     maxEntries: 64,
@@ -77,7 +108,11 @@ export class CreateSandboxDto {
   })
   labels?: Record<string, string>;
 
-  @ApiPropertyOptional({ example: [8080], description: 'Container TCP ports to publish' })
+  @ApiPropertyOptional({
+    type: [Number],
+    example: [8080],
+    description: 'Container TCP ports to publish',
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(32)

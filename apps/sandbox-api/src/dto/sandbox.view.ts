@@ -8,6 +8,21 @@ import {
 } from '@app/meta-store';
 import { formatMemorySize } from '@app/sandbox';
 
+export class DiskLimitView {
+  @ApiProperty({ example: '10g' }) requested!: string;
+  @ApiProperty() requestedBytes!: number;
+  @ApiProperty({ description: 'Whether the engine enforces it (--storage-opt size=)' })
+  enforced!: boolean;
+  @ApiProperty({ type: String, nullable: true }) reason!: string | null;
+}
+
+export class LogDirQuotaView {
+  @ApiProperty({ description: 'The log dir shares the container disk budget (XFS project id)' })
+  shared!: boolean;
+  @ApiProperty({ type: Number, nullable: true }) projectId!: number | null;
+  @ApiProperty({ type: String, nullable: true }) reason!: string | null;
+}
+
 export class StateTransitionView {
   @ApiProperty({ enum: SANDBOX_STATES }) from!: SandboxState;
   @ApiProperty({ enum: SANDBOX_STATES }) to!: SandboxState;
@@ -26,6 +41,10 @@ export class SandboxView {
   @ApiProperty({ type: Number, nullable: true }) cpus!: number | null;
   @ApiProperty({ type: String, nullable: true, example: '512m' }) memory!: string | null;
   @ApiProperty({ type: Number, nullable: true }) memoryBytes!: number | null;
+  @ApiProperty({ type: Number, nullable: true }) pidsLimit!: number | null;
+  @ApiProperty({ example: 'runc' }) runtime!: string;
+  @ApiProperty({ type: DiskLimitView, nullable: true }) disk!: DiskLimitView | null;
+  @ApiProperty({ type: LogDirQuotaView, nullable: true }) logDirQuota!: LogDirQuotaView | null;
   @ApiProperty({ type: [String], description: 'Names of the env variables (values never echoed)' })
   envKeys!: string[];
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
@@ -71,6 +90,10 @@ export class SandboxView {
       cpus: info.cpus,
       memory: info.memoryBytes === null ? null : formatMemorySize(info.memoryBytes),
       memoryBytes: info.memoryBytes,
+      pidsLimit: info.pidsLimit,
+      runtime: info.runtime,
+      disk: info.disk,
+      logDirQuota: info.logDirQuota,
       envKeys: info.envKeys,
       labels: info.labels,
       ports: info.ports,

@@ -6,22 +6,31 @@ export function statusOf(code: ErrorCode): HttpStatus {
   switch (code) {
     case 'VALIDATION_FAILED':
     case 'MALFORMED_JSON':
+    case 'NOT_A_DIRECTORY':
+    case 'NOT_A_FILE':
       return HttpStatus.BAD_REQUEST;
     case 'PAYLOAD_TOO_LARGE':
+    case 'FILE_TOO_LARGE':
       return HttpStatus.PAYLOAD_TOO_LARGE;
     case 'ROUTE_NOT_FOUND':
+    case 'FILE_NOT_FOUND':
     case 'SANDBOX_NOT_FOUND':
       return HttpStatus.NOT_FOUND;
     case 'INVALID_TRANSITION':
     case 'SANDBOX_NOT_RUNNING':
     case 'SANDBOX_PROTECTED':
     case 'CONTAINER_MISSING':
+    case 'RESTART_UNSUPPORTED':
     case 'SANDBOX_BUSY':
     case 'NAME_CONFLICT':
     case 'IDEMPOTENCY_CONFLICT':
     case 'CONCURRENT_MODIFICATION':
       return HttpStatus.CONFLICT;
+    case 'INSUFFICIENT_CAPACITY':
+      return HttpStatus.TOO_MANY_REQUESTS;
     case 'IMAGE_UNAVAILABLE':
+    case 'DISK_LIMIT_UNSUPPORTED':
+    case 'EXEC_FAILED':
       return HttpStatus.UNPROCESSABLE_ENTITY;
     case 'CONTAINER_FAILED':
       return HttpStatus.BAD_GATEWAY;

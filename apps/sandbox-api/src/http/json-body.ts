@@ -8,6 +8,19 @@ interface BodyParserError extends Error {
   type: string;
 }
 
+/**
+ * JSON bodies are parsed everywhere except file uploads, whose raw body is streamed into the
+ * sandbox as it is, whatever its content type (a .json file is still just bytes).
+ */
+function isJsonRequest(req: {
+  headers: Record<string, string | string[] | undefined>;
+  url?: string;
+}): boolean {
+  const type = String(req.headers['content-type'] ?? '');
+  const path = (req.url ?? '').split('?')[0];
+  return /^application\/([\w.+-]+\+)?json\b/i.test(type) && !path.endsWith('/files');
+}
+
 function isBodyParserError(error: unknown): error is BodyParserError {
   return error instanceof Error && typeof (error as Partial<BodyParserError>).type === 'string';
 }
@@ -21,7 +34,7 @@ export function jsonBody(): [
   (err: unknown, req: Request, res: Response, next: NextFunction) => void,
 ] {
   return [
-    json({ limit: BODY_LIMIT }),
+    json({ limit: BODY_LIMIT, type: isJsonRequest }),
     (err, _req, _res, next) => {
       if (!isBodyParserError(err)) return next(err);
       switch (err.type) {

@@ -1,5 +1,6 @@
 import { CodedError } from '@app/config';
-import type { ContainerSpec, ContainerState, DockerDeployment } from '@app/deployment';
+import type { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@app/deployment';
+import type { QuotaService } from '@app/quota';
 import {
   LIVE_STATES,
   SandboxInfo,
@@ -18,7 +19,8 @@ type StoreMethods =
   | 'get'
   | 'setTimeout'
   | 'list'
-  | 'listWithOperationInFlight';
+  | 'listWithOperationInFlight'
+  | 'committedResources';
 
 /**
  * An in-memory stand-in for SandboxMetaStore, for unit tests of the sandbox library's logic. It
@@ -103,6 +105,15 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
     });
   }
 
+  committedResources() {
+    const live = [...this.records.values()].filter((r) => LIVE_STATES.includes(r.info.state));
+    return Promise.resolve({
+      sandboxes: live.length,
+      cpus: live.reduce((sum, r) => sum + (r.info.cpus ?? 0), 0),
+      memoryBytes: live.reduce((sum, r) => sum + (r.info.memoryBytes ?? 0), 0),
+    });
+  }
+
   listWithOperationInFlight() {
     return Promise.resolve(
       [...this.records.values()]
@@ -129,29 +140,32 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
   }
 }
 
-/** A lock that only serialises within the test (enough for logic tests). */
+/** Per-key locks that serialise within the test process (enough for logic tests). */
 export class FakeLock implements Pick<SandboxLock, 'withLock' | 'tryWithLock'> {
-  private tail: Promise<unknown> = Promise.resolve();
-  private held = false;
+  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly held = new Set<string>();
 
   async tryWithLock<T>(
-    _id: string,
+    id: string,
     fn: (signal: AbortSignal) => Promise<T>,
   ): Promise<{ acquired: true; value: T } | { acquired: false }> {
-    if (this.held) return { acquired: false };
-    return { acquired: true, value: await this.withLock(_id, fn) };
+    if (this.held.has(id)) return { acquired: false };
+    return { acquired: true, value: await this.withLock(id, fn) };
   }
 
-  withLock<T>(_id: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const run = this.tail.then(async () => {
-      this.held = true;
+  withLock<T>(id: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const run = (this.tails.get(id) ?? Promise.resolve()).then(async () => {
+      this.held.add(id);
       try {
         return await fn(new AbortController().signal);
       } finally {
-        this.held = false;
+        this.held.delete(id);
       }
     });
-    this.tail = run.catch(() => undefined);
+    this.tails.set(
+      id,
+      run.catch(() => undefined),
+    );
     return run;
   }
 }
@@ -247,5 +261,47 @@ export class FakeDeployment implements Pick<DockerDeployment, DeploymentMethods>
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+}
+
+/** An engine with a fixed capacity and no overlay upper dirs. */
+export class FakeEngine implements Pick<EngineFacts, 'capacity' | 'upperDir' | 'storageInfo'> {
+  constructor(
+    private readonly cpus = 8,
+    private readonly memoryBytes = 16 * 1024 ** 3,
+  ) {}
+
+  capacity() {
+    return Promise.resolve({ cpus: this.cpus, memoryBytes: this.memoryBytes });
+  }
+
+  upperDir() {
+    return Promise.resolve(null);
+  }
+
+  storageInfo() {
+    return Promise.resolve({ Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']] });
+  }
+}
+
+/** Quota steps that touch no file system. */
+export class FakeQuota implements Pick<
+  QuotaService,
+  'ensureLogDir' | 'removeLogDir' | 'shareWithLogDir' | 'detectStorageOptSupport'
+> {
+  ensureLogDir(root: string, sandboxId: string) {
+    return Promise.resolve(`${root}/${sandboxId}`);
+  }
+
+  removeLogDir() {
+    return Promise.resolve();
+  }
+
+  shareWithLogDir() {
+    return Promise.resolve({ shared: false as const, reason: 'fake quota' });
+  }
+
+  detectStorageOptSupport() {
+    return Promise.resolve({ supported: false, reason: 'fake engine' });
   }
 }

@@ -1,0 +1,177 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
+import {
+  ApiBody,
+  ApiConflictResponse,
+  ApiConsumes,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
+import { pipeline } from 'node:stream/promises';
+import type { Request, Response } from 'express';
+import { AppConfig, CodedError } from '@app/config';
+import { SandboxWorkService } from '@app/sandbox';
+import { ExecDto, ExecResultView } from './dto/exec.dto';
+import {
+  DirectoryListingView,
+  FilePathQuery,
+  PortsView,
+  WriteFileQuery,
+  WrittenFileView,
+} from './dto/file.query';
+import { ErrorView } from './dto/sandbox.view';
+import { SandboxIdPipe } from './http/sandbox-id.pipe';
+import { streamExec, streamFormatOf } from './http/exec-stream';
+
+@ApiTags('work inside a sandbox')
+@ApiNotFoundResponse({ type: ErrorView, description: 'SANDBOX_NOT_FOUND, FILE_NOT_FOUND' })
+@Controller('v1/sandboxes/:id')
+export class SandboxWorkController {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly work: SandboxWorkService,
+  ) {}
+
+  @Post('exec')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Run a command; with Accept: text/event-stream or application/x-ndjson, stream it',
+  })
+  @ApiProduces('application/json', 'text/event-stream', 'application/x-ndjson')
+  @ApiOkResponse({ type: ExecResultView })
+  @ApiConflictResponse({ type: ErrorView, description: 'SANDBOX_NOT_RUNNING' })
+  async exec(
+    @Param('id', SandboxIdPipe) id: string,
+    @Body() body: ExecDto,
+    @Headers('accept') accept: string | undefined,
+    @Res() res: Response,
+  ): Promise<void> {
+    // A client that goes away kills the command (and its children) in the sandbox.
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    try {
+      const format = streamFormatOf(accept);
+      if (format === null) {
+        const result = await this.work.exec(id, body, abort.signal);
+        const view: ExecResultView = {
+          exitCode: result.exitCode,
+          stdout: result.stdout.toString('utf8'),
+          stderr: result.stderr.toString('utf8'),
+          timedOut: result.timedOut,
+          truncated: result.truncated,
+          durationMs: result.durationMs,
+        };
+        res.status(200).json(view);
+        return;
+      }
+      await streamExec(res, format, await this.work.execStream(id, body, abort.signal));
+    } catch (error) {
+      // The client went away and the command was killed on purpose: nobody is left to answer,
+      // and it is not a server fault to log as one.
+      if (abort.signal.aborted) return;
+      throw error;
+    }
+  }
+
+  @Put('files')
+  @ApiOperation({ summary: 'Write a file (raw body) at an absolute path' })
+  @ApiConsumes('application/octet-stream')
+  @ApiBody({ schema: { type: 'string', format: 'binary' } })
+  @ApiOkResponse({ type: WrittenFileView })
+  @ApiConflictResponse({ type: ErrorView, description: 'SANDBOX_NOT_RUNNING' })
+  async writeFile(
+    @Param('id', SandboxIdPipe) id: string,
+    @Query() query: WriteFileQuery,
+    @Req() req: Request,
+  ): Promise<WrittenFileView> {
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > this.config.fileSizeLimitBytes) {
+      throw new CodedError(
+        'FILE_TOO_LARGE',
+        `file is larger than FILE_SIZE_LIMIT (${this.config.fileSizeLimitBytes} bytes)`,
+      );
+    }
+    const mode = query.mode === undefined ? undefined : parseInt(query.mode, 8);
+    const size = Number.isSafeInteger(declared) ? declared : undefined;
+    const written = await this.work.writeFile(id, query.path, req, { mode, size });
+    return { path: written.path, size: written.size, mode: octal(written.mode) };
+  }
+
+  @Get('files')
+  @ApiOperation({ summary: 'Read a file (raw bytes) or list a directory (JSON)' })
+  @ApiProduces('application/octet-stream', 'application/json')
+  @ApiOkResponse({ type: DirectoryListingView, description: 'A directory; a file is raw bytes' })
+  async readFile(
+    @Param('id', SandboxIdPipe) id: string,
+    @Query() query: FilePathQuery,
+    @Res() res: Response,
+  ): Promise<void> {
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const result = await this.work.read(id, query.path, abort.signal);
+    if (result.kind === 'directory') {
+      const view: DirectoryListingView = {
+        path: result.path,
+        truncated: result.truncated,
+        entries: result.entries.map((e) => ({
+          name: e.name,
+          type: e.type,
+          size: e.size,
+          mode: octal(e.mode),
+          mtime: e.mtime.toISOString(),
+        })),
+      };
+      res.status(200).json(view);
+      return;
+    }
+    res.status(200);
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('Content-Length', String(result.info.size));
+    res.setHeader('X-File-Mode', octal(result.info.mode));
+    res.setHeader('Last-Modified', result.info.mtime.toUTCString());
+    await pipeline(result.content, res);
+  }
+
+  @Delete('files')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a file or directory (recursively)' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiConflictResponse({ type: ErrorView, description: 'SANDBOX_NOT_RUNNING' })
+  async deleteFile(
+    @Param('id', SandboxIdPipe) id: string,
+    @Query() query: FilePathQuery,
+  ): Promise<void> {
+    await this.work.deleteFile(id, query.path);
+  }
+
+  @Get('ports')
+  @ApiOperation({ summary: 'Published ports: container port → host address and port' })
+  @ApiOkResponse({ type: PortsView })
+  async ports(@Param('id', SandboxIdPipe) id: string): Promise<PortsView> {
+    return { ports: await this.work.ports(id) };
+  }
+}
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0');
+}

@@ -1,0 +1,134 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig, CodedError, describeError, validationError } from '@app/config';
+import { EngineFacts } from '@app/deployment';
+import { SandboxInfo, SandboxLock, SandboxMetaStore, SandboxSpec } from '@app/meta-store';
+import { QuotaService, StorageOptSupport } from '@app/quota';
+import { formatMemorySize, parseMemorySize } from './memory-size';
+
+/** The host the engine runs on, as far as admission is concerned. */
+interface HostCapacity {
+  cpus: number;
+  memoryBytes: number;
+}
+
+/** Lock name for admission: a create's check and insert must not interleave with another's. */
+const ADMISSION_LOCK = 'admission';
+
+/**
+ * Resource rules of a create: per-sandbox caps and runtime allowlist (400), the disk limit policy
+ * (enforced where the engine's storage supports it, else 422 or a truthful warning), and host
+ * admission (429 when live sandboxes would commit more than capacity × overcommit).
+ */
+@Injectable()
+export class SandboxResources {
+  private readonly logger = new Logger(SandboxResources.name);
+  private support: Promise<StorageOptSupport> | null = null;
+  private capacity: Promise<HostCapacity> | null = null;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly engine: EngineFacts,
+    private readonly quota: QuotaService,
+    private readonly store: SandboxMetaStore,
+    private readonly lock: SandboxLock,
+  ) {}
+
+  /** Whether `disk` can be enforced here; detected once, from the engine and the mount table. */
+  diskSupport(): Promise<StorageOptSupport> {
+    this.support ??= this.engine
+      .storageInfo()
+      .then((info) => this.quota.detectStorageOptSupport(info))
+      .catch((error: unknown) => {
+        this.support = null; // the engine may answer later: try again next time
+        return { supported: false, reason: `could not ask the engine: ${describeError(error)}` };
+      });
+    return this.support;
+  }
+
+  /** Caps and allowlist: a request above a cap is a client mistake naming the cap. */
+  checkCaps(spec: SandboxSpec): void {
+    const { maxCpus, maxMemory, maxDisk, allowedRuntimes } = this.config;
+    if (maxCpus !== null && spec.cpus !== null && spec.cpus > maxCpus) {
+      throw validationError('cpus', `must be at most MAX_CPUS (${maxCpus})`);
+    }
+    const memoryCap = maxMemory === null ? null : parseMemorySize(maxMemory);
+    if (memoryCap !== null && spec.memoryBytes !== null && spec.memoryBytes > memoryCap) {
+      throw validationError('memory', `must be at most MAX_MEMORY (${maxMemory})`);
+    }
+    const diskCap = maxDisk === null ? null : parseMemorySize(maxDisk);
+    if (diskCap !== null && spec.diskBytes !== null && spec.diskBytes > diskCap) {
+      throw validationError('disk', `must be at most MAX_DISK (${maxDisk})`);
+    }
+    if (!allowedRuntimes.includes(spec.runtime)) {
+      throw validationError(
+        'runtime',
+        `must be one of ALLOWED_RUNTIMES (${allowedRuntimes.join(', ')})`,
+      );
+    }
+  }
+
+  /** What happens to a disk request on this host; throws 422 under DISK_LIMIT_POLICY=reject. */
+  async diskPlan(spec: SandboxSpec): Promise<SandboxInfo['disk']> {
+    if (spec.diskBytes === null || spec.disk === null) return null;
+    const support = await this.diskSupport();
+    const view = {
+      requested: spec.disk,
+      requestedBytes: spec.diskBytes,
+      enforced: support.supported,
+      reason: support.supported ? null : support.reason,
+    };
+    if (!support.supported && this.config.diskLimitPolicy === 'reject') {
+      throw new CodedError(
+        'DISK_LIMIT_UNSUPPORTED',
+        `disk ${spec.disk} cannot be enforced on this host (${support.reason}); DISK_LIMIT_POLICY=reject`,
+        { reason: support.reason },
+      );
+    }
+    return view;
+  }
+
+  /**
+   * Runs `insert` only if the sandbox fits: live sandboxes' committed CPU and memory plus this one
+   * stay within host capacity × OVERCOMMIT_*. Check and insert happen under one cluster-wide lock,
+   * so two creates (in any process) cannot both take the last capacity.
+   */
+  async admit<T>(spec: SandboxSpec, insert: () => Promise<T>): Promise<T> {
+    return this.lock.withLock(ADMISSION_LOCK, async () => {
+      const [host, committed] = await Promise.all([
+        this.hostCapacity(),
+        this.store.committedResources(),
+      ]);
+      const cpuLimit = host.cpus * this.config.overcommitCpu;
+      const memoryLimit = host.memoryBytes * this.config.overcommitMemory;
+      const cpus = committed.cpus + (spec.cpus ?? 0);
+      const memory = committed.memoryBytes + (spec.memoryBytes ?? 0);
+      if (cpus > cpuLimit + 1e-9 || memory > memoryLimit) {
+        const which = cpus > cpuLimit + 1e-9 ? 'CPU' : 'memory';
+        throw new CodedError(
+          'INSUFFICIENT_CAPACITY',
+          `not enough ${which} on this host: live sandboxes commit ${committed.cpus} CPUs and ${formatMemorySize(committed.memoryBytes)}, capacity is ${round(cpuLimit)} CPUs and ${formatMemorySize(Math.floor(memoryLimit))} (host × OVERCOMMIT_CPU/OVERCOMMIT_MEMORY)`,
+          {
+            committedCpus: committed.cpus,
+            committedMemoryBytes: committed.memoryBytes,
+            capacityCpus: cpuLimit,
+            capacityMemoryBytes: Math.floor(memoryLimit),
+          },
+        );
+      }
+      return insert();
+    });
+  }
+
+  private hostCapacity(): Promise<HostCapacity> {
+    this.capacity ??= this.engine.capacity().catch((error: unknown) => {
+      this.capacity = null;
+      this.logger.warn(`engine capacity unknown: ${describeError(error)}`);
+      throw error;
+    });
+    return this.capacity;
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

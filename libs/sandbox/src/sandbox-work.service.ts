@@ -1,0 +1,141 @@
+import type { Readable } from 'node:stream';
+import { Injectable } from '@nestjs/common';
+import { AppConfig, CodedError, validationError } from '@app/config';
+import {
+  DockerDeployment,
+  ExecEvent,
+  ExecRequest,
+  ExecResult,
+  FileInfo,
+  FileRead,
+} from '@app/deployment';
+import type { SandboxInfo } from '@app/meta-store';
+import { SandboxService } from './sandbox.service';
+
+export interface ExecInput {
+  /** argv, or one string run by `sh -c`. */
+  command: string[] | string;
+  env?: Record<string, string>;
+  cwd?: string;
+  user?: string;
+  stdin?: string;
+  timeoutSeconds?: number;
+}
+
+export interface PortBinding {
+  containerPort: number;
+  hostAddress: string;
+  hostPort: number;
+}
+
+/**
+ * Work inside a sandbox: commands and files through Docker's exec and archive APIs, so any image
+ * works without an agent inside it. Exec and writes need a running sandbox; reads also work on a
+ * stopped one (Docker reads a stopped container's file system). Every call counts as activity.
+ */
+@Injectable()
+export class SandboxWorkService {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly deployment: DockerDeployment,
+    private readonly sandboxes: SandboxService,
+  ) {}
+
+  async exec(idOrName: string, input: ExecInput, signal?: AbortSignal): Promise<ExecResult> {
+    const containerId = await this.runningContainer(idOrName, 'run commands in');
+    return this.deployment.exec(containerId, this.toRequest(input), signal);
+  }
+
+  async execStream(
+    idOrName: string,
+    input: ExecInput,
+    signal?: AbortSignal,
+  ): Promise<AsyncIterable<ExecEvent>> {
+    const containerId = await this.runningContainer(idOrName, 'run commands in');
+    const request = this.toRequest(input);
+    return this.deployment.execStream(containerId, request, signal);
+  }
+
+  /** `size` (the request's Content-Length) lets the body stream straight into the sandbox. */
+  async writeFile(
+    idOrName: string,
+    path: string,
+    data: Readable | Buffer,
+    options: { mode?: number; size?: number; signal?: AbortSignal } = {},
+  ): Promise<FileInfo> {
+    const containerId = await this.runningContainer(idOrName, 'write files to');
+    return this.deployment.writeFile(containerId, path, data, {
+      ...options,
+      maxBytes: this.config.fileSizeLimitBytes,
+    });
+  }
+
+  /** A file's content as a stream, or a directory's listing. */
+  async read(idOrName: string, path: string, signal?: AbortSignal): Promise<FileRead> {
+    const info = await this.sandboxes.get(idOrName);
+    const containerId = this.existingContainer(info, 'read files from');
+    void this.sandboxes.recordActivity(info.id);
+    return this.deployment.readFile(containerId, path, {
+      maxBytes: this.config.fileSizeLimitBytes,
+      signal,
+    });
+  }
+
+  async deleteFile(idOrName: string, path: string): Promise<void> {
+    const containerId = await this.runningContainer(idOrName, 'delete files in');
+    await this.deployment.deleteFile(containerId, path);
+  }
+
+  async ports(idOrName: string): Promise<PortBinding[]> {
+    const info = await this.sandboxes.get(idOrName);
+    return Object.entries(info.ports).map(([containerPort, hostPort]) => ({
+      containerPort: Number(containerPort),
+      hostAddress: info.host ?? this.config.portBindAddress,
+      hostPort,
+    }));
+  }
+
+  private async runningContainer(idOrName: string, verb: string): Promise<string> {
+    const info = await this.sandboxes.get(idOrName);
+    if (info.state !== 'running' || info.operation !== null || info.containerId === null) {
+      throw notRunning(info, verb);
+    }
+    void this.sandboxes.recordActivity(info.id);
+    return info.containerId;
+  }
+
+  private existingContainer(info: SandboxInfo, verb: string): string {
+    const usable =
+      (info.state === 'running' || info.state === 'stopped') && info.operation === null;
+    if (!usable || info.containerId === null) throw notRunning(info, verb);
+    return info.containerId;
+  }
+
+  private toRequest(input: ExecInput): ExecRequest {
+    const timeoutSeconds = input.timeoutSeconds ?? this.config.execDefaultTimeoutSeconds;
+    if (timeoutSeconds > this.config.execMaxTimeoutSeconds) {
+      throw validationError(
+        'timeoutSeconds',
+        `must be at most EXEC_MAX_TIMEOUT_SECONDS (${this.config.execMaxTimeoutSeconds})`,
+      );
+    }
+    return {
+      argv: typeof input.command === 'string' ? ['sh', '-c', input.command] : input.command,
+      env: input.env,
+      cwd: input.cwd,
+      user: input.user,
+      stdin: input.stdin,
+      timeoutMs: timeoutSeconds * 1000,
+      outputLimitBytes: this.config.execOutputLimitBytes,
+    };
+  }
+}
+
+function notRunning(info: SandboxInfo, verb: string): CodedError {
+  const state = info.operation ? `${info.state} (${info.operation})` : info.state;
+  return new CodedError(
+    'SANDBOX_NOT_RUNNING',
+    `cannot ${verb} sandbox ${info.id}: it is ${state}`,
+    { sandboxId: info.id, state: info.state },
+  );
+}
