@@ -1,0 +1,11 @@
+export { SandboxdClient } from './client';
+export type { CreateOptions, ListQuery, LoadedSandbox, SandboxdClientOptions } from './client';
+export { SandboxdError } from './errors';
+export type { ClientErrorCode } from './errors';
+export type { Command } from './exec';
+export type { PathContent, WriteFileOptions } from './files';
+export type { FetchLike } from './http';
+export { Sandbox } from './sandbox';
+export type { WaitOptions } from './wait';
+export type * from './types';
+export type { components, operations, paths } from './generated/api';
