@@ -9,6 +9,7 @@ ensure_docker
 ensure_demo_image
 ensure_postgres
 ensure_redis
+ensure_xfsprogs
 cd "$REPO_ROOT"
 
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://sandboxd:sandboxd@127.0.0.1:5432/sandboxd_test}"
@@ -16,6 +17,8 @@ export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
 
 log "lint"
 npm run --silent lint
+log "OpenAPI document and SDK types up to date"
+npx ts-node -r tsconfig-paths/register scripts/generate-openapi.ts --check
 log "build"
 npm run --silent build
 results="$(mktemp -d)"

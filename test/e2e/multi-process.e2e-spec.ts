@@ -1,5 +1,5 @@
 import { testEnv } from '../support/app';
-import { DEMO_IMAGE, ensureDemoImage, sweepContainers, testDocker } from '../support/docker';
+import { DEMO_IMAGE, ensureDemoImage, testDocker } from '../support/docker';
 import { ServerProcess } from '../support/server-process';
 
 type Json = Record<string, any>;
@@ -54,18 +54,19 @@ function expectContinuousHistory(view: Json) {
 }
 
 describe('two API processes on one PostgreSQL and Redis', () => {
-  const { instanceId, env } = testEnv('postgres+redis');
+  let suite: Awaited<ReturnType<typeof testEnv>>;
   let a: ServerProcess;
   let b: ServerProcess;
 
   beforeAll(async () => {
     await ensureDemoImage();
-    [a, b] = await Promise.all([ServerProcess.start(env), ServerProcess.start(env)]);
+    suite = await testEnv('postgres+redis');
+    [a, b] = await Promise.all([ServerProcess.start(suite.env), ServerProcess.start(suite.env)]);
   });
 
   afterAll(async () => {
     await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM')]);
-    await sweepContainers(instanceId);
+    await suite?.cleanup();
   });
 
   it('should serialise racing stop, restart and delete: consistent states, no 5xx, no leaks', async () => {
@@ -120,16 +121,19 @@ describe('two API processes on one PostgreSQL and Redis', () => {
 });
 
 describe('a process killed with SIGKILL during create', () => {
-  const { instanceId, env } = testEnv('postgres+redis', { LOCK_TTL_SECONDS: '3' });
+  let suite: Awaited<ReturnType<typeof testEnv>>;
 
-  beforeAll(ensureDemoImage);
+  beforeAll(async () => {
+    await ensureDemoImage();
+    suite = await testEnv('postgres+redis', { LOCK_TTL_SECONDS: '3' });
+  });
 
   afterAll(async () => {
-    await sweepContainers(instanceId);
+    await suite?.cleanup();
   });
 
   it('should finish the interrupted creates on the next start and leak no container', async () => {
-    const first = await ServerProcess.start(env);
+    const first = await ServerProcess.start(suite.env);
     const accepted = await Promise.all(
       [0, 1, 2].map(() => call(first, 'POST', '/v1/sandboxes', { image: DEMO_IMAGE })),
     );
@@ -139,7 +143,7 @@ describe('a process killed with SIGKILL during create', () => {
       return r.body.id as string;
     });
 
-    const second = await ServerProcess.start(env);
+    const second = await ServerProcess.start(suite.env);
     try {
       for (const id of ids) {
         const view = await until(second, id, (s) => s.operation === null, 60_000);
@@ -159,22 +163,23 @@ describe('a process killed with SIGKILL during create', () => {
 });
 
 describe('two API processes running the scheduler', () => {
-  const { instanceId, env } = testEnv('postgres+redis', {
-    SCHEDULER_INTERVAL_SECONDS: '1',
-    RECONCILE_INTERVAL_SECONDS: '2',
-    STOP_TIMEOUT_SECONDS: '1',
-  });
+  let suite: Awaited<ReturnType<typeof testEnv>>;
   let a: ServerProcess;
   let b: ServerProcess;
 
   beforeAll(async () => {
     await ensureDemoImage();
-    [a, b] = await Promise.all([ServerProcess.start(env), ServerProcess.start(env)]);
+    suite = await testEnv('postgres+redis', {
+      SCHEDULER_INTERVAL_SECONDS: '1',
+      RECONCILE_INTERVAL_SECONDS: '2',
+      STOP_TIMEOUT_SECONDS: '1',
+    });
+    [a, b] = await Promise.all([ServerProcess.start(suite.env), ServerProcess.start(suite.env)]);
   });
 
   afterAll(async () => {
     await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM')]);
-    await sweepContainers(instanceId);
+    await suite?.cleanup();
   });
 
   it('should stop and delete every due sandbox exactly once, without errors', async () => {

@@ -8,10 +8,9 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig, loadConfig } from '@app/config';
 import { AppModule } from '../../apps/sandbox-api/src/app.module';
 import { configureApp } from '../../apps/sandbox-api/src/configure-app';
+import { createScratchDatabase } from './database';
 import { newTestInstanceId, sweepContainers } from './docker';
 
-export const TEST_DATABASE_URL =
-  process.env.TEST_DATABASE_URL ?? 'postgres://sandboxd:sandboxd@127.0.0.1:5432/sandboxd_test';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
 
 export type Backend = 'postgres+redis' | 'embedded';
@@ -25,11 +24,12 @@ export interface TestApp {
 }
 
 /**
- * Environment for one test file: its own instance id (so its containers can be swept by label),
- * its own Redis key prefix, and either the real PostgreSQL + Redis or the embedded default
- * (SQLite in a temporary folder + in-process cache).
+ * Environment for one test suite: its own instance id (so its containers can be swept by label),
+ * its own Redis key prefix and its own scratch PostgreSQL database (so suites never see each
+ * other's sandboxes), or the embedded default (SQLite in a temporary folder + in-process cache).
+ * `cleanup` sweeps the containers and removes the database or files.
  */
-export function testEnv(backend: Backend, overrides: Record<string, string> = {}) {
+export async function testEnv(backend: Backend, overrides: Record<string, string> = {}) {
   const instanceId = newTestInstanceId();
   const base: Record<string, string> = {
     INSTANCE_ID: instanceId,
@@ -37,19 +37,26 @@ export function testEnv(backend: Backend, overrides: Record<string, string> = {}
     LOCK_WAIT_SECONDS: '60',
     LOG_LEVEL: 'warn',
   };
-  let cleanupDir: string | null = null;
+  const dir = mkdtempSync(join(tmpdir(), 'sandboxd-e2e-'));
+  base.LOG_ROOT = join(dir, 'logs');
+  let dropDatabase = (): Promise<void> => Promise.resolve();
   if (backend === 'postgres+redis') {
-    base.DATABASE_URL = TEST_DATABASE_URL;
+    const database = await createScratchDatabase('e2e');
+    dropDatabase = database.drop;
+    base.DATABASE_URL = database.url;
     base.REDIS_URL = TEST_REDIS_URL;
     base.REDIS_KEY_PREFIX = `sandboxd-test:${randomBytes(4).toString('hex')}:`;
   } else {
-    cleanupDir = mkdtempSync(join(tmpdir(), 'sandboxd-e2e-'));
-    base.SQLITE_PATH = join(cleanupDir, 'sandboxd.sqlite');
+    base.SQLITE_PATH = join(dir, 'sandboxd.sqlite');
   }
   return {
     instanceId,
     env: { ...base, ...overrides },
-    removeFiles: () => cleanupDir && rmSync(cleanupDir, { recursive: true, force: true }),
+    cleanup: async () => {
+      await sweepContainers(instanceId);
+      await dropDatabase();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -58,7 +65,7 @@ export async function createTestApp(
   backend: Backend,
   overrides: Record<string, string> = {},
 ): Promise<TestApp> {
-  const { instanceId, env, removeFiles } = testEnv(backend, overrides);
+  const { env, cleanup } = await testEnv(backend, overrides);
   const config = loadConfig(env);
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
     .overrideProvider(AppConfig)
@@ -76,8 +83,7 @@ export async function createTestApp(
     env,
     close: async () => {
       await app.close();
-      await sweepContainers(instanceId);
-      removeFiles();
+      await cleanup();
     },
   };
 }
