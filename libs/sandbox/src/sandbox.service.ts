@@ -195,15 +195,22 @@ export class SandboxService {
    * the deadline by less than a second.
    */
   async recordActivity(id: string): Promise<void> {
-    await this.lock.tryWithLock(id, async () => {
-      const record = await this.store.load(id);
-      if (!record || !LIVE_STATES.includes(record.info.state)) return;
-      const next = autoStopAt(record.info, new Date());
-      const current = record.info.autoStopAt;
-      if (next !== null && current !== null && Date.parse(next) - Date.parse(current) < 1000)
-        return;
-      await this.bump(record);
-    });
+    try {
+      await this.lock.tryWithLock(id, async () => {
+        const record = await this.store.load(id);
+        if (!record || !LIVE_STATES.includes(record.info.state)) return;
+        const next = autoStopAt(record.info, new Date());
+        const current = record.info.autoStopAt;
+        if (next !== null && current !== null && Date.parse(next) - Date.parse(current) < 1000) {
+          return;
+        }
+        await this.bump(record);
+      });
+    } catch (error) {
+      // Callers fire and forget this: a failed bump must never become an unhandled rejection.
+      // The next activity, or the deadline itself, sets things right.
+      this.logger.warn(`activity of sandbox ${id} not recorded: ${describeError(error)}`);
+    }
   }
 
   /** Sets or clears protection (exempt from auto-delete and force-delete). Counts as activity. */
