@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import { loadConfig } from '@app/config';
+import {
+  RedisKeyValueStore,
+  SandboxMetaStore,
+  buildDataSourceOptions,
+  createKeyValueStore,
+  initializeDataSource,
+} from '@app/meta-store';
+import { FakeState, insertFakeRecords } from './records';
+
+/**
+ * Fills the stores of a service environment before its server starts, through the meta-store's
+ * own `insert` (database rows and labels, migrations first; on Redis also the cache entries of live
+ * sandboxes). An embedded environment's in-process cache lives in the server process, so it is
+ * not filled here: a write through the API (keepalive) does that once the server runs.
+ */
+export async function seedRecords(
+  env: Record<string, string>,
+  instanceId: string,
+  states: readonly FakeState[],
+): Promise<{ id: string; state: FakeState }[]> {
+  const config = loadConfig(env);
+  const dataSource = await initializeDataSource(buildDataSourceOptions(config));
+  const kv = createKeyValueStore(config);
+  try {
+    return await insertFakeRecords(new SandboxMetaStore(dataSource, kv), instanceId, states);
+  } finally {
+    if (kv instanceof RedisKeyValueStore) await kv.close();
+    await dataSource.destroy();
+  }
+}
