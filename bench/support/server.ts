@@ -11,7 +11,7 @@ import {
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Cleanups } from './run';
-import { RESULTS_DIR } from './stats';
+import { RESULTS_DIR, log } from './stats';
 
 export const MAIN = join(__dirname, '..', '..', 'dist', 'apps', 'sandbox-api', 'main.js');
 
@@ -64,7 +64,7 @@ export class BenchServer {
   }
 
   static async start(env: Record<string, string>, cleanups: Cleanups): Promise<BenchServer> {
-    const main = mainSnapshot();
+    const main = await mainSnapshot();
     const port = await freePort();
     const child = spawn(process.execPath, ['--expose-gc', '-e', wrapper(main)], {
       env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
@@ -182,9 +182,19 @@ let snapshot: string | null = null;
  * (ignored by git), where bare imports still resolve to the project's node_modules, and is removed
  * when this process exits.
  */
-function mainSnapshot(): string {
+async function mainSnapshot(): Promise<string> {
   if (snapshot !== null) return snapshot;
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first`);
+  // A build that is running right now (nest build empties dist/ first) gets up to 3 minutes.
+  for (let waited = 0; !existsSync(MAIN); waited += 2) {
+    if (waited >= 180) throw new Error(`${MAIN} is missing: run "npm run build" first`);
+    if (waited === 0) log(`waiting for ${MAIN} (a build running?)`);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+  // Let a build that just wrote the file finish writing it.
+  for (let size = -1; statSync(MAIN).size !== size;) {
+    size = statSync(MAIN).size;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
   mkdirSync(RESULTS_DIR, { recursive: true });
   const path = join(RESULTS_DIR, `.sandbox-api-${process.pid}.js`);
   copyFileSync(MAIN, path);
