@@ -78,6 +78,26 @@ const notProvided = (name: string) => (): Promise<never> =>
 const errorMessage = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === 'string' ? error : 'unknown error';
 
+/** The context changes of entering public state `to`: the history entry and its timestamp. */
+function entering(
+  context: SandboxMachineContext,
+  to: MachineState,
+  event: string,
+  reason?: string | null,
+): Pick<SandboxMachineContext, 'state' | 'stateHistory'> &
+  Partial<Pick<SandboxMachineContext, 'startedAt' | 'stoppedAt' | 'deletedAt'>> {
+  const at = new Date().toISOString();
+  const entry: HistoryEntry = { from: context.state, to, event, at };
+  if (reason) entry.reason = reason;
+  return {
+    state: to,
+    stateHistory: [...context.stateHistory, entry].slice(-HISTORY_LIMIT),
+    ...(to === 'running' ? { startedAt: at } : {}),
+    ...(to === 'stopped' ? { stoppedAt: at } : {}),
+    ...(to === 'deleted' ? { deletedAt: at } : {}),
+  };
+}
+
 export const sandboxMachine = setup({
   types: {
     context: {} as SandboxMachineContext,
@@ -98,25 +118,22 @@ export const sandboxMachine = setup({
   actions: {
     /** Appends to the history and stamps the time of entering `to`. Only non-self transitions. */
     record: assign(
-      ({ context }, params: { to: MachineState; event: string; reason?: string | null }) => {
-        const at = new Date().toISOString();
-        const entry: HistoryEntry = { from: context.state, to: params.to, event: params.event, at };
-        if (params.reason) entry.reason = params.reason;
-        return {
-          state: params.to,
-          stateHistory: [...context.stateHistory, entry].slice(-HISTORY_LIMIT),
-          ...(params.to === 'running' ? { startedAt: at } : {}),
-          ...(params.to === 'stopped' ? { stoppedAt: at } : {}),
-          ...(params.to === 'deleted' ? { deletedAt: at } : {}),
-        };
-      },
+      ({ context }, params: { to: MachineState; event: string; reason?: string | null }) =>
+        entering(context, params.to, params.event, params.reason),
     ),
-    keepContainer: assign(({ context }, facts: ContainerFacts) => ({
+    /** A create or restart that finished: keep the container's facts, enter running. */
+    started: assign(({ context }, facts: ContainerFacts) => ({
       containerId: facts.containerId,
       ports: facts.ports,
       host: facts.host,
       logDirQuota: facts.logDirQuota ?? context.logDirQuota,
+      ...entering(context, 'running', 'started'),
     })),
+    /** A create or restart that failed: keep why, enter stopped. */
+    startFailed: assign(({ context }, params: { error: unknown }) => {
+      const reason = errorMessage(params.error);
+      return { failureReason: reason, ...entering(context, 'stopped', 'startFailed', reason) };
+    }),
     fail: assign((_, params: { error: unknown }) => ({
       failureReason: errorMessage(params.error),
     })),
@@ -161,24 +178,11 @@ export const sandboxMachine = setup({
             input: ({ context }) => ({ sandboxId: context.sandboxId }),
             onDone: {
               target: '#sandbox.running',
-              actions: [
-                { type: 'keepContainer', params: ({ event }) => event.output },
-                { type: 'record', params: { to: 'running', event: 'started' } },
-              ],
+              actions: { type: 'started', params: ({ event }) => event.output },
             },
             onError: {
               target: '#sandbox.stopped',
-              actions: [
-                { type: 'fail', params: ({ event }) => ({ error: event.error }) },
-                {
-                  type: 'record',
-                  params: ({ context }) => ({
-                    to: 'stopped',
-                    event: 'startFailed',
-                    reason: context.failureReason,
-                  }),
-                },
-              ],
+              actions: { type: 'startFailed', params: ({ event }) => ({ error: event.error }) },
             },
           },
         },
@@ -192,24 +196,11 @@ export const sandboxMachine = setup({
             }),
             onDone: {
               target: '#sandbox.running',
-              actions: [
-                { type: 'keepContainer', params: ({ event }) => event.output },
-                { type: 'record', params: { to: 'running', event: 'started' } },
-              ],
+              actions: { type: 'started', params: ({ event }) => event.output },
             },
             onError: {
               target: '#sandbox.stopped',
-              actions: [
-                { type: 'fail', params: ({ event }) => ({ error: event.error }) },
-                {
-                  type: 'record',
-                  params: ({ context }) => ({
-                    to: 'stopped',
-                    event: 'startFailed',
-                    reason: context.failureReason,
-                  }),
-                },
-              ],
+              actions: { type: 'startFailed', params: ({ event }) => ({ error: event.error }) },
             },
           },
         },
