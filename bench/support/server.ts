@@ -8,8 +8,8 @@ import {
   rmSync,
   statSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort, waitUntilLive } from '../../test/support/server-process';
 import type { Cleanups } from './run';
 import { RESULTS_DIR, log } from './stats';
 
@@ -104,21 +104,8 @@ export class BenchServer {
     return stopProcess(this.child);
   }
 
-  private async waitUntilLive(): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) {
-        throw new Error(`server exited with ${this.child.exitCode}:\n${this.output}`);
-      }
-      try {
-        const res = await fetch(`${this.url}/health/live`);
-        if (res.ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`server did not answer within 30 s:\n${this.output}`);
+  private waitUntilLive(): Promise<void> {
+    return waitUntilLive(this.child, this.url, () => this.output);
   }
 }
 
@@ -248,19 +235,4 @@ function peakRssOf(pid: number): number | null {
   } catch {
     return null;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }

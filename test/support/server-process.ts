@@ -44,25 +44,35 @@ export class ServerProcess {
     });
   }
 
-  private async waitUntilLive(): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) {
-        throw new Error(`server exited with ${this.child.exitCode}:\n${this.output}`);
-      }
-      try {
-        const res = await fetch(`${this.url}/health/live`);
-        if (res.ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`server did not answer within 30 s:\n${this.output}`);
+  private waitUntilLive(): Promise<void> {
+    return waitUntilLive(this.child, this.url, () => this.output);
   }
 }
 
-function freePort(): Promise<number> {
+/** Polls `<url>/health/live` until the process answers; fails early if it exits. */
+export async function waitUntilLive(
+  child: ChildProcess,
+  url: string,
+  output: () => string,
+): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`server exited with ${child.exitCode}:\n${output()}`);
+    }
+    try {
+      const res = await fetch(`${url}/health/live`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`server did not answer within 30 s:\n${output()}`);
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
