@@ -12,11 +12,25 @@ import {
 import type { ContainerState } from './types';
 
 /**
- * How long a freshly started main process must stay up to count as started. A command that
+ * How long a freshly started user command must stay up to count as started. A command that
  * cannot run at all (bad arguments, missing file) dies within milliseconds; waiting longer would
  * slow every provision for little gain.
  */
 export const STARTUP_GRACE_MS = 300;
+
+/**
+ * The watch a container's main process gets after start. The keep-alive command (no command and
+ * no entrypoint given) is the operator's own and does not exit, so watching it would only add
+ * the grace period to every create and restart: it is checked once, and a later death still
+ * reaches the reconciler through Docker's events. A user command gets the full grace period, so
+ * a command that fails at once is reported to the create that started it.
+ */
+export function startupGraceMs(spec: {
+  command: readonly string[] | null;
+  entrypoint: readonly string[] | null;
+}): number {
+  return spec.command === null && spec.entrypoint === null ? 0 : STARTUP_GRACE_MS;
+}
 const POLL_INTERVAL_MS = 50;
 const LOG_LINES = 20;
 
@@ -50,15 +64,16 @@ export async function startContainer(docker: Dockerode, containerId: string): Pr
 }
 
 /**
- * Watches a just-started container for the grace period and returns its state, or throws
+ * Watches a just-started container for `graceMs` (0: one look) and returns its state, or throws
  * CONTAINER_FAILED with the exit code and the last log lines if the main process ended.
  */
 export async function confirmRunning(
   docker: Dockerode,
   containerId: string,
   defaultHost: string,
+  graceMs: number,
 ): Promise<ContainerState> {
-  const deadline = Date.now() + STARTUP_GRACE_MS;
+  const deadline = Date.now() + graceMs;
   for (;;) {
     const state = await inspectState(docker, containerId, defaultHost);
     if (!state.running) throw await exitedError(docker, state);

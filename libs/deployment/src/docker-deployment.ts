@@ -9,7 +9,13 @@ import {
   type ResyncHandler,
 } from './container-event-stream';
 import { inspectContainer, removeContainer, stopContainer } from './container-ops';
-import { confirmRunning, HostPortConflictError, startContainer } from './container-starter';
+import {
+  confirmRunning,
+  HostPortConflictError,
+  STARTUP_GRACE_MS,
+  startContainer,
+  startupGraceMs,
+} from './container-starter';
 import { isConflict, toCodedError } from './docker-errors';
 import { runExec, streamExec } from './exec-runner';
 import type { ExecEvent, ExecRequest, ExecResult } from './exec-types';
@@ -122,7 +128,7 @@ export class DockerDeployment implements OnModuleDestroy {
     await this.ensureImage(spec.image, signal);
     signal?.throwIfAborted();
     const existing = await this.findOwn(spec.sandboxId);
-    if (existing) return this.resume(existing, beforeStart);
+    if (existing) return this.resume(existing, startupGraceMs(spec), beforeStart);
 
     const containerPorts = requestedPorts(spec);
     const lease =
@@ -136,8 +142,11 @@ export class DockerDeployment implements OnModuleDestroy {
     }
   }
 
-  /** Starts a stopped sandbox again; the same container, so the same host ports and files. */
-  async start(containerId: string): Promise<ContainerState> {
+  /**
+   * Starts a stopped sandbox again; the same container, so the same host ports and files.
+   * @param graceMs how long the main process is watched (see startupGraceMs).
+   */
+  async start(containerId: string, graceMs: number = STARTUP_GRACE_MS): Promise<ContainerState> {
     try {
       await startContainer(this.docker, containerId);
     } catch (error) {
@@ -150,7 +159,7 @@ export class DockerDeployment implements OnModuleDestroy {
       }
       throw error;
     }
-    return confirmRunning(this.docker, containerId, this.config.portBindAddress);
+    return confirmRunning(this.docker, containerId, this.config.portBindAddress, graceMs);
   }
 
   stop(
@@ -277,7 +286,7 @@ export class DockerDeployment implements OnModuleDestroy {
         // Name taken: a concurrent or earlier provision of the same sandbox got there first.
         if (isConflict(error)) {
           const existing = await this.findOwn(spec.sandboxId);
-          if (existing) return this.resume(existing, beforeStart);
+          if (existing) return this.resume(existing, startupGraceMs(spec), beforeStart);
         }
         throw toCodedError(
           error,
@@ -291,7 +300,12 @@ export class DockerDeployment implements OnModuleDestroy {
         if (beforeStart) await beforeStart(containerId);
         signal?.throwIfAborted();
         await startContainer(this.docker, containerId);
-        const state = await confirmRunning(this.docker, containerId, this.config.portBindAddress);
+        const state = await confirmRunning(
+          this.docker,
+          containerId,
+          this.config.portBindAddress,
+          startupGraceMs(spec),
+        );
         lease?.commit(containerId, hostPortList);
         return state;
       } catch (error) {
@@ -339,14 +353,15 @@ export class DockerDeployment implements OnModuleDestroy {
    */
   private async resume(
     existing: ContainerState,
+    graceMs: number,
     beforeStart: BeforeStartHook | undefined,
   ): Promise<ContainerState> {
     if (existing.running) return existing;
     const { containerId } = existing;
-    if (existing.status !== 'created') return this.start(containerId);
+    if (existing.status !== 'created') return this.start(containerId, graceMs);
     try {
       if (beforeStart) await beforeStart(containerId);
-      return await this.start(containerId);
+      return await this.start(containerId, graceMs);
     } catch (error) {
       await this.removeQuietly(containerId);
       throw error;

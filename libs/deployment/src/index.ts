@@ -13,6 +13,7 @@ export type {
 export { CONTAINER_EVENT_ACTIONS, LineSplitter, parseEventLine } from './container-events';
 export type { ContainerEvent, ContainerEventAction } from './container-events';
 export { exitReason } from './exit-reason';
+export { STARTUP_GRACE_MS, startupGraceMs } from './container-starter';
 export { pickPorts } from './port-picker';
 export type { PortRange } from './port-picker';
 export {

@@ -1,7 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { fromPromise } from 'xstate';
 import { AppConfig, CodedError } from '@app/config';
-import { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@app/deployment';
+import {
+  ContainerSpec,
+  ContainerState,
+  DockerDeployment,
+  EngineFacts,
+  startupGraceMs,
+} from '@app/deployment';
 import { QuotaService } from '@app/quota';
 import type { SandboxRecord } from '@app/meta-store';
 import {
@@ -60,7 +66,9 @@ export class SandboxEffects {
               { sandboxId },
             );
           }
-          return factsOf(await this.deployment.start(existing.containerId));
+          return factsOf(
+            await this.deployment.start(existing.containerId, startupGraceMs(record.spec)),
+          );
         }),
         stopContainer: track(async (input: ContainerRef) => {
           await this.deployment.stop(containerOf(input.containerId));
