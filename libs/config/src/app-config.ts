@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { EnvDto } from './env.dto';
+import { parseWarmPool, WarmPoolEntry } from './warm-pool-config';
 
 export type LogLevel = NonNullable<EnvDto['LOG_LEVEL']>;
 
@@ -52,6 +53,8 @@ export class AppConfig {
   readonly orphanGraceSeconds: number;
   readonly schedulerBatchSize: number;
   readonly schedulerConcurrency: number;
+  readonly warmPool: readonly WarmPoolEntry[];
+  readonly warmPoolRemoveOnShutdown: boolean;
   readonly logLevel: LogLevel;
 
   constructor(env: EnvDto) {
@@ -100,6 +103,8 @@ export class AppConfig {
     this.orphanGraceSeconds = env.ORPHAN_GRACE_SECONDS ?? 60;
     this.schedulerBatchSize = env.SCHEDULER_BATCH_SIZE ?? 100;
     this.schedulerConcurrency = env.SCHEDULER_CONCURRENCY ?? 4;
+    this.warmPool = parseWarmPool(env.WARM_POOL ?? '');
+    this.warmPoolRemoveOnShutdown = env.WARM_POOL_REMOVE_ON_SHUTDOWN !== 'false';
     this.logLevel = env.LOG_LEVEL ?? 'log';
   }
 }

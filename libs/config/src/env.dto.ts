@@ -141,6 +141,14 @@ export class EnvDto {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10000) SCHEDULER_BATCH_SIZE?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(64) SCHEDULER_CONCURRENCY?: number;
 
+  @IsOptional() @Transform(emptyToUndefined) @IsString() WARM_POOL?: string;
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsIn(['true', 'false'], {
+    message: 'WARM_POOL_REMOVE_ON_SHUTDOWN must be true or false',
+  })
+  WARM_POOL_REMOVE_ON_SHUTDOWN?: 'true' | 'false';
+
   @IsOptional()
   @Transform(emptyToUndefined)
   @IsIn(LOG_LEVELS)
