@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { loadConfig } from '@app/config';
 import { buildContainerConfig, containerNameFor, requestedPorts } from './container-config';
-import { LABEL_INSTANCE, LABEL_MANAGED, LABEL_SANDBOX_ID } from './labels';
+import { LABEL_INSTANCE, LABEL_MANAGED, LABEL_POOL, LABEL_SANDBOX_ID } from './labels';
 import type { ContainerSpec } from './types';
 
 const settings = loadConfig({
@@ -75,6 +75,13 @@ describe('buildContainerConfig', () => {
       [LABEL_INSTANCE]: 'unit-1',
       [LABEL_SANDBOX_ID]: 'sb-1',
     });
+  });
+
+  it('marks a warm-pool member with the pool label, and only a pool member', () => {
+    const pooled = buildContainerConfig(spec({ poolKey: 'p-1' }), new Map(), settings);
+    expect(pooled.Labels?.[LABEL_POOL]).toBe('p-1');
+    const cold = buildContainerConfig(spec(), new Map(), settings);
+    expect(cold.Labels).not.toHaveProperty(LABEL_POOL);
   });
 
   it('passes the environment as KEY=VALUE, keeping "=" inside values', () => {

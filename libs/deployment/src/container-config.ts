@@ -1,6 +1,6 @@
 import type { AppConfig } from '@app/config';
 import type { ContainerCreateOptions } from 'dockerode';
-import { LABEL_INSTANCE, LABEL_MANAGED, LABEL_SANDBOX_ID } from './labels';
+import { LABEL_INSTANCE, LABEL_MANAGED, LABEL_POOL, LABEL_SANDBOX_ID } from './labels';
 import type { ContainerSpec } from './types';
 
 export type ContainerConfigSettings = Pick<
@@ -60,6 +60,7 @@ export function buildContainerConfig(
       [LABEL_MANAGED]: 'true',
       [LABEL_INSTANCE]: settings.instanceId,
       [LABEL_SANDBOX_ID]: spec.sandboxId,
+      ...(spec.poolKey ? { [LABEL_POOL]: spec.poolKey } : {}),
     },
     ExposedPorts: exposedPorts,
     Tty: false,

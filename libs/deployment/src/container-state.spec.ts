@@ -47,6 +47,7 @@ describe('toContainerState', () => {
       labels: { [LABEL_SANDBOX_ID]: 'sb-1', [LABEL_INSTANCE]: 'i-1', team: 'a' },
       sandboxId: 'sb-1',
       instanceId: 'i-1',
+      poolKey: null,
     });
   });
 

@@ -1,5 +1,5 @@
 import type { ContainerInspectInfo } from 'dockerode';
-import { LABEL_INSTANCE, LABEL_SANDBOX_ID } from './labels';
+import { LABEL_INSTANCE, LABEL_POOL, LABEL_SANDBOX_ID } from './labels';
 import { bindAddressOf, tcpPortMap } from './port-map';
 import type { ContainerState } from './types';
 
@@ -37,5 +37,6 @@ export function toContainerState(info: ContainerInspectInfo, defaultHost: string
     labels: { ...labels },
     sandboxId: labels[LABEL_SANDBOX_ID] ?? null,
     instanceId: labels[LABEL_INSTANCE] ?? null,
+    poolKey: labels[LABEL_POOL] ?? null,
   };
 }

@@ -19,6 +19,7 @@ export type { PortRange } from './port-picker';
 export {
   LABEL_INSTANCE,
   LABEL_MANAGED,
+  LABEL_POOL,
   LABEL_PREFIX,
   LABEL_SANDBOX_ID,
   ownedLabelFilters,

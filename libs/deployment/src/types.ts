@@ -25,6 +25,8 @@ export interface ContainerSpec {
   logMount?: { hostPath: string; containerPath: string } | null;
   /** OCI runtime (runc, kata, …); null or absent = the engine's default. */
   runtime?: string | null;
+  /** Marks a warm-pool member: the pool's key, put on the container as LABEL_POOL. */
+  poolKey?: string | null;
 }
 
 /** The engine's view of one container, flattened to what the service needs. */
@@ -51,6 +53,8 @@ export interface ContainerState {
   labels: Record<string, string>;
   sandboxId: string | null;
   instanceId: string | null;
+  /** The warm pool the container was made for (LABEL_POOL), idle or claimed; null otherwise. */
+  poolKey?: string | null;
 }
 
 /** The few engine facts /health reports. */
@@ -63,6 +67,8 @@ export interface EngineInfo {
 export interface OwnedFilter {
   instanceId?: string;
   sandboxId?: string;
+  /** Only containers made for a warm pool. */
+  pooled?: boolean;
 }
 
 /** Runs after create and before start (the quota step); throwing aborts the provision. */
