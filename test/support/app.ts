@@ -66,6 +66,25 @@ export async function createTestApp(
   overrides: Record<string, string> = {},
 ): Promise<TestApp> {
   const { env, cleanup } = await testEnv(backend, overrides);
+  const { app, config } = await appFromEnv(env);
+  return {
+    app,
+    config,
+    env,
+    close: async () => {
+      await app.close();
+      await cleanup();
+    },
+  };
+}
+
+/**
+ * Another AppModule on an existing test environment (the same stores and instance id), as a
+ * restarted service would be. The caller closes it; the environment's owner cleans up.
+ */
+export async function appFromEnv(
+  env: Record<string, string>,
+): Promise<{ app: NestExpressApplication; config: AppConfig }> {
   const config = loadConfig(env);
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
     .overrideProvider(AppConfig)
@@ -77,15 +96,7 @@ export async function createTestApp(
   });
   configureApp(app);
   await app.init();
-  return {
-    app,
-    config,
-    env,
-    close: async () => {
-      await app.close();
-      await cleanup();
-    },
-  };
+  return { app, config };
 }
 
 /** Polls until `check` returns a value (not undefined) or the time is up. */

@@ -91,6 +91,8 @@ export interface SandboxInfo {
   disk: SandboxDiskLimit | null;
   /** Null until a quota on the log directory has been attempted. */
   logDirQuota: SandboxLogDirQuota | null;
+  /** True when the create took a ready container from the warm pool (WARM_POOL). */
+  fromPool: boolean;
 }
 
 /**
@@ -129,6 +131,7 @@ const SANDBOX_INFO_KEYS: { readonly [K in keyof SandboxInfo]-?: true } = {
   runtime: true,
   disk: true,
   logDirQuota: true,
+  fromPool: true,
 };
 
 /**
@@ -162,6 +165,11 @@ export const SANDBOX_INFO_RESOURCE_DEFAULTS: Readonly<
   logDirQuota: null,
 });
 
+/** A record stored before the warm pool existed was, necessarily, created cold. */
+export const SANDBOX_INFO_POOL_DEFAULTS: Readonly<Pick<SandboxInfo, 'fromPool'>> = Object.freeze({
+  fromPool: false,
+});
+
 export const SANDBOX_INFO_FIELDS = Object.freeze(
   Object.keys(SANDBOX_INFO_KEYS) as (keyof SandboxInfo)[],
 );
@@ -185,6 +193,7 @@ export function withInfoDefaults(source: object): SandboxInfo {
   const info: Record<string, unknown> = pickSandboxInfoFields(source);
   fillMissing(info, SANDBOX_INFO_LIFECYCLE_DEFAULTS);
   fillMissing(info, SANDBOX_INFO_RESOURCE_DEFAULTS);
+  fillMissing(info, SANDBOX_INFO_POOL_DEFAULTS);
   return info as unknown as SandboxInfo;
 }
 

@@ -14,3 +14,6 @@ export type { DriftItem, DriftKind, ReconcileAction } from './sandbox-reconciler
 export { SandboxWorkService } from './sandbox-work.service';
 export type { ExecInput, PortBinding } from './sandbox-work.service';
 export { SandboxResources } from './sandbox-resources';
+export { WarmPool } from './warm-pool/warm-pool';
+export type { PoolMember, PoolStatus } from './warm-pool/warm-pool';
+export { normalizeImage, poolKeyOf } from './warm-pool/pool-key';

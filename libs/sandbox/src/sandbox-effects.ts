@@ -1,15 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { fromPromise } from 'xstate';
 import { AppConfig, CodedError } from '@app/config';
-import {
-  ContainerSpec,
-  ContainerState,
-  DockerDeployment,
-  EngineFacts,
-  startupGraceMs,
-} from '@app/deployment';
-import { QuotaService } from '@app/quota';
+import { ContainerState, DockerDeployment, startupGraceMs } from '@app/deployment';
 import type { SandboxRecord } from '@app/meta-store';
+import { ContainerProvisioner } from './container-provisioner';
+import { containerSpecOf } from './container-spec';
 import {
   ContainerFacts,
   ContainerRef,
@@ -34,8 +29,7 @@ export class SandboxEffects {
   constructor(
     private readonly config: AppConfig,
     private readonly deployment: DockerDeployment,
-    private readonly engine: EngineFacts,
-    private readonly quota: QuotaService,
+    private readonly provisioner: ContainerProvisioner,
   ) {}
 
   forRecord(record: SandboxRecord): ProvidedMachine {
@@ -73,10 +67,9 @@ export class SandboxEffects {
         stopContainer: track(async (input: ContainerRef) => {
           await this.deployment.stop(containerOf(input.containerId));
         }),
+        // The log directory lives as long as the sandbox: kept on stop, gone on delete.
         removeContainer: track(async (input: ContainerRef) => {
-          await this.deployment.remove(containerOf(input.containerId));
-          // The log directory lives as long as the sandbox: kept on stop, gone on delete.
-          await this.quota.removeLogDir(this.config.logRoot, sandboxId);
+          await this.provisioner.remove(sandboxId, containerOf(input.containerId));
         }),
       },
     });
@@ -86,7 +79,7 @@ export class SandboxEffects {
   /**
    * Provisions within STARTUP_TIMEOUT_SECONDS of the create. A create re-run after a crash gets
    * only what is left of that time; past it, the half-made container is removed and the sandbox
-   * ends stopped with the reason.
+   * ends stopped with the reason. A sandbox from the warm pool finds its container running.
    */
   private async create(record: SandboxRecord, signal: AbortSignal): Promise<ContainerFacts> {
     const limitMs = this.config.startupTimeoutSeconds * 1000;
@@ -102,32 +95,13 @@ export class SandboxEffects {
       throw timedOut();
     }
     const timeout = AbortSignal.timeout(remaining);
-    const logDir = await this.quota.ensureLogDir(this.config.logRoot, record.info.id);
-    let logDirQuota: LogDirQuotaFacts = { shared: false, projectId: null, reason: 'not attempted' };
-    // Between create and start: give the log dir the container's XFS project id, so the one
-    // disk budget covers both (the seed's shared project id). Never fails the create.
-    const shareQuota = async (containerId: string) => {
-      const upperDir = await this.engine.upperDir(containerId).catch(() => null);
-      if (upperDir === null) {
-        logDirQuota = { shared: false, projectId: null, reason: 'storage driver has no upper dir' };
-        return;
-      }
-      const shared = await this.quota.shareWithLogDir(upperDir, logDir);
-      logDirQuota = shared.shared
-        ? { shared: true, projectId: shared.projectId, reason: null }
-        : { shared: false, projectId: null, reason: shared.reason };
-    };
-    const spec: ContainerSpec = {
-      ...toContainerSpec(record),
-      logMount: { hostPath: logDir, containerPath: this.config.logMountPath },
-    };
+    const spec = containerSpecOf(record.info.id, record.spec, record.info.disk?.enforced ?? false);
     try {
-      const state = await this.deployment.provision(
-        spec,
-        shareQuota,
-        AbortSignal.any([signal, timeout]),
-      );
-      return { ...factsOf(state), logDirQuota };
+      const made = await this.provisioner.provision(spec, AbortSignal.any([signal, timeout]));
+      // No quota step ran for a container that was already there: keep what the create knew
+      // (a pool member's outcome), else say so.
+      const logDirQuota = made.logDirQuota ?? record.info.logDirQuota ?? NOT_ATTEMPTED;
+      return { ...factsOf(made.state), logDirQuota };
     } catch (error) {
       if (timeout.aborted && !signal.aborted) throw timedOut();
       throw error;
@@ -135,24 +109,7 @@ export class SandboxEffects {
   }
 }
 
-function toContainerSpec(record: SandboxRecord): ContainerSpec {
-  const { spec } = record;
-  return {
-    sandboxId: record.info.id,
-    image: spec.image,
-    cpus: spec.cpus,
-    memoryBytes: spec.memoryBytes,
-    env: spec.env,
-    labels: spec.labels,
-    ports: spec.ports,
-    command: spec.command,
-    entrypoint: spec.entrypoint,
-    pidsLimit: spec.pidsLimit,
-    // Only when the engine enforces it: Docker refuses --storage-opt size= otherwise.
-    storageBytes: record.info.disk?.enforced ? spec.diskBytes : null,
-    runtime: spec.runtime,
-  };
-}
+const NOT_ATTEMPTED: LogDirQuotaFacts = { shared: false, projectId: null, reason: 'not attempted' };
 
 function factsOf(state: ContainerState): ContainerFacts {
   return { containerId: state.containerId, ports: state.ports, host: state.host };

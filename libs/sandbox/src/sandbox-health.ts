@@ -3,6 +3,7 @@ import { describeError } from '@app/config';
 import { DockerDeployment } from '@app/deployment';
 import { SandboxMetaStore } from '@app/meta-store';
 import { SandboxResources } from './sandbox-resources';
+import { PoolStatus, WarmPool } from './warm-pool/warm-pool';
 
 export interface DependencyCheck {
   ok: boolean;
@@ -15,6 +16,8 @@ export interface Readiness {
   checks: { database: DependencyCheck; cache: DependencyCheck; docker: DependencyCheck };
   /** Whether `disk` limits are enforced here (detected once from the engine's storage). */
   diskLimit: { supported: boolean; reason: string };
+  /** Each WARM_POOL entry of this process: how many members are ready, and the last refill error. */
+  warmPool: PoolStatus[];
 }
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -26,6 +29,7 @@ export class SandboxHealth {
     private readonly store: SandboxMetaStore,
     private readonly deployment: DockerDeployment,
     private readonly resources: SandboxResources,
+    private readonly pool: WarmPool,
   ) {}
 
   async readiness(): Promise<Readiness> {
@@ -38,6 +42,7 @@ export class SandboxHealth {
       ready: database.ok && cache.ok && docker.ok,
       checks: { database, cache, docker },
       diskLimit: await this.resources.diskSupport(),
+      warmPool: this.pool.status(),
     };
   }
 }

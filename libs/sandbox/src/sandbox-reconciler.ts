@@ -213,6 +213,9 @@ export class SandboxReconciler {
     if (!container.instanceId || !knownInstances.has(container.instanceId)) return false;
     const ageMs = Date.now() - Date.parse(container.createdAt ?? '1970-01-01T00:00:00Z');
     if (ageMs < this.config.orphanGraceSeconds * 1000) return false;
+    // An unclaimed warm-pool member is its instance's pool's to keep or clear (WarmPool.start),
+    // and another instance's pool may be alive and waiting to hand it out.
+    if (!record && container.poolKey) return false;
     if (!record) return true;
     // A second container for a sandbox that has settled on another one is a leftover.
     return (

@@ -42,8 +42,8 @@ export class SandboxWorkService {
   ) {}
 
   async exec(idOrName: string, input: ExecInput, signal?: AbortSignal): Promise<ExecResult> {
-    const containerId = await this.runningContainer(idOrName, 'run commands in');
-    return this.deployment.exec(containerId, this.toRequest(input), signal);
+    const { containerId, request } = await this.execTarget(idOrName, input);
+    return this.deployment.exec(containerId, request, signal);
   }
 
   async execStream(
@@ -51,8 +51,7 @@ export class SandboxWorkService {
     input: ExecInput,
     signal?: AbortSignal,
   ): Promise<AsyncIterable<ExecEvent>> {
-    const containerId = await this.runningContainer(idOrName, 'run commands in');
-    const request = this.toRequest(input);
+    const { containerId, request } = await this.execTarget(idOrName, input);
     return this.deployment.execStream(containerId, request, signal);
   }
 
@@ -96,12 +95,36 @@ export class SandboxWorkService {
   }
 
   private async runningContainer(idOrName: string, verb: string): Promise<string> {
+    return (await this.runningSandbox(idOrName, verb)).containerId;
+  }
+
+  private async runningSandbox(
+    idOrName: string,
+    verb: string,
+  ): Promise<{ info: SandboxInfo; containerId: string }> {
     const info = await this.sandboxes.get(idOrName);
     if (info.state !== 'running' || info.operation !== null || info.containerId === null) {
       throw notRunning(info, verb);
     }
     void this.sandboxes.recordActivity(info.id);
-    return info.containerId;
+    return { info, containerId: info.containerId };
+  }
+
+  /**
+   * The container and the exec request. A sandbox from the warm pool got its container before
+   * its env was known, so that env is given to every command instead (the command's own env
+   * still wins, as it would over a container's env).
+   */
+  private async execTarget(
+    idOrName: string,
+    input: ExecInput,
+  ): Promise<{ containerId: string; request: ExecRequest }> {
+    const { info, containerId } = await this.runningSandbox(idOrName, 'run commands in');
+    const request = this.toRequest(input);
+    if (info.fromPool && info.envKeys.length > 0) {
+      request.env = { ...(await this.sandboxes.envOf(info.id)), ...request.env };
+    }
+    return { containerId, request };
   }
 
   private existingContainer(info: SandboxInfo, verb: string): string {

@@ -12,6 +12,9 @@ import { SandboxHealth } from './sandbox-health';
 import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxService } from './sandbox.service';
 import { SandboxWorkService } from './sandbox-work.service';
+import { ContainerProvisioner } from './container-provisioner';
+import { PoolMetrics } from './warm-pool/pool-metrics';
+import { WarmPool } from './warm-pool/warm-pool';
 
 @Module({
   exports: [
@@ -22,9 +25,12 @@ import { SandboxWorkService } from './sandbox-work.service';
     SandboxResources,
     SandboxService,
     SandboxWorkService,
+    WarmPool,
   ],
   imports: [DeploymentModule, MetaStoreModule, QuotaModule],
   providers: [
+    ContainerProvisioner,
+    PoolMetrics,
     SandboxAutomation,
     SandboxDriver,
     SandboxEffects,
@@ -34,22 +40,36 @@ import { SandboxWorkService } from './sandbox-work.service';
     SandboxResources,
     SandboxService,
     SandboxWorkService,
+    WarmPool,
   ],
 })
 export class SandboxModule implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(SandboxModule.name);
 
-  constructor(private readonly sandboxes: SandboxService) {}
+  constructor(
+    private readonly sandboxes: SandboxService,
+    private readonly pool: WarmPool,
+  ) {}
 
-  /** Operations a killed process left in flight are finished in the background after boot. */
+  /**
+   * In the background after boot: operations a killed process left in flight are finished, and
+   * the warm pool takes over its members of an earlier run and fills up.
+   */
   onApplicationBootstrap(): void {
     void this.sandboxes
       .recoverInterrupted()
       .then((n) => n > 0 && this.logger.log(`recovered ${n} interrupted operation(s)`))
       .catch((error: unknown) => this.logger.error(`recovery failed: ${describeError(error)}`));
+    void this.pool
+      .start()
+      .catch((error: unknown) =>
+        this.logger.error(`warm pool start failed: ${describeError(error)}`),
+      );
   }
 
+  /** Creates in flight may still take pool members, so the pool stops after they finished. */
   async onApplicationShutdown(): Promise<void> {
     await this.sandboxes.drain();
+    await this.pool.stop();
   }
 }

@@ -2,12 +2,15 @@ import { CodedError, loadConfig } from '@app/config';
 import type { DockerDeployment, EngineFacts } from '@app/deployment';
 import type { QuotaService } from '@app/quota';
 import type { SandboxLock, SandboxMetaStore } from '@app/meta-store';
+import { ContainerProvisioner } from './container-provisioner';
 import { SandboxDriver } from './sandbox-driver';
 import { SandboxEffects } from './sandbox-effects';
 import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxService } from './sandbox.service';
 import { SandboxResources } from './sandbox-resources';
 import { FakeDeployment, FakeEngine, FakeLock, FakeMetaStore, FakeQuota } from './testing/fakes';
+import { PoolMetrics } from './warm-pool/pool-metrics';
+import { WarmPool } from './warm-pool/warm-pool';
 
 function build() {
   const config = loadConfig({ INSTANCE_ID: 'unit' });
@@ -15,29 +18,42 @@ function build() {
   const lock = new FakeLock();
   const deployment = new FakeDeployment();
   const storeAsReal = store as unknown as SandboxMetaStore;
+  const deploymentAsReal = deployment as unknown as DockerDeployment;
+  const provisioner = new ContainerProvisioner(
+    config,
+    deploymentAsReal,
+    new FakeEngine() as unknown as EngineFacts,
+    new FakeQuota() as unknown as QuotaService,
+  );
   const driver = new SandboxDriver(
     config,
     storeAsReal,
-    new SandboxEffects(
-      config,
-      deployment as unknown as DockerDeployment,
-      new FakeEngine() as unknown as EngineFacts,
-      new FakeQuota() as unknown as QuotaService,
-    ),
+    new SandboxEffects(config, deploymentAsReal, provisioner),
+  );
+  const resources = new SandboxResources(
+    config,
+    new FakeEngine() as unknown as EngineFacts,
+    new FakeQuota() as unknown as QuotaService,
+    storeAsReal,
+    lock as unknown as SandboxLock,
+  );
+  const metrics = new SandboxMetrics(storeAsReal);
+  const pool = new WarmPool(
+    config,
+    deploymentAsReal,
+    provisioner,
+    storeAsReal,
+    resources,
+    new PoolMetrics(metrics),
   );
   const service = new SandboxService(
     config,
     storeAsReal,
     lock as unknown as SandboxLock,
     driver,
-    new SandboxMetrics(storeAsReal),
-    new SandboxResources(
-      config,
-      new FakeEngine() as unknown as EngineFacts,
-      new FakeQuota() as unknown as QuotaService,
-      storeAsReal,
-      lock as unknown as SandboxLock,
-    ),
+    metrics,
+    resources,
+    pool,
   );
   return { service, store, deployment };
 }

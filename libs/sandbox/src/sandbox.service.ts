@@ -15,6 +15,7 @@ import { SandboxDriver } from './sandbox-driver';
 import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxResources } from './sandbox-resources';
 import { MACHINE_VERSION, SandboxMachineEvent } from './sandbox.machine';
+import { WarmPool } from './warm-pool/warm-pool';
 
 export interface CreateOptions {
   idempotencyKey?: string;
@@ -56,13 +57,16 @@ export class SandboxService {
     private readonly driver: SandboxDriver,
     private readonly metrics: SandboxMetrics,
     private readonly resources: SandboxResources,
+    private readonly pool: WarmPool,
   ) {}
 
   async create(input: CreateSandboxInput, options: CreateOptions): Promise<CreateResult> {
-    const id = newSandboxId();
     const spec = toSandboxSpec(input, this.config);
     this.resources.checkCaps(spec);
     const disk = await this.resources.diskPlan(spec);
+    // A matching warm-pool member brings its id: its container already runs under that id.
+    const member = this.pool.take(spec);
+    const id = member?.sandboxId ?? newSandboxId();
     const now = new Date();
     const info: SandboxInfo = {
       id,
@@ -85,7 +89,8 @@ export class SandboxService {
       pidsLimit: spec.pidsLimit,
       runtime: spec.runtime,
       disk,
-      logDirQuota: null,
+      logDirQuota: member?.logDirQuota ?? null,
+      fromPool: member !== null,
       autoStopAt: null,
       autoDeleteAt: null,
       lastActivityAt: now.toISOString(),
@@ -108,6 +113,14 @@ export class SandboxService {
     const inserted = new Promise<{ record: SandboxRecord; created: boolean }>((resolve) => {
       announce = resolve;
     });
+    // Until its record is inserted, a taken member is unused: a create that ends before (lock,
+    // capacity or name refused, Idempotency-Key replay) gives it back as it was.
+    let memberUsed = member === null;
+    const releaseMember = () => {
+      if (memberUsed) return;
+      memberUsed = true;
+      this.pool.giveBack(member!);
+    };
     const run = this.lock.withLock(id, async () => {
       const result = await this.resources.admit(spec, () =>
         this.store.insert({
@@ -118,6 +131,8 @@ export class SandboxService {
           idempotency,
         }),
       );
+      if (result.created) memberUsed = true;
+      else releaseMember();
       announce(result);
       if (!result.created) return result.record;
       await this.refreshTimeoutKey(result.record);
@@ -125,6 +140,7 @@ export class SandboxService {
         this.deleteIfEphemeral(await this.driver.drive(result.record, null)),
       );
     });
+    run.catch(releaseMember);
     const first = await Promise.race([inserted, run.then(() => inserted)]);
 
     if (!first.created) {
@@ -145,6 +161,13 @@ export class SandboxService {
     const info = await this.store.get(idOrName);
     if (!info) throw notFound(idOrName);
     return info;
+  }
+
+  /** The env a sandbox was created with (kept in the DB only, never in the cache or a view). */
+  async envOf(id: string): Promise<Record<string, string>> {
+    const record = await this.store.load(id);
+    if (!record) throw notFound(id);
+    return record.spec.env;
   }
 
   list(query: ListQuery): Promise<{ items: SandboxInfo[]; nextCursor: string | null }> {

@@ -3,7 +3,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { AppConfig, describeError } from '@app/config';
 import { KeyValueStore, TaskLock } from '@app/meta-store';
-import { SandboxAutomation, SandboxReconciler } from '@app/sandbox';
+import { SandboxAutomation, SandboxReconciler, WarmPool } from '@app/sandbox';
 import { slotKey, slotOf } from './task-slot';
 
 type Job = () => Promise<unknown>;
@@ -30,6 +30,7 @@ export class LifecycleScheduler implements OnApplicationBootstrap, OnApplication
     private readonly tasks: TaskLock,
     private readonly automation: SandboxAutomation,
     private readonly reconciler: SandboxReconciler,
+    private readonly pool: WarmPool,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -41,6 +42,10 @@ export class LifecycleScheduler implements OnApplicationBootstrap, OnApplication
     this.every('auto-stop', scans, () => this.automation.autoStopDue());
     this.every('auto-delete', scans, () => this.automation.autoDeleteDue());
     this.every('reconcile', this.config.reconcileIntervalSeconds, () => this.reconciler.run());
+    // Pool members belong to this process, so every process checks its own.
+    if (this.config.warmPool.some((entry) => entry.size > 0)) {
+      this.every('warm-pool', scans, () => this.pool.maintain(), 'process');
+    }
     if (this.config.dockerEvents) {
       // Docker events make drift visible within a second; every (re)connect also runs a full
       // pass, which covers start-up and anything missed while the stream was down.
@@ -59,13 +64,23 @@ export class LifecycleScheduler implements OnApplicationBootstrap, OnApplication
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private every(name: string, seconds: number, job: Job): void {
+  /** @param scope 'cluster': once per interval across all processes; 'process': in each one. */
+  private every(
+    name: string,
+    seconds: number,
+    job: Job,
+    scope: 'cluster' | 'process' = 'cluster',
+  ): void {
     let running = false;
     const tick = () => {
       if (running || this.stopping) return;
       running = true;
+      const run =
+        scope === 'cluster'
+          ? this.runOncePerSlot(name, seconds * 1000, job)
+          : this.runHere(name, job);
       this.track(
-        this.runOncePerSlot(name, seconds * 1000, job).finally(() => {
+        run.finally(() => {
           running = false;
         }),
       );
@@ -76,6 +91,14 @@ export class LifecycleScheduler implements OnApplicationBootstrap, OnApplication
   private track(run: Promise<unknown>): void {
     this.inFlight.add(run);
     void run.finally(() => this.inFlight.delete(run));
+  }
+
+  private async runHere(name: string, job: Job): Promise<void> {
+    try {
+      await job();
+    } catch (error) {
+      this.logger.warn(`${name} failed: ${describeError(error)}`);
+    }
   }
 
   private async runOncePerSlot(name: string, intervalMs: number, job: Job): Promise<void> {

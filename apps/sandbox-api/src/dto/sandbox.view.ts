@@ -45,6 +45,11 @@ export class SandboxView {
   @ApiProperty({ example: 'runc' }) runtime!: string;
   @ApiProperty({ type: DiskLimitView, nullable: true }) disk!: DiskLimitView | null;
   @ApiProperty({ type: LogDirQuotaView, nullable: true }) logDirQuota!: LogDirQuotaView | null;
+  @ApiProperty({
+    description:
+      'True when the create took a ready container from the warm pool (WARM_POOL) instead of making one',
+  })
+  fromPool!: boolean;
   @ApiProperty({ type: [String], description: 'Names of the env variables (values never echoed)' })
   envKeys!: string[];
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
@@ -94,6 +99,7 @@ export class SandboxView {
       runtime: info.runtime,
       disk: info.disk,
       logDirQuota: info.logDirQuota,
+      fromPool: info.fromPool,
       envKeys: info.envKeys,
       labels: info.labels,
       ports: info.ports,

@@ -33,6 +33,7 @@ export function makeSandboxInfo(overrides: Partial<SandboxInfo> = {}): SandboxIn
     runtime: 'runc',
     disk: null,
     logDirQuota: null,
+    fromPool: false,
     ...overrides,
   };
 }

@@ -388,6 +388,8 @@ export interface components {
             runtime: string;
             disk: components["schemas"]["DiskLimitView"] | null;
             logDirQuota: components["schemas"]["LogDirQuotaView"] | null;
+            /** @description True when the create took a ready container from the warm pool (WARM_POOL) instead of making one */
+            fromPool: boolean;
             /** @description Names of the env variables (values never echoed) */
             envKeys: string[];
             labels: {

@@ -96,6 +96,7 @@ export function sandboxView(overrides: Partial<SandboxView> = {}): SandboxView {
     runtime: 'runc',
     disk: null,
     logDirQuota: null,
+    fromPool: false,
     envKeys: [],
     labels: {},
     ports: {},
