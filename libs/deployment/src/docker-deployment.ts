@@ -125,9 +125,13 @@ export class DockerDeployment implements OnModuleDestroy {
     signal?: AbortSignal,
   ): Promise<ContainerState> {
     signal?.throwIfAborted();
-    await this.ensureImage(spec.image, signal);
+    // Independent engine round trips, so they overlap: the image check and the look for a
+    // container an earlier call left (or a warm-pool member, which is already running).
+    const [, existing] = await Promise.all([
+      this.ensureImage(spec.image, signal),
+      this.findOwn(spec.sandboxId),
+    ]);
     signal?.throwIfAborted();
-    const existing = await this.findOwn(spec.sandboxId);
     if (existing) return this.resume(existing, startupGraceMs(spec), beforeStart);
 
     const containerPorts = requestedPorts(spec);
