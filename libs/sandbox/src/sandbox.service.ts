@@ -141,6 +141,8 @@ export class SandboxService {
       );
     });
     run.catch(releaseMember);
+    const refill = () => this.pool.refill(spec);
+    void run.then(refill, refill);
     const first = await Promise.race([inserted, run.then(() => inserted)]);
 
     if (!first.created) {

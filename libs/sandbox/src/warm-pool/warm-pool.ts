@@ -77,16 +77,25 @@ export class WarmPool {
 
   /**
    * A ready member for a create of `spec`, or null (no matching pool, or it is empty right now).
-   * Synchronous, so two creates can never take the same member. Starts the refill.
+   * Synchronous, so two creates can never take the same member. The caller calls refill() once
+   * its create is done.
    */
   take(spec: SandboxSpec): PoolMember | null {
-    const key = poolKeyOf(spec);
-    const pool = key === null ? undefined : this.byKey.get(key);
+    const pool = this.poolFor(spec);
     if (!pool || pool.entry.size === 0 || this.stopping) return null;
     const member = pool.idle.shift() ?? null;
     this.metrics.took(pool.entry.image, member !== null);
-    this.refill(pool);
     return member;
+  }
+
+  /**
+   * Tops up the pool that serves `spec`, if any. Called when a create that matched it is done
+   * rather than at take(): making a container keeps the engine busy for a few hundred
+   * milliseconds, and on a small host that would slow down the very create it was taken for.
+   */
+  refill(spec: SandboxSpec): void {
+    const pool = this.poolFor(spec);
+    if (pool) this.fill(pool);
   }
 
   /** Returns a member whose create did not happen (refused, replayed): it is still as made. */
@@ -121,7 +130,7 @@ export class WarmPool {
     }
     const adopted = this.pools.reduce((n, pool) => n + pool.idle.length, 0);
     if (adopted > 0) this.logger.log(`adopted ${adopted} warm-pool member(s) of an earlier run`);
-    for (const pool of this.pools) this.refill(pool);
+    for (const pool of this.pools) this.fill(pool);
   }
 
   /** Periodic check: drops idle members whose container stopped or vanished, then refills. */
@@ -137,7 +146,7 @@ export class WarmPool {
         this.logger.warn(`warm-pool member ${member.sandboxId} is not running any more; replaced`);
         await this.discard(member.sandboxId, member.containerId);
       }
-      this.refill(pool);
+      this.fill(pool);
     }
   }
 
@@ -171,7 +180,7 @@ export class WarmPool {
    * cold creates for the engine more than one container at a time. A failure ends the round;
    * the next take or periodic check tries again.
    */
-  private refill(pool: Pool): void {
+  private fill(pool: Pool): void {
     if (pool.filler || this.stopping || pool.idle.length >= pool.entry.size) return;
     pool.filler = (async () => {
       try {
@@ -192,6 +201,11 @@ export class WarmPool {
         pool.filler = null;
       }
     })();
+  }
+
+  private poolFor(spec: SandboxSpec): Pool | undefined {
+    const key = poolKeyOf(spec);
+    return key === null ? undefined : this.byKey.get(key);
   }
 
   private async make(pool: Pool): Promise<PoolMember> {
