@@ -101,11 +101,7 @@ runBenchmark('warm-pool', 900, async (cleanups, deadline) => {
       made.push({ url, id: sandbox.id });
     }
     for (const { url, id } of made) {
-      expectStatus(
-        await callApi(url, 'DELETE', `/v1/sandboxes/${id}?force=true`),
-        204,
-        'delete',
-      );
+      expectStatus(await callApi(url, 'DELETE', `/v1/sandboxes/${id}?force=true`), 204, 'delete');
     }
     if (directMade) await direct.remove(directMade.containerId, directMade.sandboxId);
     if (i === WARMUP - 1) log(`warm-up done (${WARMUP}); measuring ${SAMPLES} samples`);
