@@ -12,8 +12,8 @@ import { FakeDeployment, FakeEngine, FakeLock, FakeMetaStore, FakeQuota } from '
 import { PoolMetrics } from './warm-pool/pool-metrics';
 import { WarmPool } from './warm-pool/warm-pool';
 
-function build() {
-  const config = loadConfig({ INSTANCE_ID: 'unit' });
+function build(env: Record<string, string> = {}) {
+  const config = loadConfig({ INSTANCE_ID: 'unit', ...env });
   const store = new FakeMetaStore();
   const lock = new FakeLock();
   const deployment = new FakeDeployment();
@@ -55,7 +55,7 @@ function build() {
     resources,
     pool,
   );
-  return { service, store, deployment };
+  return { service, store, deployment, pool };
 }
 
 describe(SandboxService.name, () => {
@@ -187,5 +187,43 @@ describe(SandboxService.name, () => {
     const view = await service.get(sandbox.id);
     expect(view).toMatchObject({ state: 'stopped', operation: null });
     expect(deployment.calls).toEqual(['stop']);
+  });
+
+  describe('with a warm pool', () => {
+    async function pooled(env: Record<string, string> = {}) {
+      const built = build({ WARM_POOL: 'img:2', ...env });
+      await built.pool.maintain();
+      await built.pool.settled();
+      return built;
+    }
+
+    it('should give a matching create a member: its id, its running container, fromPool', async () => {
+      const { service, deployment, pool } = await pooled();
+      const made = [...deployment.containers.values()];
+      const { sandbox } = await service.create(
+        { image: 'img', env: { A: 'secret' } },
+        { wait: true },
+      );
+      expect(sandbox).toMatchObject({ state: 'running', fromPool: true, envKeys: ['A'] });
+      expect(sandbox.id).toBe(made[0].sandboxId);
+      expect(sandbox.containerId).toBe(made[0].containerId);
+      expect(await service.envOf(sandbox.id)).toEqual({ A: 'secret' });
+      await pool.settled();
+      expect(pool.status()[0].idle).toBe(2);
+
+      const cold = await service.create({ image: 'img', memory: '64m' }, { wait: true });
+      expect(cold.sandbox.fromPool).toBe(false);
+    });
+
+    it('should give the member back when admission refuses the create', async () => {
+      const { service, deployment, pool } = await pooled({ OVERCOMMIT_CPU: '0.1' });
+      const before = [...deployment.containers.keys()];
+      await expect(service.create({ image: 'img' }, { wait: true })).rejects.toMatchObject({
+        code: 'INSUFFICIENT_CAPACITY',
+      });
+      await pool.settled();
+      expect(pool.status()[0].idle).toBe(2);
+      expect([...deployment.containers.keys()]).toEqual(before);
+    });
   });
 });
