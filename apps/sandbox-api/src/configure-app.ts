@@ -1,13 +1,18 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { applyExpressSettings } from './http/express-settings';
 import { jsonBody } from './http/json-body';
+import { installJsonReply } from './http/json-reply';
 
 /**
  * Everything main.ts applies to the app besides listening, shared with the e2e tests so they run
- * the production pipeline: body limit, Swagger UI at /docs (JSON at /docs-json), shutdown hooks.
+ * the production pipeline: Express settings, the JSON reply, body limit, Swagger UI at /docs (JSON at /docs-json),
+ * shutdown hooks.
  */
 export function configureApp(app: NestExpressApplication): void {
-  app.use(...jsonBody());
+  applyExpressSettings(app);
+  installJsonReply(app.getHttpAdapter());
+  app.use(jsonBody());
   app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
 }

@@ -1,4 +1,4 @@
-import { json, NextFunction, Request, RequestHandler, Response } from 'express';
+import { json, RequestHandler } from 'express';
 import { CodedError } from '@app/config';
 
 export const BODY_LIMIT = '1mb';
@@ -21,36 +21,46 @@ function isJsonRequest(req: {
   return /^application\/([\w.+-]+\+)?json\b/i.test(type) && !path.endsWith('/files');
 }
 
+/**
+ * Whether the request announces a body at all (type-is' hasBody: a Transfer-Encoding, or any
+ * Content-Length, even 0). body-parser skips the others itself, but only after a few checks of
+ * its own; GET, HEAD and DELETE requests, which never carry one here, are most of the traffic.
+ */
+export function hasBody(req: { headers: Record<string, string | string[] | undefined> }): boolean {
+  return (
+    req.headers['transfer-encoding'] !== undefined || req.headers['content-length'] !== undefined
+  );
+}
+
 function isBodyParserError(error: unknown): error is BodyParserError {
   return error instanceof Error && typeof (error as Partial<BodyParserError>).type === 'string';
 }
 
+/** body-parser's failure as the coded error the API answers with; anything else unchanged. */
+function codedBodyError(err: unknown): unknown {
+  if (!isBodyParserError(err)) return err;
+  switch (err.type) {
+    case 'entity.too.large':
+      return new CodedError('PAYLOAD_TOO_LARGE', `request body is larger than ${BODY_LIMIT}`);
+    case 'entity.parse.failed':
+      return new CodedError('MALFORMED_JSON', `request body is not valid JSON: ${err.message}`);
+    default:
+      return new CodedError('VALIDATION_FAILED', `request body was refused: ${err.message}`);
+  }
+}
+
 /**
  * Parses JSON bodies up to 1 MiB and turns body-parser's failures into coded errors before Nest
- * sees them (Nest would otherwise flatten a syntax error into an anonymous 400).
+ * sees them (Nest would otherwise flatten a syntax error into an anonymous 400). One middleware
+ * rather than a parser plus an error handler: every request walks each router layer, and most
+ * requests (GET, DELETE) have no body and pass straight through.
  */
-export function jsonBody(): [
-  RequestHandler,
-  (err: unknown, req: Request, res: Response, next: NextFunction) => void,
-] {
-  return [
-    json({ limit: BODY_LIMIT, type: isJsonRequest }),
-    (err, _req, _res, next) => {
-      if (!isBodyParserError(err)) return next(err);
-      switch (err.type) {
-        case 'entity.too.large':
-          return next(
-            new CodedError('PAYLOAD_TOO_LARGE', `request body is larger than ${BODY_LIMIT}`),
-          );
-        case 'entity.parse.failed':
-          return next(
-            new CodedError('MALFORMED_JSON', `request body is not valid JSON: ${err.message}`),
-          );
-        default:
-          return next(
-            new CodedError('VALIDATION_FAILED', `request body was refused: ${err.message}`),
-          );
-      }
-    },
-  ];
+export function jsonBody(): RequestHandler {
+  const parse = json({ limit: BODY_LIMIT, type: isJsonRequest });
+  return (req, res, next) => {
+    if (!hasBody(req)) return next();
+    parse(req, res, (err?: unknown) =>
+      err === undefined || err === null ? next() : next(codedBodyError(err)),
+    );
+  };
 }
