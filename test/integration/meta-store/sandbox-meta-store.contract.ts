@@ -467,6 +467,28 @@ export function describeSandboxMetaStoreContract(
       it('returns null for an unknown sandbox', async () => {
         expect(await store.get(`missing-${newId()}`)).toBeNull();
       });
+
+      // get and list read only the info column (not the spec or the machine snapshot): they must
+      // still answer exactly the info that load() does, by id and by live name.
+      it('reads from the database exactly the info load() returns, by id and by live name', async () => {
+        const name = `info-${newId()}`;
+        const live = await insert({ name, labels: { run, reads: 'info' } });
+        const gone = await insert({ name: `gone-${newId()}`, state: 'stopped', operation: null });
+        await store.archiveCache(
+          gone.info.id,
+          { state: 'deleted', deletedAt: new Date().toISOString() },
+          { expectedVersion: gone.version },
+        );
+        await h.flushCache();
+
+        const loaded = await store.load(live.info.id);
+        expect(await store.get(live.info.id)).toEqual(loaded?.info);
+        expect(await store.get(name)).toEqual(loaded?.info);
+        expect(await store.get(gone.info.name ?? '')).toBeNull();
+        expect((await store.get(gone.info.id))?.state).toBe('deleted');
+        const page = await store.list({ labels: { run, reads: 'info' }, limit: 10 });
+        expect(page.items).toEqual([loaded?.info]);
+      });
     });
 
     describe('timeouts', () => {

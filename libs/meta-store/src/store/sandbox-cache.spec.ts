@@ -60,6 +60,20 @@ describe('SandboxCache', () => {
     expect(await cache.readAlive('sbx-1')).toBeNull();
   });
 
+  it('reads back exactly what was written', async () => {
+    const info = makeSandboxInfo({ id: 'sbx-1', labels: { a: 'b' } });
+    await cache.writeAlive('sbx-1', info);
+    expect(await cache.readAlive('sbx-1')).toEqual(info);
+  });
+
+  it('reads the allowlisted fields only from an entry holding more', async () => {
+    const info = makeSandboxInfo({ id: 'sbx-1' });
+    await kv.set(aliveKey('sbx-1'), JSON.stringify({ ...info, spec: { env: { T: 'secret' } } }));
+    const read = await cache.readAlive('sbx-1');
+    expect(read).toEqual(info);
+    expect(read).not.toHaveProperty('spec');
+  });
+
   it('stores the timeout as {idleTimeoutSeconds, expiresAt} and evicts both keys', async () => {
     const timeout = { idleTimeoutSeconds: 60, expiresAt: '2026-01-01T00:01:00.000Z' };
     await cache.writeAlive('sbx-1', makeSandboxInfo({ id: 'sbx-1' }));

@@ -20,9 +20,16 @@ export class SandboxCache {
   async readAlive(sandboxId: string): Promise<SandboxInfo | null> {
     const parsed = parseObject(await this.kv.get(aliveKey(sandboxId)));
     if (parsed === null) return null;
-    const info = pickSandboxInfoFields(parsed);
-    const complete = SANDBOX_INFO_FIELDS.every((field) => field in info);
-    return complete && info.id === sandboxId ? (info as SandboxInfo) : null;
+    for (const field of SANDBOX_INFO_FIELDS) {
+      if (!Object.prototype.hasOwnProperty.call(parsed, field)) return null;
+    }
+    // writeAlive stores exactly the allowlisted fields, so the parsed object is normally the info
+    // itself: copying it (the hot path of every GET) is only needed when it holds anything else.
+    const info =
+      Object.keys(parsed).length === SANDBOX_INFO_FIELDS.length
+        ? (parsed as SandboxInfo)
+        : (pickSandboxInfoFields(parsed) as SandboxInfo);
+    return info.id === sandboxId ? info : null;
   }
 
   async writeAlive(sandboxId: string, info: object): Promise<void> {

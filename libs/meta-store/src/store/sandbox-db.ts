@@ -18,6 +18,8 @@ import type {
 import { buildCommittedResourcesQuery } from './resource-queries';
 import type { RawCommittedResources } from './resource-queries';
 import { buildListQuery } from './sandbox-list-query';
+import { SandboxInfoQueries, infoFromRaw } from './sandbox-read-queries';
+import type { RawInfoRow } from './sandbox-read-queries';
 import {
   COLUMN_LIMITS,
   assertMaxLength,
@@ -74,10 +76,12 @@ export type RecordChange = (current: SandboxRecord) => {
 export class SandboxDb {
   private readonly gate: DbGate;
   private readonly sandboxColumns: readonly string[];
+  private readonly infoQueries: SandboxInfoQueries;
 
   constructor(dataSource: DataSource) {
     this.gate = new DbGate(dataSource);
     this.sandboxColumns = dataSource.getMetadata(SandboxEntity).columns.map((c) => c.propertyName);
+    this.infoQueries = new SandboxInfoQueries(dataSource);
   }
 
   insert(
@@ -141,6 +145,19 @@ export class SandboxDb {
   }
 
   /**
+   * The public info only, for reads: what `load(idOrName)?.info` is, without reading or parsing
+   * the spec and the machine snapshot. By id (any state), else by name among non-deleted ones.
+   */
+  loadInfo(idOrName: string): Promise<SandboxInfo | null> {
+    return this.gate.run(async (manager) => {
+      const [byId] = await this.infoQueries.byId.run<RawInfoRow>(manager, { id: idOrName });
+      const row =
+        byId ?? (await this.infoQueries.byLiveName.run<RawInfoRow>(manager, { name: idOrName }))[0];
+      return row === undefined ? null : infoFromRaw(row.info);
+    });
+  }
+
+  /**
    * Applies `change` to the stored record and writes it as version+1, only if the stored version
    * is still `expectedVersion` (checked again by the UPDATE itself, so a writer on another
    * instance between our read and our write is detected).
@@ -198,11 +215,16 @@ export class SandboxDb {
 
   list(query: ListSandboxesQuery): Promise<SandboxPage> {
     return this.gate.run(async (manager) => {
-      const rows = await buildListQuery(manager, query).getMany();
+      // Only what the page shows: the spec and the machine snapshot of each row are neither read
+      // nor parsed, and raw rows skip TypeORM's entity hydration.
+      const rows = await buildListQuery(manager, query)
+        .select('s.id', 'id')
+        .addSelect('s.info', 'info')
+        .getRawMany<RawInfoRow & { id: string }>();
       const hasMore = rows.length > query.limit;
       const page = hasMore ? rows.slice(0, query.limit) : rows;
       return {
-        items: page.map((row) => toSandboxRecord(row).info),
+        items: page.map((row) => infoFromRaw(row.info)),
         nextCursor: hasMore ? encodeCursor(page[page.length - 1].id) : null,
       };
     });

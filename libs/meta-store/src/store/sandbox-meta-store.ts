@@ -132,8 +132,7 @@ export class SandboxMetaStore {
       return null;
     });
     if (cached !== null) return cached;
-    const record = await this.db.load(idOrName);
-    return record === null ? null : (pickSandboxInfoFields(record.info) as SandboxInfo);
+    return this.db.loadInfo(idOrName);
   }
 
   /**

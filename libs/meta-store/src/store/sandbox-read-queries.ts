@@ -1,0 +1,45 @@
+import type { DataSource } from 'typeorm';
+import { SandboxEntity } from '../db/entities/sandbox.entity';
+import { withInfoDefaults } from '../sandbox-info';
+import type { SandboxInfo } from '../sandbox-info';
+import { CompiledQuery } from './compiled-query';
+
+/** A row of the read queries: the `info` column as the driver returns it (JSON text). */
+export interface RawInfoRow {
+  info: unknown;
+}
+
+/**
+ * The public info of one sandbox, for reads (GET by id or name). Only the `info` column is read:
+ * the spec and the machine snapshot, which a read never returns, are neither fetched nor parsed,
+ * and the SQL is compiled once.
+ */
+export class SandboxInfoQueries {
+  readonly byId: CompiledQuery<'id'>;
+  readonly byLiveName: CompiledQuery<'name'>;
+
+  constructor(dataSource: DataSource) {
+    const select = () =>
+      dataSource.manager.createQueryBuilder(SandboxEntity, 's').select('s.info', 'info');
+    this.byId = new CompiledQuery((m) => select().where('s.id = :id', { id: m.id }), ['id']);
+    // What findOneBy({ name, state: Not('deleted') }) asks; the live-name index makes it one row.
+    this.byLiveName = new CompiledQuery(
+      (m) =>
+        select()
+          .where('s.name = :name', { name: m.name })
+          .andWhere("s.state <> 'deleted'")
+          .limit(1),
+      ['name'],
+    );
+  }
+}
+
+/**
+ * A raw `info` value as the SandboxInfo a read returns: parsed as TypeORM's simple-json column
+ * would (JSON text; a driver that already parsed it hands over the value), then picked to the
+ * allowlist with the defaults of fields an older version did not write (as toSandboxRecord).
+ */
+export function infoFromRaw(raw: unknown): SandboxInfo {
+  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  return withInfoDefaults(value as object);
+}
