@@ -146,6 +146,8 @@ runBenchmark('warm-pool', 900, async (cleanups, deadline) => {
     poolSize: POOL_SIZE,
     request: REQUEST,
     stats,
+    // Every timing in the order measured, to see where a tail comes from.
+    samplesMs: Object.fromEntries(VARIANTS.map((v) => [v, times[v].map((ms) => round(ms))])),
     pooledHits,
     ratio: {
       pooledVsDirectMedian: ratio(stats.pooled.medianMs, stats.direct.medianMs),

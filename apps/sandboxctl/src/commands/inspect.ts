@@ -22,6 +22,7 @@ function describe(view: SandboxView): string {
     ],
     ['env', view.envKeys.join(', ') || null],
     ['protected', view.protected],
+    ['from pool', view.fromPool],
     ['created', view.createdAt],
     ['started', view.startedAt],
     ['stopped', view.stoppedAt],
