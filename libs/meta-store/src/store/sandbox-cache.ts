@@ -1,7 +1,8 @@
 import { KeyValueStore } from '../kv/key-value-store';
-import { SANDBOX_INFO_FIELDS, pickSandboxInfoFields } from '../sandbox-info';
+import { pickSandboxInfoFields } from '../sandbox-info';
 import type { SandboxInfo } from '../sandbox-info';
 import { aliveKey, timeoutKey } from './cache-keys';
+import { infoShape } from './info-shape';
 import type { SandboxTimeout } from './meta-store.types';
 
 /**
@@ -20,15 +21,10 @@ export class SandboxCache {
   async readAlive(sandboxId: string): Promise<SandboxInfo | null> {
     const parsed = parseObject(await this.kv.get(aliveKey(sandboxId)));
     if (parsed === null) return null;
-    for (const field of SANDBOX_INFO_FIELDS) {
-      if (!Object.prototype.hasOwnProperty.call(parsed, field)) return null;
-    }
-    // writeAlive stores exactly the allowlisted fields, so the parsed object is normally the info
-    // itself: copying it (the hot path of every GET) is only needed when it holds anything else.
-    const info =
-      Object.keys(parsed).length === SANDBOX_INFO_FIELDS.length
-        ? (parsed as SandboxInfo)
-        : (pickSandboxInfoFields(parsed) as SandboxInfo);
+    const shape = infoShape(parsed);
+    if (shape === 'incomplete') return null;
+    // Holding exactly the fields writeAlive stores, the parsed object is the info itself.
+    const info = (shape === 'exact' ? parsed : pickSandboxInfoFields(parsed)) as SandboxInfo;
     return info.id === sandboxId ? info : null;
   }
 
