@@ -140,7 +140,7 @@ export class SandboxService {
         this.deleteIfEphemeral(await this.driver.drive(result.record, null)),
       );
     });
-    run.catch(releaseMember);
+    void run.catch(releaseMember);
     const refill = () => this.pool.refill(spec);
     void run.then(refill, refill);
     const first = await Promise.race([inserted, run.then(() => inserted)]);
