@@ -99,6 +99,24 @@ describe('HostPortAllocator', () => {
     expect(docker.inspected).toEqual(['a', 'b']);
   });
 
+  it('lets leases opened at the same time share one scan, yet hands them distinct ports', async () => {
+    docker.containers = [
+      { id: 'a', bound: [100] },
+      { id: 'b', bound: [101] },
+    ];
+    const allocator = new HostPortAllocator(docker.asDockerode(), { from: 100, to: 104 });
+    const leases = await Promise.all([1, 2, 3].map(() => allocator.openLease()));
+    expect(docker.lists).toBe(1);
+    expect(docker.inspected.sort()).toEqual(['a', 'b']);
+    const ports = leases.flatMap((lease) => lease.take(1));
+    expect(new Set(ports)).toEqual(new Set([102, 103, 104]));
+
+    // Once it is done, the next lease scans again and sees what changed.
+    docker.containers.push({ id: 'c', bound: [], live: [] });
+    await allocator.openLease();
+    expect(docker.lists).toBe(2);
+  });
+
   it('forgets containers that disappeared, freeing their ports', async () => {
     docker.containers = [{ id: 'a', bound: [100] }];
     const allocator = new HostPortAllocator(docker.asDockerode(), { from: 100, to: 101 });

@@ -26,6 +26,8 @@ export class HostPortAllocator {
   private readonly bindings = new Map<string, CachedBindings>();
   private readonly reserved = new Set<number>();
   private generation = 0;
+  /** The scan in progress, which concurrent provisions join instead of starting their own. */
+  private scanning: Promise<Set<number>> | null = null;
 
   constructor(
     private readonly docker: Dockerode,
@@ -33,10 +35,18 @@ export class HostPortAllocator {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** Scans the engine once; the lease then serves all port choices of one provision. */
+  /**
+   * Scans the engine once; the lease then serves all port choices of one provision. Provisions
+   * arriving while a scan runs share it: a burst of creates would otherwise list the engine once
+   * each and inspect every container none of them had seen yet, once each. Sharing is as safe as
+   * a scan of one's own started a moment earlier: containers this process makes meanwhile are
+   * covered by their reservations, and another process's by the start's port-conflict retry.
+   */
   async openLease(): Promise<PortLease> {
-    const livePorts = await this.scan();
-    return new PortLease(this, livePorts);
+    this.scanning ??= this.scan().finally(() => {
+      this.scanning = null;
+    });
+    return new PortLease(this, await this.scanning);
   }
 
   /** Number of containers whose bindings are cached (for tests and diagnostics). */
