@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, CodedError } from '@app/config';
 import { KeyValueStore } from '../kv/key-value-store';
+import { LocalTurns } from './local-turns';
 import { nextLockDelay } from './lock-backoff';
 import { Lease, holdLease, tryAcquireLease } from './token-lease';
 
@@ -21,6 +22,7 @@ export type TryLockResult<T> = { acquired: true; value: T } | { acquired: false 
 @Injectable()
 export class SandboxLock {
   private readonly logger = new Logger(SandboxLock.name);
+  private readonly turns = new LocalTurns();
 
   constructor(
     private readonly store: KeyValueStore,
@@ -31,12 +33,20 @@ export class SandboxLock {
    * Runs `fn` while holding the sandbox's lock, waiting up to lockWaitMs for it (SANDBOX_BUSY
    * after that). The signal aborts if the lock is lost (renewal found another token, or the store
    * was unreachable for a whole TTL): `fn` should then stop making changes, as another holder may
-   * already be running.
+   * already be running. Callers in this process queue among themselves first (LocalTurns), so
+   * only one of them at a time competes for the store's lock.
    */
   async withLock<T>(sandboxId: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const key = sandboxLockKey(sandboxId);
-    const token = await this.acquire(sandboxId, key);
-    return holdLease(this.store, this.logger, this.lease(sandboxId, key, token), fn);
+    const deadline = Date.now() + this.config.lockWaitMs;
+    const release = await this.turns.take(key, this.config.lockWaitMs);
+    if (release === null) throw busy(sandboxId);
+    try {
+      const token = await this.acquire(sandboxId, key, deadline);
+      return await holdLease(this.store, this.logger, this.lease(sandboxId, key, token), fn);
+    } finally {
+      release();
+    }
   }
 
   /**
@@ -55,19 +65,12 @@ export class SandboxLock {
     return { acquired: true, value };
   }
 
-  private async acquire(sandboxId: string, key: string): Promise<string> {
-    const deadline = Date.now() + this.config.lockWaitMs;
+  private async acquire(sandboxId: string, key: string, deadline: number): Promise<string> {
     for (let attempt = 0; ; attempt += 1) {
       const token = await tryAcquireLease(this.store, key, this.config.lockTtlMs);
       if (token !== null) return token;
       const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        throw new CodedError(
-          'SANDBOX_BUSY',
-          `Sandbox ${sandboxId} is busy with another operation; try again later`,
-          { sandboxId },
-        );
-      }
+      if (remaining <= 0) throw busy(sandboxId);
       await sleep(nextLockDelay(attempt, remaining));
     }
   }
@@ -81,4 +84,12 @@ export class SandboxLock {
       lostError: (reason) => new CodedError('SANDBOX_BUSY', reason, { sandboxId }),
     };
   }
+}
+
+function busy(sandboxId: string): CodedError {
+  return new CodedError(
+    'SANDBOX_BUSY',
+    `Sandbox ${sandboxId} is busy with another operation; try again later`,
+    { sandboxId },
+  );
 }
