@@ -125,24 +125,25 @@ export class DockerDeployment implements OnModuleDestroy {
     signal?: AbortSignal,
   ): Promise<ContainerState> {
     signal?.throwIfAborted();
-    // Independent engine round trips, so they overlap: the image check and the look for a
-    // container an earlier call left (or a warm-pool member, which is already running).
-    const [, existing] = await Promise.all([
-      this.ensureImage(spec.image, signal),
-      this.findOwn(spec.sandboxId),
-    ]);
-    signal?.throwIfAborted();
-    if (existing) return this.resume(existing, startupGraceMs(spec), beforeStart);
-
+    // Independent engine round trips, so they overlap: the image check, the look for a container
+    // an earlier call left (or a warm-pool member, which is already running) and the host-port
+    // scan. A lease reserves nothing until ports are taken from it, so an unused one costs nothing.
     const containerPorts = requestedPorts(spec);
-    const lease =
+    const leasing =
       containerPorts.length > 0
-        ? await this.engine(() => this.ports.openLease(), 'could not scan host ports')
-        : null;
+        ? this.engine(() => this.ports.openLease(), 'could not scan host ports')
+        : Promise.resolve(null);
     try {
+      const [, existing, lease] = await Promise.all([
+        this.ensureImage(spec.image, signal),
+        this.findOwn(spec.sandboxId),
+        leasing,
+      ]);
+      signal?.throwIfAborted();
+      if (existing) return await this.resume(existing, startupGraceMs(spec), beforeStart);
       return await this.createAndStart(spec, containerPorts, lease, beforeStart, signal);
     } finally {
-      lease?.release();
+      (await leasing.catch(() => null))?.release();
     }
   }
 
