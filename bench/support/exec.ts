@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import type { ExecResult } from '@app/sdk';
 import type Dockerode from 'dockerode';
 import { callApi, expectStatus } from './http';
 
@@ -25,14 +26,7 @@ export interface DirectExecRun extends ExecRun {
 }
 
 /** The API's exec answer (POST /v1/sandboxes/:id/exec without a streaming Accept header). */
-export interface ExecAnswer {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  truncated: boolean;
-  durationMs: number;
-}
+export type ExecAnswer = ExecResult;
 
 /** Polls of the exit code after the output ended: at most this long, this often. */
 const EXIT_WAIT_MS = 2_000;
