@@ -106,11 +106,14 @@ describe(WarmPool.name, () => {
     expect(pool.take(spec())?.sandboxId).not.toBe(victim.sandboxId);
   });
 
-  it('reports a failed refill and recovers on the next', async () => {
-    const { pool, deployment, fill } = build();
+  it('reports a failed refill, backs off creates, and recovers on the next check', async () => {
+    const { pool, deployment, spec, fill } = build();
     deployment.failNext('provision', new CodedError('IMAGE_UNAVAILABLE', 'no such image img'));
     await fill();
     expect(pool.status()[0]).toMatchObject({ idle: 0, lastError: 'no such image img' });
+    // Creates leave it alone for a while; the periodic check tries again.
+    pool.refill(spec());
+    expect(pool.status()[0].filling).toBe(false);
     await fill();
     expect(pool.status()[0]).toMatchObject({ idle: 2, lastError: null });
   });

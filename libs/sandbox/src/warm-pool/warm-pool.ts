@@ -39,7 +39,16 @@ interface Pool {
   idle: PoolMember[];
   filler: Promise<void> | null;
   lastError: string | null;
+  /** After a failed refill, creates do not start another before this instant (epoch ms). */
+  retryAt: number;
 }
+
+/**
+ * How long creates leave a pool alone after its refill failed (an image that cannot be pulled,
+ * an engine refusing the limits): each would otherwise try again at once. The periodic check
+ * (every SCHEDULER_INTERVAL_SECONDS) still tries.
+ */
+export const REFILL_BACKOFF_MS = 5_000;
 
 /**
  * Keeps WARM_POOL's containers made and started ahead of time, so a create that matches one
@@ -69,7 +78,7 @@ export class WarmPool {
       const spec = toSandboxSpec({ image: entry.image }, config);
       // Never null: a create of just an image has no ports and no own command.
       const key = poolKeyOf(spec)!;
-      return { entry, key, spec, idle: [], filler: null, lastError: null };
+      return { entry, key, spec, idle: [], filler: null, lastError: null, retryAt: 0 };
     });
     for (const pool of this.pools) this.byKey.set(pool.key, pool);
     metrics.observe(() => this.status());
@@ -95,7 +104,7 @@ export class WarmPool {
    */
   refill(spec: SandboxSpec): void {
     const pool = this.poolFor(spec);
-    if (pool) this.fill(pool);
+    if (pool && Date.now() >= pool.retryAt) this.fill(pool);
   }
 
   /** Returns a member whose create did not happen (refused, replayed): it is still as made. */
@@ -178,7 +187,7 @@ export class WarmPool {
   /**
    * One filler per pool, making members one after the other: refilling must not compete with
    * cold creates for the engine more than one container at a time. A failure ends the round;
-   * the next take or periodic check tries again.
+   * the periodic check, or a create after REFILL_BACKOFF_MS, tries again.
    */
   private fill(pool: Pool): void {
     if (pool.filler || this.stopping || pool.idle.length >= pool.entry.size) return;
@@ -195,6 +204,7 @@ export class WarmPool {
           pool.idle.push(member);
         }
       } catch (error) {
+        pool.retryAt = Date.now() + REFILL_BACKOFF_MS;
         pool.lastError = describeError(error);
         this.logger.warn(`warm pool ${pool.entry.image}: refill failed: ${pool.lastError}`);
       } finally {
