@@ -2,11 +2,12 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, CodedError, describeError } from '@app/config';
 import {
   LIVE_STATES,
+  ListSandboxesQuery,
   SandboxInfo,
   SandboxLock,
   SandboxMetaStore,
+  SandboxPage,
   SandboxRecord,
-  SandboxState,
 } from '@app/meta-store';
 import { CreateSandboxInput, fingerprintOf, toSandboxSpec } from './create-sandbox.input';
 import { autoStopAt, effectiveAutoDeleteSeconds } from './deadlines';
@@ -29,14 +30,8 @@ export interface CreateResult {
   created: boolean;
 }
 
-export interface ListQuery {
-  states?: SandboxState[];
-  labels?: Record<string, string>;
-  image?: string;
-  includeDeleted?: boolean;
-  limit: number;
-  cursor?: string;
-}
+/** The store's list query, passed through as it is. */
+export type ListQuery = ListSandboxesQuery;
 
 const SETTLE_POLL_MS = 100;
 
@@ -172,7 +167,7 @@ export class SandboxService {
     return record.spec.env;
   }
 
-  list(query: ListQuery): Promise<{ items: SandboxInfo[]; nextCursor: string | null }> {
+  list(query: ListQuery): Promise<SandboxPage> {
     return this.store.list(query);
   }
 
