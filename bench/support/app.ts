@@ -1,12 +1,9 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
-import { Test } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { AppConfig, loadConfig } from '@app/config';
+import type { AppConfig } from '@app/config';
 import Redis from 'ioredis';
-import { AppModule } from '../../apps/sandbox-api/src/app.module';
-import { configureApp } from '../../apps/sandbox-api/src/configure-app';
-import { Backend, testEnv } from '../../test/support/app';
+import { Backend, appFromEnv, testEnv } from '../../test/support/app';
 import { sweepContainers } from '../../test/support/docker';
 import type { Cleanups } from './run';
 import { log } from './stats';
@@ -55,8 +52,8 @@ export async function benchEnv(
 }
 
 /**
- * The whole AppModule in this process, exactly as createTestApp builds it (production's pipe,
- * filter, body limit; nothing mocked), listening on 127.0.0.1 on a free port.
+ * The whole AppModule in this process, exactly as createTestApp builds it (appFromEnv: production's
+ * pipe, filter, body limit; nothing mocked), listening on 127.0.0.1 on a free port.
  */
 export async function startInProcessApp(
   backend: Backend,
@@ -64,17 +61,8 @@ export async function startInProcessApp(
   cleanups: Cleanups,
 ): Promise<BenchApp> {
   const environment = await benchEnv(backend, overrides, cleanups);
-  const config = loadConfig(environment.env);
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
-    .overrideProvider(AppConfig)
-    .useValue(config)
-    .compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({
-    bodyParser: false,
-    logger: ['error', 'warn'],
-  });
+  const { app, config } = await appFromEnv(environment.env);
   cleanups.add(`app ${environment.instanceId}`, () => app.close());
-  configureApp(app);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as AddressInfo;
   return { ...environment, app, config, url: `http://127.0.0.1:${address.port}` };
