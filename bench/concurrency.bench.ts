@@ -64,6 +64,28 @@ interface RoundResult {
   leftAfterCleanup: number;
 }
 
+/** One round's numbers; `left`: containers still labelled after the round's own cleanup. */
+function roundResult(
+  variant: Variant,
+  roundNo: number,
+  latencies: number[],
+  errors: Record<string, number>,
+  timing: { wallMs: number; cleanupMs: number; left: number },
+): RoundResult {
+  return {
+    variant,
+    round: roundNo,
+    ok: latencies.length,
+    failed: CONCURRENCY - latencies.length,
+    errors,
+    latency: statsOf(latencies),
+    latenciesMs: latencies.map((ms) => round(ms, 1)),
+    wallMs: timing.wallMs,
+    cleanupMs: timing.cleanupMs,
+    leftAfterCleanup: timing.left,
+  };
+}
+
 runBenchmark('concurrency', 1200, async (cleanups, deadline) => {
   await ensureDemoImage();
   const api = await startInProcessApp('postgres+redis', { SCHEDULER_ENABLED: 'false' }, cleanups);
@@ -123,18 +145,8 @@ runBenchmark('concurrency', 1200, async (cleanups, deadline) => {
       if (answer.status !== 204) log(`API delete of ${id} answered ${answer.status}`);
     });
     const cleanupMs = performance.now() - cleanupStarted;
-    return {
-      variant: 'api',
-      round: roundNo,
-      ok: latencies.length,
-      failed: CONCURRENCY - latencies.length,
-      errors,
-      latency: statsOf(latencies),
-      latenciesMs: latencies.map((ms) => round(ms, 1)),
-      wallMs,
-      cleanupMs,
-      leftAfterCleanup: await labelledContainers(docker, api.instanceId),
-    };
+    const left = await labelledContainers(docker, api.instanceId);
+    return roundResult('api', roundNo, latencies, errors, { wallMs, cleanupMs, left });
   };
 
   const directRound = async (roundNo: number): Promise<RoundResult> => {
@@ -185,18 +197,8 @@ runBenchmark('concurrency', 1200, async (cleanups, deadline) => {
     const cleanupStarted = performance.now();
     await inBatches(created, CLEANUP_PARALLELISM, (c) => direct.remove(c.containerId, c.id));
     const cleanupMs = performance.now() - cleanupStarted;
-    return {
-      variant: 'direct',
-      round: roundNo,
-      ok: latencies.length,
-      failed: CONCURRENCY - latencies.length,
-      errors,
-      latency: statsOf(latencies),
-      latenciesMs: latencies.map((ms) => round(ms, 1)),
-      wallMs,
-      cleanupMs,
-      leftAfterCleanup: await labelledContainers(docker, api.instanceId),
-    };
+    const left = await labelledContainers(docker, api.instanceId);
+    return roundResult('direct', roundNo, latencies, errors, { wallMs, cleanupMs, left });
   };
 
   const results: RoundResult[] = [];
