@@ -214,6 +214,8 @@ export class WarmPool {
   }
 
   private poolFor(spec: SandboxSpec): Pool | undefined {
+    // Every create asks, twice: without WARM_POOL there is no key worth hashing.
+    if (this.byKey.size === 0) return undefined;
     const key = poolKeyOf(spec);
     return key === null ? undefined : this.byKey.get(key);
   }
