@@ -46,6 +46,8 @@ export class AppConfig {
   readonly logMountPath: string;
   readonly allowedRuntimes: readonly string[];
   readonly execOutputLimitBytes: number;
+  /** Bytes of buffered exec output all requests together may hold at once (then 503). */
+  readonly execOutputBudgetBytes: number;
   readonly execDefaultTimeoutSeconds: number;
   readonly execMaxTimeoutSeconds: number;
   readonly fileSizeLimitBytes: number;
@@ -96,6 +98,7 @@ export class AppConfig {
     this.logMountPath = env.LOG_MOUNT_PATH ?? '/data/logs';
     this.allowedRuntimes = (env.ALLOWED_RUNTIMES ?? 'runc').split(',');
     this.execOutputLimitBytes = env.EXEC_OUTPUT_LIMIT ?? 10 * 1024 * 1024;
+    this.execOutputBudgetBytes = env.EXEC_OUTPUT_BUDGET ?? 256 * 1024 * 1024;
     this.execDefaultTimeoutSeconds = env.EXEC_DEFAULT_TIMEOUT_SECONDS ?? 60;
     this.execMaxTimeoutSeconds = env.EXEC_MAX_TIMEOUT_SECONDS ?? 3600;
     this.fileSizeLimitBytes = env.FILE_SIZE_LIMIT ?? 100 * 1024 * 1024;

@@ -119,6 +119,7 @@ export class EnvDto {
   })
   ALLOWED_RUNTIMES?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1024) EXEC_OUTPUT_LIMIT?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(65536) EXEC_OUTPUT_BUDGET?: number;
   @IsOptional()
   @Type(() => Number)
   @IsInt()

@@ -17,6 +17,7 @@ import {
   startupGraceMs,
 } from './container-starter';
 import { isConflict, toCodedError } from './docker-errors';
+import { ExecOutputBudget } from './exec-output-budget';
 import { runExec, streamExec } from './exec-runner';
 import type { ExecEvent, ExecRequest, ExecResult } from './exec-types';
 import { deletePath } from './file-delete';
@@ -64,8 +65,11 @@ export class DockerDeployment implements OnModuleDestroy {
    * once stopped (a caller may start one again); a process has only a handful.
    */
   private readonly watchers = new Set<ContainerEventStream>();
+  /** Output all buffered execs of this process hold at once (EXEC_OUTPUT_BUDGET). */
+  readonly execOutputBudget: ExecOutputBudget;
 
   constructor(private readonly config: AppConfig) {
+    this.execOutputBudget = new ExecOutputBudget(config.execOutputBudgetBytes);
     this.docker = new Dockerode({ socketPath: config.dockerSocketPath });
     this.ports = new HostPortAllocator(this.docker, config.portRange);
     this.images = new ImagePuller(this.docker, config.imagePullTimeoutSeconds);
@@ -219,9 +223,11 @@ export class DockerDeployment implements OnModuleDestroy {
   /**
    * Runs a program in a running container and collects its capped output. On timeout or abort
    * the whole process tree is killed (exec-killer.ts); an abort then rejects with its reason.
+   * The output is charged to the process-wide budget until the result's release() is called;
+   * without room, EXEC_OUTPUT_BUDGET_EXHAUSTED.
    */
   exec(containerId: string, request: ExecRequest, signal?: AbortSignal): Promise<ExecResult> {
-    return runExec(this.docker, containerId, request, signal);
+    return runExec(this.docker, containerId, request, signal, undefined, this.execOutputBudget);
   }
 
   /** Like exec, output delivered as it comes; leaving the iteration early kills the tree. */

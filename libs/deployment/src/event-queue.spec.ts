@@ -34,3 +34,29 @@ describe('EventQueue', () => {
     expect(seen).toEqual(['a']);
   });
 });
+
+describe('EventQueue with a flow', () => {
+  it('pauses the producer past the high-water mark and resumes it once half is taken', async () => {
+    const calls: string[] = [];
+    const queue = new EventQueue<Buffer>({
+      weigh: (item) => item.length,
+      highWaterMark: 10,
+      pause: () => calls.push('pause'),
+      resume: () => calls.push('resume'),
+    });
+    queue.push(Buffer.alloc(6));
+    queue.push(Buffer.alloc(6));
+    queue.push(Buffer.alloc(6));
+    expect(calls).toEqual(['pause']);
+    expect(queue.queuedWeight).toBe(18);
+    queue.end();
+    const iterator = queue[Symbol.asyncIterator]();
+    await iterator.next();
+    expect(calls).toEqual(['pause']);
+    await iterator.next();
+    expect(calls).toEqual(['pause', 'resume']);
+    await iterator.next();
+    expect((await iterator.next()).done).toBe(true);
+    expect(queue.queuedWeight).toBe(0);
+  });
+});

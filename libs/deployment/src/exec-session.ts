@@ -55,7 +55,8 @@ export class ExecSession {
   private readonly decoder = new ExecFrameDecoder();
   private readonly caps: Record<OutputStream, OutputCap>;
   private readonly probe = new StartFailureProbe();
-  private ending: 'timeout' | 'cancel' | null = null;
+  private ending: 'timeout' | 'cancel' | 'fail' | null = null;
+  private failure: unknown = null;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
   private graceTimer: NodeJS.Timeout | undefined;
@@ -81,7 +82,15 @@ export class ExecSession {
     });
     // Errors end in 'close'; a listener keeps them from being thrown as unhandled.
     socket.on('error', () => undefined);
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    // A sink that throws (a bug) must not escape from the socket's 'data' event and crash the
+    // process: it ends this exec instead, and its request fails with that error.
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.receive(chunk);
+      } catch (error) {
+        this.fail(error);
+      }
+    });
     this.timer = setTimeout(() => this.end('timeout'), request.timeoutMs);
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
     if (options.signal?.aborted) this.cancel();
@@ -124,6 +133,28 @@ export class ExecSession {
     this.end('cancel');
   }
 
+  /**
+   * Kills the process tree and makes `done` reject with `error` (the output budget ran out, a sink
+   * failed). Output still arriving meanwhile is dropped. Harmless once the session has ended.
+   */
+  fail(error: unknown): void {
+    if (this.closed || this.ending !== null) return;
+    this.failure = error;
+    this.end('fail');
+  }
+
+  /**
+   * Stops reading the output (the process blocks on its full pipe) until resume(): how a slow
+   * consumer of a stream holds back a fast producer instead of the output piling up here.
+   */
+  pause(): void {
+    if (this.ending === null) this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
   private receive(chunk: Buffer): void {
     for (const part of this.decoder.push(chunk)) {
       // Unframed (raw) bytes are judged like stdout: an engine error, or else plain output.
@@ -137,16 +168,19 @@ export class ExecSession {
   }
 
   private emit(stream: OutputStream, chunks: Buffer[]): void {
+    if (this.ending === 'fail') return;
     for (const chunk of chunks) {
       const kept = this.caps[stream].take(chunk);
       if (kept.length > 0) this.sink(stream, kept);
     }
   }
 
-  private end(reason: 'timeout' | 'cancel'): void {
+  private end(reason: 'timeout' | 'cancel' | 'fail'): void {
     if (this.closed || this.ending !== null) return;
     this.ending = reason;
     clearTimeout(this.timer);
+    // A paused socket would hold the end of the output back until the grace timer.
+    this.socket.resume();
     void this.killThenDrop();
   }
 
@@ -174,6 +208,7 @@ export class ExecSession {
     clearTimeout(this.timer);
     clearTimeout(this.graceTimer);
     this.options.signal?.removeEventListener('abort', this.onAbort);
+    if (this.ending === 'fail') throw this.failure;
     const exitCode = await this.exitCode(this.ending === null ? EXIT_WAIT_MS : EXIT_WAIT_MS / 4);
     const engineText = this.probe.engineText();
     if (engineText !== null && this.ending === null && (exitCode === 126 || exitCode === 127)) {

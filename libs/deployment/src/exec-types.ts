@@ -24,6 +24,11 @@ export interface ExecResult {
   timedOut: boolean;
   truncated: boolean;
   durationMs: number;
+  /**
+   * Gives back the share of the process-wide output budget (EXEC_OUTPUT_BUDGET) that stdout and
+   * stderr hold; call it once they have been written out. Idempotent; a no-op without a budget.
+   */
+  release(): void;
 }
 
 export interface ExecOutputEvent {

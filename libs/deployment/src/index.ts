@@ -42,7 +42,13 @@ export {
 } from './exec-request';
 export { ExecFrameDecoder } from './exec-frames';
 export type { StreamPart } from './exec-frames';
-export { runExec, streamExec } from './exec-runner';
+export { STREAM_HIGH_WATER_BYTES, runExec, streamExec } from './exec-runner';
+export {
+  EXEC_BUDGET_RETRY_AFTER_SECONDS,
+  ExecOutputBudget,
+  ExecOutputLease,
+  budgetExhausted,
+} from './exec-output-budget';
 export { ExecSession } from './exec-session';
 export type {
   ExecOutcome,
@@ -65,6 +71,7 @@ export type { DoomedOptions, ProcessEntry } from './process-tree';
 export { environHas, hostProcesses, hostViewOf } from './host-processes';
 export type { HostView } from './host-processes';
 export { EventQueue } from './event-queue';
+export type { QueueFlow } from './event-queue';
 export { fileNotFound, fileTooLarge, notADirectory, notAFile } from './file-errors';
 export { directChild, goModePermissions, goModeType, parsePathStat } from './file-info';
 export { MAX_PATH_LENGTH, normalizeContainerPath, splitPath } from './file-paths';

@@ -37,6 +37,7 @@ export function statusOf(code: ErrorCode): HttpStatus {
     case 'PORTS_EXHAUSTED':
     case 'RUNTIME_UNAVAILABLE':
     case 'STORE_UNAVAILABLE':
+    case 'EXEC_OUTPUT_BUDGET_EXHAUSTED':
       return HttpStatus.SERVICE_UNAVAILABLE;
     case 'INTERNAL_ERROR':
       return HttpStatus.INTERNAL_SERVER_ERROR;
