@@ -21,13 +21,16 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiProduces,
+  ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { AppConfig, CodedError } from '@app/config';
+import { AppConfig, CodedError, isCodedError } from '@app/config';
+import { EXEC_BUDGET_RETRY_AFTER_SECONDS } from '@app/deployment';
 import { SandboxWorkService } from '@app/sandbox';
 import { ExecDto, ExecResultView } from './dto/exec.dto';
+import { encodeExecEvents, writeExecAnswer } from './http/exec-output';
 import {
   DirectoryListingView,
   FilePathQuery,
@@ -56,6 +59,10 @@ export class SandboxWorkController {
   @ApiProduces('application/json', 'text/event-stream', 'application/x-ndjson')
   @ApiOkResponse({ type: ExecResultView })
   @ApiConflictResponse({ type: ErrorView, description: 'SANDBOX_NOT_RUNNING' })
+  @ApiServiceUnavailableResponse({
+    type: ErrorView,
+    description: 'EXEC_OUTPUT_BUDGET_EXHAUSTED (with Retry-After), RUNTIME_UNAVAILABLE',
+  })
   async exec(
     @Param('id', SandboxIdPipe) id: string,
     @Body() body: ExecDto,
@@ -69,24 +76,25 @@ export class SandboxWorkController {
     });
     try {
       const format = streamFormatOf(accept);
+      const encoding = body.outputEncoding ?? 'utf8';
       if (format === null) {
         const result = await this.work.exec(id, body, abort.signal);
-        const view: ExecResultView = {
-          exitCode: result.exitCode,
-          stdout: result.stdout.toString('utf8'),
-          stderr: result.stderr.toString('utf8'),
-          timedOut: result.timedOut,
-          truncated: result.truncated,
-          durationMs: result.durationMs,
-        };
-        res.status(200).json(view);
+        try {
+          await writeExecAnswer(res, result, encoding);
+        } finally {
+          result.release();
+        }
         return;
       }
-      await streamExec(res, format, await this.work.execStream(id, body, abort.signal));
+      const events = await this.work.execStream(id, body, abort.signal);
+      await streamExec(res, format, encodeExecEvents(events, encoding));
     } catch (error) {
       // The client went away and the command was killed on purpose: nobody is left to answer,
       // and it is not a server fault to log as one.
       if (abort.signal.aborted) return;
+      if (isCodedError(error, 'EXEC_OUTPUT_BUDGET_EXHAUSTED') && !res.headersSent) {
+        res.setHeader('Retry-After', String(EXEC_BUDGET_RETRY_AFTER_SECONDS));
+      }
       throw error;
     }
   }
