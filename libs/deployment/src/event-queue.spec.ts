@@ -44,11 +44,12 @@ describe('EventQueue with a flow', () => {
       pause: () => calls.push('pause'),
       resume: () => calls.push('resume'),
     });
-    queue.push(Buffer.alloc(6));
-    queue.push(Buffer.alloc(6));
-    queue.push(Buffer.alloc(6));
+    queue.push(Buffer.alloc(4));
+    queue.push(Buffer.alloc(4));
+    expect(calls).toEqual([]);
+    queue.push(Buffer.alloc(4));
     expect(calls).toEqual(['pause']);
-    expect(queue.queuedWeight).toBe(18);
+    expect(queue.queuedWeight).toBe(12);
     queue.end();
     const iterator = queue[Symbol.asyncIterator]();
     await iterator.next();
