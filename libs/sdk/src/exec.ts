@@ -1,15 +1,28 @@
 import { SandboxdError } from './errors';
 import { Transport, toSandboxdError } from './http';
 import { bodyChunks, parseNdjson } from './ndjson';
-import type { ExecEvent, ExecOptions, ExecRequest, ExecResult } from './types';
+import type { ExecEvent, ExecOptions, ExecRequest, ExecResult, OutputEncoding } from './types';
 
 /** argv, or a string the sandbox runs with `sh -c`. */
 export type Command = ExecRequest['command'];
 
 function execBody(command: Command, options: ExecOptions): ExecRequest {
-  const { env, cwd, user, stdin, timeoutSeconds } = options;
+  const { env, cwd, user, stdin, timeoutSeconds, outputEncoding } = options;
   // The document types env as an empty record (see CreateSandboxRequest); it is a string map.
-  return { command, env: env, cwd, user, stdin, timeoutSeconds };
+  return { command, env: env, cwd, user, stdin, timeoutSeconds, outputEncoding };
+}
+
+/**
+ * The bytes of an exec's `stdout`/`stderr` (or of one streamed event's `data`) as the service sent
+ * them in `encoding`: exact with `outputEncoding: 'base64'`; with `utf8`, the UTF-8 of the text
+ * (bytes that were not UTF-8 were already replaced by U+FFFD).
+ */
+export function outputBytes(text: string, encoding: OutputEncoding = 'utf8'): Uint8Array {
+  if (encoding === 'utf8') return new TextEncoder().encode(text);
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }
 
 export async function runExec(

@@ -2,6 +2,7 @@ export { SandboxdClient } from './client';
 export type { CreateOptions, ListQuery, LoadedSandbox, SandboxdClientOptions } from './client';
 export { SandboxdError } from './errors';
 export type { ClientErrorCode } from './errors';
+export { outputBytes } from './exec';
 export type { Command } from './exec';
 export type { PathContent, WriteFileOptions } from './files';
 export type { FetchLike } from './http';

@@ -46,7 +46,16 @@ export type ExecOptions = Omit<ExecRequest, 'command' | 'env'> & {
   signal?: AbortSignal;
 };
 
-/** One event of a streamed exec: a chunk of output (UTF-8 text) or, last, how it ended. */
+/** How exec output is given: UTF-8 text, or base64 of the exact bytes (see outputBytes). */
+export type OutputEncoding = NonNullable<ExecRequest['outputEncoding']>;
+
+/**
+ * One event of a streamed exec: a chunk of output (UTF-8 text, or with `outputEncoding:
+ * 'base64'` that chunk's own base64) or, last, how it ended.
+ */
 export type ExecOutputEvent = { type: 'stdout' | 'stderr'; data: string };
-export type ExecExitEvent = { type: 'exit' } & Omit<ExecResult, 'stdout' | 'stderr'>;
+export type ExecExitEvent = { type: 'exit' } & Omit<
+  ExecResult,
+  'stdout' | 'stderr' | 'outputEncoding'
+>;
 export type ExecEvent = ExecOutputEvent | ExecExitEvent;

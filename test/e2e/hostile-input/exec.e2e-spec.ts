@@ -124,7 +124,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('hostile exec input (%s)'
       const res = await exec({ command: ['sh', '-c', script], outputEncoding: 'base64' })
         .set('Accept', 'application/x-ndjson')
         .expect(200);
-      const events = (res.text as string)
+      const events = res.text
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line) as { type: string; data?: string; exitCode?: number });
@@ -142,7 +142,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('hostile exec input (%s)'
       const res = await exec({ command: ['sh', '-c', "printf '\\303'; sleep 1; printf '\\251'"] })
         .set('Accept', 'application/x-ndjson')
         .expect(200);
-      const text = (res.text as string)
+      const text = res.text
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line) as { type: string; data?: string })

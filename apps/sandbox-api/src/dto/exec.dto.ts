@@ -122,9 +122,8 @@ export class ExecDto {
 
   @ApiPropertyOptional({
     enum: OUTPUT_ENCODINGS,
-    default: 'utf8',
     description:
-      'How stdout and stderr are given, in the answer and in each streamed event: `utf8` text ' +
+      'How stdout and stderr are given (default `utf8`), in the answer and in each streamed event: `utf8` text ' +
       '(bytes that are not UTF-8 become U+FFFD) or `base64` of the exact bytes (each streamed ' +
       'event is its own base64 string)',
   })

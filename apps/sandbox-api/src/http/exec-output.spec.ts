@@ -3,7 +3,7 @@ import { encodeExecEvents } from './exec-output';
 
 async function collect(events: ExecEvent[], encoding: 'utf8' | 'base64'): Promise<ExecEvent[]> {
   async function* source(): AsyncGenerator<ExecEvent> {
-    yield* events;
+    for (const event of events) yield await Promise.resolve(event);
   }
   const out: ExecEvent[] = [];
   for await (const event of encodeExecEvents(source(), encoding)) out.push(event);

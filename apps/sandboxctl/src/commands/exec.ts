@@ -17,7 +17,7 @@ export const EXIT_TIMED_OUT = 124;
 /** 128 + SIGINT, as a shell reports a command interrupted with Ctrl-C. */
 export const EXIT_INTERRUPTED = 130;
 
-function exitStatus(result: Omit<ExecResult, 'stdout' | 'stderr'>): number {
+function exitStatus(result: Pick<ExecResult, 'exitCode' | 'timedOut'>): number {
   if (result.timedOut) return EXIT_TIMED_OUT;
   return result.exitCode ?? 1;
 }

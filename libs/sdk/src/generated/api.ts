@@ -435,7 +435,7 @@ export interface components {
         };
         ExecDto: {
             /**
-             * @description argv, or a string run by `sh -c`
+             * @description argv (at most 4096 arguments of at most 131071 bytes each, the first not empty), or a string run by `sh -c`
              * @example [
              *       "sh",
              *       "-c",
@@ -468,11 +468,20 @@ export interface components {
              * @example 60
              */
             timeoutSeconds?: number;
+            /**
+             * @description How stdout and stderr are given (default `utf8`), in the answer and in each streamed event: `utf8` text (bytes that are not UTF-8 become U+FFFD) or `base64` of the exact bytes (each streamed event is its own base64 string)
+             * @enum {string}
+             */
+            outputEncoding?: "utf8" | "base64";
         };
         ExecResultView: {
             exitCode: number | null;
+            /** @description In `outputEncoding` */
             stdout: string;
+            /** @description In `outputEncoding` */
             stderr: string;
+            /** @enum {string} */
+            outputEncoding: "utf8" | "base64";
             timedOut: boolean;
             /** @description An output stream hit EXEC_OUTPUT_LIMIT */
             truncated: boolean;
@@ -1026,6 +1035,17 @@ export interface operations {
             };
             /** @description SANDBOX_NOT_RUNNING */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorView"];
+                    "text/event-stream": components["schemas"]["ErrorView"];
+                    "application/x-ndjson": components["schemas"]["ErrorView"];
+                };
+            };
+            /** @description EXEC_OUTPUT_BUDGET_EXHAUSTED (with Retry-After), RUNTIME_UNAVAILABLE */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
