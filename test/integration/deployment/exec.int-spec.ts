@@ -3,7 +3,9 @@ import 'reflect-metadata';
 import { isCodedError } from '@app/config';
 import {
   EXEC_MARKER_ENV,
+  ExecOutputBudget,
   ExecSession,
+  runExec,
   hostViewOf,
   killExecTree,
   type ExecEvent,
@@ -202,6 +204,31 @@ describe('DockerDeployment.exec (real engine)', () => {
     expect(result.stderr.length).toBe(1 << 20);
   });
 
+  it('charges the output to a budget, gives it back on release, and fails past it killing the tree', async () => {
+    const budget = new ExecOutputBudget(100_000);
+    const request = { ...base, argv: ['sh', '-c', 'head -c 60000 /dev/zero'] };
+    const ok = await runExec(docker, containerId, request, undefined, undefined, budget);
+    expect(ok.stdout.length).toBe(60_000);
+    expect(budget.usedBytes).toBe(60_000);
+    ok.release();
+    expect(budget.usedBytes).toBe(0);
+    const error = await rejectionOf(
+      runExec(
+        docker,
+        containerId,
+        { ...base, argv: ['sh', '-c', 'head -c 200000 /dev/zero; exec sleep 2101'] },
+        undefined,
+        undefined,
+        budget,
+      ),
+    );
+    expect(isCodedError(error, 'EXEC_OUTPUT_BUDGET_EXHAUSTED')).toBe(true);
+    expect(budget.usedBytes).toBe(0);
+    expect(await eventually(async () => (await processesMatching(/sleep 2101/)).length === 0)).toBe(
+      true,
+    );
+  });
+
   it('runs `true` fast enough (median round trip)', async () => {
     const times: number[] = [];
     for (let i = 0; i < 15; i += 1) {
@@ -284,6 +311,27 @@ describe('DockerDeployment.execStream (real engine)', () => {
     );
     expect((error as Error).message).toBe('gone');
     expect(await processesMatching(/sleep 190[12]/)).toEqual([]);
+  });
+
+  it('holds a fast producer back while the consumer does not read, and kills it on break', async () => {
+    await execIn(containerId, ['rm', '-f', '/tmp/flood-done']);
+    const stream = await deployment.execStream(containerId, {
+      ...base,
+      outputLimitBytes: 64 << 20,
+      argv: ['sh', '-c', 'head -c 30000000 /dev/zero; touch /tmp/flood-done; exec sleep 2201'],
+      timeoutMs: 60_000,
+    });
+    const flagged = async (): Promise<boolean> =>
+      (await execIn(containerId, ['ls', '/tmp'])).output.includes('flood-done');
+    for await (const event of stream) {
+      expect(event.type).toBe('stdout');
+      // Unread, 30 MB would be queued here in well under 2 s; paused, the writer stays blocked.
+      expect(await eventually(flagged, 2_000)).toBe(false);
+      break;
+    }
+    expect(
+      await eventually(async () => (await processesMatching(/head -c|sleep 2201/)).length === 0),
+    ).toBe(true);
   });
 
   it('reports a missing container before streaming starts', async () => {
