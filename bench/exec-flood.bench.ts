@@ -8,9 +8,9 @@
  * engine, a build (npm run build: the server is dist/apps/sandbox-api/main.js in its own process,
  * scheduler off) and, for postgres+redis, the stores of the integration tests.
  *
- * Per backend, one server and one sandbox; its RSS is sampled from /proc every 20 ms. The baseline
- * is the same server idle (after one small exec and a full GC), in the same run. Then each variant
- * floods once, with a full GC and a second of quiet between them:
+ * Each variant runs on a fresh server with one sandbox (RSS does not shrink at once, so a shared
+ * server would carry one variant's peak into the next); its RSS is sampled from /proc every 20 ms.
+ * The baseline is that same server idle (after one small exec and a full GC), in the same run:
  *
  *   buffered utf8    POST /exec, one JSON answer (every NUL is `\u0000`: 6 bytes each)
  *   buffered base64  the same with outputEncoding: base64 (4 bytes per 3)
@@ -63,6 +63,8 @@ interface Answer {
 }
 
 interface FloodResult {
+  /** The same server before the flood, after one small exec and a full GC. */
+  idleRssMb: number;
   answers: { ok: number; budgetExhausted: number; other: number; otherStatuses: number[] };
   retryAfterSeen: string[];
   answerBytes: { max: number; total: number };
@@ -76,7 +78,7 @@ runBenchmark('exec-flood', 900, async (cleanups, deadline) => {
   const stale = staleBuild();
   if (stale !== null) log(`WARNING: ${stale} is newer than the build; run "npm run build" first`);
   await ensureDemoImage();
-  const results: Record<string, { idleRssMb: number; variants: Record<string, FloodResult> }> = {};
+  const results: Record<string, { variants: Record<string, FloodResult> }> = {};
   const passthrough = Object.fromEntries(
     ['EXEC_OUTPUT_BUDGET', 'EXEC_OUTPUT_LIMIT']
       .filter((name) => process.env[name] !== undefined)
@@ -84,32 +86,16 @@ runBenchmark('exec-flood', 900, async (cleanups, deadline) => {
   );
 
   for (const backend of BACKENDS) {
-    deadline.check(backend);
-    const scoped = new Cleanups();
-    cleanups.add(`${backend} backend`, () => scoped.runAll());
-    const environment = await benchEnv(
-      backend,
-      { SCHEDULER_ENABLED: 'false', ...passthrough },
-      scoped,
-    );
-    const server = await BenchServer.start(environment.env, scoped);
-    const sandbox = expectStatus(
-      await callApi<SandboxAnswer>(server.url, 'POST', '/v1/sandboxes?wait=true', {
-        image: DEMO_IMAGE,
-        memory: '256m',
-      }),
-      200,
-      'create',
-    );
-    const path = `/v1/sandboxes/${sandbox.id}/exec`;
-    expectStatus(await callApi(server.url, 'POST', path, { command: ['true'] }), 200, 'exec true');
-    await settle(server);
-    const idle = (await server.memory()).rss;
-    log(`${backend}: server pid ${server.pid}, idle RSS ${(idle / MB).toFixed(1)} MB`);
-
     const variants: Record<string, FloodResult> = {};
     for (const variant of Object.keys(VARIANTS) as Variant[]) {
       deadline.check(`${backend} ${variant}`);
+      // A fresh server per variant: RSS does not shrink at once, so one variant's peak would
+      // carry into the next one's.
+      const scoped = new Cleanups();
+      cleanups.add(`${backend} ${variant} run`, () => scoped.runAll());
+      const { server, path } = await serverWithSandbox(backend, passthrough, scoped);
+      const idle = (await server.memory()).rss;
+      log(`${backend} ${variant}: server pid ${server.pid}, idle RSS ${(idle / MB).toFixed(1)} MB`);
       const sampler = new RssSampler(server.pid);
       const started = performance.now();
       const answers = await Promise.all(
@@ -123,6 +109,7 @@ runBenchmark('exec-flood', 900, async (cleanups, deadline) => {
         (a) => a.status !== 200 && a.code !== 'EXEC_OUTPUT_BUDGET_EXHAUSTED',
       );
       variants[variant] = {
+        idleRssMb: round(idle / MB, 1),
         answers: {
           ok,
           budgetExhausted: exhausted,
@@ -143,18 +130,18 @@ runBenchmark('exec-flood', 900, async (cleanups, deadline) => {
         `${backend} ${variant}: ${ok} ok, ${exhausted} refused (503), ${others.length} other; ` +
           `peak RSS ${(peak / MB).toFixed(1)} MB`,
       );
-      await settle(server);
+      await scoped.runAll();
     }
-    results[backend] = { idleRssMb: round(idle / MB, 1), variants };
-    await scoped.runAll();
+    results[backend] = { variants };
   }
 
   for (const backend of Object.keys(results)) {
-    const { idleRssMb, variants } = results[backend];
+    const { variants } = results[backend];
     printTable(
-      `${backend}: ${CONCURRENCY} concurrent execs of head -c ${FLOOD_BYTES} /dev/zero; idle RSS ${idleRssMb} MB (same server, same run)`,
+      `${backend}: ${CONCURRENCY} concurrent execs of head -c ${FLOOD_BYTES} /dev/zero, each variant on a fresh server vs that server idle`,
       [
         'variant',
+        'idle RSS MB',
         '200',
         '503 budget',
         'other',
@@ -166,6 +153,7 @@ runBenchmark('exec-flood', 900, async (cleanups, deadline) => {
       ],
       Object.entries(variants).map(([name, r]) => [
         name,
+        r.idleRssMb.toFixed(1),
         String(r.answers.ok),
         String(r.answers.budgetExhausted),
         String(r.answers.other),
@@ -190,6 +178,32 @@ runBenchmark('exec-flood', 900, async (cleanups, deadline) => {
   log(`wrote ${file}`);
   return 0;
 });
+
+/** A fresh server with one running sandbox, one small exec done, after a full GC and a pause. */
+async function serverWithSandbox(
+  backend: Backend,
+  passthrough: Record<string, string>,
+  scoped: Cleanups,
+): Promise<{ server: BenchServer; path: string }> {
+  const environment = await benchEnv(
+    backend,
+    { SCHEDULER_ENABLED: 'false', ...passthrough },
+    scoped,
+  );
+  const server = await BenchServer.start(environment.env, scoped);
+  const sandbox = expectStatus(
+    await callApi<SandboxAnswer>(server.url, 'POST', '/v1/sandboxes?wait=true', {
+      image: DEMO_IMAGE,
+      memory: '256m',
+    }),
+    200,
+    'create',
+  );
+  const path = `/v1/sandboxes/${sandbox.id}/exec`;
+  expectStatus(await callApi(server.url, 'POST', path, { command: ['true'] }), 200, 'exec true');
+  await settle(server);
+  return { server, path };
+}
 
 /** One exec of the flood, its answer read to the end and counted, not kept. */
 async function flood(url: string, path: string, variant: Variant): Promise<Answer> {
