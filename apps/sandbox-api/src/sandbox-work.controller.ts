@@ -30,7 +30,7 @@ import { AppConfig, CodedError, isCodedError } from '@app/config';
 import { EXEC_BUDGET_RETRY_AFTER_SECONDS } from '@app/deployment';
 import { SandboxWorkService } from '@app/sandbox';
 import { ExecDto, ExecResultView } from './dto/exec.dto';
-import { encodeExecEvents, writeExecAnswer } from './http/exec-output';
+import { encodeExecEvents, pacedToClient, writeExecAnswer } from './http/exec-output';
 import {
   DirectoryListingView,
   FilePathQuery,
@@ -87,7 +87,7 @@ export class SandboxWorkController {
         return;
       }
       const events = await this.work.execStream(id, body, abort.signal);
-      await streamExec(res, format, encodeExecEvents(events, encoding));
+      await streamExec(res, format, encodeExecEvents(pacedToClient(events, res), encoding));
     } catch (error) {
       // The client went away and the command was killed on purpose: nobody is left to answer,
       // and it is not a server fault to log as one.

@@ -1,5 +1,7 @@
 import type { ExecEvent } from '@app/deployment';
-import { encodeExecEvents } from './exec-output';
+import { EventEmitter } from 'node:events';
+import type { Response } from 'express';
+import { encodeExecEvents, pacedToClient } from './exec-output';
 
 async function collect(events: ExecEvent[], encoding: 'utf8' | 'base64'): Promise<ExecEvent[]> {
   async function* source(): AsyncGenerator<ExecEvent> {
@@ -55,5 +57,33 @@ describe('encodeExecEvents', () => {
     expect(first.type).toBe('stdout');
     if (first.type === 'exit') throw new Error('unexpected');
     expect(Buffer.from(first.data.toString('utf8'), 'base64')).toEqual(bytes);
+  });
+});
+
+describe('pacedToClient', () => {
+  it('takes the next event only once the client has drained what was written', async () => {
+    const res = Object.assign(new EventEmitter(), { writableNeedDrain: false, destroyed: false });
+    let pulled = 0;
+    async function* source(): AsyncGenerator<ExecEvent> {
+      for (let i = 0; i < 3; i += 1) {
+        pulled += 1;
+        yield await Promise.resolve<ExecEvent>({ type: 'stdout', data: Buffer.from([i]) });
+      }
+    }
+    const paced = pacedToClient(source(), res as unknown as Response);
+    expect((await paced.next()).value).toMatchObject({ data: Buffer.from([0]) });
+    res.writableNeedDrain = true;
+    const next = paced.next();
+    await new Promise((resolve) => setImmediate(resolve));
+    // The second event was read from the exec, but is held until the client takes more.
+    let settled = false;
+    void next.then(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    expect(pulled).toBe(2);
+    res.writableNeedDrain = false;
+    res.emit('drain');
+    expect((await next).value).toMatchObject({ data: Buffer.from([1]) });
+    expect(pulled).toBe(2);
   });
 });

@@ -77,6 +77,21 @@ export async function* encodeExecEvents(
   }
 }
 
+/**
+ * The events, each next one only once the client has taken what was written before (the writer
+ * pulls the next event right after each write). So a client that does not read holds back its
+ * own command (the exec's queue pauses it) instead of its output piling up in the socket buffer.
+ */
+export async function* pacedToClient(
+  events: AsyncIterable<ExecEvent>,
+  res: Response,
+): AsyncGenerator<ExecEvent> {
+  for await (const event of events) {
+    if (res.writableNeedDrain && !res.destroyed) await drained(res);
+    yield event;
+  }
+}
+
 function encodeAll(data: Buffer, encoding: OutputEncoding): string {
   return data.toString(encoding === 'base64' ? 'base64' : 'utf8');
 }
@@ -104,7 +119,13 @@ async function sendString(res: Response, data: Buffer, encoding: OutputEncoding)
 async function send(res: Response, text: string): Promise<boolean> {
   if (res.destroyed) return false;
   if (res.write(text)) return true;
-  await new Promise<void>((resolve) => {
+  await drained(res);
+  return !res.destroyed;
+}
+
+/** Resolves once the socket buffer has drained, or the client is gone. */
+function drained(res: Response): Promise<void> {
+  return new Promise<void>((resolve) => {
     const done = (): void => {
       res.off('drain', done);
       res.off('close', done);
@@ -113,5 +134,4 @@ async function send(res: Response, text: string): Promise<boolean> {
     res.on('drain', done);
     res.on('close', done);
   });
-  return !res.destroyed;
 }
