@@ -149,7 +149,13 @@ export class SandboxWorkController {
     res.setHeader('Content-Length', String(result.info.size));
     res.setHeader('X-File-Mode', octal(result.info.mode));
     res.setHeader('Last-Modified', result.info.mtime.toUTCString());
-    await pipeline(result.content, res);
+    try {
+      await pipeline(result.content, res);
+    } catch (error) {
+      // The client closed mid-download: its own loss, not a server fault (the filter agrees).
+      if (abort.signal.aborted) return;
+      throw error;
+    }
   }
 
   @Delete('files')
