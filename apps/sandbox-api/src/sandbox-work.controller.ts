@@ -102,6 +102,7 @@ export class SandboxWorkController {
     @Query() query: WriteFileQuery,
     @Req() req: Request,
   ): Promise<WrittenFileView> {
+    refuseContentEncoding(req.headers['content-encoding']);
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > this.config.fileSizeLimitBytes) {
       throw new CodedError(
@@ -176,6 +177,18 @@ export class SandboxWorkController {
   async ports(@Param('id', SandboxIdPipe) id: string): Promise<PortsView> {
     return { ports: await this.work.ports(id) };
   }
+}
+
+/**
+ * An upload's body is stored as the bytes sent. A compressed body would be stored compressed,
+ * which is rarely what the client meant, so any coding other than identity is refused.
+ */
+function refuseContentEncoding(encoding: string | undefined): void {
+  if (encoding === undefined || /^\s*identity\s*$/i.test(encoding)) return;
+  throw new CodedError(
+    'UNSUPPORTED_ENCODING',
+    `Content-Encoding ${JSON.stringify(encoding)} is not supported for file uploads: send the raw bytes`,
+  );
 }
 
 function octal(mode: number): string {
