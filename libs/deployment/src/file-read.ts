@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { extract, type Extract } from 'tar-stream';
 import { getArchive, statPath } from './archive-api';
-import { fileNotFound, fileTooLarge, notADirectory, notAFile } from './file-errors';
+import { fileNotFound, fileTooLarge, notADirectory, notAFile, symlinkLoop } from './file-errors';
 import { directChild } from './file-info';
 import { normalizeContainerPath } from './file-paths';
 import type {
@@ -62,7 +62,7 @@ async function statFollowing(
     if (info.type !== 'symlink' || info.linkTarget === null) return info;
     current = normalizeContainerPath(info.linkTarget, { allowRoot: true });
   }
-  throw fileNotFound(path);
+  throw symlinkLoop(path);
 }
 
 /** A regular file's content as a stream, or a directory's listing; symlinks are followed. */
