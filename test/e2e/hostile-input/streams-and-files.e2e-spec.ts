@@ -216,6 +216,28 @@ describe.each(BACKENDS)('hostile streams and file paths (%s)', (backend) => {
       },
     );
 
+    it('a directory holding a file over 64 MB is listed whole, its sizes right', async () => {
+      const made = await execIn(containerId, [
+        'sh',
+        '-c',
+        'mkdir /tmp/listing && head -c 70000000 /dev/zero > /tmp/listing/a-big.bin && ' +
+          'for n in b c d; do echo $n > /tmp/listing/$n.txt; done && mkdir /tmp/listing/e-dir',
+      ]);
+      expect(made.exitCode).toBe(0);
+      const res = await http.get(`/v1/sandboxes/${id}/files?path=/tmp/listing`);
+      expect(res.status).toBe(200);
+      expect(res.body.truncated).toBe(false);
+      const entries = res.body.entries as { name: string; type: string; size: number }[];
+      expect(entries.map((e) => [e.name, e.type])).toEqual([
+        ['a-big.bin', 'file'],
+        ['b.txt', 'file'],
+        ['c.txt', 'file'],
+        ['d.txt', 'file'],
+        ['e-dir', 'directory'],
+      ]);
+      expect(entries[0].size).toBe(70_000_000);
+    });
+
     it('an ordinary file can still be written and deleted', async () => {
       const url = `/v1/sandboxes/${id}/files?path=/tmp/plain`;
       expect((await http.put(url).send(Buffer.from('x'))).status).toBe(200);
