@@ -1,5 +1,6 @@
 import type Dockerode from 'dockerode';
-import { statPath } from './archive-api';
+import { extract } from 'tar-stream';
+import { getArchive, statPath } from './archive-api';
 import { runExec } from './exec-runner';
 import type { ExecResult } from './exec-types';
 import type { DirEntry, DirListing, FileInfo } from './file-types';
@@ -39,7 +40,9 @@ export async function listByNames(
     for (const info of infos) {
       // Gone between find and stat: not listed, as it would not be a moment later.
       if (info === null) continue;
-      const { name, type, size, mode, mtime, linkTarget } = info;
+      const { name, type, size, mode, mtime } = info;
+      const linkTarget =
+        type === 'symlink' ? await storedLinkTarget(docker, containerId, info, signal) : null;
       entries.push({ name, type, size, mode, mtime, linkTarget });
     }
   }
@@ -111,4 +114,31 @@ async function tryExec(
     return null;
   }
   return result.exitCode === 0 && !result.timedOut ? result : null;
+}
+
+/**
+ * A symlink's target as stored (the stat gives it resolved): the archive of the link itself is
+ * one header and no content.
+ */
+async function storedLinkTarget(
+  docker: Dockerode,
+  containerId: string,
+  link: FileInfo,
+  signal?: AbortSignal,
+): Promise<string | null> {
+  const archive = await getArchive(docker, containerId, link.path, signal);
+  if (archive === null) return link.linkTarget;
+  const tar = extract();
+  archive.on('error', (error) => tar.destroy(error));
+  archive.pipe(tar);
+  try {
+    for await (const entry of tar) {
+      entry.resume();
+      return entry.header.type === 'symlink' ? (entry.header.linkname ?? null) : link.linkTarget;
+    }
+    return link.linkTarget;
+  } finally {
+    archive.destroy();
+    tar.destroy();
+  }
 }

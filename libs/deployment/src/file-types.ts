@@ -24,10 +24,7 @@ export interface DirEntry {
   size: number;
   mode: number;
   mtime: Date;
-  /**
-   * For a symlink: its target, as the engine resolved it (a listing by names) or as stored,
-   * unresolved (a listing from the archive, for stopped containers). null otherwise.
-   */
+  /** For a symlink: its target as stored, unresolved. null otherwise. */
   linkTarget: string | null;
 }
 
