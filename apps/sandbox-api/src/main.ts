@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig } from '@app/config';
 import { AppModule } from './app.module';
 import { configureApp } from './configure-app';
+import { installProcessFailureHandlers } from './process-failures';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -21,4 +22,5 @@ async function bootstrap(): Promise<void> {
   );
 }
 
+installProcessFailureHandlers();
 void bootstrap();

@@ -110,6 +110,7 @@ export class SandboxWorkController {
     @Query() query: WriteFileQuery,
     @Req() req: Request,
   ): Promise<WrittenFileView> {
+    refuseContentEncoding(req.headers['content-encoding']);
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > this.config.fileSizeLimitBytes) {
       throw new CodedError(
@@ -157,7 +158,13 @@ export class SandboxWorkController {
     res.setHeader('Content-Length', String(result.info.size));
     res.setHeader('X-File-Mode', octal(result.info.mode));
     res.setHeader('Last-Modified', result.info.mtime.toUTCString());
-    await pipeline(result.content, res);
+    try {
+      await pipeline(result.content, res);
+    } catch (error) {
+      // The client closed mid-download: its own loss, not a server fault (the filter agrees).
+      if (abort.signal.aborted) return;
+      throw error;
+    }
   }
 
   @Delete('files')
@@ -178,6 +185,18 @@ export class SandboxWorkController {
   async ports(@Param('id', SandboxIdPipe) id: string): Promise<PortsView> {
     return { ports: await this.work.ports(id) };
   }
+}
+
+/**
+ * An upload's body is stored as the bytes sent. A compressed body would be stored compressed,
+ * which is rarely what the client meant, so any coding other than identity is refused.
+ */
+function refuseContentEncoding(encoding: string | undefined): void {
+  if (encoding === undefined || /^\s*identity\s*$/i.test(encoding)) return;
+  throw new CodedError(
+    'UNSUPPORTED_ENCODING',
+    `Content-Encoding ${JSON.stringify(encoding)} is not supported for file uploads: send the raw bytes`,
+  );
 }
 
 function octal(mode: number): string {

@@ -40,6 +40,13 @@ export function archiveEngineError(
   if (error instanceof CodedError) return error;
   if (isEngineUnreachable(error)) return runtimeUnavailable(error);
   const message = `${context}: ${withoutHostPaths(engineMessage(error))}`;
+  // The engine resolves symlinks inside the container's root and gives up on a loop (ELOOP).
+  if (/too many (levels of symbolic )?links/i.test(message)) {
+    return new CodedError('SYMLINK_LOOP', `${message} (a symlink loop)`, {
+      containerId,
+      fields: { path: ['too many levels of symbolic links'] },
+    });
+  }
   const code =
     isNotFound(error) && /no such container/i.test(message)
       ? 'CONTAINER_MISSING'

@@ -1,6 +1,7 @@
 import { CodedError, isCodedError } from '@app/config';
 import type Dockerode from 'dockerode';
 import { statPath } from './archive-api';
+import { assertDeletable, mountPoints } from './file-guard';
 import { runExec } from './exec-runner';
 import { normalizeContainerPath } from './file-paths';
 
@@ -10,6 +11,7 @@ import { normalizeContainerPath } from './file-paths';
  * container's own kernel view, so a symlink on the way can never reach the host; a symlink at the
  * path is removed itself, not its target. Needs a running container and an `rm` in the image
  * (coreutils or busybox); without one the error says so. Deleting what is not there is a no-op.
+ * Mount points, what holds one, and the kernel file systems are refused first (file-guard.ts).
  */
 
 const RM_TIMEOUT_MS = 60_000;
@@ -21,6 +23,7 @@ export async function deletePath(
   signal?: AbortSignal,
 ): Promise<'deleted' | 'missing'> {
   const path = normalizeContainerPath(rawPath, { allowRoot: false });
+  assertDeletable(path, await mountPoints(docker, containerId));
   if ((await statPath(docker, containerId, path, signal)) === null) return 'missing';
   let result;
   try {

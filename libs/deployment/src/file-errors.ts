@@ -3,7 +3,7 @@ import { CodedError } from '@app/config';
 /** Errors of the file operations; each names the path and keeps the API's `details.fields`. */
 
 function pathError(
-  code: 'FILE_NOT_FOUND' | 'NOT_A_DIRECTORY' | 'NOT_A_FILE',
+  code: 'FILE_NOT_FOUND' | 'NOT_A_DIRECTORY' | 'NOT_A_FILE' | 'SYMLINK_LOOP',
   path: string,
   problem: string,
 ): CodedError {
@@ -12,6 +12,10 @@ function pathError(
 
 export function fileNotFound(path: string): CodedError {
   return pathError('FILE_NOT_FOUND', path, 'no such file or directory in the container');
+}
+
+export function symlinkLoop(path: string): CodedError {
+  return pathError('SYMLINK_LOOP', path, 'too many levels of symbolic links (a symlink loop)');
 }
 
 export function notADirectory(path: string): CodedError {

@@ -3,8 +3,9 @@ import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { extract, type Extract } from 'tar-stream';
 import { getArchive, statPath } from './archive-api';
-import { fileNotFound, fileTooLarge, notADirectory, notAFile } from './file-errors';
+import { fileNotFound, fileTooLarge, notADirectory, notAFile, symlinkLoop } from './file-errors';
 import { directChild } from './file-info';
+import { listByNames } from './file-list';
 import { normalizeContainerPath } from './file-paths';
 import type {
   DirEntry,
@@ -62,7 +63,7 @@ async function statFollowing(
     if (info.type !== 'symlink' || info.linkTarget === null) return info;
     current = normalizeContainerPath(info.linkTarget, { allowRoot: true });
   }
-  throw fileNotFound(path);
+  throw symlinkLoop(path);
 }
 
 /** A regular file's content as a stream, or a directory's listing; symlinks are followed. */
@@ -143,7 +144,8 @@ export async function listPath(
 }
 
 /**
- * One level of a directory, from the tar headers of its archive. The engine sends the whole
+ * One level of a directory: by names and stats when the container can run `find` (file-list.ts),
+ * else (a stopped container, an image without find) from the tar headers of its archive. The engine sends the whole
  * subtree with contents; those are read and dropped (a tar has no index to skip them by), within
  * maxScanBytes, and the request is dropped as soon as the listing is complete or cut.
  */
@@ -154,6 +156,9 @@ async function scanDirectory(
   options: ListOptions,
 ): Promise<DirListing> {
   const maxEntries = checkLimit('maxEntries', options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+  // Names and stats first: reads no file contents, so no large file cuts the listing short.
+  const byNames = await listByNames(docker, containerId, dir, maxEntries, options.signal);
+  if (byNames !== null) return byNames;
   const maxScanBytes = checkLimit('maxScanBytes', options.maxScanBytes ?? DEFAULT_MAX_SCAN_BYTES);
   const archive = await getArchive(docker, containerId, dir.path, options.signal);
   if (archive === null) throw fileNotFound(dir.path);

@@ -63,8 +63,8 @@ export interface WriteOptions {
   gid?: number;
   maxBytes: number;
   /**
-   * Byte length of a Readable `data`. Known: streamed straight through. Unknown: read into memory
-   * first (at most maxBytes), as a tar entry must state its size up front.
+   * Byte length of a Readable `data`. Known: streamed straight through. Unknown: spooled to a
+   * private temporary file first (at most maxBytes), as a tar entry must state its size up front.
    */
   size?: number;
   signal?: AbortSignal;

@@ -1,5 +1,6 @@
 import { CodedError, validationError } from '@app/config';
 import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { pack, type Header, type Pack } from 'tar-stream';
@@ -7,6 +8,9 @@ import { archiveEngineError, putArchive, statPath } from './archive-api';
 import { engineMessage, isNotFound } from './docker-errors';
 import { fileNotFound, fileTooLarge, notADirectory, notAFile } from './file-errors';
 import { normalizeContainerPath, splitPath } from './file-paths';
+import { assertWritable, mountPoints } from './file-guard';
+import { spool } from './file-spool';
+import { readChunks, reportedElsewhere, toBuffer } from './file-stream';
 import type { FileInfo, WriteOptions } from './file-types';
 
 /**
@@ -54,7 +58,10 @@ export async function writePath(
   if (options.size !== undefined && options.size > maxBytes) {
     throw fileTooLarge(requested, maxBytes, options.size);
   }
+  const mounts = await mountPoints(docker, containerId);
+  assertWritable(requested, mounts);
   const path = await writeTarget(docker, containerId, requested, signal);
+  assertWritable(path, mounts);
   const { parent, name } = splitPath(path);
   const header: Partial<Header> & { name: string } = {
     name,
@@ -66,16 +73,28 @@ export async function writePath(
   };
   const copyOwner = options.uid !== undefined || options.gid !== undefined;
   try {
-    if (Buffer.isBuffer(data) || options.size === undefined) {
-      const bytes = Buffer.isBuffer(data) ? data : await readAtMost(data, requested, maxBytes);
-      const tar = await tarOf({ ...header, size: bytes.length }, bytes);
+    if (Buffer.isBuffer(data)) {
+      const tar = await tarOf({ ...header, size: data.length }, data);
       await putArchive(docker, containerId, parent, tar, { copyOwner, signal });
-    } else {
+    } else if (options.size !== undefined) {
       await streamUpload(docker, containerId, parent, { ...header, size: options.size }, data, {
         copyOwner,
         signal,
         path: requested,
       });
+    } else {
+      // Unknown length (chunked): spooled to disk first, then streamed like a known one.
+      const spooled = await spool(data, requested, maxBytes, signal);
+      try {
+        const file = createReadStream(spooled.file);
+        await streamUpload(docker, containerId, parent, { ...header, size: spooled.size }, file, {
+          copyOwner,
+          signal,
+          path: requested,
+        });
+      } finally {
+        await spooled.remove();
+      }
     }
   } catch (error) {
     throw uploadError(error, containerId, parent, path);
@@ -111,10 +130,6 @@ function uploadError(error: unknown, containerId: string, parent: string, path: 
   return archiveEngineError(error, containerId, `could not write ${path}`);
 }
 
-function toBuffer(chunk: unknown): Buffer {
-  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-}
-
 async function tarOf(header: Partial<Header> & { name: string }, bytes: Buffer): Promise<Buffer> {
   const tar = pack();
   tar.entry(header, bytes);
@@ -124,23 +139,12 @@ async function tarOf(header: Partial<Header> & { name: string }, bytes: Buffer):
   return Buffer.concat(chunks);
 }
 
-/** A Readable of unknown length, read into memory but never past maxBytes. */
-async function readAtMost(data: Readable, path: string, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of data) {
-    const bytes = toBuffer(chunk);
-    total += bytes.length;
-    if (total > maxBytes) {
-      data.destroy();
-      throw fileTooLarge(path, maxBytes);
-    }
-    chunks.push(bytes);
-  }
-  return Buffer.concat(chunks, total);
-}
-
-/** Streams `data` of announced size into the engine; a stream of another length aborts it. */
+/**
+ * Streams `data` of announced size into the engine; a stream of another length aborts it. Every
+ * stream here has an error listener: their failures are reported through `feed` and `upload`, and
+ * an 'error' event nobody listens to (the tar entry's, when the client hangs up mid-body) would
+ * otherwise take the whole process down.
+ */
 async function streamUpload(
   docker: Dockerode,
   containerId: string,
@@ -149,27 +153,40 @@ async function streamUpload(
   data: Readable,
   options: { copyOwner: boolean; signal?: AbortSignal; path: string },
 ): Promise<void> {
+  // Aborted when either side fails: stops feeding, and drops the request to the engine so it
+  // never sees a complete entry.
+  const failed = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
   const tar = pack();
+  tar.on('error', reportedElsewhere);
+  const entry = tar.entry(header);
+  entry.on('error', reportedElsewhere);
   // A Node stream for dockerode, which pipes it into the request.
   const body = Readable.from(tar, { objectMode: false });
-  const upload = putArchive(docker, containerId, parent, body, options);
-  // Stops feeding once the engine has answered early (an error): nothing would drain any more.
-  const stop = new AbortController();
-  upload.catch(() => stop.abort());
-  const feed = feedEntry(tar.entry(header), data, header.size, options.path, stop.signal).then(
+  body.on('error', reportedElsewhere);
+  const upload = putArchive(docker, containerId, parent, body, {
+    copyOwner: options.copyOwner,
+    signal,
+  });
+  upload.catch(() => failed.abort());
+  const feed = feedEntry(entry, data, header.size, options.path, signal).then(
     () => tar.finalize(),
     (error: unknown) => {
-      // Dropping the tar aborts the request, so the engine never sees a complete entry.
-      data.destroy();
+      failed.abort();
       tar.destroy(error instanceof Error ? error : new Error(String(error)));
       throw error;
     },
   );
   const [fed, uploaded] = await Promise.allSettled([feed, upload]);
-  // Our own verdict (too large, wrong length) explains more than the aborted request does.
-  if (fed.status === 'rejected' && fed.reason instanceof CodedError) throw fed.reason;
+  // Our own verdict (too large, wrong length) explains more than the aborted request does, and
+  // the body's own failure (the client went away) more than the engine's abort.
+  if (fed.status === 'rejected' && !isAbort(fed.reason)) throw fed.reason;
   if (uploaded.status === 'rejected') throw uploaded.reason;
   if (fed.status === 'rejected') throw fed.reason;
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
 }
 
 async function feedEntry(
@@ -180,7 +197,8 @@ async function feedEntry(
   signal: AbortSignal,
 ): Promise<void> {
   let total = 0;
-  for await (const chunk of data) {
+  for await (const chunk of readChunks(data)) {
+    signal.throwIfAborted();
     const bytes = toBuffer(chunk);
     total += bytes.length;
     if (total > size) throw fileTooLarge(path, size);

@@ -6,12 +6,16 @@ export function statusOf(code: ErrorCode): HttpStatus {
   switch (code) {
     case 'VALIDATION_FAILED':
     case 'MALFORMED_JSON':
+    case 'JSON_TOO_DEEP':
     case 'NOT_A_DIRECTORY':
     case 'NOT_A_FILE':
+    case 'SYMLINK_LOOP':
       return HttpStatus.BAD_REQUEST;
     case 'PAYLOAD_TOO_LARGE':
     case 'FILE_TOO_LARGE':
       return HttpStatus.PAYLOAD_TOO_LARGE;
+    case 'UNSUPPORTED_ENCODING':
+      return HttpStatus.UNSUPPORTED_MEDIA_TYPE;
     case 'ROUTE_NOT_FOUND':
     case 'FILE_NOT_FOUND':
     case 'SANDBOX_NOT_FOUND':
@@ -25,6 +29,7 @@ export function statusOf(code: ErrorCode): HttpStatus {
     case 'NAME_CONFLICT':
     case 'IDEMPOTENCY_CONFLICT':
     case 'CONCURRENT_MODIFICATION':
+    case 'PATH_PROTECTED':
       return HttpStatus.CONFLICT;
     case 'INSUFFICIENT_CAPACITY':
       return HttpStatus.TOO_MANY_REQUESTS;

@@ -7,8 +7,9 @@ import {
   HttpStatus,
   Logger,
 } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { CodedError, ErrorCode } from '@app/config';
+import { clientGone } from './client-gone';
 import { statusOf } from './error-status';
 
 interface ErrorBody {
@@ -22,6 +23,8 @@ interface ErrorBody {
 /**
  * Turns anything thrown into the one error shape `{statusCode, code, message, details?}`. A 5xx
  * gets an `errorId` that is also logged, so an operator can find the cause from a client report.
+ * A failure caused by the client hanging up (an aborted upload, download or stream) is not a 5xx:
+ * there is nobody to answer, and it is logged at debug level only.
  */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
@@ -29,6 +32,12 @@ export class ErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
+    const request = host.switchToHttp().getRequest<Request>();
+    if (clientGone(request, response)) {
+      const why = exception instanceof Error ? exception.message : String(exception);
+      this.logger.debug(`client went away: ${request.method} ${request.path}: ${why}`);
+      return;
+    }
     const body = this.toBody(exception);
     if (body.statusCode >= 500) {
       body.errorId = randomUUID();
@@ -36,7 +45,15 @@ export class ErrorFilter implements ExceptionFilter {
         exception instanceof Error ? (exception.stack ?? exception.message) : exception;
       this.logger.error(`errorId=${body.errorId} ${body.code}: ${body.message}`, detail);
     }
-    if (!response.headersSent) response.status(body.statusCode).json(body);
+    if (response.headersSent) {
+      // Mid-answer: the status is gone already; a cut connection tells the client it failed.
+      response.destroy();
+      return;
+    }
+    // A body left unread (refused before or while reading it): closing after the answer spares
+    // reading the rest, which may be endless.
+    if (!request.complete) response.setHeader('Connection', 'close');
+    response.status(body.statusCode).json(body);
   }
 
   private toBody(exception: unknown): ErrorBody {

@@ -37,11 +37,30 @@ export async function streamExec(
             durationMs: event.durationMs,
           }
         : { type: event.type, data: event.data.toString('utf8') };
-    res.write(
+    await write(
+      res,
       format === 'sse'
         ? `event: ${payload.type}\ndata: ${JSON.stringify(payload)}\n\n`
         : `${JSON.stringify(payload)}\n`,
     );
   }
-  res.end();
+  if (!res.destroyed) res.end();
+}
+
+/**
+ * Writes and waits while the socket's buffer is full, so a client that reads slowly holds back
+ * the command's output instead of piling it up in memory here. A closed connection ends the wait
+ * (the loop above then stops; the command is killed through the request's abort signal).
+ */
+async function write(res: Response, text: string): Promise<void> {
+  if (res.write(text) || res.destroyed) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -1,11 +1,17 @@
 import { json, RequestHandler } from 'express';
 import { CodedError } from '@app/config';
+import { assertJsonDepth } from './json-depth';
 
 export const BODY_LIMIT = '1mb';
 
 /** body-parser marks its errors with a `type`; they are all client mistakes. */
 interface BodyParserError extends Error {
   type: string;
+}
+
+/** An http-errors error with a client status but no `type` (a body that does not inflate). */
+interface ClientStatusError extends Error {
+  status: number;
 }
 
 /**
@@ -36,14 +42,32 @@ function isBodyParserError(error: unknown): error is BodyParserError {
   return error instanceof Error && typeof (error as Partial<BodyParserError>).type === 'string';
 }
 
+function isClientStatusError(error: unknown): error is ClientStatusError {
+  const status = error instanceof Error ? (error as Partial<ClientStatusError>).status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
 /** body-parser's failure as the coded error the API answers with; anything else unchanged. */
 function codedBodyError(err: unknown): unknown {
-  if (!isBodyParserError(err)) return err;
+  // Our own verdict from `verify` (too deep) comes back wrapped with a `type` added.
+  if (err instanceof CodedError) return err;
+  if (!isBodyParserError(err)) {
+    // A body that is not what its Content-Encoding says (gzip header wrong, truncated stream):
+    // body-parser passes zlib's error on with a 400 status and no type.
+    return isClientStatusError(err)
+      ? new CodedError('MALFORMED_JSON', `request body does not decode: ${err.message}`)
+      : err;
+  }
   switch (err.type) {
     case 'entity.too.large':
       return new CodedError('PAYLOAD_TOO_LARGE', `request body is larger than ${BODY_LIMIT}`);
     case 'entity.parse.failed':
       return new CodedError('MALFORMED_JSON', `request body is not valid JSON: ${err.message}`);
+    case 'encoding.unsupported':
+      return new CodedError(
+        'UNSUPPORTED_ENCODING',
+        `request body was refused: ${err.message}; use gzip, deflate, br or identity`,
+      );
     default:
       return new CodedError('VALIDATION_FAILED', `request body was refused: ${err.message}`);
   }
@@ -56,7 +80,12 @@ function codedBodyError(err: unknown): unknown {
  * requests (GET, DELETE) have no body and pass straight through.
  */
 export function jsonBody(): RequestHandler {
-  const parse = json({ limit: BODY_LIMIT, type: isJsonRequest });
+  const parse = json({
+    limit: BODY_LIMIT,
+    type: isJsonRequest,
+    // Measured on the raw bytes, before the parse builds a structure too deep to walk.
+    verify: (_req, _res, raw) => assertJsonDepth(raw),
+  });
   return (req, res, next) => {
     if (!hasBody(req)) return next();
     parse(req, res, (err?: unknown) =>
