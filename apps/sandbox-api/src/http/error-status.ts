@@ -38,6 +38,8 @@ export function statusOf(code: ErrorCode): HttpStatus {
     case 'RUNTIME_UNAVAILABLE':
     case 'STORE_UNAVAILABLE':
       return HttpStatus.SERVICE_UNAVAILABLE;
+    // The server holds a key that does not open this sandbox's env: an operator's problem.
+    case 'SECRETS_UNREADABLE':
     case 'INTERNAL_ERROR':
       return HttpStatus.INTERNAL_SERVER_ERROR;
     default: {
