@@ -28,7 +28,7 @@ function build(env: Record<string, string> = {}) {
   const driver = new SandboxDriver(
     config,
     storeAsReal,
-    new SandboxEffects(config, deploymentAsReal, provisioner),
+    new SandboxEffects(config, deploymentAsReal, provisioner, store.keyring),
   );
   const resources = new SandboxResources(
     config,
