@@ -191,6 +191,8 @@ type DeploymentMethods = 'provision' | 'start' | 'stop' | 'remove' | 'inspect' |
 export class FakeDeployment implements Pick<DockerDeployment, DeploymentMethods> {
   readonly containers = new Map<string, ContainerState>();
   readonly calls: string[] = [];
+  /** The env each provisioned container was given, by sandbox id. */
+  readonly envs = new Map<string, Record<string, string>>();
   private readonly failures = new Map<string, Error>();
 
   failNext(verb: DeploymentMethods, error: Error): void {
@@ -203,6 +205,7 @@ export class FakeDeployment implements Pick<DockerDeployment, DeploymentMethods>
 
   provision(spec: ContainerSpec) {
     return this.act('provision', () => {
+      this.envs.set(spec.sandboxId, spec.env);
       const name = this.containerName(spec.sandboxId);
       const existing = [...this.containers.values()].find((c) => c.name === name);
       const state: ContainerState = existing ?? {
