@@ -6,6 +6,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import request from 'supertest';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { KeyValueStore, aliveKey } from '@app/meta-store';
 import { WarmPool } from '@app/sandbox';
 import { Backend, TEST_REDIS_URL, appFromEnv, eventually, testEnv } from '../../support/app';
 import { DEMO_IMAGE, ensureDemoImage } from '../../support/docker';
@@ -128,6 +129,11 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('secrets at rest (%s)', (
     if (backend === 'postgres+redis') {
       const cached = await redisDump(env);
       expect(cached).toContain(id);
+      expect(cached).not.toContain(cold);
+    } else {
+      // The in-process cache: what it holds for a live sandbox is the view, names only.
+      const cached = await app!.get(KeyValueStore).get(aliveKey(id));
+      expect(cached).toContain('API_TOKEN');
       expect(cached).not.toContain(cold);
     }
 
