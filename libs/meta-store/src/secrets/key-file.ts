@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync,
   closeSync,
   constants,
+  fchmodSync,
   fstatSync,
   linkSync,
   mkdirSync,
@@ -62,7 +62,8 @@ function readKeyFile(path: string): SecretsKey | null {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new Error(`${path} is not a regular file`);
-    if ((stat.mode & 0o077) !== 0) chmodSync(path, PRIVATE_FILE_MODE);
+    // Through the descriptor: the file we checked, whatever is renamed over the path meanwhile.
+    if ((stat.mode & 0o077) !== 0) fchmodSync(fd, PRIVATE_FILE_MODE);
     return SecretsKey.parse(readFileSync(fd, 'utf8'), path);
   } finally {
     closeSync(fd);
