@@ -4,6 +4,8 @@
  */
 import { DataSource } from 'typeorm';
 import { loadConfig } from '@app/config';
-import { buildDataSourceOptions } from '@app/meta-store';
+import { buildDataSourceOptions, resolveSecretsKeyring } from '@app/meta-store';
 
-export default new DataSource(buildDataSourceOptions(loadConfig(process.env)));
+const config = loadConfig(process.env);
+// The service's key: the migration that seals env values stored in clear needs it.
+export default new DataSource(buildDataSourceOptions(config, resolveSecretsKeyring(config)));

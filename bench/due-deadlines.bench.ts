@@ -32,7 +32,11 @@ import { Client } from 'pg';
 import { dropDatabase } from '../test/support/database';
 import { DataSource, QueryRunner } from 'typeorm';
 import { buildDueForAutoDeleteQuery } from '../libs/meta-store/src/store/deadline-queries';
-import { makeSandboxInfo, makeSandboxSpec } from '../libs/meta-store/src/testing/sandbox-fixtures';
+import {
+  makeSandboxInfo,
+  makeSandboxSpec,
+  testKeyring,
+} from '../libs/meta-store/src/testing/sandbox-fixtures';
 
 const DATABASE_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://sandboxd:sandboxd@127.0.0.1:5432/sandboxd_test';
@@ -93,7 +97,7 @@ async function main(): Promise<number> {
     const url = new URL(DATABASE_URL);
     url.pathname = `/${dbName}`;
     const dataSource = await initializeDataSource(
-      buildDataSourceOptions(loadConfig({ DATABASE_URL: url.toString() })),
+      buildDataSourceOptions(loadConfig({ DATABASE_URL: url.toString() }), testKeyring()),
     );
     try {
       return await measure(dataSource);
@@ -115,7 +119,7 @@ async function measure(dataSource: DataSource): Promise<number> {
     now,
     LIMIT,
   ).getQueryAndParameters();
-  const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore());
+  const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
 
   const a = dataSource.createQueryRunner();
   const b = dataSource.createQueryRunner();

@@ -6,6 +6,7 @@ import {
   buildDataSourceOptions,
   createKeyValueStore,
   initializeDataSource,
+  resolveSecretsKeyring,
 } from '@app/meta-store';
 import { FakeState, insertFakeRecords } from './records';
 
@@ -21,10 +22,13 @@ export async function seedRecords(
   states: readonly FakeState[],
 ): Promise<{ id: string; state: FakeState }[]> {
   const config = loadConfig(env);
-  const dataSource = await initializeDataSource(buildDataSourceOptions(config));
+  // The server's own key (SECRETS_KEY, or the key file it will find beside SQLite).
+  const keyring = resolveSecretsKeyring(config);
+  const dataSource = await initializeDataSource(buildDataSourceOptions(config, keyring));
   const kv = createKeyValueStore(config);
   try {
-    return await insertFakeRecords(new SandboxMetaStore(dataSource, kv), instanceId, states);
+    const store = new SandboxMetaStore(dataSource, kv, keyring);
+    return await insertFakeRecords(store, instanceId, states);
   } finally {
     if (kv instanceof RedisKeyValueStore) await kv.close();
     await dataSource.destroy();

@@ -46,6 +46,8 @@ export async function testEnv(backend: Backend, overrides: Record<string, string
     base.DATABASE_URL = database.url;
     base.REDIS_URL = TEST_REDIS_URL;
     base.REDIS_KEY_PREFIX = `sandboxd-test:${randomBytes(4).toString('hex')}:`;
+    // Required with PostgreSQL (replicas share it); the embedded default generates its own.
+    base.SECRETS_KEY = randomBytes(32).toString('base64');
   } else {
     base.SQLITE_PATH = join(dir, 'sandboxd.sqlite');
   }

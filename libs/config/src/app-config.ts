@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { EnvDto } from './env.dto';
+import { SecretsKey } from './secrets-key';
 import { parseWarmPool, WarmPoolEntry } from './warm-pool-config';
 
 export type LogLevel = NonNullable<EnvDto['LOG_LEVEL']>;
@@ -13,6 +14,8 @@ export class AppConfig {
   readonly port: number;
   readonly databaseUrl: string | undefined;
   readonly sqlitePath: string;
+  /** Key of the env values at rest; null: generated next to SQLite (refused with PostgreSQL). */
+  readonly secretsKey: SecretsKey | null;
   readonly redisUrl: string | undefined;
   readonly redisKeyPrefix: string;
   readonly dockerSocketPath: string;
@@ -64,6 +67,7 @@ export class AppConfig {
     this.port = env.PORT ?? 8080;
     this.databaseUrl = env.DATABASE_URL;
     this.sqlitePath = env.SQLITE_PATH ?? join('data', 'sandboxd.sqlite');
+    this.secretsKey = env.SECRETS_KEY === undefined ? null : SecretsKey.parse(env.SECRETS_KEY);
     this.redisUrl = env.REDIS_URL;
     this.redisKeyPrefix = env.REDIS_KEY_PREFIX ?? 'sandboxd:';
     this.dockerSocketPath = env.DOCKER_SOCKET_PATH ?? '/var/run/docker.sock';

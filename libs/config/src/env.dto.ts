@@ -26,6 +26,8 @@ export class EnvDto {
   })
   DATABASE_URL?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(1) SQLITE_PATH?: string;
+  /** Parsed (and its format checked) by AppConfig through SecretsKey, which never echoes it. */
+  @IsOptional() @Transform(emptyToUndefined) @IsString() SECRETS_KEY?: string;
 
   @IsOptional()
   @Transform(emptyToUndefined)

@@ -23,7 +23,11 @@ export {
   SandboxEntity,
   SandboxLabelEntity,
 } from './db/entities';
-export { META_STORE_MIGRATIONS } from './migrations';
+export { META_STORE_MIGRATIONS, metaStoreMigrations } from './migrations';
+
+export { SecretsKeyring, isSealedValue } from './secrets/secrets-keyring';
+export { SecretsModule } from './secrets/secrets.module';
+export { SECRETS_KEY_FILE, resolveSecretsKeyring } from './secrets/resolve-keyring';
 
 export { SandboxMetaStore } from './store/sandbox-meta-store';
 export {

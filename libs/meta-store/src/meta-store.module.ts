@@ -9,19 +9,23 @@ import { createKeyValueStore } from './kv/key-value-store.factory';
 import { KeyValueStore } from './kv/key-value-store';
 import { SandboxLock } from './lock/sandbox-lock';
 import { TaskLock } from './lock/task-lock';
+import { SecretsModule } from './secrets/secrets.module';
+import { SecretsKeyring } from './secrets/secrets-keyring';
 import { SandboxMetaStore } from './store/sandbox-meta-store';
 
 /**
  * Persistence for sandboxes: the SQL database (PostgreSQL or SQLite, migrated at start), the
- * key-value store (Redis or memory), the per-sandbox lock and the cluster-wide task lock.
+ * key-value store (Redis or memory), the per-sandbox lock and the cluster-wide task lock, and the
+ * keyring that seals env values at rest (SecretsModule).
  * AppConfig comes from the global AppConfigModule.
  */
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        ...buildDataSourceOptions(config),
+      imports: [SecretsModule],
+      inject: [AppConfig, SecretsKeyring],
+      useFactory: (config: AppConfig, keyring: SecretsKeyring) => ({
+        ...buildDataSourceOptions(config, keyring),
         // A database that is still starting (compose, k8s) gets a few chances before we give up.
         retryAttempts: 5,
         retryDelay: 2_000,
@@ -33,6 +37,7 @@ import { SandboxMetaStore } from './store/sandbox-meta-store';
       },
     }),
     TypeOrmModule.forFeature(META_STORE_ENTITIES),
+    SecretsModule,
   ],
   providers: [
     { provide: KeyValueStore, inject: [AppConfig], useFactory: createKeyValueStore },
@@ -40,6 +45,6 @@ import { SandboxMetaStore } from './store/sandbox-meta-store';
     SandboxLock,
     TaskLock,
   ],
-  exports: [SandboxMetaStore, SandboxLock, TaskLock, KeyValueStore],
+  exports: [SandboxMetaStore, SandboxLock, TaskLock, KeyValueStore, SecretsModule],
 })
 export class MetaStoreModule {}

@@ -205,8 +205,9 @@ function fillMissing(target: Record<string, unknown>, defaults: object): void {
 }
 
 /**
- * What the caller asked for at create, stored once (DB only, never cached or returned). Restart and
- * recovery rebuild the exact same container from it.
+ * What the caller asked for at create (DB only, never cached or returned). Restart and recovery
+ * rebuild the exact same container from it. `env` holds the values in clear: a record holds a
+ * SealedSandboxSpec instead.
  */
 export interface SandboxSpec {
   image: string;
@@ -242,27 +243,36 @@ export const SANDBOX_SPEC_DEFAULTS: Readonly<
   runtime: 'runc',
 });
 
+/**
+ * The spec as a record holds it: each env value sealed (see SecretsKeyring), under the variable's
+ * name. Another field than `env`, so code that needs the values cannot use a record's spec without
+ * opening them (SecretsKeyring.openSpec); a deleted sandbox's record keeps none (`{}`).
+ */
+export type SealedSandboxSpec = Omit<SandboxSpec, 'env'> & {
+  sealedEnv: Readonly<Record<string, string>>;
+};
+
 /** A spec as an older version stored it: any of the later fields may be missing. */
-export type StoredSandboxSpec = Omit<SandboxSpec, keyof typeof SANDBOX_SPEC_DEFAULTS> &
-  Partial<Pick<SandboxSpec, keyof typeof SANDBOX_SPEC_DEFAULTS>>;
+export type StoredSandboxSpec = Omit<SealedSandboxSpec, keyof typeof SANDBOX_SPEC_DEFAULTS> &
+  Partial<Pick<SealedSandboxSpec, keyof typeof SANDBOX_SPEC_DEFAULTS>>;
 
 /**
  * A stored spec with the fields an older version did not write filled with their defaults. Unlike
  * info, a stored null also reads as the default: the spec is only ever read back whole, and no
  * version ever wrote null for a field whose default is not null.
  */
-export function withSpecDefaults(spec: StoredSandboxSpec): SandboxSpec {
+export function withSpecDefaults(spec: StoredSandboxSpec): SealedSandboxSpec {
   const filled: Record<string, unknown> = { ...spec };
   for (const [key, value] of Object.entries(SANDBOX_SPEC_DEFAULTS)) {
     filled[key] ??= value;
   }
-  return filled as unknown as SandboxSpec;
+  return filled as unknown as SealedSandboxSpec;
 }
 
 /** A durable record: the public info plus DB-only fields, with an optimistic-lock version. */
 export interface SandboxRecord {
   info: SandboxInfo;
-  spec: SandboxSpec;
+  spec: SealedSandboxSpec;
   /** The state machine's persisted snapshot (JSON), owned by the sandbox library. */
   machineSnapshot: unknown;
   machineVersion: string;

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { fromPromise } from 'xstate';
 import { AppConfig, CodedError } from '@app/config';
 import { ContainerState, DockerDeployment, startupGraceMs } from '@app/deployment';
+import { SecretsKeyring } from '@app/meta-store';
 import type { SandboxRecord } from '@app/meta-store';
 import { ContainerProvisioner } from './container-provisioner';
 import { containerSpecOf } from './container-spec';
@@ -30,6 +31,7 @@ export class SandboxEffects {
     private readonly config: AppConfig,
     private readonly deployment: DockerDeployment,
     private readonly provisioner: ContainerProvisioner,
+    private readonly keyring: SecretsKeyring,
   ) {}
 
   forRecord(record: SandboxRecord): ProvidedMachine {
@@ -95,7 +97,9 @@ export class SandboxEffects {
       throw timedOut();
     }
     const timeout = AbortSignal.timeout(remaining);
-    const spec = containerSpecOf(record.info.id, record.spec, record.info.disk?.enforced ?? false);
+    // The env is opened only here, for Docker; a value the key cannot open fails this create.
+    const opened = this.keyring.openSpec(record.info.id, record.spec);
+    const spec = containerSpecOf(record.info.id, opened, record.info.disk?.enforced ?? false);
     try {
       const made = await this.provisioner.provision(spec, AbortSignal.any([signal, timeout]));
       // No quota step ran for a container that was already there: keep what the create knew

@@ -1,18 +1,25 @@
 import { CodedError, loadConfig } from '@app/config';
 import type { DockerDeployment, EngineFacts } from '@app/deployment';
 import type { QuotaService } from '@app/quota';
-import type { SandboxLock, SandboxMetaStore } from '@app/meta-store';
+import type { SandboxLock, SandboxMetaStore, SecretsKeyring } from '@app/meta-store';
 import { ContainerProvisioner } from './container-provisioner';
 import { SandboxDriver } from './sandbox-driver';
 import { SandboxEffects } from './sandbox-effects';
 import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxService } from './sandbox.service';
 import { SandboxResources } from './sandbox-resources';
-import { FakeDeployment, FakeEngine, FakeLock, FakeMetaStore, FakeQuota } from './testing/fakes';
+import {
+  FakeDeployment,
+  FakeEngine,
+  FakeLock,
+  FakeMetaStore,
+  FakeQuota,
+  fakeKeyring,
+} from './testing/fakes';
 import { PoolMetrics } from './warm-pool/pool-metrics';
 import { WarmPool } from './warm-pool/warm-pool';
 
-function build(env: Record<string, string> = {}) {
+function build(env: Record<string, string> = {}, effectsKeyring?: SecretsKeyring) {
   const config = loadConfig({ INSTANCE_ID: 'unit', ...env });
   const store = new FakeMetaStore();
   const lock = new FakeLock();
@@ -28,7 +35,7 @@ function build(env: Record<string, string> = {}) {
   const driver = new SandboxDriver(
     config,
     storeAsReal,
-    new SandboxEffects(config, deploymentAsReal, provisioner),
+    new SandboxEffects(config, deploymentAsReal, provisioner, effectsKeyring ?? store.keyring),
   );
   const resources = new SandboxResources(
     config,
@@ -71,6 +78,32 @@ describe(SandboxService.name, () => {
     expect(deployment.calls).toEqual(['provision']);
     expect(store.cache.get(sandbox.id)).toMatchObject({ state: 'running' });
     expect(JSON.stringify(store.cache.get(sandbox.id))).not.toContain('secret');
+  });
+
+  it('should open the sealed env for the container, and store it sealed', async () => {
+    const { service, store, deployment } = build();
+    const { sandbox } = await service.create(
+      { image: 'img', env: { A: 'secret' } },
+      { wait: true },
+    );
+    expect(deployment.envs.get(sandbox.id)).toEqual({ A: 'secret' });
+    expect(JSON.stringify(store.records.get(sandbox.id))).not.toContain('secret');
+    expect(await service.envOf(sandbox.id)).toEqual({ A: 'secret' });
+  });
+
+  it('should fail only that create, with the code, when its env does not open', async () => {
+    const { service, deployment } = build({}, fakeKeyring());
+    const { sandbox } = await service.create(
+      { image: 'img', env: { A: 'secret' } },
+      { wait: true },
+    );
+    expect(sandbox.state).toBe('stopped');
+    expect(sandbox.failureReason).toMatch(/env value A of sandbox .* cannot be decrypted/);
+    expect(sandbox.failureReason).not.toContain('secret');
+    expect(deployment.calls).not.toContain('provision');
+    // A sandbox without env needs no key, and is created as usual.
+    const plain = await service.create({ image: 'img' }, { wait: true });
+    expect(plain.sandbox.state).toBe('running');
   });
 
   it('should archive the cache on stop and restore it on restart', async () => {

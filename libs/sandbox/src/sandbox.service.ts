@@ -160,11 +160,14 @@ export class SandboxService {
     return info;
   }
 
-  /** The env a sandbox was created with (kept in the DB only, never in the cache or a view). */
+  /**
+   * The env a sandbox was created with (sealed in the DB only, never in the cache or a view),
+   * opened; SECRETS_UNREADABLE for this sandbox when the configured key did not seal it.
+   */
   async envOf(id: string): Promise<Record<string, string>> {
     const record = await this.store.load(id);
     if (!record) throw notFound(id);
-    return record.spec.env;
+    return this.store.openEnv(record);
   }
 
   list(query: ListQuery): Promise<SandboxPage> {

@@ -12,6 +12,7 @@ import {
 import {
   makeSandboxInfo,
   makeSandboxSpec,
+  TEST_SECRETS_KEY,
 } from '../../../libs/meta-store/src/testing/sandbox-fixtures';
 import { DataSource } from 'typeorm';
 import {
@@ -68,6 +69,7 @@ describe('MetaStoreModule', () => {
         DATABASE_URL: TEST_DATABASE_URL,
         REDIS_URL: TEST_REDIS_URL,
         REDIS_KEY_PREFIX: prefix,
+        SECRETS_KEY: TEST_SECRETS_KEY,
       }),
     );
     const kv = app.get(KeyValueStore);

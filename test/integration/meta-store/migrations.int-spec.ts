@@ -8,6 +8,8 @@ import {
   MemoryKeyValueStore,
   buildDataSourceOptions,
   initializeDataSource,
+  isSealedValue,
+  metaStoreMigrations,
 } from '@app/meta-store';
 import { Client } from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
@@ -17,6 +19,7 @@ import { buildCommittedResourcesQuery } from '../../../libs/meta-store/src/store
 import {
   makeSandboxInfo,
   makeSandboxSpec,
+  testKeyring,
 } from '../../../libs/meta-store/src/testing/sandbox-fixtures';
 import { TEST_DATABASE_URL, dropDatabase, tempSqlite } from './meta-store-support';
 
@@ -216,7 +219,7 @@ async function seedPreviousRelease(options: DataSourceOptions): Promise<void> {
  * from the info blobs, the committed totals right at once, and the records read with defaults.
  */
 async function expectUpgradedPreviousRelease(dataSource: DataSource): Promise<void> {
-  const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore());
+  const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
   expect(await resourceColumns(dataSource)).toEqual({
     'prev-live-a': { cpus: 1.5, memoryBytes: GiB / 2 },
     'prev-live-b': { cpus: null, memoryBytes: GiB },
@@ -248,6 +251,7 @@ async function expectUpgradedPreviousRelease(dataSource: DataSource): Promise<vo
     'prev-live-a',
   ]);
   expect(await dataSource.query(`SELECT key FROM idempotency_key`)).toEqual([{ key: 'idem-prev' }]);
+  await expectEnvSealed(dataSource, store, ['prev-live-a', 'prev-stopped'], ['prev-deleted']);
   const [deadline] = await dataSource.query<{ auto_stop_at: unknown }[]>(
     `SELECT auto_stop_at FROM sandbox_table WHERE id = 'prev-live-a'`,
   );
@@ -331,7 +335,7 @@ async function seedFirstRelease(options: DataSourceOptions): Promise<void> {
 
 /** After upgrading a seedFirstRelease database: nothing lost, and the old row reads with defaults. */
 async function expectUpgradedFirstRelease(dataSource: DataSource): Promise<void> {
-  const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore());
+  const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
   const record = await store.load('sbx-old');
   expect(record?.version).toBe(3);
   expect(record?.info).toMatchObject({
@@ -356,6 +360,7 @@ async function expectUpgradedFirstRelease(dataSource: DataSource): Promise<void>
   // A stopped sandbox holds nothing.
   expect(await store.committedResources()).toEqual({ sandboxes: 0, cpus: 0, memoryBytes: 0 });
   expect(await dataSource.query(`SELECT key FROM idempotency_key`)).toEqual([{ key: 'idem-old' }]);
+  await expectEnvSealed(dataSource, store, ['sbx-old'], []);
   const [row] = await dataSource.query<
     { auto_stop_at: unknown; auto_delete_at: unknown; protected: unknown }[]
   >(`SELECT auto_stop_at, auto_delete_at, protected FROM sandbox_table WHERE id = 'sbx-old'`);
@@ -365,10 +370,123 @@ async function expectUpgradedFirstRelease(dataSource: DataSource): Promise<void>
   expect(await pendingSandboxTableChanges(dataSource)).toEqual([]);
 }
 
+/** The raw spec column of each row, parsed. */
+async function rawSpecs(dataSource: DataSource): Promise<Record<string, Record<string, unknown>>> {
+  const rows = await dataSource.query<{ id: string; spec: string }[]>(
+    `SELECT id, spec FROM sandbox_table`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.id, JSON.parse(r.spec) as Record<string, unknown>]));
+}
+
+/**
+ * After SealEnvValues: the seeded value ('secret-value', in clear before) is nowhere in the
+ * table; each kept sandbox's env is sealed and opens with the key; a deleted one's is gone; the
+ * idempotency fingerprints are keyed.
+ */
+async function expectEnvSealed(
+  dataSource: DataSource,
+  store: SandboxMetaStore,
+  kept: string[],
+  deleted: string[],
+): Promise<void> {
+  const dump = JSON.stringify(await dataSource.query(`SELECT * FROM sandbox_table`));
+  expect(dump).not.toContain('secret-value');
+  const specs = await rawSpecs(dataSource);
+  for (const id of kept) {
+    expect(specs[id]).not.toHaveProperty('env');
+    const sealed = specs[id].sealedEnv as Record<string, string>;
+    expect(Object.keys(sealed)).toEqual(['TOKEN']);
+    expect(isSealedValue(sealed.TOKEN)).toBe(true);
+    expect(store.openEnv((await store.load(id))!)).toEqual({ TOKEN: 'secret-value' });
+  }
+  for (const id of deleted) expect(specs[id]).toMatchObject({ sealedEnv: {} });
+  const fingerprints = await dataSource.query<{ fingerprint: string }[]>(
+    `SELECT fingerprint FROM idempotency_key`,
+  );
+  expect(fingerprints.map((f) => f.fingerprint)).toEqual([testKeyring().fingerprint('fp')]);
+}
+
+/**
+ * A database at the release before SealEnvValues with more rows than one page of the migration
+ * (500): env values in clear, every third sandbox deleted.
+ */
+const BEFORE_SEALING_ROWS = 1_201;
+async function seedBeforeSealing(options: DataSourceOptions): Promise<void> {
+  const before = await initializeDataSource({ ...options, migrations: META_STORE_MIGRATIONS });
+  try {
+    const p = before.options.type === 'postgres' ? (n: number) => `$${n}` : () => '?';
+    for (let i = 0; i < BEFORE_SEALING_ROWS; i += 1) {
+      const id = `seal-${String(i).padStart(5, '0')}`;
+      const state = i % 3 === 0 ? 'deleted' : 'running';
+      const info = makeSandboxInfo({ id, state, operation: null, envKeys: ['A', 'TOKEN'] });
+      const spec = makeSandboxSpec({ env: { A: `alpha-${i}`, TOKEN: 'secret-value' } });
+      await before.query(
+        `INSERT INTO sandbox_table (id, state, image, labels, instance_id, created_at, spec, info, machine_version, version)
+         VALUES (${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(p).join(', ')})`,
+        [
+          id,
+          state,
+          'alpine:3.20',
+          '{}',
+          'i',
+          0,
+          JSON.stringify(spec),
+          JSON.stringify(info),
+          'v1',
+          1,
+        ],
+      );
+    }
+  } finally {
+    await before.destroy();
+  }
+}
+
+/** Runs the upgrade over a seedBeforeSealing database, checks it, and then rolls it back. */
+async function expectSealingUpgrade(options: DataSourceOptions): Promise<void> {
+  await seedBeforeSealing(options);
+  const upgraded = await initializeDataSource(options);
+  try {
+    const dump = JSON.stringify(await upgraded.query(`SELECT spec, info FROM sandbox_table`));
+    expect(dump).not.toContain('secret-value');
+    expect(dump).not.toContain('alpha-');
+    const specs = await rawSpecs(upgraded);
+    expect(Object.keys(specs)).toHaveLength(BEFORE_SEALING_ROWS);
+    const store = new SandboxMetaStore(upgraded, new MemoryKeyValueStore(), testKeyring());
+    for (const i of [0, 1, 2, 500, 501, 1_000, 1_199, 1_200]) {
+      const id = `seal-${String(i).padStart(5, '0')}`;
+      const record = (await store.load(id))!;
+      expect(record.info.envKeys).toEqual(['A', 'TOKEN']);
+      expect(store.openEnv(record)).toEqual(
+        i % 3 === 0 ? {} : { A: `alpha-${i}`, TOKEN: 'secret-value' },
+      );
+    }
+    // Rolled back, the kept values are in clear again; a deleted sandbox's stay gone.
+    await upgraded.undoLastMigration({ transaction: 'all' });
+    const reverted = await rawSpecs(upgraded);
+    expect(reverted['seal-00001']).toMatchObject({ env: { A: 'alpha-1', TOKEN: 'secret-value' } });
+    expect(reverted['seal-00001']).not.toHaveProperty('sealedEnv');
+    expect(reverted['seal-00000']).toMatchObject({ env: {} });
+  } finally {
+    await upgraded.destroy();
+  }
+}
+
 describe('migrations', () => {
+  it('seal the env values a SQLite database held in clear, page after page, and roll back', async () => {
+    const file = tempSqlite();
+    try {
+      await expectSealingUpgrade(
+        buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring()),
+      );
+    } finally {
+      file.remove();
+    }
+  });
+
   it('build the same schema on SQLite, and running them twice is a no-op', async () => {
     const file = tempSqlite();
-    const options = buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }));
+    const options = buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring());
     try {
       const first = await initializeDataSource(options);
       await first.destroy();
@@ -377,7 +495,7 @@ describe('migrations', () => {
         expect(await schemaOf(second)).toEqual(expectedSchema);
         expect(await pendingSandboxTableChanges(second)).toEqual([]);
         const history = await second.query(`SELECT name FROM ${MIGRATIONS_TABLE_NAME}`);
-        expect(history).toHaveLength(META_STORE_MIGRATIONS.length);
+        expect(history).toHaveLength(metaStoreMigrations(testKeyring()).length);
       } finally {
         await second.destroy();
       }
@@ -388,7 +506,7 @@ describe('migrations', () => {
 
   it('upgrade a SQLite database of the first release without losing rows', async () => {
     const file = tempSqlite();
-    const options = buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }));
+    const options = buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring());
     try {
       await seedFirstRelease(options);
       const upgraded = await initializeDataSource(options);
@@ -404,7 +522,7 @@ describe('migrations', () => {
 
   it('upgrade a SQLite database of the previous release, back-filling the resource columns', async () => {
     const file = tempSqlite();
-    const options = buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }));
+    const options = buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring());
     try {
       await seedPreviousRelease(options);
       const upgraded = await initializeDataSource(options);
@@ -421,7 +539,7 @@ describe('migrations', () => {
   it('let SQLite sum the committed resources through the state index', async () => {
     const file = tempSqlite();
     const dataSource = await initializeDataSource(
-      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path })),
+      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring()),
     );
     try {
       // Mostly deleted history, as in a long-running service; 1 in 50 rows live.
@@ -442,7 +560,7 @@ describe('migrations', () => {
         params,
       );
       expect(plan.map((step) => step.detail).join('\n')).toContain('IDX_sandbox_table_state');
-      const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore());
+      const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
       expect(await store.committedResources()).toEqual({
         sandboxes: 100,
         cpus: 50,
@@ -457,7 +575,7 @@ describe('migrations', () => {
   it('let SQLite answer the due-delete scan from the partial index once it has statistics', async () => {
     const file = tempSqlite();
     const dataSource = await initializeDataSource(
-      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path })),
+      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring()),
     );
     try {
       await dataSource.query(
@@ -492,6 +610,7 @@ describe('migrations', () => {
     const upgradeDbName = `sandboxd_mig_up_${suffix}`;
     const previousDbName = `sandboxd_mig_prev_${suffix}`;
     const resourcesDbName = `sandboxd_mig_res_${suffix}`;
+    const sealDbName = `sandboxd_mig_seal_${suffix}`;
     const admin = new Client({ connectionString: TEST_DATABASE_URL });
     const urlOf = (name: string): string => {
       const url = new URL(TEST_DATABASE_URL);
@@ -505,6 +624,7 @@ describe('migrations', () => {
       await admin.query(`CREATE DATABASE ${upgradeDbName}`);
       await admin.query(`CREATE DATABASE ${previousDbName}`);
       await admin.query(`CREATE DATABASE ${resourcesDbName}`);
+      await admin.query(`CREATE DATABASE ${sealDbName}`);
     });
 
     afterAll(async () => {
@@ -512,11 +632,15 @@ describe('migrations', () => {
       await dropDatabase(admin, upgradeDbName);
       await dropDatabase(admin, previousDbName);
       await dropDatabase(admin, resourcesDbName);
+      await dropDatabase(admin, sealDbName);
       await admin.end();
     });
 
     it('lets several instances start at once: one migrates, none crashes', async () => {
-      const options = buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(dbName) }));
+      const options = buildDataSourceOptions(
+        loadConfig({ DATABASE_URL: urlOf(dbName) }),
+        testKeyring(),
+      );
       const results = await Promise.allSettled(
         Array.from({ length: 4 }, () => initializeDataSource(options)),
       );
@@ -532,7 +656,7 @@ describe('migrations', () => {
           `(auto_delete_at, id) WHERE (((state)::text = 'stopped'::text) AND (protected = false) AND (auto_delete_at IS NOT NULL))`,
         );
         const history = await sources[0].query(`SELECT name FROM ${MIGRATIONS_TABLE_NAME}`);
-        expect(history).toHaveLength(META_STORE_MIGRATIONS.length);
+        expect(history).toHaveLength(metaStoreMigrations(testKeyring()).length);
       } finally {
         await Promise.all(sources.map((s) => s.destroy()));
       }
@@ -540,7 +664,7 @@ describe('migrations', () => {
 
     it('answers the due-delete scan with an Index Only Scan of the partial index', async () => {
       const dataSource = await initializeDataSource(
-        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(dbName) })),
+        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(dbName) }), testKeyring()),
       );
       try {
         await dataSource.query(
@@ -568,7 +692,10 @@ describe('migrations', () => {
     });
 
     it('upgrade a database of the first release without losing rows', async () => {
-      const options = buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(upgradeDbName) }));
+      const options = buildDataSourceOptions(
+        loadConfig({ DATABASE_URL: urlOf(upgradeDbName) }),
+        testKeyring(),
+      );
       await seedFirstRelease(options);
       const upgraded = await initializeDataSource(options);
       try {
@@ -579,7 +706,10 @@ describe('migrations', () => {
     });
 
     it('upgrade a database of the previous release, back-filling the resource columns', async () => {
-      const options = buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(previousDbName) }));
+      const options = buildDataSourceOptions(
+        loadConfig({ DATABASE_URL: urlOf(previousDbName) }),
+        testKeyring(),
+      );
       await seedPreviousRelease(options);
       const upgraded = await initializeDataSource(options);
       try {
@@ -589,9 +719,15 @@ describe('migrations', () => {
       }
     });
 
+    it('seal the env values a database held in clear, page after page, and roll back', async () => {
+      await expectSealingUpgrade(
+        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(sealDbName) }), testKeyring()),
+      );
+    });
+
     it('sums the committed resources through the state index', async () => {
       const dataSource = await initializeDataSource(
-        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(resourcesDbName) })),
+        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(resourcesDbName) }), testKeyring()),
       );
       try {
         // Mostly deleted history, as in a long-running service; 1 in 100 rows live.
@@ -611,7 +747,7 @@ describe('migrations', () => {
         expect(plan.map((line) => line['QUERY PLAN']).join('\n')).toContain(
           'IDX_sandbox_table_state',
         );
-        const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore());
+        const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
         // 200 × 0.1 adds up to 20.000000000000014 in floating point; the store rounds it off.
         expect(await store.committedResources()).toEqual({
           sandboxes: 200,

@@ -1,4 +1,5 @@
 import { isCodedError } from '@app/config';
+import { SecretsKey, isCodedError as isCoded } from '@app/config';
 import {
   AUTO_STOP_INDEX_BUILT_KEY,
   AUTO_STOP_INDEX_KEY,
@@ -6,7 +7,9 @@ import {
   LIVE_STATES,
   LOAD_MANY_BATCH,
   SandboxEntity,
+  IdempotencyKeyEntity,
   SandboxMetaStore,
+  SecretsKeyring,
   aliveKey,
   encodeCursor,
   timeoutKey,
@@ -23,6 +26,7 @@ import { DataSource, In } from 'typeorm';
 import {
   makeSandboxInfo,
   makeSandboxSpec,
+  testKeyring,
 } from '../../../libs/meta-store/src/testing/sandbox-fixtures';
 import { idFactory, rejectionOf } from './meta-store-support';
 
@@ -69,6 +73,11 @@ export function describeSandboxMetaStoreContract(
       extra: Partial<InsertSandboxInput> = {},
     ): Promise<SandboxRecord> => (await store.insert(input(overrides, extra))).record;
     const rawAlive = async (id: string): Promise<string | null> => h.kv.get(aliveKey(id));
+    /** A record with its env opened (the harness stores seal with the test key). */
+    const opened = (record: SandboxRecord) => ({
+      ...record,
+      spec: testKeyring().openSpec(record.info.id, record.spec),
+    });
     const codeOf = async (promise: Promise<unknown>): Promise<string> => {
       const error = await rejectionOf(promise);
       return isCodedError(error) ? error.code : `not coded: ${String(error)}`;
@@ -93,7 +102,7 @@ export function describeSandboxMetaStoreContract(
         const request = input({ name, labels: { run, tier: 'web' } });
         const result = await store.insert(request);
         expect(result.created).toBe(true);
-        expect(result.record).toEqual({
+        expect(opened(result.record)).toEqual({
           info: request.info,
           spec: request.spec,
           machineSnapshot: request.machineSnapshot,
@@ -140,6 +149,79 @@ export function describeSandboxMetaStoreContract(
         expect(await codeOf(store.insert(input({ name: 'n'.repeat(129) })))).toBe(
           'VALIDATION_FAILED',
         );
+      });
+    });
+
+    describe('env values at rest', () => {
+      const rawSpec = async (id: string): Promise<string> => {
+        const [raw] = await h.dataSource.query<{ spec: string }[]>(
+          `SELECT "spec" FROM "sandbox_table" WHERE "id" = ${h.dataSource.options.type === 'postgres' ? '$1' : '?'}`,
+          [id],
+        );
+        return raw.spec;
+      };
+
+      it('stores each value sealed, never in clear, and the cache holds none', async () => {
+        const record = await insert({ state: 'running', operation: null });
+        const raw = await rawSpec(record.info.id);
+        expect(raw).not.toContain('db-only-secret');
+        expect(Buffer.from(raw).toString('base64')).not.toContain(
+          Buffer.from('db-only-secret').toString('base64'),
+        );
+        expect(JSON.parse(raw)).toMatchObject({
+          sealedEnv: { TOKEN: expect.stringMatching(/^sbx1:/) },
+        });
+        expect(JSON.parse(raw)).not.toHaveProperty('env');
+        expect(await rawAlive(record.info.id)).not.toContain('db-only-secret');
+        expect(store.openEnv((await store.load(record.info.id))!)).toEqual({
+          TOKEN: 'db-only-secret',
+        });
+      });
+
+      it('drops the values, sealed ones too, when the sandbox is deleted; the names stay', async () => {
+        const record = await insert({ state: 'stopped', operation: null });
+        const sealed = record.spec.sealedEnv.TOKEN;
+        const deleted = await store.update(
+          record.info.id,
+          { state: 'deleted', operation: null, deletedAt: new Date().toISOString() },
+          { expectedVersion: record.version },
+        );
+        const raw = await rawSpec(record.info.id);
+        expect(raw).not.toContain(sealed);
+        expect(JSON.parse(raw)).toMatchObject({ sealedEnv: {} });
+        expect(store.openEnv(deleted)).toEqual({});
+        expect(deleted.info.envKeys).toEqual(['TOKEN']);
+      });
+
+      it('answers a value sealed under another key with SECRETS_UNREADABLE for that record only', async () => {
+        const record = await insert({ state: 'running', operation: null });
+        const other = new SandboxMetaStore(
+          h.dataSource,
+          h.kv,
+          new SecretsKeyring(SecretsKey.parse('fe'.repeat(31) + 'dc'), 'another key'),
+        );
+        const loaded = await other.load(record.info.id);
+        expect(loaded?.info).toEqual(record.info);
+        let error: unknown;
+        try {
+          other.openEnv(loaded!);
+        } catch (caught) {
+          error = caught;
+        }
+        expect(isCoded(error, 'SECRETS_UNREADABLE')).toBe(true);
+        expect(String(error)).not.toContain('db-only-secret');
+        // Reads of every other record are untouched.
+        expect((await other.listByState(['running'], 1_000)).length).toBeGreaterThan(0);
+      });
+
+      it('stores idempotency fingerprints keyed, never the request hash itself', async () => {
+        const idempotency = { key: `idem-keyed-${newId()}`, fingerprint: 'sha-of-request' };
+        await store.insert(input({}, { idempotency }));
+        const stored = await h.dataSource
+          .getRepository(IdempotencyKeyEntity)
+          .findOneByOrFail({ key: idempotency.key });
+        expect(stored.fingerprint).not.toBe('sha-of-request');
+        expect(stored.fingerprint).toBe(testKeyring().fingerprint('sha-of-request'));
       });
     });
 
@@ -636,7 +718,7 @@ export function describeSandboxMetaStoreContract(
         const flight = (await store.listWithOperationInFlight()).find(
           (r) => r.info.id === busy.info.id,
         );
-        expect(flight?.spec.env).toEqual({ TOKEN: 'db-only-secret' });
+        expect(store.openEnv(flight!)).toEqual({ TOKEN: 'db-only-secret' });
 
         const stopped = (await store.listByState(['stopped'], 100_000)).map((r) => r.info.id);
         expect(stopped).toContain(ids.c);
@@ -1018,7 +1100,7 @@ export function describeSandboxMetaStoreContract(
         const { record } = await store.insert(request);
         const id = record.info.id;
         expect(record.info).toEqual(request.info);
-        expect(record.spec).toEqual(request.spec);
+        expect(opened(record).spec).toEqual(request.spec);
         expect(await store.load(id)).toEqual(record);
         expect(JSON.parse((await rawAlive(id)) ?? '')).toEqual(record.info);
         expect(await store.get(id)).toEqual(record.info);
@@ -1037,7 +1119,7 @@ export function describeSandboxMetaStoreContract(
           pidsLimit: 256,
           runtime: 'runsc',
         });
-        expect(updated.spec).toEqual(request.spec);
+        expect(opened(updated).spec).toEqual(request.spec);
         expect(await store.load(id)).toEqual(updated);
         expect(await store.get(id)).toEqual(updated.info); // from the cache
         expect(await row(id)).toMatchObject({ cpus: 0.5, memoryBytes: 2 * GiB });

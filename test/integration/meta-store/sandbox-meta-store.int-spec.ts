@@ -12,6 +12,7 @@ import { DataSource } from 'typeorm';
 import {
   makeSandboxInfo,
   makeSandboxSpec,
+  testKeyring,
 } from '../../../libs/meta-store/src/testing/sandbox-fixtures';
 import { describeSandboxMetaStoreContract } from './sandbox-meta-store.contract';
 import {
@@ -30,10 +31,10 @@ describeSandboxMetaStoreContract('PostgreSQL + Redis', async () => {
     REDIS_URL: TEST_REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
   });
-  const dataSource = await initializeDataSource(buildDataSourceOptions(config));
+  const dataSource = await initializeDataSource(buildDataSourceOptions(config, testKeyring()));
   const kv = new RedisKeyValueStore(TEST_REDIS_URL, prefix);
   return {
-    store: new SandboxMetaStore(dataSource, kv),
+    store: new SandboxMetaStore(dataSource, kv, testKeyring()),
     dataSource,
     kv,
     flushCache: () => deleteKeysWithPrefix(prefix),
@@ -48,10 +49,10 @@ describeSandboxMetaStoreContract('PostgreSQL + Redis', async () => {
 describeSandboxMetaStoreContract('SQLite + memory', async () => {
   const file = tempSqlite();
   const config = loadConfig({ SQLITE_PATH: file.path });
-  const dataSource = await initializeDataSource(buildDataSourceOptions(config));
+  const dataSource = await initializeDataSource(buildDataSourceOptions(config, testKeyring()));
   const kv = new MemoryKeyValueStore();
   return {
-    store: new SandboxMetaStore(dataSource, kv),
+    store: new SandboxMetaStore(dataSource, kv, testKeyring()),
     dataSource,
     kv,
     flushCache: () => Promise.resolve(kv.clear()),
@@ -94,9 +95,9 @@ describe('SandboxMetaStore: auto-stop index writes that fail after the commit', 
 
   beforeAll(async () => {
     dataSource = await initializeDataSource(
-      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path })),
+      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring()),
     );
-    store = new SandboxMetaStore(dataSource, kv);
+    store = new SandboxMetaStore(dataSource, kv, testKeyring());
   });
 
   afterAll(async () => {

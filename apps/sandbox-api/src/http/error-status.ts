@@ -44,6 +44,8 @@ export function statusOf(code: ErrorCode): HttpStatus {
     case 'STORE_UNAVAILABLE':
     case 'EXEC_OUTPUT_BUDGET_EXHAUSTED':
       return HttpStatus.SERVICE_UNAVAILABLE;
+    // The server holds a key that does not open this sandbox's env: an operator's problem.
+    case 'SECRETS_UNREADABLE':
     case 'INTERNAL_ERROR':
       return HttpStatus.INTERNAL_SERVER_ERROR;
     default: {

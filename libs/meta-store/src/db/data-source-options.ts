@@ -1,21 +1,25 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { AppConfig } from '@app/config';
 import { DataSourceOptions } from 'typeorm';
-import { META_STORE_MIGRATIONS } from '../migrations';
+import { metaStoreMigrations } from '../migrations';
+import type { SecretsKeyring } from '../secrets/secrets-keyring';
 import { META_STORE_ENTITIES } from './entities';
+import { prepareSqliteFiles } from './sqlite-files';
 
 /** Own name so the history table cannot collide with another tool's `migrations` in a shared DB. */
 export const MIGRATIONS_TABLE_NAME = 'sandboxd_migrations';
 
 /**
  * PostgreSQL when DATABASE_URL is set, otherwise SQLite (better-sqlite3) at SQLITE_PATH. The schema
- * is only ever changed by the listed migrations, never by `synchronize`.
+ * is only ever changed by the listed migrations, never by `synchronize`. The keyring is the one
+ * the store seals with: the migration that seals values stored in clear uses it at start-up.
  */
-export function buildDataSourceOptions(config: AppConfig): DataSourceOptions {
+export function buildDataSourceOptions(
+  config: AppConfig,
+  keyring: SecretsKeyring,
+): DataSourceOptions {
   const common = {
     entities: META_STORE_ENTITIES,
-    migrations: META_STORE_MIGRATIONS,
+    migrations: metaStoreMigrations(keyring),
     migrationsRun: true,
     migrationsTableName: MIGRATIONS_TABLE_NAME,
     // One transaction for the whole batch: a failed upgrade leaves the previous schema intact.
@@ -38,8 +42,8 @@ export function buildDataSourceOptions(config: AppConfig): DataSourceOptions {
   }
 
   if (config.sqlitePath !== ':memory:') {
-    // better-sqlite3 creates the file but not its directory (default: data/sandboxd.sqlite).
-    mkdirSync(dirname(config.sqlitePath), { recursive: true });
+    // better-sqlite3 creates the file (with the umask's mode) but not its directory.
+    prepareSqliteFiles(config.sqlitePath);
   }
   return {
     ...common,

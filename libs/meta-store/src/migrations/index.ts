@@ -1,10 +1,21 @@
+import type { SecretsKeyring } from '../secrets/secrets-keyring';
 import { CreateSandboxTables1795812944656 } from './1795812944656-CreateSandboxTables';
 import { AddLifecycleDeadlines1795815322931 } from './1795815322931-AddLifecycleDeadlines';
 import { AddResourceColumns1795816735854 } from './1795816735854-AddResourceColumns';
+import { sealEnvValuesMigration } from './1796183903821-SealEnvValues';
+import type { MigrationClass } from './1796183903821-SealEnvValues';
 
-/** In order; listed as classes (no globs) because the app is bundled by webpack. */
+/**
+ * The schema migrations, in order; listed as classes (no globs) because the app is bundled by
+ * webpack. The migrations that need the secrets key are added by metaStoreMigrations.
+ */
 export const META_STORE_MIGRATIONS = [
   CreateSandboxTables1795812944656,
   AddLifecycleDeadlines1795815322931,
   AddResourceColumns1795816735854,
 ];
+
+/** Every migration, those that seal stored values made with the service's keyring. */
+export function metaStoreMigrations(keyring: SecretsKeyring): MigrationClass[] {
+  return [...META_STORE_MIGRATIONS, sealEnvValuesMigration(keyring)];
+}

@@ -15,6 +15,7 @@ export interface IdempotencyInput {
 
 export interface InsertSandboxInput {
   info: SandboxInfo;
+  /** With env values in clear: the store seals them before writing (the record holds sealedEnv). */
   spec: SandboxSpec;
   machineSnapshot: unknown;
   machineVersion: string;

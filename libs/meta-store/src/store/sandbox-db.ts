@@ -5,6 +5,7 @@ import { IdempotencyKeyEntity } from '../db/entities/idempotency-key.entity';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
 import { LIVE_STATES, SANDBOX_STATES } from '../sandbox-info';
+import type { SecretsKeyring } from '../secrets/secrets-keyring';
 import type { SandboxInfo, SandboxRecord, SandboxState } from '../sandbox-info';
 import { encodeCursor } from './cursor';
 import { buildDueForAutoDeleteQuery } from './deadline-queries';
@@ -78,7 +79,10 @@ export class SandboxDb {
   private readonly sandboxColumns: readonly string[];
   private readonly infoQueries: SandboxInfoQueries;
 
-  constructor(dataSource: DataSource) {
+  constructor(
+    dataSource: DataSource,
+    private readonly keyring: SecretsKeyring,
+  ) {
     this.gate = new DbGate(dataSource);
     this.sandboxColumns = dataSource.getMetadata(SandboxEntity).columns.map((c) => c.propertyName);
     this.infoQueries = new SandboxInfoQueries(dataSource);
@@ -89,9 +93,10 @@ export class SandboxDb {
     now = Date.now(),
   ): Promise<{ record: SandboxRecord; created: boolean }> {
     return this.gate.run(async (manager) => {
+      // Sealed before anything reaches the database: no env value is ever stored in clear.
       const row = buildSandboxRow(
         input.info,
-        input.spec,
+        this.keyring.sealSpec(input.info.id, input.spec),
         input.machineSnapshot,
         input.machineVersion,
         1,
@@ -121,7 +126,7 @@ export class SandboxDb {
               .execute();
             await tx.insert(IdempotencyKeyEntity, {
               key: idempotency.key,
-              fingerprint: idempotency.fingerprint,
+              fingerprint: this.keyring.fingerprint(idempotency.fingerprint),
               sandboxId: row.id,
               createdAt: now,
             });
@@ -382,7 +387,7 @@ export class SandboxDb {
   ): Promise<SandboxRecord | null> {
     const stored = await manager.findOneBy(IdempotencyKeyEntity, { key: idempotency.key });
     if (stored === null || stored.createdAt <= now - IDEMPOTENCY_WINDOW_MS) return null;
-    if (stored.fingerprint !== idempotency.fingerprint) {
+    if (stored.fingerprint !== this.keyring.fingerprint(idempotency.fingerprint)) {
       throw new CodedError(
         'IDEMPOTENCY_CONFLICT',
         'This Idempotency-Key was already used with a different request',

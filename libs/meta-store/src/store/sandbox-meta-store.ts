@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { CodedError, describeError, validationError } from '@app/config';
 import { DataSource } from 'typeorm';
 import { KeyValueStore } from '../kv/key-value-store';
+import { SecretsKeyring } from '../secrets/secrets-keyring';
 import { LIVE_STATES, pickSandboxInfoFields } from '../sandbox-info';
 import type { SandboxInfo, SandboxRecord, SandboxState } from '../sandbox-info';
 import type {
@@ -35,8 +36,12 @@ export class SandboxMetaStore {
   private readonly cache: SandboxCache;
   private readonly autoStop: AutoStopIndex;
 
-  constructor(@InjectDataSource() dataSource: DataSource, kv: KeyValueStore) {
-    this.db = new SandboxDb(dataSource);
+  constructor(
+    @InjectDataSource() dataSource: DataSource,
+    kv: KeyValueStore,
+    private readonly keyring: SecretsKeyring,
+  ) {
+    this.db = new SandboxDb(dataSource, keyring);
     this.cache = new SandboxCache(kv);
     this.autoStop = new AutoStopIndex(kv, this.db);
   }
@@ -67,6 +72,14 @@ export class SandboxMetaStore {
       }
     }
     return result;
+  }
+
+  /**
+   * The env a record's sandbox was created with, opened: SECRETS_UNREADABLE (this sandbox only)
+   * when the configured key did not seal it.
+   */
+  openEnv(record: SandboxRecord): Record<string, string> {
+    return this.keyring.openEnv(record.info.id, record.spec.sealedEnv);
   }
 
   /** The authoritative record, for commands: by id, else by name among non-deleted sandboxes. */

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { isCodedError } from '@app/config';
-import type { SandboxInfo, SandboxSpec } from '../sandbox-info';
+import type { SandboxInfo, SandboxSpec, SealedSandboxSpec } from '../sandbox-info';
 import { makeSandboxInfo, makeSandboxSpec } from '../testing/sandbox-fixtures';
 import {
   buildLabelRows,
@@ -10,6 +10,13 @@ import {
   toEpochMs,
   toSandboxRecord,
 } from './sandbox-row';
+
+/** A spec as a record holds it; the sealed values are stand-ins (no cipher runs here). */
+function sealedSpec(overrides: Partial<SandboxSpec> = {}): SealedSandboxSpec {
+  const { env, ...rest } = makeSandboxSpec(overrides);
+  const sealedEnv = Object.fromEntries(Object.keys(env).map((name) => [name, `sealed:${name}`]));
+  return { ...rest, sealedEnv };
+}
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -44,7 +51,7 @@ describe('buildSandboxRow', () => {
       labels: { team: 'a' },
       startedAt: '2026-01-01T00:00:01.000Z',
     });
-    const row = buildSandboxRow(info, makeSandboxSpec(), { value: 'x' }, 'v1', 3);
+    const row = buildSandboxRow(info, sealedSpec(), { value: 'x' }, 'v1', 3);
     expect(row).toMatchObject({
       id: 'sbx-1',
       name: 'web',
@@ -69,12 +76,12 @@ describe('buildSandboxRow', () => {
       autoDeleteAt: '2026-01-02T00:00:00.000Z',
       protected: true,
     });
-    expect(buildSandboxRow(info, makeSandboxSpec(), null, 'v1', 1)).toMatchObject({
+    expect(buildSandboxRow(info, sealedSpec(), null, 'v1', 1)).toMatchObject({
       autoStopAt: Date.parse('2026-01-01T00:30:00.000Z'),
       autoDeleteAt: Date.parse('2026-01-02T00:00:00.000Z'),
       protected: true,
     });
-    expect(buildSandboxRow(makeSandboxInfo(), makeSandboxSpec(), null, 'v1', 1)).toMatchObject({
+    expect(buildSandboxRow(makeSandboxInfo(), sealedSpec(), null, 'v1', 1)).toMatchObject({
       autoStopAt: null,
       autoDeleteAt: null,
       protected: false,
@@ -85,22 +92,22 @@ describe('buildSandboxRow', () => {
     const info: Partial<SandboxInfo> = makeSandboxInfo();
     delete info.protected;
     delete info.autoStopAt;
-    const spec: Partial<SandboxSpec> = makeSandboxSpec();
+    const spec: Partial<SealedSandboxSpec> = sealedSpec();
     delete spec.maxLifetimeSeconds;
-    const row = buildSandboxRow(info as SandboxInfo, spec as SandboxSpec, null, 'v1', 1);
+    const row = buildSandboxRow(info as SandboxInfo, spec as SealedSandboxSpec, null, 'v1', 1);
     expect(row).toMatchObject({ protected: false, autoStopAt: null });
     expect(row.info).toEqual(makeSandboxInfo());
-    expect(row.spec).toEqual(makeSandboxSpec());
+    expect(row.spec).toEqual(sealedSpec());
   });
 
   it('mirrors cpus and memoryBytes into their columns, null for no limit', () => {
     const info = makeSandboxInfo({ cpus: 1.5, memoryBytes: 536_870_912 });
-    expect(buildSandboxRow(info, makeSandboxSpec(), null, 'v1', 1)).toMatchObject({
+    expect(buildSandboxRow(info, sealedSpec(), null, 'v1', 1)).toMatchObject({
       cpus: 1.5,
       memoryBytes: 536_870_912,
     });
     const unlimited = makeSandboxInfo({ cpus: null, memoryBytes: null });
-    expect(buildSandboxRow(unlimited, makeSandboxSpec(), null, 'v1', 1)).toMatchObject({
+    expect(buildSandboxRow(unlimited, sealedSpec(), null, 'v1', 1)).toMatchObject({
       cpus: null,
       memoryBytes: null,
     });
@@ -109,11 +116,11 @@ describe('buildSandboxRow', () => {
   it('writes the resource defaults for an info or spec that lacks them', () => {
     const info: Partial<SandboxInfo> = makeSandboxInfo();
     for (const key of ['pidsLimit', 'runtime', 'disk', 'logDirQuota'] as const) delete info[key];
-    const spec: Partial<SandboxSpec> = makeSandboxSpec();
+    const spec: Partial<SealedSandboxSpec> = sealedSpec();
     for (const key of ['pidsLimit', 'diskBytes', 'disk', 'runtime'] as const) delete spec[key];
-    const row = buildSandboxRow(info as SandboxInfo, spec as SandboxSpec, null, 'v1', 1);
+    const row = buildSandboxRow(info as SandboxInfo, spec as SealedSandboxSpec, null, 'v1', 1);
     expect(row.info).toEqual(makeSandboxInfo());
-    expect(row.spec).toEqual(makeSandboxSpec());
+    expect(row.spec).toEqual(sealedSpec());
   });
 
   it('keeps the resource fields as given', () => {
@@ -128,7 +135,7 @@ describe('buildSandboxRow', () => {
       },
       logDirQuota: { shared: false, projectId: 4242, reason: null },
     });
-    const spec = makeSandboxSpec({
+    const spec = sealedSpec({
       pidsLimit: 256,
       diskBytes: 10_737_418_240,
       disk: '10g',
@@ -142,7 +149,7 @@ describe('buildSandboxRow', () => {
 
   it('stores in `info` only SandboxInfo fields', () => {
     const info = { ...makeSandboxInfo(), env: { TOKEN: 'secret' }, machineSnapshot: 'x' };
-    const row = buildSandboxRow(info, makeSandboxSpec(), null, 'v1', 1);
+    const row = buildSandboxRow(info, sealedSpec(), null, 'v1', 1);
     expect(row.info).toEqual(makeSandboxInfo());
     expect(JSON.stringify(row.info)).not.toContain('secret');
   });
@@ -168,7 +175,7 @@ describe('buildSandboxRow', () => {
     ['a null runtime', { runtime: null as unknown as string }],
   ])('rejects %s with VALIDATION_FAILED (SQLite would silently accept it)', (_l, overrides) => {
     const info = makeSandboxInfo(overrides);
-    expect(codeOf(() => buildSandboxRow(info, makeSandboxSpec(), null, 'v1', 1))).toBe(
+    expect(codeOf(() => buildSandboxRow(info, sealedSpec(), null, 'v1', 1))).toBe(
       'VALIDATION_FAILED',
     );
   });
@@ -182,7 +189,7 @@ describe('buildSandboxRow', () => {
 
 describe('toSandboxRecord', () => {
   it('drops stray keys from a stored info', () => {
-    const row = buildSandboxRow(makeSandboxInfo(), makeSandboxSpec(), null, 'v1', 1);
+    const row = buildSandboxRow(makeSandboxInfo(), sealedSpec(), null, 'v1', 1);
     (row.info as unknown as Record<string, unknown>).stray = 1;
     expect(toSandboxRecord(row).info).not.toHaveProperty('stray');
   });
@@ -190,7 +197,7 @@ describe('toSandboxRecord', () => {
 
 describe('toSandboxRecord of a row written before the lifecycle fields existed', () => {
   it('reads null/false defaults, and keeps stored values', () => {
-    const row = buildSandboxRow(makeSandboxInfo(), makeSandboxSpec(), null, 'v1', 1);
+    const row = buildSandboxRow(makeSandboxInfo(), sealedSpec(), null, 'v1', 1);
     const legacyInfo: Record<string, unknown> = { ...row.info };
     for (const key of [
       'autoStopAt',
@@ -204,10 +211,10 @@ describe('toSandboxRecord of a row written before the lifecycle fields existed',
     const legacySpec: Record<string, unknown> = { ...row.spec };
     delete legacySpec.maxLifetimeSeconds;
     row.info = legacyInfo as unknown as SandboxInfo;
-    row.spec = legacySpec as unknown as SandboxSpec;
+    row.spec = legacySpec as unknown as SealedSandboxSpec;
     const record = toSandboxRecord(row);
     expect(record.info).toEqual(makeSandboxInfo());
-    expect(record.spec).toEqual(makeSandboxSpec());
+    expect(record.spec).toEqual(sealedSpec());
 
     row.info = makeSandboxInfo({ protected: true, maxLifetimeSeconds: 60 });
     expect(toSandboxRecord(row).info).toMatchObject({ protected: true, maxLifetimeSeconds: 60 });
@@ -216,13 +223,13 @@ describe('toSandboxRecord of a row written before the lifecycle fields existed',
 
 describe('toSandboxRecord of a row written before the resource fields existed', () => {
   it('reads no pids or disk limit, runc, and no log-dir quota attempt; keeps stored values', () => {
-    const row = buildSandboxRow(makeSandboxInfo(), makeSandboxSpec(), null, 'v1', 1);
+    const row = buildSandboxRow(makeSandboxInfo(), sealedSpec(), null, 'v1', 1);
     const legacyInfo: Record<string, unknown> = { ...row.info };
     for (const key of ['pidsLimit', 'runtime', 'disk', 'logDirQuota']) delete legacyInfo[key];
     const legacySpec: Record<string, unknown> = { ...row.spec };
     for (const key of ['pidsLimit', 'diskBytes', 'disk', 'runtime']) delete legacySpec[key];
     row.info = legacyInfo as unknown as SandboxInfo;
-    row.spec = legacySpec as unknown as SandboxSpec;
+    row.spec = legacySpec as unknown as SealedSandboxSpec;
     const record = toSandboxRecord(row);
     expect(record.info).toMatchObject({
       pidsLimit: null,
@@ -231,7 +238,7 @@ describe('toSandboxRecord of a row written before the resource fields existed', 
       logDirQuota: null,
     });
     expect(record.info).toEqual(makeSandboxInfo());
-    expect(record.spec).toEqual(makeSandboxSpec());
+    expect(record.spec).toEqual(sealedSpec());
 
     const disk = { requested: '1g', requestedBytes: 1_073_741_824, enforced: true, reason: null };
     row.info = makeSandboxInfo({ runtime: 'runsc', disk });
@@ -248,5 +255,33 @@ describe('helpers', () => {
     expect(sameLabels({ a: '1', b: '2' }, { b: '2', a: '1' })).toBe(true);
     expect(sameLabels({ a: '1' }, { a: '1', b: '2' })).toBe(false);
     expect(sameLabels({ a: '1' }, { a: '2' })).toBe(false);
+  });
+});
+
+describe('the env of a deleted sandbox', () => {
+  it('is dropped from the row, values and all; the names stay in the info', () => {
+    const info = makeSandboxInfo({ state: 'deleted', operation: null, envKeys: ['TOKEN'] });
+    const row = buildSandboxRow(info, sealedSpec(), null, 'v1', 2);
+    expect(row.spec.sealedEnv).toEqual({});
+    expect(JSON.stringify(row)).not.toContain('sealed:TOKEN');
+    expect(row.info.envKeys).toEqual(['TOKEN']);
+  });
+
+  it('is kept while the sandbox is not deleted', () => {
+    const info = makeSandboxInfo({ state: 'stopped', operation: 'deleting' });
+    expect(buildSandboxRow(info, sealedSpec(), null, 'v1', 2).spec.sealedEnv).toEqual({
+      TOKEN: 'sealed:TOKEN',
+    });
+  });
+});
+
+describe('toSandboxRecord of a row whose env was stored in clear', () => {
+  it('reads the clear values as sealed ones, which then fail to open instead of vanishing', () => {
+    const row = buildSandboxRow(makeSandboxInfo(), sealedSpec(), null, 'v1', 1);
+    const legacy: Record<string, unknown> = { ...row.spec, env: { TOKEN: 'clear' } };
+    delete legacy.sealedEnv;
+    row.spec = legacy as unknown as SealedSandboxSpec;
+    expect(toSandboxRecord(row).spec.sealedEnv).toEqual({ TOKEN: 'clear' });
+    expect(toSandboxRecord(row).spec).not.toHaveProperty('env');
   });
 });

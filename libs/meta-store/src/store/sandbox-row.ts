@@ -3,7 +3,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
 import { withInfoDefaults, withSpecDefaults } from '../sandbox-info';
-import type { SandboxInfo, SandboxRecord, SandboxSpec } from '../sandbox-info';
+import type { SandboxInfo, SandboxRecord, SealedSandboxSpec } from '../sandbox-info';
 
 /**
  * Column sizes, checked here because SQLite ignores varchar lengths: without the check a value
@@ -64,11 +64,11 @@ export function toEpochMs(field: string, iso: string | null): number | null {
 /**
  * The full row for a sandbox. `info` is stored picked, so it holds SandboxInfo fields only, and
  * complete: a caller built against an older SandboxInfo gets the lifecycle and resource defaults
- * written out.
+ * written out. A deleted sandbox's row keeps no env value, not even sealed (info keeps the names).
  */
 export function buildSandboxRow(
   info: SandboxInfo,
-  spec: SandboxSpec,
+  spec: SealedSandboxSpec,
   machineSnapshot: unknown,
   machineVersion: string,
   version: number,
@@ -105,7 +105,7 @@ export function buildSandboxRow(
   row.protected = stored.protected;
   row.cpus = stored.cpus;
   row.memoryBytes = stored.memoryBytes;
-  row.spec = withSpecDefaults(spec);
+  row.spec = withSpecDefaults(stored.state === 'deleted' ? { ...spec, sealedEnv: {} } : spec);
   row.info = stored;
   row.machineSnapshot = machineSnapshot ?? null;
   row.machineVersion = machineVersion;
@@ -160,11 +160,23 @@ export function buildLabelRows(
 export function toSandboxRecord(row: SandboxEntity): SandboxRecord {
   return {
     info: withInfoDefaults(row.info),
-    spec: withSpecDefaults(row.spec),
+    spec: withSpecDefaults(withSealedEnv(row.spec)),
     machineSnapshot: row.machineSnapshot ?? null,
     machineVersion: row.machineVersion,
     version: row.version,
   };
+}
+
+/**
+ * A spec whose env was stored in clear (`env`) by a version before sealing reads with those values
+ * as its `sealedEnv`: they fail to open (SECRETS_UNREADABLE) rather than silently reading as no
+ * env. The EncryptEnvValues migration leaves no such row; only a writer that predates it could.
+ */
+function withSealedEnv(spec: SealedSandboxSpec): SealedSandboxSpec {
+  const stored = spec as SealedSandboxSpec & { env?: Record<string, string> };
+  if (stored.sealedEnv !== undefined) return spec;
+  const { env, ...rest } = stored;
+  return { ...rest, sealedEnv: env ?? {} };
 }
 
 /** Label sets compared as sets, ignoring key order. */

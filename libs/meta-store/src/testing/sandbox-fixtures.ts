@@ -1,4 +1,6 @@
-import type { SandboxInfo, SandboxSpec } from '../sandbox-info';
+import { SecretsKey } from '@app/config';
+import type { SandboxInfo, SandboxSpec, SealedSandboxSpec } from '../sandbox-info';
+import { SecretsKeyring } from '../secrets/secrets-keyring';
 
 /** Test data only (not exported by the library): a complete, valid SandboxInfo. */
 export function makeSandboxInfo(overrides: Partial<SandboxInfo> = {}): SandboxInfo {
@@ -57,4 +59,19 @@ export function makeSandboxSpec(overrides: Partial<SandboxSpec> = {}): SandboxSp
     runtime: 'runc',
     ...overrides,
   };
+}
+
+/** A fixed key for tests: what SECRETS_KEY would give. Never use it outside tests. */
+export const TEST_SECRETS_KEY = '0123456789abcdef'.repeat(4);
+
+export function testKeyring(hexKey = TEST_SECRETS_KEY): SecretsKeyring {
+  return new SecretsKeyring(SecretsKey.parse(hexKey), 'the test key');
+}
+
+/** makeSandboxSpec as a record holds it, sealed for `sandboxId` with the test key. */
+export function makeSealedSandboxSpec(
+  overrides: Partial<SandboxSpec> = {},
+  sandboxId = 'sbx-test',
+): SealedSandboxSpec {
+  return testKeyring().sealSpec(sandboxId, makeSandboxSpec(overrides));
 }

@@ -1,4 +1,5 @@
-import { CodedError } from '@app/config';
+import { randomBytes } from 'node:crypto';
+import { CodedError, SecretsKey } from '@app/config';
 import type { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@app/deployment';
 import type { QuotaService } from '@app/quota';
 import {
@@ -7,11 +8,18 @@ import {
   SandboxLock,
   SandboxMetaStore,
   SandboxRecord,
+  SecretsKeyring,
   pickSandboxInfoFields,
 } from '@app/meta-store';
 
+/** A keyring of a random key, as the fakes and the effects of one unit test share it. */
+export function fakeKeyring(): SecretsKeyring {
+  return new SecretsKeyring(SecretsKey.fromBytes(randomBytes(32)), 'a test key');
+}
+
 type StoreMethods =
   | 'insert'
+  | 'openEnv'
   | 'load'
   | 'update'
   | 'archiveCache'
@@ -32,10 +40,17 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
   readonly cache = new Map<string, Partial<SandboxInfo>>();
   readonly calls: string[] = [];
 
+  /** Seals like the real store does, so code that needs env must open it. */
+  constructor(readonly keyring: SecretsKeyring = fakeKeyring()) {}
+
+  openEnv(record: SandboxRecord) {
+    return this.keyring.openEnv(record.info.id, record.spec.sealedEnv);
+  }
+
   insert(input: Parameters<SandboxMetaStore['insert']>[0]) {
     const record: SandboxRecord = {
       info: input.info,
-      spec: input.spec,
+      spec: this.keyring.sealSpec(input.info.id, input.spec),
       machineSnapshot: input.machineSnapshot,
       machineVersion: input.machineVersion,
       version: 1,
@@ -176,6 +191,8 @@ type DeploymentMethods = 'provision' | 'start' | 'stop' | 'remove' | 'inspect' |
 export class FakeDeployment implements Pick<DockerDeployment, DeploymentMethods> {
   readonly containers = new Map<string, ContainerState>();
   readonly calls: string[] = [];
+  /** The env each provisioned container was given, by sandbox id. */
+  readonly envs = new Map<string, Record<string, string>>();
   private readonly failures = new Map<string, Error>();
 
   failNext(verb: DeploymentMethods, error: Error): void {
@@ -188,6 +205,7 @@ export class FakeDeployment implements Pick<DockerDeployment, DeploymentMethods>
 
   provision(spec: ContainerSpec) {
     return this.act('provision', () => {
+      this.envs.set(spec.sandboxId, spec.env);
       const name = this.containerName(spec.sandboxId);
       const existing = [...this.containers.values()].find((c) => c.name === name);
       const state: ContainerState = existing ?? {

@@ -1,5 +1,10 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { SandboxInfo, SandboxOperation, SandboxSpec, SandboxState } from '../../sandbox-info';
+import type {
+  SandboxInfo,
+  SandboxOperation,
+  SandboxState,
+  SealedSandboxSpec,
+} from '../../sandbox-info';
 import { bigintNumberTransformer } from '../bigint-number.transformer';
 import { epochMsTransformer } from '../epoch-ms.transformer';
 import { AUTO_STOP_WHERE, DUE_DELETE_WHERE } from '../lifecycle-predicates';
@@ -86,8 +91,9 @@ export class SandboxEntity {
   })
   memoryBytes!: number | null;
 
+  /** Env values sealed (sealedEnv); none once the sandbox is deleted. */
   @Column({ type: 'simple-json' })
-  spec!: SandboxSpec;
+  spec!: SealedSandboxSpec;
 
   @Column({ type: 'simple-json' })
   info!: SandboxInfo;
