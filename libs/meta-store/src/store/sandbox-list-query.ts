@@ -1,5 +1,5 @@
 import { validationError } from '@app/config';
-import { EntityManager, SelectQueryBuilder } from 'typeorm';
+import { Brackets, EntityManager, SelectQueryBuilder } from 'typeorm';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
 import { decodeCursor } from './cursor';
@@ -8,8 +8,7 @@ import type { ListSandboxesQuery } from './meta-store.types';
 /**
  * The SELECT behind list(): filters, keyset pagination on id (ids are time-sortable, so pages are
  * stable while sandboxes are created) and one extra row to tell whether another page exists.
- * Each label pair is an inner join on sandbox_label, which its (key, value) index serves on both
- * databases; the (sandbox_id, key) primary key guarantees at most one match per join.
+ * The label filter is one grouped subquery (labelFilter) whatever the number of pairs.
  */
 export function buildListQuery(
   manager: EntityManager,
@@ -20,15 +19,8 @@ export function buildListQuery(
   }
   const qb = manager.createQueryBuilder(SandboxEntity, 's');
 
-  Object.entries(query.labels ?? {}).forEach(([key, value], index) => {
-    const alias = `l${index}`;
-    qb.innerJoin(
-      SandboxLabelEntity,
-      alias,
-      `${alias}.sandboxId = s.id AND ${alias}.key = :${alias}k AND ${alias}.value = :${alias}v`,
-      { [`${alias}k`]: key, [`${alias}v`]: value },
-    );
-  });
+  const labels = Object.entries(query.labels ?? {});
+  if (labels.length > 0) labelFilter(qb, labels);
 
   const states = query.states ?? [];
   if (states.length > 0) {
@@ -42,4 +34,34 @@ export function buildListQuery(
   }
 
   return qb.orderBy('s.id', 'ASC').limit(query.limit + 1);
+}
+
+/**
+ * Sandboxes carrying every one of the label pairs, as `s.id IN (one grouped subquery)`: the label
+ * rows matching any pair (found through the (key, value) index), grouped by sandbox, kept where
+ * all pairs matched. The (sandbox_id, key) primary key allows one row per key and sandbox, and
+ * the pairs have distinct keys, so COUNT(*) = the number of pairs means all of them matched.
+ *
+ * One join per pair, the shape before, hit SQLite's limit of 64 tables in a join at 64 pairs
+ * (a 500) and had PostgreSQL's planner weigh join orders for seconds; this shape has one table
+ * in its subquery whatever the count (bench/label-filters.bench.ts compares them).
+ */
+function labelFilter(qb: SelectQueryBuilder<SandboxEntity>, labels: [string, string][]): void {
+  const pairs = new Brackets((where) => {
+    labels.forEach(([key, value], index) => {
+      where.orWhere(`(l.key = :lk${index} AND l.value = :lv${index})`, {
+        [`lk${index}`]: key,
+        [`lv${index}`]: value,
+      });
+    });
+  });
+  const matching = qb
+    .subQuery()
+    .select('l.sandboxId')
+    .from(SandboxLabelEntity, 'l')
+    .where(pairs)
+    .groupBy('l.sandboxId')
+    .having('COUNT(*) = :labelCount', { labelCount: labels.length })
+    .getQuery();
+  qb.andWhere(`s.id IN ${matching}`);
 }
