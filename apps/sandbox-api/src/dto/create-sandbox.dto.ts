@@ -156,7 +156,7 @@ export class CreateSandboxDto {
 
   @ApiPropertyOptional({
     example: false,
-    description: 'Exempt from auto-delete and force-delete until unset (PATCH)',
+    description: 'Refuse every delete (plain, forced, auto-delete) until unset (PATCH)',
   })
   @IsOptional()
   @IsBoolean()
