@@ -679,6 +679,16 @@ export function describeSandboxMetaStoreContract(
             ...all.slice(0, 2),
             partial,
           ]);
+          // Five pairs and more take the other shape on SQLite: the same answers.
+          const five = { listRun, k0: 'v0', k1: 'v1', k2: 'v2', k3: 'v3' };
+          expect(await listIds({ labels: five, limit: 100 })).toEqual([
+            ...all.slice(0, 2),
+            partial,
+          ]);
+          expect(await listIds({ labels: { ...five, k3: 'v0' }, limit: 100 })).toEqual([]);
+          expect(await listIds({ labels: { ...five, k62: 'other' }, limit: 100 })).toEqual([
+            partial,
+          ]);
         });
       });
 

@@ -37,14 +37,28 @@ export function buildListQuery(
 }
 
 /**
- * Sandboxes carrying every one of the label pairs, as `s.id IN (one grouped subquery)`: the label
- * rows matching any pair (found through the (key, value) index), grouped by sandbox, kept where
- * all pairs matched. The (sandbox_id, key) primary key allows one row per key and sandbox, and
- * the pairs have distinct keys, so COUNT(*) = the number of pairs means all of them matched.
+ * From this many pairs on SQLite, each candidate sandbox (in id order) counts its own matching
+ * label rows instead: most of many pairs are common ones, whose rows the grouped subquery would
+ * all read and group, while a page fills after a few candidates. Few pairs are usually selective
+ * (run=xyz), where the grouped subquery reads a handful of rows and a scan would read the table.
+ * PostgreSQL's hash aggregate keeps the grouped shape fastest at every count measured.
+ */
+export const CORRELATED_FROM_PAIRS = 5;
+
+/**
+ * Sandboxes carrying every one of the label pairs, with one table in the filter whatever the
+ * number of pairs. The (sandbox_id, key) primary key allows one row per key and sandbox, and the
+ * pairs have distinct keys, so COUNT(*) = the number of pairs means all of them matched:
+ *
+ *   grouped     s.id IN (SELECT sandbox_id FROM sandbox_label WHERE <any pair>
+ *                        GROUP BY sandbox_id HAVING COUNT(*) = n), the rows found through the
+ *               (key, value) index;
+ *   correlated  (SELECT COUNT(*) FROM sandbox_label WHERE sandbox_id = s.id AND <any pair>) = n,
+ *               through the primary key, stopping once the page is full.
  *
  * One join per pair, the shape before, hit SQLite's limit of 64 tables in a join at 64 pairs
- * (a 500) and had PostgreSQL's planner weigh join orders for seconds; this shape has one table
- * in its subquery whatever the count (bench/label-filters.bench.ts compares them).
+ * (a 500) and had PostgreSQL's planner weigh join orders for seconds (bench/label-filters.bench.ts
+ * compares the shapes).
  */
 function labelFilter(qb: SelectQueryBuilder<SandboxEntity>, labels: [string, string][]): void {
   const pairs = new Brackets((where) => {
@@ -55,13 +69,26 @@ function labelFilter(qb: SelectQueryBuilder<SandboxEntity>, labels: [string, str
       });
     });
   });
+  qb.setParameter('labelCount', labels.length);
+  const sqlite = qb.connection.options.type !== 'postgres';
+  if (sqlite && labels.length >= CORRELATED_FROM_PAIRS) {
+    const count = qb
+      .subQuery()
+      .select('COUNT(*)')
+      .from(SandboxLabelEntity, 'l')
+      .where('l.sandbox_id = s.id')
+      .andWhere(pairs)
+      .getQuery();
+    qb.andWhere(`${count} = :labelCount`);
+    return;
+  }
   const matching = qb
     .subQuery()
     .select('l.sandboxId')
     .from(SandboxLabelEntity, 'l')
     .where(pairs)
     .groupBy('l.sandboxId')
-    .having('COUNT(*) = :labelCount', { labelCount: labels.length })
+    .having('COUNT(*) = :labelCount')
     .getQuery();
   qb.andWhere(`s.id IN ${matching}`);
 }
