@@ -16,8 +16,8 @@
  *
  *   unfiltered   the first page (limit 100) with no label filter: the baseline of the run
  *   store n      the list query as the store builds it (buildListQuery), n = 1, 8, 64 filters:
- *                the grouped subquery, or on SQLite from CORRELATED_FROM_PAIRS pairs on the
- *                correlated count
+ *                the grouped subquery; from MANY_PAIRS pairs on, containment through the GIN
+ *                index of labels (PostgreSQL) or a count per candidate (SQLite)
  *   joins n      the shape before: one inner join on sandbox_label per pair (SQLite refuses 64)
  *
  * Runs are interleaved and rotated so drift in the machine's load hits all variants alike. Every

@@ -37,24 +37,26 @@ export function buildListQuery(
 }
 
 /**
- * From this many pairs on SQLite, each candidate sandbox (in id order) counts its own matching
- * label rows instead: most of many pairs are common ones, whose rows the grouped subquery would
- * all read and group, while a page fills after a few candidates. Few pairs are usually selective
- * (run=xyz), where the grouped subquery reads a handful of rows and a scan would read the table.
- * PostgreSQL's hash aggregate keeps the grouped shape fastest at every count measured.
+ * From this many pairs the grouped subquery is not used: most of many pairs are common ones, whose
+ * rows it would all read and group. PostgreSQL then asks its GIN index of labels (containment),
+ * SQLite lets each candidate sandbox (in id order) count its own matching rows until the page is
+ * full. Few pairs are usually selective (run=xyz), where the grouped subquery reads a handful of
+ * rows, faster than either.
  */
-export const CORRELATED_FROM_PAIRS = 5;
+export const MANY_PAIRS = 5;
 
 /**
- * Sandboxes carrying every one of the label pairs, with one table in the filter whatever the
- * number of pairs. The (sandbox_id, key) primary key allows one row per key and sandbox, and the
+ * Sandboxes carrying every one of the label pairs, with at most one table in the filter whatever
+ * the number of pairs. The (sandbox_id, key) primary key allows one row per key and sandbox, and the
  * pairs have distinct keys, so COUNT(*) = the number of pairs means all of them matched:
  *
  *   grouped     s.id IN (SELECT sandbox_id FROM sandbox_label WHERE <any pair>
  *                        GROUP BY sandbox_id HAVING COUNT(*) = n), the rows found through the
  *               (key, value) index;
  *   correlated  (SELECT COUNT(*) FROM sandbox_label WHERE sandbox_id = s.id AND <any pair>) = n,
- *               through the primary key, stopping once the page is full.
+ *               through the primary key, stopping once the page is full (SQLite, many pairs);
+ *   containment labels::jsonb @> {pairs}, through IDX_sandbox_table_labels (PostgreSQL, many
+ *               pairs).
  *
  * One join per pair, the shape before, hit SQLite's limit of 64 tables in a join at 64 pairs
  * (a 500) and had PostgreSQL's planner weigh join orders for seconds (bench/label-filters.bench.ts
@@ -69,9 +71,16 @@ function labelFilter(qb: SelectQueryBuilder<SandboxEntity>, labels: [string, str
       });
     });
   });
+  const postgres = qb.connection.options.type === 'postgres';
+  if (postgres && labels.length >= MANY_PAIRS) {
+    // The expression of IDX_sandbox_table_labels, term for term, so the planner can use it.
+    qb.andWhere('(s.labels)::jsonb @> CAST(:labelJson AS jsonb)', {
+      labelJson: JSON.stringify(Object.fromEntries(labels)),
+    });
+    return;
+  }
   qb.setParameter('labelCount', labels.length);
-  const sqlite = qb.connection.options.type !== 'postgres';
-  if (sqlite && labels.length >= CORRELATED_FROM_PAIRS) {
+  if (!postgres && labels.length >= MANY_PAIRS) {
     const count = qb
       .subQuery()
       .select('COUNT(*)')
