@@ -14,6 +14,7 @@ import {
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
+  ApiBody,
   ApiConflictResponse,
   ApiHeader,
   ApiNoContentResponse,
@@ -25,7 +26,7 @@ import {
 import type { Response } from 'express';
 import { AppConfig, validationError } from '@app/config';
 import { SandboxService } from '@app/sandbox';
-import { CreateSandboxQuery, DeleteSandboxQuery } from './dto/command.query';
+import { CreateSandboxQuery, DeleteSandboxQuery, EmptyBody } from './dto/command.query';
 import { CreateSandboxDto } from './dto/create-sandbox.dto';
 import { ListSandboxesQuery } from './dto/list-sandboxes.query';
 import { ErrorView, SandboxPage, SandboxView } from './dto/sandbox.view';
@@ -110,7 +111,11 @@ export class SandboxController {
   @ApiOkResponse({ type: SandboxView })
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({ type: ErrorView, description: 'SANDBOX_NOT_RUNNING' })
-  async keepAlive(@Param('id', SandboxIdPipe) id: string): Promise<SandboxView> {
+  @ApiBody({ type: EmptyBody, required: false })
+  async keepAlive(
+    @Param('id', SandboxIdPipe) id: string,
+    @Body() _body: EmptyBody,
+  ): Promise<SandboxView> {
     return SandboxView.of(await this.sandboxes.keepAlive(id));
   }
 
@@ -123,7 +128,11 @@ export class SandboxController {
     type: ErrorView,
     description: 'INVALID_TRANSITION (deleted), SANDBOX_BUSY',
   })
-  async stop(@Param('id', SandboxIdPipe) id: string): Promise<SandboxView> {
+  @ApiBody({ type: EmptyBody, required: false })
+  async stop(
+    @Param('id', SandboxIdPipe) id: string,
+    @Body() _body: EmptyBody,
+  ): Promise<SandboxView> {
     return SandboxView.of(await this.sandboxes.stop(id));
   }
 
@@ -133,7 +142,11 @@ export class SandboxController {
   @ApiOkResponse({ type: SandboxView })
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION unless stopped' })
-  async restart(@Param('id', SandboxIdPipe) id: string): Promise<SandboxView> {
+  @ApiBody({ type: EmptyBody, required: false })
+  async restart(
+    @Param('id', SandboxIdPipe) id: string,
+    @Body() _body: EmptyBody,
+  ): Promise<SandboxView> {
     return SandboxView.of(await this.sandboxes.restart(id));
   }
 
@@ -144,11 +157,13 @@ export class SandboxController {
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({
     type: ErrorView,
-    description: 'INVALID_TRANSITION when live and not forced; SANDBOX_PROTECTED when forced',
+    description: 'INVALID_TRANSITION when live and not forced; SANDBOX_PROTECTED while protected',
   })
+  @ApiBody({ type: EmptyBody, required: false })
   async delete(
     @Param('id', SandboxIdPipe) id: string,
     @Query() query: DeleteSandboxQuery,
+    @Body() _body: EmptyBody,
   ): Promise<void> {
     await this.sandboxes.delete(id, query.force === true);
   }

@@ -38,6 +38,7 @@ export {
 } from './store/cache-keys';
 export { AUTO_STOP_INDEX_TTL_MS } from './store/auto-stop-index';
 export { decodeCursor, encodeCursor } from './store/cursor';
+export { COLUMN_LIMITS } from './store/sandbox-row';
 export { IDEMPOTENCY_WINDOW_MS, LOAD_MANY_BATCH } from './store/sandbox-db';
 export type { CommittedResources } from './store/sandbox-db';
 export type {

@@ -4,7 +4,13 @@ import { AppConfig, CodedError } from '@app/config';
 import { LIVE_STATES, SandboxInfo, SandboxMetaStore, SandboxRecord } from '@app/meta-store';
 import { deadlinesOnEntering } from './deadlines';
 import { SandboxEffects } from './sandbox-effects';
-import { MACHINE_VERSION, SandboxMachineEvent, sandboxMachine } from './sandbox.machine';
+import {
+  MACHINE_VERSION,
+  SandboxMachineContext,
+  SandboxMachineEvent,
+  refusalOf,
+  sandboxMachine,
+} from './sandbox.machine';
 import { MachineSnapshot, viewOf } from './snapshot-view';
 
 type SandboxActor = Actor<typeof sandboxMachine>;
@@ -27,7 +33,7 @@ export class SandboxDriver {
     const provided = this.effects.forRecord(record);
     const { machine } = provided;
     const lastError = (): unknown => provided.lastError();
-    const input = { sandboxId: record.info.id };
+    const input = { sandboxId: record.info.id, protected: record.info.protected };
     // No snapshot yet means the create has not run its first step: start from the beginning.
     // A snapshot of another machine version would need a migration; there is only version 1 yet.
     if (record.machineSnapshot !== null && record.machineVersion !== MACHINE_VERSION) {
@@ -36,7 +42,7 @@ export class SandboxDriver {
       );
     }
     const snapshot =
-      record.machineSnapshot === null ? undefined : (record.machineSnapshot as Snapshot<unknown>);
+      record.machineSnapshot === null ? undefined : withProtection(record.machineSnapshot, record);
     const actor: SandboxActor = createActor(machine, { input, snapshot });
     actor.start();
     try {
@@ -45,6 +51,13 @@ export class SandboxDriver {
 
       const before = actor.getSnapshot();
       if (!before.can(event)) {
+        if (refusalOf(before.context, event) === 'protected') {
+          throw new CodedError(
+            'SANDBOX_PROTECTED',
+            `sandbox ${record.info.id} is protected; unset protected (PATCH) before deleting it`,
+            { sandboxId: record.info.id },
+          );
+        }
         throw new CodedError(
           'INVALID_TRANSITION',
           `cannot ${event.type} sandbox ${record.info.id} in state ${current.info.state}`,
@@ -87,6 +100,8 @@ export class SandboxDriver {
     actor: SandboxActor,
   ): Promise<SandboxRecord> {
     const view: Partial<SandboxInfo> = viewOf(snapshot);
+    // Protection is the machine's: the record's column mirrors it (its guard is the rule).
+    view.protected = snapshot.context.protected === true;
     const id = record.info.id;
     const state = view.state ?? record.info.state;
     if (state !== record.info.state) {
@@ -113,4 +128,17 @@ export class SandboxDriver {
     if (!wasLive && isLive) await this.store.restoreCache(id);
     return updated;
   }
+}
+
+/**
+ * A snapshot persisted before protection lived in the machine has no `protected` in its context:
+ * it takes the record's flag, which was the rule's only home then.
+ */
+function withProtection(persisted: unknown, record: SandboxRecord): Snapshot<unknown> {
+  const stored = persisted as { context?: Partial<SandboxMachineContext> };
+  if (stored.context === undefined || typeof stored.context.protected === 'boolean') {
+    return persisted as Snapshot<unknown>;
+  }
+  const upgraded = { ...stored, context: { ...stored.context, protected: record.info.protected } };
+  return upgraded as unknown as Snapshot<unknown>;
 }

@@ -5,6 +5,7 @@ import {
   ContainerRef,
   HISTORY_LIMIT,
   SandboxRef,
+  refusalOf,
   sandboxMachine,
 } from './sandbox.machine';
 
@@ -33,8 +34,10 @@ async function settle(actor: ReturnType<typeof start>) {
   return waitFor(actor, (s) => !s.hasTag('busy'));
 }
 
-function start(machine = machineWith()) {
-  return createActor(machine, { input: { sandboxId: 'sb1' } }).start();
+function start(machine = machineWith(), protectedAtCreate = false) {
+  return createActor(machine, {
+    input: { sandboxId: 'sb1', protected: protectedAtCreate },
+  }).start();
 }
 
 function publicState(value: unknown): string {
@@ -196,5 +199,77 @@ describe('sandboxMachine', () => {
       await settle(actor);
     }
     expect(actor.getSnapshot().context.stateHistory).toHaveLength(HISTORY_LIMIT);
+  });
+
+  describe('protection', () => {
+    const deletes = [
+      { type: 'delete' },
+      { type: 'delete', force: true },
+      { type: 'delete', reason: 'auto-delete' },
+    ] as const;
+
+    it('should refuse every delete of a protected sandbox, running or stopped', async () => {
+      const calls: string[] = [];
+      const actor = start(machineWith([], calls), true);
+      const running = await settle(actor);
+      expect(running.context.protected).toBe(true);
+      for (const event of deletes) {
+        expect(running.can(event)).toBe(false);
+        expect(refusalOf(running.context, event)).toBe('protected');
+      }
+      actor.send({ type: 'stop' });
+      const stopped = await settle(actor);
+      for (const event of deletes) {
+        expect(stopped.can(event)).toBe(false);
+        actor.send(event);
+      }
+      expect(publicState(actor.getSnapshot().value)).toBe('stopped');
+      expect(calls).not.toContain('removeContainer');
+    });
+
+    it('should allow deletes again once unprotected, and refuse them once protected', async () => {
+      const actor = start();
+      await settle(actor);
+      actor.send({ type: 'protect', value: true });
+      expect(actor.getSnapshot().can({ type: 'delete', force: true })).toBe(false);
+      actor.send({ type: 'stop' });
+      await settle(actor);
+      actor.send({ type: 'protect', value: false });
+      const stopped = actor.getSnapshot();
+      expect(stopped.context.protected).toBe(false);
+      expect(stopped.can({ type: 'delete' })).toBe(true);
+      expect(refusalOf(stopped.context, { type: 'delete' })).toBeNull();
+      actor.send({ type: 'delete' });
+      const done = await waitFor(actor, (s) => s.status === 'done');
+      expect(publicState(done.value)).toBe('deleted');
+      expect(done.can({ type: 'protect', value: true })).toBe(false);
+    });
+
+    it('should change protection without a transition or history entry', async () => {
+      const actor = start();
+      const running = await settle(actor);
+      actor.send({ type: 'protect', value: true });
+      const after = actor.getSnapshot();
+      expect(after.value).toEqual(running.value);
+      expect(after.context.stateHistory).toEqual(running.context.stateHistory);
+    });
+
+    it('should not finish a requested delete of a snapshot that became protected', () => {
+      // A snapshot of an older build: a forced delete requested, protection seeded afterwards.
+      const actor = start();
+      const persisted = actor.getPersistedSnapshot() as unknown as { context: object };
+      actor.stop();
+      const stoppedWithRequest = {
+        ...persisted,
+        value: { stopped: 'idle' },
+        context: { ...persisted.context, deleteRequested: true, protected: true },
+      };
+      const restored = createActor(machineWith(), {
+        snapshot: stoppedWithRequest as never,
+        input: { sandboxId: 'sb1' },
+      }).start();
+      expect(restored.getSnapshot().value).toEqual({ stopped: 'idle' });
+      restored.stop();
+    });
   });
 });

@@ -3,6 +3,10 @@
  * legal. Pure: it imports nothing but xstate and performs no I/O. Side effects are the four named
  * promise actors below, supplied by SandboxService with `machine.provide(...)`.
  *
+ * Protection is part of the context: no delete of a protected sandbox is legal, whoever asks for
+ * it (a plain or forced DELETE, auto-delete, the ephemeral delete after a stop), until a
+ * `protect` event clears it. The service reads the refusal from the machine (`refusalOf`).
+ *
  * Top-level states are the public states. Work in flight is a substate tagged `busy` plus the
  * operation's name (`starting`, `stopping`, `deleting`), so a persisted snapshot always says what
  * was interrupted and restoring it re-runs that (idempotent) actor.
@@ -52,6 +56,8 @@ export interface SandboxMachineContext {
   stopReason: string | null;
   /** A forced delete of a live sandbox: stop first, then delete. */
   deleteRequested: boolean;
+  /** No delete is legal while set (snapshots persisted before the field existed lack it). */
+  protected?: boolean;
   stateHistory: HistoryEntry[];
 }
 
@@ -59,10 +65,33 @@ export type SandboxMachineEvent =
   | { type: 'stop'; reason?: string }
   | { type: 'restart' }
   | { type: 'delete'; force?: boolean; reason?: string }
+  /** Sets or clears protection; legal in every state but deleted. */
+  | { type: 'protect'; value: boolean }
   /** The container stopped or vanished behind the service's back (seen by the reconciler). */
   | { type: 'exited'; reason: string };
 
 export const HISTORY_LIMIT = 100;
+
+export interface SandboxMachineInput {
+  sandboxId: string;
+  protected?: boolean;
+}
+
+/** Whether the context forbids deleting: the machine's guard and the service's refusal alike. */
+export const isProtected = (context: Pick<SandboxMachineContext, 'protected'>): boolean =>
+  context.protected === true;
+
+/**
+ * Why the machine refuses `event` in a state where it is otherwise known, for a coded answer:
+ * `protected` for any delete of a protected sandbox, else null (the caller says the transition is
+ * not legal from the state).
+ */
+export function refusalOf(
+  context: Pick<SandboxMachineContext, 'protected'>,
+  event: SandboxMachineEvent,
+): 'protected' | null {
+  return event.type === 'delete' && isProtected(context) ? 'protected' : null;
+}
 
 export interface SandboxRef {
   sandboxId: string;
@@ -102,7 +131,7 @@ export const sandboxMachine = setup({
   types: {
     context: {} as SandboxMachineContext,
     events: {} as SandboxMachineEvent,
-    input: {} as { sandboxId: string },
+    input: {} as SandboxMachineInput,
     tags: {} as 'busy' | MachineOperation,
   },
   actors: {
@@ -112,8 +141,11 @@ export const sandboxMachine = setup({
     removeContainer: fromPromise<void, ContainerRef>(notProvided('removeContainer')),
   },
   guards: {
-    isForced: ({ event }) => event.type === 'delete' && event.force === true,
-    deleteRequested: ({ context }) => context.deleteRequested,
+    forcedAndUnprotected: ({ context, event }) =>
+      event.type === 'delete' && event.force === true && !isProtected(context),
+    unprotected: ({ context }) => !isProtected(context),
+    // A delete requested before protection was set (a snapshot of an older build) stops there.
+    deleteRequested: ({ context }) => context.deleteRequested && !isProtected(context),
   },
   actions: {
     /** Appends to the history and stamps the time of entering `to`. Only non-self transitions. */
@@ -148,6 +180,10 @@ export const sandboxMachine = setup({
       stopReason: ({ event }) => (event.type === 'delete' ? (event.reason ?? 'manual') : null),
     }),
     clearRequests: assign({ stopReason: null, deleteRequested: false }),
+    protect: assign({
+      protected: ({ context, event }) =>
+        event.type === 'protect' ? event.value : isProtected(context),
+    }),
   },
 }).createMachine({
   id: 'sandbox',
@@ -165,11 +201,14 @@ export const sandboxMachine = setup({
     failureReason: null,
     stopReason: null,
     deleteRequested: false,
+    protected: input.protected === true,
     stateHistory: [],
   }),
   states: {
+    // Protection can change in every state but deleted (no handler there: `can` says no).
     pending: {
       initial: 'creating',
+      on: { protect: { actions: 'protect' } },
       states: {
         creating: {
           tags: ['busy', 'starting'],
@@ -208,11 +247,12 @@ export const sandboxMachine = setup({
     },
     running: {
       initial: 'idle',
+      on: { protect: { actions: 'protect' } },
       states: {
         idle: {
           on: {
             stop: { target: 'stopping', actions: 'noteStop' },
-            delete: { guard: 'isForced', target: 'stopping', actions: 'noteStop' },
+            delete: { guard: 'forcedAndUnprotected', target: 'stopping', actions: 'noteStop' },
             // Nothing to stop: the container is already down. Record why it went.
             exited: {
               target: '#sandbox.stopped',
@@ -259,6 +299,7 @@ export const sandboxMachine = setup({
     },
     stopped: {
       initial: 'idle',
+      on: { protect: { actions: 'protect' } },
       states: {
         idle: {
           always: { guard: 'deleteRequested', target: 'deleting' },
@@ -272,7 +313,7 @@ export const sandboxMachine = setup({
                 { type: 'record', params: { to: 'pending', event: 'restart' } },
               ],
             },
-            delete: { target: 'deleting', actions: 'noteDelete' },
+            delete: { guard: 'unprotected', target: 'deleting', actions: 'noteDelete' },
           },
         },
         deleting: {

@@ -146,6 +146,58 @@ describe(SandboxService.name, () => {
     expect(deployment.calls).toEqual([]);
   });
 
+  it('should refuse every delete of a protected sandbox until it is unprotected', async () => {
+    const { service, deployment } = build({ AUTO_DELETE_AFTER_SECONDS: '0' });
+    const { sandbox } = await service.create({ image: 'img', protected: true }, { wait: true });
+    await expect(service.delete(sandbox.id, true)).rejects.toMatchObject({
+      code: 'SANDBOX_PROTECTED',
+    });
+    // Ephemeral (AUTO_DELETE_AFTER_SECONDS=0), yet the stop leaves it stopped.
+    expect((await service.stop(sandbox.id)).state).toBe('stopped');
+    deployment.calls.length = 0;
+    for (const force of [false, true]) {
+      await expect(service.delete(sandbox.id, force)).rejects.toMatchObject({
+        code: 'SANDBOX_PROTECTED',
+      });
+    }
+    expect(deployment.calls).toEqual([]);
+    const unprotected = await service.setProtected(sandbox.id, false);
+    expect(unprotected).toMatchObject({ protected: false, state: 'stopped' });
+    expect((await service.delete(sandbox.id, false)).state).toBe('deleted');
+    await expect(service.setProtected(sandbox.id, true)).rejects.toMatchObject({
+      code: 'INVALID_TRANSITION',
+    });
+  });
+
+  it("should keep the record's protected flag and the machine's in step", async () => {
+    const { service, store } = build();
+    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    const protectedOne = await service.setProtected(sandbox.id, true);
+    expect(protectedOne.protected).toBe(true);
+    const record = await (store as unknown as SandboxMetaStore).load(sandbox.id);
+    expect(record?.machineSnapshot).toMatchObject({ context: { protected: true } });
+    await expect(service.delete(sandbox.id, true)).rejects.toMatchObject({
+      code: 'SANDBOX_PROTECTED',
+    });
+  });
+
+  it('should take protection from the record for a snapshot persisted without it', async () => {
+    const { service, store } = build();
+    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    const real = store as unknown as SandboxMetaStore;
+    const record = await real.load(sandbox.id);
+    const snapshot = record?.machineSnapshot as { context: Record<string, unknown> };
+    delete snapshot.context.protected;
+    await real.update(
+      sandbox.id,
+      { protected: true },
+      { expectedVersion: record!.version, machineSnapshot: snapshot },
+    );
+    await expect(service.delete(sandbox.id, true)).rejects.toMatchObject({
+      code: 'SANDBOX_PROTECTED',
+    });
+  });
+
   it('should treat delete of a deleted sandbox as done', async () => {
     const { service, deployment } = build();
     const { sandbox } = await service.create({ image: 'img' }, { wait: true });

@@ -236,27 +236,18 @@ export class SandboxService {
     }
   }
 
-  /** Sets or clears protection (exempt from auto-delete and force-delete). Counts as activity. */
+  /**
+   * Sets or clears protection (no delete of any kind while set) through the machine, which
+   * refuses it on a deleted sandbox. Counts as activity.
+   */
   async setProtected(idOrName: string, value: boolean): Promise<SandboxInfo> {
     const id = await this.idOf(idOrName);
     return this.lock.withLock(id, async () => {
       const record = await this.loadOrThrow(id);
-      if (record.info.state === 'deleted') {
-        throw new CodedError('INVALID_TRANSITION', `sandbox ${id} is deleted`, {
-          sandboxId: id,
-          state: 'deleted',
-        });
-      }
-      const live = LIVE_STATES.includes(record.info.state);
-      const now = new Date();
-      const patch = live
-        ? {
-            protected: value,
-            autoStopAt: autoStopAt(record.info, now),
-            lastActivityAt: now.toISOString(),
-          }
-        : { protected: value };
-      return (await this.store.update(id, patch, { expectedVersion: record.version })).info;
+      const updated = await this.driver.drive(record, { type: 'protect', value });
+      return LIVE_STATES.includes(updated.info.state)
+        ? (await this.bump(updated)).info
+        : updated.info;
     });
   }
 
@@ -266,6 +257,7 @@ export class SandboxService {
    */
   async deleteIfEphemeral(record: SandboxRecord): Promise<SandboxRecord> {
     const { info } = record;
+    // The machine refuses to delete a protected sandbox; its mirrored flag says so without asking.
     if (info.state !== 'stopped' || info.protected || info.operation !== null) return record;
     if (effectiveAutoDeleteSeconds(info, this.config.autoDeleteAfterSeconds) !== 0) return record;
     return this.driver.drive(record, { type: 'delete', reason: 'auto-delete' });
@@ -309,13 +301,7 @@ export class SandboxService {
         const fresh = await this.loadOrThrow(id);
         // Deleting a deleted sandbox is idempotent: the answer is the same, nothing happens.
         if (event.type === 'delete' && fresh.info.state === 'deleted') return fresh;
-        if (event.type === 'delete' && event.force && fresh.info.protected) {
-          throw new CodedError(
-            'SANDBOX_PROTECTED',
-            `sandbox ${id} is protected; unset protected (PATCH) before a forced delete`,
-            { sandboxId: id },
-          );
-        }
+        // Protection is the machine's guard: the driver answers SANDBOX_PROTECTED for any delete.
         return this.deleteIfEphemeral(await this.driver.drive(fresh, event));
       }),
     );

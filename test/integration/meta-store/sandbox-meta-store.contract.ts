@@ -703,6 +703,77 @@ export function describeSandboxMetaStoreContract(
         expect(after.items.map((i) => i.id)).toEqual([ids.c, ids.d]);
       });
 
+      describe('with as many label filters as the API allows (64)', () => {
+        const wide = Object.fromEntries([...Array(63)].map((_, i) => [`k${i}`, `v${i}`]));
+        let all: string[];
+        let partial: string;
+
+        beforeAll(async () => {
+          // Sequential: ids must come out in creation order.
+          all = [];
+          for (const state of ['running', 'stopped', 'deleted'] as const) {
+            const record = await insert({ state, operation: null, labels: { listRun, ...wide } });
+            all.push(record.info.id);
+          }
+          // Carries every key, one with another value: must never match.
+          partial = (
+            await insert({
+              state: 'running',
+              operation: null,
+              labels: { listRun, ...wide, k62: 'other' },
+            })
+          ).info.id;
+        });
+
+        const every = (): Record<string, string> => ({ listRun, ...wide });
+
+        it('matches only the sandboxes carrying all 64 pairs', async () => {
+          expect(Object.keys(every())).toHaveLength(64);
+          expect(await listIds({ labels: every(), limit: 100 })).toEqual(all.slice(0, 2));
+          expect(await listIds({ labels: every(), includeDeleted: true, limit: 100 })).toEqual(all);
+          expect(await listIds({ labels: every(), states: ['stopped'], limit: 100 })).toEqual([
+            all[1],
+          ]);
+          expect(await listIds({ labels: { ...every(), k62: 'other' }, limit: 100 })).toEqual([
+            partial,
+          ]);
+        });
+
+        it('pages through them with the cursor', async () => {
+          const first = await store.list({ labels: every(), includeDeleted: true, limit: 2 });
+          expect(first.items.map((i) => i.id)).toEqual(all.slice(0, 2));
+          const rest = await store.list({
+            labels: every(),
+            includeDeleted: true,
+            limit: 2,
+            cursor: first.nextCursor ?? undefined,
+          });
+          expect(rest.items.map((i) => i.id)).toEqual([all[2]]);
+          expect(rest.nextCursor).toBeNull();
+        });
+
+        it('never counts a sandbox with fewer labels, or a pair matched under another key', async () => {
+          // v0 is the value of k0; asked under k1 it matches no row, so the count stays short.
+          expect(await listIds({ labels: { listRun, k0: 'v0', k1: 'v0' }, limit: 100 })).toEqual(
+            [],
+          );
+          expect(await listIds({ labels: { listRun, k0: 'v0', k1: 'v1' }, limit: 100 })).toEqual([
+            ...all.slice(0, 2),
+            partial,
+          ]);
+          // Five pairs and more take the other shape on SQLite: the same answers.
+          const five = { listRun, k0: 'v0', k1: 'v1', k2: 'v2', k3: 'v3' };
+          expect(await listIds({ labels: five, limit: 100 })).toEqual([
+            ...all.slice(0, 2),
+            partial,
+          ]);
+          expect(await listIds({ labels: { ...five, k3: 'v0' }, limit: 100 })).toEqual([]);
+          expect(await listIds({ labels: { ...five, k62: 'other' }, limit: 100 })).toEqual([
+            partial,
+          ]);
+        });
+      });
+
       it('rejects a malformed cursor and a bad limit with VALIDATION_FAILED', async () => {
         const error = await rejectionOf(store.list({ limit: 10, cursor: '%%%not-a-cursor' }));
         expect(isCodedError(error, 'VALIDATION_FAILED')).toBe(true);

@@ -18,3 +18,10 @@ export class DeleteSandboxQuery {
   @IsBoolean({ message: 'force must be true or false' })
   force?: boolean;
 }
+
+/**
+ * The body of a command route (stop, restart, keepalive, delete): none, or an empty object. A
+ * class without fields, so the strict validation pipe refuses every field as unknown, as it does
+ * on every other route, instead of the route silently ignoring what a client thought it asked for.
+ */
+export class EmptyBody {}

@@ -13,7 +13,10 @@ import {
   MaxLength,
   Min,
   MinLength,
+  NotEquals,
 } from 'class-validator';
+import { COLUMN_LIMITS } from '@app/meta-store';
+import { IsArgv } from './argv.validator';
 import { IsMemorySize } from './memory-size.validator';
 import { IsStringMap } from './string-map.validator';
 
@@ -56,10 +59,17 @@ export class CreateSandboxDto {
   @IsMemorySize()
   memory?: string;
 
-  @ApiPropertyOptional({ example: 1024, description: 'Most processes/threads (-1: no limit)' })
+  @ApiPropertyOptional({
+    example: 1024,
+    description: 'Most processes/threads, at least 1 (-1: no limit; 0 is refused)',
+  })
   @IsOptional()
   @IsInt()
   @Min(-1)
+  // Docker reads 0 as "no limit": accepting it would show a limit that is not in force.
+  @NotEquals(0, {
+    message: 'pidsLimit must be at least 1, or -1 for no limit (0 is no limit to Docker)',
+  })
   @Max(4_194_304)
   pidsLimit?: number;
 
@@ -96,15 +106,18 @@ export class CreateSandboxDto {
     type: 'object',
     additionalProperties: { type: 'string' },
     example: { team: 'rl' },
-    description: 'At most 64 entries',
+    description: `At most 64 entries; values of at most ${COLUMN_LIMITS.labelValue} characters, no control characters`,
   })
   @IsOptional()
+  // Every label a create accepts can be filtered on with one `label=k=v` (no "=" in keys, no
+  // control characters or NUL in values) and is stored whole (the store's own column limit).
   @IsStringMap({
     maxEntries: 64,
     keyPattern: /^[A-Za-z0-9][A-Za-z0-9_./-]{0,127}$/,
     keyDescription: 'a label key (letters, digits, _ . / -; at most 128)',
-    maxValueLength: 256,
+    maxValueLength: COLUMN_LIMITS.labelValue,
     reservedPrefix: 'io.sandboxd.',
+    noControlCharacters: true,
   })
   labels?: Record<string, string>;
 
@@ -143,7 +156,7 @@ export class CreateSandboxDto {
 
   @ApiPropertyOptional({
     example: false,
-    description: 'Exempt from auto-delete and force-delete until unset (PATCH)',
+    description: 'Refuse every delete (plain, forced, auto-delete) until unset (PATCH)',
   })
   @IsOptional()
   @IsBoolean()
@@ -168,6 +181,7 @@ export class CreateSandboxDto {
   @ArrayMinSize(1)
   @ArrayMaxSize(256)
   @IsString({ each: true })
+  @IsArgv({ programFrom: 'entrypoint' })
   command?: string[];
 
   @ApiPropertyOptional({ example: ['/bin/sh', '-c'], description: 'argv replacing the ENTRYPOINT' })
@@ -176,5 +190,6 @@ export class CreateSandboxDto {
   @ArrayMinSize(1)
   @ArrayMaxSize(256)
   @IsString({ each: true })
+  @IsArgv()
   entrypoint?: string[];
 }

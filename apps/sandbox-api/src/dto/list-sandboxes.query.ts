@@ -12,7 +12,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { SANDBOX_STATES, SandboxState } from '@app/meta-store';
+import { COLUMN_LIMITS, SANDBOX_STATES, SandboxState } from '@app/meta-store';
 
 /** Repeatable query parameters arrive as a string or an array of strings. */
 const toArray = ({ value }: { value: unknown }): unknown =>
@@ -45,6 +45,7 @@ export class ListSandboxesQuery {
   @Transform(toArray)
   @ArrayMaxSize(64)
   @Matches(/^[^=]+=.*$/, { each: true, message: 'label must look like key=value' })
+  @MaxLength(COLUMN_LIMITS.labelKey + 1 + COLUMN_LIMITS.labelValue, { each: true })
   label?: string[];
 
   @ApiPropertyOptional({ example: 'sandboxd/demo:latest' })

@@ -13,7 +13,9 @@ export function IsMemorySize(options?: ValidationOptions) {
       options,
       validator: {
         validate: (value: unknown) => {
-          const bytes = typeof value === 'string' ? parseMemorySize(value) : null;
+          // The parser forgives surrounding blanks (config files have them); a request must not.
+          const exact = typeof value === 'string' && value === value.trim();
+          const bytes = exact ? parseMemorySize(value) : null;
           return bytes !== null && bytes >= MIN_MEMORY_BYTES;
         },
         defaultMessage: (args) =>

@@ -7,6 +7,22 @@ export interface StringMapRules {
   maxValueLength: number;
   /** Key prefixes reserved for the service itself. */
   reservedPrefix?: string;
+  /**
+   * Refuse control characters (U+0000-U+001F, U+007F) in values: labels, whose values must be
+   * writable in one `label=k=v` query parameter to be filtered on.
+   */
+  noControlCharacters?: boolean;
+}
+
+/** A surrogate without its pair is not Unicode: stored as U+FFFD, it never matches again. */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
 }
 
 /**
@@ -42,6 +58,12 @@ function problemOf(value: unknown, rules: StringMapRules): string | null {
     if (typeof v !== 'string') return `value of "${key}" must be a string`;
     if (v.length > rules.maxValueLength) {
       return `value of "${key}" must be at most ${rules.maxValueLength} characters`;
+    }
+    // NUL ends a C string: Docker, the kernel and PostgreSQL's text all refuse or cut it.
+    if (v.includes('\0')) return `value of "${key}" must not contain NUL (\\u0000)`;
+    if (LONE_SURROGATE.test(v)) return `value of "${key}" must be well-formed Unicode`;
+    if (rules.noControlCharacters && hasControlCharacter(v)) {
+      return `value of "${key}" must not contain control characters`;
     }
   }
   return null;

@@ -2,6 +2,7 @@ import type { SecretsKeyring } from '../secrets/secrets-keyring';
 import { CreateSandboxTables1795812944656 } from './1795812944656-CreateSandboxTables';
 import { AddLifecycleDeadlines1795815322931 } from './1795815322931-AddLifecycleDeadlines';
 import { AddResourceColumns1795816735854 } from './1795816735854-AddResourceColumns';
+import { AddLabelContainmentIndex1795818000000 } from './1795818000000-AddLabelContainmentIndex';
 import { sealEnvValuesMigration } from './1796183903821-SealEnvValues';
 import type { MigrationClass } from './1796183903821-SealEnvValues';
 
@@ -13,6 +14,7 @@ export const META_STORE_MIGRATIONS = [
   CreateSandboxTables1795812944656,
   AddLifecycleDeadlines1795815322931,
   AddResourceColumns1795816735854,
+  AddLabelContainmentIndex1795818000000,
 ];
 
 /** Every migration, those that seal stored values made with the service's keyring. */

@@ -269,7 +269,7 @@ export interface components {
              */
             memory?: string;
             /**
-             * @description Most processes/threads (-1: no limit)
+             * @description Most processes/threads, at least 1 (-1: no limit; 0 is refused)
              * @example 1024
              */
             pidsLimit?: number;
@@ -293,7 +293,7 @@ export interface components {
                 [key: string]: string;
             };
             /**
-             * @description At most 64 entries
+             * @description At most 64 entries; values of at most 512 characters, no control characters
              * @example {
              *       "team": "rl"
              *     }
@@ -319,7 +319,7 @@ export interface components {
              */
             maxLifetimeSeconds?: number;
             /**
-             * @description Exempt from auto-delete and force-delete until unset (PATCH)
+             * @description Refuse every delete (plain, forced, auto-delete) until unset (PATCH)
              * @example false
              */
             protected?: boolean;
@@ -430,9 +430,10 @@ export interface components {
             nextCursor: string | null;
         };
         UpdateSandboxDto: {
-            /** @description Exempt from auto-delete and force-delete while true */
+            /** @description While true, every delete (plain, forced, auto-delete) is refused */
             protected: boolean;
         };
+        EmptyBody: Record<string, never>;
         ExecDto: {
             /**
              * @description argv (at most 4096 arguments of at most 131071 bytes each, the first not empty), or a string run by `sh -c`
@@ -770,7 +771,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
         responses: {
             /** @description Deleted (also when it already was) */
             204: {
@@ -796,7 +801,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorView"];
                 };
             };
-            /** @description INVALID_TRANSITION when live and not forced; SANDBOX_PROTECTED when forced */
+            /** @description INVALID_TRANSITION when live and not forced; SANDBOX_PROTECTED while protected */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -867,7 +872,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
         responses: {
             200: {
                 headers: {
@@ -914,7 +923,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
         responses: {
             200: {
                 headers: {
@@ -961,7 +974,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
         responses: {
             200: {
                 headers: {

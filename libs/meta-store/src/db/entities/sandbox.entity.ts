@@ -22,6 +22,8 @@ import { AUTO_STOP_WHERE, DUE_DELETE_WHERE } from '../lifecycle-predicates';
 @Index('IDX_sandbox_table_operation_in_flight', ['id'], { where: `"operation" IS NOT NULL` })
 @Index('IDX_sandbox_table_due_delete', ['autoDeleteAt', 'id'], { where: DUE_DELETE_WHERE })
 @Index('IDX_sandbox_table_auto_stop_at', ['autoStopAt'], { where: AUTO_STOP_WHERE })
+// PostgreSQL's GIN index of (labels::jsonb), made by its migration (TypeORM cannot express it).
+@Index('IDX_sandbox_table_labels', { synchronize: false })
 export class SandboxEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;
