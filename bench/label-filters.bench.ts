@@ -139,7 +139,9 @@ async function open(backend: Backend, cleanups: Cleanups): Promise<DataSource> {
     );
     env = { SQLITE_PATH: join(dir, 'sandboxd.sqlite') };
   }
-  const dataSource = await initializeDataSource(buildDataSourceOptions(loadConfig(env), testKeyring()));
+  const dataSource = await initializeDataSource(
+    buildDataSourceOptions(loadConfig(env), testKeyring()),
+  );
   cleanups.add('close data source', () => dataSource.destroy());
   return dataSource;
 }
