@@ -45,6 +45,8 @@ export class AppConfig {
   readonly logRoot: string;
   readonly logMountPath: string;
   readonly allowedRuntimes: readonly string[];
+  /** Registries on non-public addresses that images may still be pulled from (`*`: any). */
+  readonly registryAllowlist: readonly string[];
   readonly execOutputLimitBytes: number;
   readonly execDefaultTimeoutSeconds: number;
   readonly execMaxTimeoutSeconds: number;
@@ -95,6 +97,7 @@ export class AppConfig {
     this.logRoot = env.LOG_ROOT ?? resolve('data', 'logs');
     this.logMountPath = env.LOG_MOUNT_PATH ?? '/data/logs';
     this.allowedRuntimes = (env.ALLOWED_RUNTIMES ?? 'runc').split(',');
+    this.registryAllowlist = env.REGISTRY_ALLOWLIST ? env.REGISTRY_ALLOWLIST.split(',') : [];
     this.execOutputLimitBytes = env.EXEC_OUTPUT_LIMIT ?? 10 * 1024 * 1024;
     this.execDefaultTimeoutSeconds = env.EXEC_DEFAULT_TIMEOUT_SECONDS ?? 60;
     this.execMaxTimeoutSeconds = env.EXEC_MAX_TIMEOUT_SECONDS ?? 3600;

@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { AppConfig, CodedError, describeError } from '@app/config';
+import { DockerDeployment } from '@app/deployment';
 import {
   LIVE_STATES,
   ListSandboxesQuery,
@@ -53,11 +54,15 @@ export class SandboxService {
     private readonly metrics: SandboxMetrics,
     private readonly resources: SandboxResources,
     private readonly pool: WarmPool,
+    /** Optional only so unit tests that build the service by hand need not pass it. */
+    @Optional() private readonly deployment?: DockerDeployment,
   ) {}
 
   async create(input: CreateSandboxInput, options: CreateOptions): Promise<CreateResult> {
     const spec = toSandboxSpec(input, this.config);
     this.resources.checkCaps(spec);
+    // A registry on a private address is refused before a record or an engine call exists.
+    await this.deployment?.checkImageSource(spec.image);
     const disk = await this.resources.diskPlan(spec);
     // A matching warm-pool member brings its id: its container already runs under that id.
     const member = this.pool.take(spec);
