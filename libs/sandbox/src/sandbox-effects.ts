@@ -1,10 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { fromPromise } from 'xstate';
 import { AppConfig, CodedError } from '@app/config';
 import { ContainerState, DockerDeployment, startupGraceMs } from '@app/deployment';
 import type { SandboxRecord } from '@app/meta-store';
 import { ContainerProvisioner } from './container-provisioner';
 import { containerSpecOf } from './container-spec';
+import { SandboxMetrics } from './sandbox-metrics';
 import {
   ContainerFacts,
   ContainerRef,
@@ -30,6 +31,8 @@ export class SandboxEffects {
     private readonly config: AppConfig,
     private readonly deployment: DockerDeployment,
     private readonly provisioner: ContainerProvisioner,
+    /** Optional only so unit tests that build the effects by hand need not pass it. */
+    @Optional() private readonly metrics?: SandboxMetrics,
   ) {}
 
   forRecord(record: SandboxRecord): ProvidedMachine {
@@ -82,6 +85,17 @@ export class SandboxEffects {
    * ends stopped with the reason. A sandbox from the warm pool finds its container running.
    */
   private async create(record: SandboxRecord, signal: AbortSignal): Promise<ContainerFacts> {
+    try {
+      const facts = await this.provision(record, signal);
+      this.metrics?.starts.noteSuccess();
+      return facts;
+    } catch (error) {
+      this.metrics?.starts.noteFailure(record.info.id, error);
+      throw error;
+    }
+  }
+
+  private async provision(record: SandboxRecord, signal: AbortSignal): Promise<ContainerFacts> {
     const limitMs = this.config.startupTimeoutSeconds * 1000;
     const remaining = Date.parse(record.info.createdAt) + limitMs - Date.now();
     const timedOut = () =>
