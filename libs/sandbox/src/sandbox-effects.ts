@@ -56,13 +56,8 @@ export class SandboxEffects {
         createContainer: track((_input: SandboxRef, signal) => this.create(record, signal)),
         startContainer: track(async (input: ContainerRef) => {
           const existing = await this.deployment.inspect(containerOf(input.containerId));
-          if (!existing) {
-            throw new CodedError(
-              'CONTAINER_MISSING',
-              `sandbox ${sandboxId} cannot be restarted: its container no longer exists (removed outside sandboxd), so its file system is gone`,
-              { sandboxId },
-            );
-          }
+          if (!existing) throw missingOnRestart(record, input.containerId);
+          await this.provisioner.secureLogDir(sandboxId);
           return factsOf(
             await this.deployment.start(existing.containerId, startupGraceMs(record.spec)),
           );
@@ -121,6 +116,26 @@ export class SandboxEffects {
       throw error;
     }
   }
+}
+
+/**
+ * Why there is no container to restart. A sandbox whose create failed never kept one (the
+ * half-made container is removed on failure), which is not the same as someone removing it.
+ */
+function missingOnRestart(record: SandboxRecord, containerId: string | null): CodedError {
+  const sandboxId = record.info.id;
+  const reason =
+    containerId === null
+      ? `its create failed before it had a running container (the half-made container is removed on failure${record.info.failureReason ? `: ${record.info.failureReason}` : ''}); delete it and create a new one`
+      : 'its container no longer exists (removed outside sandboxd), so its file system is gone';
+  return new CodedError(
+    'CONTAINER_MISSING',
+    `sandbox ${sandboxId} cannot be restarted: ${reason}`,
+    {
+      sandboxId,
+      reason: containerId === null ? 'create-failed' : 'removed',
+    },
+  );
 }
 
 const NOT_ATTEMPTED: LogDirQuotaFacts = { shared: false, projectId: null, reason: 'not attempted' };

@@ -10,6 +10,7 @@ import {
   SandboxPage,
   SandboxRecord,
 } from '@app/meta-store';
+import { ContainerProvisioner } from './container-provisioner';
 import { CreateSandboxInput, fingerprintOf, toSandboxSpec } from './create-sandbox.input';
 import { autoStopAt, effectiveAutoDeleteSeconds } from './deadlines';
 import { newSandboxId } from './sandbox-id';
@@ -56,6 +57,7 @@ export class SandboxService {
     private readonly pool: WarmPool,
     /** Optional only so unit tests that build the service by hand need not pass it. */
     @Optional() private readonly deployment?: DockerDeployment,
+    @Optional() private readonly provisioner?: ContainerProvisioner,
   ) {}
 
   async create(input: CreateSandboxInput, options: CreateOptions): Promise<CreateResult> {
@@ -195,6 +197,12 @@ export class SandboxService {
   }
 
   async delete(idOrName: string, force: boolean): Promise<SandboxInfo> {
+    // A forced delete of a starting sandbox cancels its provision (an image pull can take the
+    // engine's whole deadline) instead of waiting for it under the lock.
+    const found = force ? await this.store.load(idOrName) : null;
+    if (found?.info.state === 'pending' && !found.info.protected) {
+      this.provisioner?.cancel(found.info.id, 'the sandbox was deleted while it was starting');
+    }
     return this.command(idOrName, { type: 'delete', force });
   }
 
