@@ -181,11 +181,11 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (
       .expect(202);
     // dockerd is now waiting on the registry that never answers.
     await eventually(() => Promise.resolve(hangingRequests.length > 0 ? true : undefined));
-    const request = hangingRequests[hangingRequests.length - 1];
+    const pulling = hangingRequests[hangingRequests.length - 1];
     await http.delete(`/v1/sandboxes/${created.body.id}?force=true`).expect(204);
     // Answered while dockerd is still stuck on the registry: the delete did not wait for the
     // pull to end on its own (dockerd gives up on such a registry only after its own deadline).
-    expect(request.socket.destroyed).toBe(false);
+    expect(pulling.socket.destroyed).toBe(false);
     const view = await http.get(`/v1/sandboxes/${created.body.id}`).expect(200);
     expect(view.body.state).toBe('deleted');
   });
