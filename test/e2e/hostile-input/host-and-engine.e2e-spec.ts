@@ -36,10 +36,12 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (
 
   beforeAll(async () => {
     await ensureDemoImage();
-    reflector = await listen((_req, res) => {
+    // dockerd quotes a manifest answer it cannot parse in its error ("error parsing HTTP 404
+    // response body: …: \"<body>\""), which is how the body used to reach failureReason.
+    reflector = await listen((req, res) => {
       reflectorHits += 1;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(`{"broken": ${secret}`);
+      res.writeHead(req.url === '/v2/' ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(`not json ${secret}`);
     });
     hanging = await listen((req) => {
       hangingRequests.push(req);
