@@ -77,9 +77,11 @@ describe('log dirs', () => {
     await expect(readFile(outside, 'utf8')).resolves.toBe('precious');
   });
 
-  it('creates LOG_ROOT 0700 and tightens an existing one of ours, saying so', async () => {
+  it('leaves a missing LOG_ROOT to the first log dir, and tightens one of ours, saying so', async () => {
     await expect(secureLogRoot(root)).resolves.toBeNull();
-    expect(await mode(root)).toBe(0o700);
+    await expect(stat(root)).rejects.toMatchObject({ code: 'ENOENT' });
+    await mkdir(root, { mode: 0o700 });
+    await expect(secureLogRoot(root)).resolves.toBeNull();
     await chmod(root, 0o755);
     await expect(secureLogRoot(root)).resolves.toMatch(/tightened to 0700/);
     expect(await mode(root)).toBe(0o700);

@@ -53,7 +53,7 @@ export async function ensureLogDir(root: string, sandboxId: string): Promise<str
 }
 
 /**
- * Makes sure LOG_ROOT exists, is a real directory, and only its owner can enter it: the log dirs
+ * Makes sure LOG_ROOT, if it exists, is a real directory, and only its owner can enter it: the log dirs
  * under it are world-writable (see LOG_DIR_MODE), so a root others can traverse would hand them
  * whatever a sandbox wrote. Missing parts are created 0700. A root of ours with group or other bits
  * is tightened to 0700 (the return value says so, for the start-up log) rather than refused: the
@@ -62,8 +62,12 @@ export async function ensureLogDir(root: string, sandboxId: string): Promise<str
  */
 export async function secureLogRoot(root: string): Promise<string | null> {
   const base = resolve(root);
-  await mkdir(base, { recursive: true, mode: LOG_ROOT_MODE });
-  const stats = await lstat(base);
+  // Missing: nothing to check; the first log dir creates it (and its missing parents) 0700.
+  const stats = await lstat(base).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (stats === null) return null;
   if (stats.isSymbolicLink() || !stats.isDirectory()) {
     throw validationError('LOG_ROOT', `${base} must be a directory, not a symlink or a file`);
   }
