@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { Backend, TestApp, createTestApp, eventually } from '../../support/app';
-import { DEMO_IMAGE, ensureDemoImage } from '../../support/docker';
+import { DEMO_IMAGE, ensureDemoImage, testDocker } from '../../support/docker';
 
 type Json = Record<string, any>;
 
@@ -49,6 +49,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (
     t = await createTestApp(backend, {
       REGISTRY_ALLOWLIST: `127.0.0.1:${portOf(reflector)},127.0.0.1:${portOf(hanging)}`,
       ALLOWED_RUNTIMES: 'runc,sandboxd-no-such-runtime',
+      ORPHAN_GRACE_SECONDS: '0',
     });
     http = request(t.app.getHttpServer());
   });
@@ -190,5 +191,32 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (
     expect(pulling.socket.destroyed).toBe(false);
     const view = await http.get(`/v1/sandboxes/${created.body.id}`).expect(200);
     expect(view.body.state).toBe('deleted');
+  });
+
+  it("removes an orphan container's log dir with it, never following a link inside", async () => {
+    // Any sandbox of this instance makes the instance "known" to the reconciler.
+    const known = await createRunning();
+    const orphanId = `orphan${Date.now()}`;
+    const logDir = join(t.config.logRoot, orphanId);
+    const outside = join(t.config.logRoot, '..', `outside-${orphanId}`);
+    writeFileSync(outside, 'precious');
+    mkdirSync(logDir, { recursive: true });
+    symlinkSync(outside, join(logDir, 'link'));
+    const orphan = await testDocker().createContainer({
+      name: `sandboxd-${orphanId}`,
+      Image: DEMO_IMAGE,
+      Entrypoint: ['sleep', 'infinity'],
+      Labels: {
+        'io.sandboxd.managed': 'true',
+        'io.sandboxd.instance': t.config.instanceId,
+        'io.sandboxd.sandbox-id': orphanId,
+      },
+    });
+    const pass = await http.post('/v1/admin/reconcile').expect(200);
+    expect(JSON.stringify(pass.body)).toContain(orphan.id);
+    await expect(orphan.inspect()).rejects.toMatchObject({ statusCode: 404 });
+    expect(() => statSync(logDir)).toThrow();
+    expect(readFileSync(outside, 'utf8')).toBe('precious');
+    await http.delete(`/v1/sandboxes/${known.id}?force=true`).expect(204);
   });
 });
