@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
@@ -57,9 +58,21 @@ export async function testEnv(backend: Backend, overrides: Record<string, string
     cleanup: async () => {
       await sweepContainers(instanceId);
       await dropDatabase();
+      // Swept sandboxes leave their log dirs mounted (nosuid,nodev,noexec mounts of their own).
+      unmountUnder(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Lazily unmounts every mount below `dir` (deepest first), so the folder can be removed. */
+export function unmountUnder(dir: string): void {
+  const targets = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
+    .filter((target): target is string => !!target && target.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const target of targets) spawnSync('umount', ['-l', target]);
 }
 
 /** The whole AppModule with production's pipe, filter and body limit; nothing is mocked. */

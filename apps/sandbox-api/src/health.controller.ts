@@ -19,13 +19,24 @@ export class HealthController {
   @Get('health')
   @ApiOperation({ summary: 'Readiness of the database, the cache and the Docker engine' })
   @ApiOkResponse({ description: 'All dependencies answer' })
-  @ApiServiceUnavailableResponse({ description: 'At least one dependency does not answer' })
+  @ApiServiceUnavailableResponse({
+    description:
+      'At least one dependency does not answer (unavailable), or the latest creates all failed to start in the engine (degraded, check containerStarts)',
+  })
   async readiness(
     @Res({ passthrough: true }) response: Response,
   ): Promise<Readiness & { status: string }> {
     const readiness = await this.health.readiness();
     response.status(readiness.ready ? 200 : 503);
-    return { status: readiness.ready ? 'ok' : 'unavailable', ...readiness };
+    // Degraded: every dependency answers, yet the engine fails every container start.
+    const { containerStarts, ...dependencies } = readiness.checks;
+    const reachable = Object.values(dependencies).every((check) => check.ok);
+    const status = readiness.ready
+      ? 'ok'
+      : reachable && !containerStarts.ok
+        ? 'degraded'
+        : 'unavailable';
+    return { status, ...readiness };
   }
 
   @Get('health/live')

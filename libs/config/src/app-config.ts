@@ -48,6 +48,8 @@ export class AppConfig {
   readonly logRoot: string;
   readonly logMountPath: string;
   readonly allowedRuntimes: readonly string[];
+  /** Registries on non-public addresses that images may still be pulled from (`*`: any). */
+  readonly registryAllowlist: readonly string[];
   readonly execOutputLimitBytes: number;
   /** Bytes of buffered exec output all requests together may hold at once (then 503). */
   readonly execOutputBudgetBytes: number;
@@ -101,6 +103,7 @@ export class AppConfig {
     this.logRoot = env.LOG_ROOT ?? resolve('data', 'logs');
     this.logMountPath = env.LOG_MOUNT_PATH ?? '/data/logs';
     this.allowedRuntimes = (env.ALLOWED_RUNTIMES ?? 'runc').split(',');
+    this.registryAllowlist = env.REGISTRY_ALLOWLIST ? env.REGISTRY_ALLOWLIST.split(',') : [];
     this.execOutputLimitBytes = env.EXEC_OUTPUT_LIMIT ?? 10 * 1024 * 1024;
     this.execOutputBudgetBytes = env.EXEC_OUTPUT_BUDGET ?? 256 * 1024 * 1024;
     this.execDefaultTimeoutSeconds = env.EXEC_DEFAULT_TIMEOUT_SECONDS ?? 60;

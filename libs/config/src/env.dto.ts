@@ -120,6 +120,13 @@ export class EnvDto {
     message: 'ALLOWED_RUNTIMES must be a comma-separated list of runtime names',
   })
   ALLOWED_RUNTIMES?: string;
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^(\*|[A-Za-z0-9_.:[\]/-]+)(,(\*|[A-Za-z0-9_.:[\]/-]+))*$/, {
+    message:
+      'REGISTRY_ALLOWLIST must be a comma-separated list of registry hosts, host:port, CIDRs or *',
+  })
+  REGISTRY_ALLOWLIST?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1024) EXEC_OUTPUT_LIMIT?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(65536) EXEC_OUTPUT_BUDGET?: number;
   @IsOptional()

@@ -1,4 +1,5 @@
 import { CodedError } from '@app/config';
+import { Logger } from '@nestjs/common';
 import type Dockerode from 'dockerode';
 import { demuxLogs, lastLines } from './container-logs';
 import { toContainerState } from './container-state';
@@ -33,6 +34,7 @@ export function startupGraceMs(spec: {
 }
 const POLL_INTERVAL_MS = 50;
 const LOG_LINES = 20;
+const logger = new Logger('ContainerStarter');
 
 /** Thrown by `startContainer` when a host port of the container is held by someone else. */
 export class HostPortConflictError extends Error {
@@ -57,8 +59,10 @@ export async function startContainer(docker: Dockerode, containerId: string): Pr
         reason: 'missing',
       });
     }
+    // reason 'engine': the engine itself refused, which readiness counts (sandbox-health.ts).
     throw toCodedError(error, 'CONTAINER_FAILED', `container ${containerId} could not start`, {
       containerId,
+      reason: 'engine',
     });
   }
 }
@@ -100,24 +104,32 @@ async function inspectState(
   }
 }
 
+/**
+ * The error of a main process that ended right after start: exit code and OOM only. Its output
+ * is not put in the message (which becomes failureReason and stateHistory, and an HTTP answer):
+ * it can print the sandbox's env values, which are secrets. The operator's log gets how much
+ * output there was; `docker logs` on the host shows it while the container exists.
+ */
 async function exitedError(docker: Dockerode, state: ContainerState): Promise<CodedError> {
-  const logs = await tailLogs(docker, state.containerId);
+  const lines = (await tailLogs(docker, state.containerId)).length;
   const oom = state.oomKilled ? ' (killed for running out of memory)' : '';
-  const shown = logs.length > 0 ? `; last output: ${logs.join(' | ')}` : '; no output';
+  logger.warn(
+    `container ${state.containerId} exited right after start with code ${state.exitCode ?? 'unknown'}${oom}; ${lines} line(s) of output, not shown to the caller`,
+  );
   return new CodedError(
     'CONTAINER_FAILED',
-    `the main process exited right after start with code ${state.exitCode ?? 'unknown'}${oom}${shown}`,
+    `the main process exited right after start with code ${state.exitCode ?? 'unknown'}${oom}`,
     {
       containerId: state.containerId,
       exitCode: state.exitCode,
       oomKilled: state.oomKilled,
       status: state.status,
-      logs,
+      reason: 'exited',
     },
   );
 }
 
-/** Best effort: the logs only decorate the error, so failing to read them must not hide it. */
+/** Best effort: only the line count is used, so failing to read them must not hide the error. */
 async function tailLogs(docker: Dockerode, containerId: string): Promise<string[]> {
   try {
     const buffer = await docker

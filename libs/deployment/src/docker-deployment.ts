@@ -33,6 +33,7 @@ import type {
 import { writePath } from './file-write';
 import { HostPortAllocator, type PortLease } from './host-port-allocator';
 import { ImagePuller } from './image-puller';
+import { RegistryPolicy } from './registry-policy';
 import { ownedLabelFilters } from './labels';
 import type { Readable } from 'node:stream';
 import type {
@@ -60,6 +61,7 @@ export class DockerDeployment implements OnModuleDestroy {
   private readonly docker: Dockerode;
   private readonly ports: HostPortAllocator;
   private readonly images: ImagePuller;
+  private readonly registries: RegistryPolicy;
   /**
    * Streams handed out by watchEvents, stopped on shutdown so no socket outlives the app. Kept even
    * once stopped (a caller may start one again); a process has only a handful.
@@ -72,7 +74,8 @@ export class DockerDeployment implements OnModuleDestroy {
     this.execOutputBudget = new ExecOutputBudget(config.execOutputBudgetBytes);
     this.docker = new Dockerode({ socketPath: config.dockerSocketPath });
     this.ports = new HostPortAllocator(this.docker, config.portRange);
-    this.images = new ImagePuller(this.docker, config.imagePullTimeoutSeconds);
+    this.registries = new RegistryPolicy(config.registryAllowlist);
+    this.images = new ImagePuller(this.docker, config.imagePullTimeoutSeconds, this.registries);
   }
 
   containerName(sandboxId: string): string {
@@ -110,6 +113,15 @@ export class DockerDeployment implements OnModuleDestroy {
       storageDriver: text(facts.Driver) ?? 'unknown',
       cgroupVersion: text(facts.CgroupVersion),
     };
+  }
+
+  /**
+   * Refuses (REGISTRY_NOT_ALLOWED) an image whose registry is on a non-public address not in
+   * REGISTRY_ALLOWLIST, without asking the engine anything: a create checks this before it is
+   * accepted, and every pull checks it again.
+   */
+  checkImageSource(image: string): Promise<void> {
+    return this.registries.check(image);
   }
 
   ensureImage(image: string, signal?: AbortSignal): Promise<void> {
@@ -303,7 +315,7 @@ export class DockerDeployment implements OnModuleDestroy {
           error,
           'CONTAINER_FAILED',
           `could not create the container of sandbox ${spec.sandboxId}`,
-          { sandboxId: spec.sandboxId },
+          { sandboxId: spec.sandboxId, reason: 'engine' },
         );
       }
 

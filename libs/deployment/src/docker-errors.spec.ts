@@ -55,6 +55,17 @@ describe('docker errors', () => {
     );
     const mapped = toCodedError(httpError(500, 'boom'), 'CONTAINER_FAILED', 'could not start');
     expect(mapped.code).toBe('CONTAINER_FAILED');
-    expect(mapped.message).toBe('could not start: boom');
+    expect(mapped.message).toMatch(
+      /^could not start: the engine failed \(HTTP 500\) \(engine detail logged as [0-9a-f-]{36}\)$/,
+    );
+  });
+
+  it('never copies the engine text into the message, only known words for it', () => {
+    const reflected = httpError(500, 'Get "http://127.0.0.1:1/v2/": body TOP-SECRET-42');
+    expect(toCodedError(reflected, 'CONTAINER_FAILED', 'x').message).not.toContain('TOP-SECRET');
+    const missing = httpError(400, 'exec: "nope": executable file not found in $PATH');
+    expect(toCodedError(missing, 'CONTAINER_FAILED', 'x').message).toMatch(
+      /^x: the command was not found in the image/,
+    );
   });
 });

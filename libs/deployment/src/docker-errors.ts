@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { CodedError, describeError } from '@app/config';
 
 /**
@@ -74,9 +76,61 @@ export function runtimeUnavailable(error: unknown): CodedError {
   );
 }
 
+const logger = new Logger('DockerEngine');
+
+/**
+ * Engine wordings that are safe and useful to show, each replaced by our own fixed words. The
+ * engine's text itself never reaches a user-visible field: it can carry the body of whatever a
+ * registry (or any address dockerd was made to contact) answered, and container output.
+ */
+const KNOWN_REASONS: readonly [RegExp, string][] = [
+  [
+    /executable file not found|no such file or directory.*exec|exec: .*not found/i,
+    'the command was not found in the image',
+  ],
+  [/permission denied/i, 'permission denied running the command'],
+  [
+    /unknown or invalid runtime|runtime .* not (found|registered)/i,
+    'the runtime is not known to the engine',
+  ],
+  [/no space left on device/i, 'the engine ran out of disk space'],
+  [
+    /manifest unknown|manifest for .* not found|repository does not exist|not found: manifest/i,
+    'the image was not found in its registry',
+  ],
+  [/unauthorized|authentication required|denied/i, 'the registry refused access to the image'],
+  [/invalid reference format/i, 'the image reference is not valid'],
+  [/timeout|timed out|deadline exceeded/i, 'the engine timed out'],
+  [/no such image/i, 'the image does not exist'],
+  [/no such container/i, 'the container does not exist'],
+];
+
+/** Our words for an engine failure, from its text and HTTP status; never the text itself. */
+export function engineReason(error: unknown): string {
+  const text = engineMessage(error);
+  for (const [pattern, words] of KNOWN_REASONS) if (pattern.test(text)) return words;
+  const status = httpStatus(error);
+  if (status === null) return 'the engine call failed';
+  if (status === 404) return 'the engine found no such object';
+  if (status === 409) return 'the engine reported a conflict';
+  if (status >= 400 && status < 500) return `the engine refused the request (HTTP ${status})`;
+  return `the engine failed (HTTP ${status})`;
+}
+
+/**
+ * Logs the engine's full text under a fresh reference and returns our words plus the reference,
+ * so an operator can find the detail while the caller sees nothing the engine echoed.
+ */
+export function loggedEngineReason(error: unknown, context: string): string {
+  const ref = randomUUID();
+  logger.warn(`${context} [engine detail ${ref}]: ${describeError(error)}`);
+  return `${engineReason(error)} (engine detail logged as ${ref})`;
+}
+
 /**
  * Turns an unexpected engine error into a CodedError so that callers only ever see coded errors:
- * socket failures become RUNTIME_UNAVAILABLE, anything else `fallback` with the engine's message.
+ * socket failures become RUNTIME_UNAVAILABLE, anything else `fallback` with our words for the
+ * engine's answer (the answer itself is logged, see loggedEngineReason).
  */
 export function toCodedError(
   error: unknown,
@@ -86,5 +140,7 @@ export function toCodedError(
 ): CodedError {
   if (error instanceof CodedError) return error;
   if (isEngineUnreachable(error)) return runtimeUnavailable(error);
-  return new CodedError(fallback, `${context}: ${engineMessage(error)}`, details, { cause: error });
+  return new CodedError(fallback, `${context}: ${loggedEngineReason(error, context)}`, details, {
+    cause: error,
+  });
 }

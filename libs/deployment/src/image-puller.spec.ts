@@ -5,6 +5,9 @@ import DockerModem from 'docker-modem';
 import type Dockerode from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { ImagePuller } from './image-puller';
+import { RegistryPolicy } from './registry-policy';
+
+const anyRegistry = new RegistryPolicy(['*']);
 
 /** getImage/pull of dockerode, with the real modem's progress parser. */
 class FakeDocker {
@@ -50,12 +53,12 @@ describe('ImagePuller', () => {
 
   it('does not pull an image that is present', async () => {
     docker.present = true;
-    await new ImagePuller(docker.asDockerode(), 5).ensure('demo:1');
+    await new ImagePuller(docker.asDockerode(), 5, anyRegistry).ensure('demo:1');
     expect(docker.pulls).toBe(0);
   });
 
   it('pulls a missing image to the end of the stream', async () => {
-    const done = new ImagePuller(docker.asDockerode(), 5).ensure('demo:1');
+    const done = new ImagePuller(docker.asDockerode(), 5, anyRegistry).ensure('demo:1');
     await new Promise((resolve) => setImmediate(resolve));
     docker.stream.write('{"status":"Pulling"}\n');
     docker.present = true;
@@ -65,21 +68,40 @@ describe('ImagePuller', () => {
   });
 
   it('reports an error event in the stream as IMAGE_UNAVAILABLE with the reason', async () => {
-    const done = new ImagePuller(docker.asDockerode(), 5).ensure('demo:1');
+    const done = new ImagePuller(docker.asDockerode(), 5, anyRegistry).ensure('demo:1');
     await new Promise((resolve) => setImmediate(resolve));
     docker.stream.end(
       '{"errorDetail":{"message":"manifest unknown"},"error":"manifest unknown"}\n',
     );
     const error = await rejectionOf(done);
     expect(isCodedError(error, 'IMAGE_UNAVAILABLE')).toBe(true);
-    expect((error as Error).message).toBe(
-      'image demo:1 is not available locally and could not be pulled: manifest unknown',
+    expect((error as Error).message).toMatch(
+      /^image demo:1 is not available locally and could not be pulled: the image was not found in its registry \(engine detail logged as [0-9a-f-]{36}\)$/,
     );
+  });
+
+  it('never shows what the registry answered, only our words for it', async () => {
+    const done = new ImagePuller(docker.asDockerode(), 5, anyRegistry).ensure('demo:1');
+    await new Promise((resolve) => setImmediate(resolve));
+    const body = 'error parsing HTTP 200 response body: invalid character: \\"TOP-SECRET-42\\"';
+    docker.stream.end(`{"errorDetail":{"message":"${body}"},"error":"${body}"}\n`);
+    const error = await rejectionOf(done);
+    expect(isCodedError(error, 'IMAGE_UNAVAILABLE')).toBe(true);
+    expect((error as Error).message).not.toContain('TOP-SECRET-42');
+  });
+
+  it('refuses a registry on a private address before asking the engine', async () => {
+    const puller = new ImagePuller(docker.asDockerode(), 5, new RegistryPolicy([]));
+    const error = await rejectionOf(puller.ensure('127.0.0.1:5000/demo:1'));
+    expect(isCodedError(error, 'REGISTRY_NOT_ALLOWED')).toBe(true);
+    expect(docker.pulls).toBe(0);
   });
 
   it('gives up after the pull timeout', async () => {
     const started = Date.now();
-    const error = await rejectionOf(new ImagePuller(docker.asDockerode(), 0.1).ensure('demo:1'));
+    const error = await rejectionOf(
+      new ImagePuller(docker.asDockerode(), 0.1, anyRegistry).ensure('demo:1'),
+    );
     expect(isCodedError(error, 'IMAGE_UNAVAILABLE')).toBe(true);
     expect((error as Error).message).toMatch(/timed out after 0.1s/);
     expect(Date.now() - started).toBeLessThan(2000);
@@ -88,7 +110,10 @@ describe('ImagePuller', () => {
 
   it("rethrows the caller's abort reason and stops the pull", async () => {
     const controller = new AbortController();
-    const done = new ImagePuller(docker.asDockerode(), 5).ensure('demo:1', controller.signal);
+    const done = new ImagePuller(docker.asDockerode(), 5, anyRegistry).ensure(
+      'demo:1',
+      controller.signal,
+    );
     await new Promise((resolve) => setImmediate(resolve));
     controller.abort(new Error('request cancelled'));
     const error = await rejectionOf(done);
@@ -97,7 +122,7 @@ describe('ImagePuller', () => {
   });
 
   it('fails when the stream ends but the image is still missing', async () => {
-    const done = new ImagePuller(docker.asDockerode(), 5).ensure('demo:1');
+    const done = new ImagePuller(docker.asDockerode(), 5, anyRegistry).ensure('demo:1');
     await new Promise((resolve) => setImmediate(resolve));
     docker.stream.end();
     const error = await rejectionOf(done);

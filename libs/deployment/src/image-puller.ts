@@ -1,11 +1,20 @@
-import { CodedError, describeError } from '@app/config';
+import { CodedError } from '@app/config';
 import type Dockerode from 'dockerode';
 import {
-  engineMessage,
   httpStatus,
   isEngineUnreachable,
+  loggedEngineReason,
   runtimeUnavailable,
 } from './docker-errors';
+import type { RegistryPolicy } from './registry-policy';
+
+/** Our own deadline, so its words (not the engine's) may be shown. */
+class PullTimeoutError extends Error {
+  constructor(seconds: number) {
+    super(`the pull timed out after ${seconds}s`);
+    this.name = 'PullTimeoutError';
+  }
+}
 
 interface ProgressEvent {
   error?: unknown;
@@ -15,23 +24,30 @@ interface ProgressEvent {
 /**
  * Makes sure an image is present locally, pulling it if not. A pull that cannot finish (no
  * registry, unknown image, timeout) becomes IMAGE_UNAVAILABLE; a caller's abort is rethrown as its
- * own reason, since the image is not at fault then.
+ * own reason, since the image is not at fault then. The registry is checked against the policy
+ * before the engine is asked anything, and what the engine or registry answered is only logged.
  */
 export class ImagePuller {
   constructor(
     private readonly docker: Dockerode,
     private readonly timeoutSeconds: number,
+    private readonly registries: RegistryPolicy,
   ) {}
 
   async ensure(image: string, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
+    await this.registries.check(image);
     if (await this.isPresent(image)) return;
     try {
       await this.pull(image, signal);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (isEngineUnreachable(error)) throw runtimeUnavailable(error);
-      throw unavailable(image, engineMessage(error), error);
+      const reason =
+        error instanceof PullTimeoutError
+          ? error.message
+          : loggedEngineReason(error, `pull of ${image}`);
+      throw unavailable(image, reason, error);
     }
     // A pull stream can end "successfully" without the image (e.g. a platform mismatch).
     if (!(await this.isPresent(image))) {
@@ -51,7 +67,7 @@ export class ImagePuller {
       if (status !== null && status < 500) return false;
       throw new CodedError(
         'RUNTIME_UNAVAILABLE',
-        `could not inspect image ${image}: ${describeError(error)}`,
+        `could not inspect image ${image}: ${loggedEngineReason(error, `inspect of ${image}`)}`,
         {
           image,
         },
@@ -62,7 +78,7 @@ export class ImagePuller {
   private async pull(image: string, signal: AbortSignal | undefined): Promise<void> {
     const controller = new AbortController();
     const timer = setTimeout(
-      () => controller.abort(new Error(`the pull timed out after ${this.timeoutSeconds}s`)),
+      () => controller.abort(new PullTimeoutError(this.timeoutSeconds)),
       this.timeoutSeconds * 1000,
     );
     const forwardAbort = (): void => controller.abort(signal?.reason);

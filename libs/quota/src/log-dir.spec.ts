@@ -4,7 +4,8 @@ import { isCodedError } from '@app/config';
 import { mkdtemp, rm, stat, symlink, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureLogDir, logDirPath, removeLogDir } from './log-dir';
+import { chmod, readFile } from 'node:fs/promises';
+import { ensureLogDir, logDirPath, removeLogDir, secureLogRoot } from './log-dir';
 
 describe('log dirs', () => {
   let base: string;
@@ -64,5 +65,31 @@ describe('log dirs', () => {
     await expect(stat(dir)).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(removeLogDir(root, 'sb-1')).resolves.toBeUndefined();
     await expect(stat(root)).resolves.toBeDefined();
+  });
+
+  it('removes a planted symlink, never what it points to', async () => {
+    const outside = join(base, 'host-file');
+    await writeFile(outside, 'precious');
+    const dir = await ensureLogDir(root, 'sb-1');
+    await symlink(outside, join(dir, 'link'));
+    await symlink(base, join(dir, 'dirlink'));
+    await removeLogDir(root, 'sb-1');
+    await expect(readFile(outside, 'utf8')).resolves.toBe('precious');
+  });
+
+  it('leaves a missing LOG_ROOT to the first log dir, and tightens one of ours, saying so', async () => {
+    await expect(secureLogRoot(root)).resolves.toBeNull();
+    await expect(stat(root)).rejects.toMatchObject({ code: 'ENOENT' });
+    await mkdir(root, { mode: 0o700 });
+    await expect(secureLogRoot(root)).resolves.toBeNull();
+    await chmod(root, 0o755);
+    await expect(secureLogRoot(root)).resolves.toMatch(/tightened to 0700/);
+    expect(await mode(root)).toBe(0o700);
+  });
+
+  it('refuses a LOG_ROOT that is a symlink', async () => {
+    await mkdir(join(base, 'real'));
+    await symlink(join(base, 'real'), root);
+    await expect(secureLogRoot(root)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 });

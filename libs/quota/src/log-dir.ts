@@ -52,7 +52,42 @@ export async function ensureLogDir(root: string, sandboxId: string): Promise<str
   return dir;
 }
 
-/** Deletes the sandbox's log dir and everything in it. Idempotent: a missing dir is fine. */
+/**
+ * Makes sure LOG_ROOT, if it exists, is a real directory, and only its owner can enter it: the log dirs
+ * under it are world-writable (see LOG_DIR_MODE), so a root others can traverse would hand them
+ * whatever a sandbox wrote. Missing parts are created 0700. A root of ours with group or other bits
+ * is tightened to 0700 (the return value says so, for the start-up log) rather than refused: the
+ * directory is sandboxd's own and nothing else should use it. A symlink, or a root owned by another
+ * user that others can enter, is refused (thrown), since chmod there would be a guess.
+ */
+export async function secureLogRoot(root: string): Promise<string | null> {
+  const base = resolve(root);
+  // Missing: nothing to check; the first log dir creates it (and its missing parents) 0700.
+  const stats = await lstat(base).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (stats === null) return null;
+  if (stats.isSymbolicLink() || !stats.isDirectory()) {
+    throw validationError('LOG_ROOT', `${base} must be a directory, not a symlink or a file`);
+  }
+  if ((stats.mode & 0o077) === 0) return null;
+  const uid = process.getuid?.();
+  if (uid !== undefined && stats.uid !== uid) {
+    throw validationError(
+      'LOG_ROOT',
+      `${base} is owned by uid ${stats.uid} and can be entered by other users (mode ${(stats.mode & 0o777).toString(8)}); make it 0700 and owned by the service user`,
+    );
+  }
+  await chmod(base, LOG_ROOT_MODE);
+  return `LOG_ROOT ${base} had mode ${(stats.mode & 0o777).toString(8)}; tightened to 0700 so other users cannot reach the sandboxes' log dirs`;
+}
+
+/**
+ * Deletes the sandbox's log dir and everything in it. Idempotent: a missing dir is fine. fs.rm
+ * unlinks a symlink inside rather than following it, so a link a sandbox planted to a host path
+ * only removes the link.
+ */
 export async function removeLogDir(root: string, sandboxId: string): Promise<void> {
   await rm(logDirPath(root, sandboxId), { recursive: true, force: true });
 }

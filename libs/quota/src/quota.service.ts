@@ -3,7 +3,8 @@ import { Injectable } from '@nestjs/common';
 import { isAbsolute } from 'node:path';
 import { CommandRunner, requireSuccess } from './command-runner';
 import { detectEnforcement } from './enforcement';
-import { ensureLogDir, removeLogDir } from './log-dir';
+import { ensureLogDir, logDirPath, removeLogDir, secureLogRoot } from './log-dir';
+import { hardenLogDirMount, releaseLogDirMount } from './log-dir-mount';
 import { MountTable } from './mount-table';
 import {
   detectStorageOptSupport,
@@ -132,7 +133,19 @@ export class QuotaService {
     return ensureLogDir(root, sandboxId);
   }
 
-  removeLogDir(root: string, sandboxId: string): Promise<void> {
+  /** See secureLogRoot: null when LOG_ROOT was fine, else what was tightened. Throws to refuse. */
+  secureLogRoot(root: string): Promise<string | null> {
+    return secureLogRoot(root);
+  }
+
+  /** Makes the log dir a nosuid,nodev,noexec mount of itself (log-dir-mount.ts). Idempotent. */
+  secureLogDir(dir: string): Promise<void> {
+    return hardenLogDirMount(this.runner, this.mounts, dir);
+  }
+
+  /** Unmounts the log dir's own mount, then deletes it with everything in it (never following a link). */
+  async removeLogDir(root: string, sandboxId: string): Promise<void> {
+    await releaseLogDirMount(this.runner, this.mounts, logDirPath(root, sandboxId));
     return removeLogDir(root, sandboxId);
   }
 

@@ -1,5 +1,5 @@
-import { Injectable } from '@nestjs/common';
-import { AppConfig } from '@app/config';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { AppConfig, CodedError } from '@app/config';
 import { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@app/deployment';
 import { QuotaService } from '@app/quota';
 import type { LogDirQuotaFacts } from './sandbox.machine';
@@ -20,7 +20,11 @@ export interface Provisioned {
  * warm pool alike.
  */
 @Injectable()
-export class ContainerProvisioner {
+export class ContainerProvisioner implements OnModuleInit {
+  private readonly logger = new Logger(ContainerProvisioner.name);
+  /** In-flight provisions by sandbox id, so a delete can cancel one (an image pull above all). */
+  private readonly inFlight = new Map<string, AbortController>();
+
   constructor(
     private readonly config: AppConfig,
     private readonly deployment: DockerDeployment,
@@ -28,7 +32,43 @@ export class ContainerProvisioner {
     private readonly quota: QuotaService,
   ) {}
 
+  /** Refuses to start (throws) on an unsafe LOG_ROOT, or tightens it and says so. */
+  async onModuleInit(): Promise<void> {
+    const tightened = await this.quota.secureLogRoot(this.config.logRoot);
+    if (tightened) this.logger.warn(tightened);
+  }
+
+  /**
+   * Aborts a provision of this process still in flight (the image pull, the start watch), so a
+   * forced delete need not wait for the engine's own deadlines. True when there was one.
+   */
+  cancel(sandboxId: string, reason: string): boolean {
+    const controller = this.inFlight.get(sandboxId);
+    if (!controller) return false;
+    controller.abort(
+      new CodedError('CONTAINER_FAILED', reason, { sandboxId, reason: 'cancelled' }),
+    );
+    return true;
+  }
+
   async provision(spec: ContainerSpec, signal?: AbortSignal): Promise<Provisioned> {
+    const controller = new AbortController();
+    this.inFlight.set(spec.sandboxId, controller);
+    const signals = signal ? [signal, controller.signal] : [controller.signal];
+    try {
+      return await this.provisionOnce(spec, AbortSignal.any(signals));
+    } finally {
+      if (this.inFlight.get(spec.sandboxId) === controller) this.inFlight.delete(spec.sandboxId);
+    }
+  }
+
+  /** Makes the log dir nosuid,nodev,noexec again before a restart (mounts do not survive a reboot). */
+  async secureLogDir(sandboxId: string): Promise<void> {
+    const logDir = await this.quota.ensureLogDir(this.config.logRoot, sandboxId);
+    await this.quota.secureLogDir(logDir);
+  }
+
+  private async provisionOnce(spec: ContainerSpec, signal: AbortSignal): Promise<Provisioned> {
     const logDir = await this.quota.ensureLogDir(this.config.logRoot, spec.sandboxId);
     let logDirQuota: LogDirQuotaFacts | null = null;
     // Never fails the create: a log dir without its own quota is reported, not fatal.
@@ -43,11 +83,19 @@ export class ContainerProvisioner {
         ? { shared: true, projectId: shared.projectId, reason: null }
         : { shared: false, projectId: null, reason: shared.reason };
     };
+    // The quota step needs the plain directory (its mount lookup must find the XFS mount), so the
+    // log dir becomes its own nosuid,nodev,noexec mount right after it, before the start.
+    const beforeStart = async (containerId: string) => {
+      await shareQuota(containerId);
+      await this.quota.secureLogDir(logDir);
+    };
     const state = await this.deployment.provision(
       { ...spec, logMount: { hostPath: logDir, containerPath: this.config.logMountPath } },
-      shareQuota,
+      beforeStart,
       signal,
     );
+    // A container that already existed skipped the step above; idempotent for the others.
+    await this.quota.secureLogDir(logDir);
     return { state, logDirQuota };
   }
 

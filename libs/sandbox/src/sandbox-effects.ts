@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { fromPromise } from 'xstate';
 import { AppConfig, CodedError } from '@app/config';
 import { ContainerState, DockerDeployment, startupGraceMs } from '@app/deployment';
@@ -6,6 +6,7 @@ import { SecretsKeyring } from '@app/meta-store';
 import type { SandboxRecord } from '@app/meta-store';
 import { ContainerProvisioner } from './container-provisioner';
 import { containerSpecOf } from './container-spec';
+import { SandboxMetrics } from './sandbox-metrics';
 import {
   ContainerFacts,
   ContainerRef,
@@ -32,6 +33,8 @@ export class SandboxEffects {
     private readonly deployment: DockerDeployment,
     private readonly provisioner: ContainerProvisioner,
     private readonly keyring: SecretsKeyring,
+    /** Optional only so unit tests that build the effects by hand need not pass it. */
+    @Optional() private readonly metrics?: SandboxMetrics,
   ) {}
 
   forRecord(record: SandboxRecord): ProvidedMachine {
@@ -55,13 +58,8 @@ export class SandboxEffects {
         createContainer: track((_input: SandboxRef, signal) => this.create(record, signal)),
         startContainer: track(async (input: ContainerRef) => {
           const existing = await this.deployment.inspect(containerOf(input.containerId));
-          if (!existing) {
-            throw new CodedError(
-              'CONTAINER_MISSING',
-              `sandbox ${sandboxId} cannot be restarted: its container no longer exists (removed outside sandboxd), so its file system is gone`,
-              { sandboxId },
-            );
-          }
+          if (!existing) throw missingOnRestart(record, input.containerId);
+          await this.provisioner.secureLogDir(sandboxId);
           return factsOf(
             await this.deployment.start(existing.containerId, startupGraceMs(record.spec)),
           );
@@ -84,6 +82,17 @@ export class SandboxEffects {
    * ends stopped with the reason. A sandbox from the warm pool finds its container running.
    */
   private async create(record: SandboxRecord, signal: AbortSignal): Promise<ContainerFacts> {
+    try {
+      const facts = await this.provision(record, signal);
+      this.metrics?.starts.noteSuccess();
+      return facts;
+    } catch (error) {
+      this.metrics?.starts.noteFailure(record.info.id, error);
+      throw error;
+    }
+  }
+
+  private async provision(record: SandboxRecord, signal: AbortSignal): Promise<ContainerFacts> {
     const limitMs = this.config.startupTimeoutSeconds * 1000;
     const remaining = Date.parse(record.info.createdAt) + limitMs - Date.now();
     const timedOut = () =>
@@ -111,6 +120,26 @@ export class SandboxEffects {
       throw error;
     }
   }
+}
+
+/**
+ * Why there is no container to restart. A sandbox whose create failed never kept one (the
+ * half-made container is removed on failure), which is not the same as someone removing it.
+ */
+function missingOnRestart(record: SandboxRecord, containerId: string | null): CodedError {
+  const sandboxId = record.info.id;
+  const reason =
+    containerId === null
+      ? `its create failed before it had a running container (the half-made container is removed on failure${record.info.failureReason ? `: ${record.info.failureReason}` : ''}); delete it and create a new one`
+      : 'its container no longer exists (removed outside sandboxd), so its file system is gone';
+  return new CodedError(
+    'CONTAINER_MISSING',
+    `sandbox ${sandboxId} cannot be restarted: ${reason}`,
+    {
+      sandboxId,
+      reason: containerId === null ? 'create-failed' : 'removed',
+    },
+  );
 }
 
 const NOT_ATTEMPTED: LogDirQuotaFacts = { shared: false, projectId: null, reason: 'not attempted' };

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { describeError } from '@app/config';
 import { DockerDeployment } from '@app/deployment';
 import { SandboxMetaStore } from '@app/meta-store';
+import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxResources } from './sandbox-resources';
 import { PoolStatus, WarmPool } from './warm-pool/warm-pool';
 
@@ -13,7 +14,13 @@ export interface DependencyCheck {
 
 export interface Readiness {
   ready: boolean;
-  checks: { database: DependencyCheck; cache: DependencyCheck; docker: DependencyCheck };
+  checks: {
+    database: DependencyCheck;
+    cache: DependencyCheck;
+    docker: DependencyCheck;
+    /** Not ok when the latest creates all failed in the engine (see StartOutcomes). */
+    containerStarts: DependencyCheck;
+  };
   /** Whether `disk` limits are enforced here (detected once from the engine's storage). */
   diskLimit: { supported: boolean; reason: string };
   /** Each WARM_POOL entry of this process: how many members are ready, and the last refill error. */
@@ -30,6 +37,7 @@ export class SandboxHealth {
     private readonly deployment: DockerDeployment,
     private readonly resources: SandboxResources,
     private readonly pool: WarmPool,
+    private readonly metrics: SandboxMetrics,
   ) {}
 
   async readiness(): Promise<Readiness> {
@@ -38,9 +46,14 @@ export class SandboxHealth {
       check(() => this.store.pingCache()),
       check(() => this.deployment.ping()),
     ]);
+    // An engine that answers pings but starts nothing is not ready either.
+    const failing = this.metrics.starts.systematicFailure();
+    const containerStarts: DependencyCheck = failing
+      ? { ok: false, latencyMs: 0, error: failing }
+      : { ok: true, latencyMs: 0 };
     return {
-      ready: database.ok && cache.ok && docker.ok,
-      checks: { database, cache, docker },
+      ready: database.ok && cache.ok && docker.ok && containerStarts.ok,
+      checks: { database, cache, docker, containerStarts },
       diskLimit: await this.resources.diskSupport(),
       warmPool: this.pool.status(),
     };

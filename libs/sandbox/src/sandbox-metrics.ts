@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { isCodedError } from '@app/config';
 import { SANDBOX_STATES, SandboxMetaStore } from '@app/meta-store';
+import { StartOutcomes } from './start-outcomes';
 
 /**
  * Prometheus metrics (prom-client, the de-facto Node client): sandboxes by state (read from the
@@ -18,6 +19,8 @@ export class SandboxMetrics {
   readonly reconciled: Counter<'kind'>;
   readonly orphansRemoved: Counter;
   readonly scanDuration: Histogram<'scan'>;
+  /** The latest create starts of this process (readiness, and the create outcome below). */
+  readonly starts = new StartOutcomes();
 
   constructor(store: SandboxMetaStore) {
     collectDefaultMetrics({ register: this.registry, prefix: 'sandboxd_process_' });
@@ -80,7 +83,7 @@ export class SandboxMetrics {
     const end = this.latency.startTimer({ operation });
     try {
       const result = await run();
-      this.operations.inc({ operation, outcome: 'ok' });
+      this.operations.inc({ operation, outcome: this.outcomeOf(operation, result) });
       return result;
     } catch (error) {
       this.operations.inc({ operation, outcome: isCodedError(error) ? error.code : 'error' });
@@ -90,7 +93,26 @@ export class SandboxMetrics {
     }
   }
 
+  /**
+   * A create does not throw when its container fails to start: it answers the sandbox, stopped
+   * with its failureReason. That is a failure all the same, counted under the code it ended with.
+   */
+  private outcomeOf(operation: string, result: unknown): string {
+    if (operation !== 'create' || !isRecord(result)) return 'ok';
+    const { info } = result;
+    if (info.state !== 'stopped' || info.failureReason === null) return 'ok';
+    return this.starts.takeFailureCode(info.id) ?? 'CONTAINER_FAILED';
+  }
+
   render(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+function isRecord(
+  value: unknown,
+): value is { info: { id: string; state: string; failureReason: string | null } } {
+  if (typeof value !== 'object' || value === null) return false;
+  const info = (value as { info?: unknown }).info;
+  return typeof info === 'object' && info !== null && 'failureReason' in info && 'state' in info;
 }

@@ -1,3 +1,4 @@
+import { ContainerProvisioner } from './container-provisioner';
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, describeError } from '@app/config';
 import { ContainerEvent, ContainerState, DockerDeployment, exitReason } from '@app/deployment';
@@ -37,6 +38,8 @@ const PAGE = 500;
  * with our ownership label and no record is removed after a grace period. `report()` only looks;
  * `run()` repairs, re-checking each sandbox under its lock first.
  */
+
+const NO_RECORD = 'no sandbox record';
 @Injectable()
 export class SandboxReconciler {
   private readonly logger = new Logger(SandboxReconciler.name);
@@ -49,6 +52,7 @@ export class SandboxReconciler {
     private readonly driver: SandboxDriver,
     private readonly sandboxes: SandboxService,
     private readonly metrics: SandboxMetrics,
+    private readonly provisioner: ContainerProvisioner,
   ) {}
 
   async report(): Promise<DriftItem[]> {
@@ -135,7 +139,15 @@ export class SandboxReconciler {
         break;
       case 'deleted-container-present':
       case 'orphan-container':
-        await this.deployment.remove(item.containerId!);
+        // The log dir (and its mount) goes with a container no live record uses; a record that
+        // still exists with another container keeps its log dir.
+        if (item.sandboxId && item.detail === NO_RECORD) {
+          await this.provisioner.remove(item.sandboxId, item.containerId!);
+        } else if (item.sandboxId && item.kind === 'deleted-container-present') {
+          await this.provisioner.remove(item.sandboxId, item.containerId!);
+        } else {
+          await this.deployment.remove(item.containerId!);
+        }
         if (item.kind === 'orphan-container') this.metrics.orphansRemoved.inc();
         this.logger.warn(`removed container ${item.containerId} (${item.kind}): ${item.detail}`);
         outcome = 'repaired';
@@ -197,7 +209,7 @@ export class SandboxReconciler {
           kind: 'orphan-container',
           detail: record
             ? `sandbox ${record.info.id} uses container ${record.info.containerId}`
-            : 'no sandbox record',
+            : NO_RECORD,
         });
       }
     }

@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { AppConfig, CodedError, describeError } from '@app/config';
+import { DockerDeployment } from '@app/deployment';
 import {
   LIVE_STATES,
   ListSandboxesQuery,
@@ -9,6 +10,7 @@ import {
   SandboxPage,
   SandboxRecord,
 } from '@app/meta-store';
+import { ContainerProvisioner } from './container-provisioner';
 import { CreateSandboxInput, fingerprintOf, toSandboxSpec } from './create-sandbox.input';
 import { autoStopAt, effectiveAutoDeleteSeconds } from './deadlines';
 import { newSandboxId } from './sandbox-id';
@@ -53,11 +55,16 @@ export class SandboxService {
     private readonly metrics: SandboxMetrics,
     private readonly resources: SandboxResources,
     private readonly pool: WarmPool,
+    /** Optional only so unit tests that build the service by hand need not pass it. */
+    @Optional() private readonly deployment?: DockerDeployment,
+    @Optional() private readonly provisioner?: ContainerProvisioner,
   ) {}
 
   async create(input: CreateSandboxInput, options: CreateOptions): Promise<CreateResult> {
     const spec = toSandboxSpec(input, this.config);
     this.resources.checkCaps(spec);
+    // A registry on a private address is refused before a record or an engine call exists.
+    await this.deployment?.checkImageSource(spec.image);
     const disk = await this.resources.diskPlan(spec);
     // A matching warm-pool member brings its id: its container already runs under that id.
     const member = this.pool.take(spec);
@@ -193,6 +200,12 @@ export class SandboxService {
   }
 
   async delete(idOrName: string, force: boolean): Promise<SandboxInfo> {
+    // A forced delete of a starting sandbox cancels its provision (an image pull can take the
+    // engine's whole deadline) instead of waiting for it under the lock.
+    const found = force ? await this.store.load(idOrName) : null;
+    if (found?.info.state === 'pending' && !found.info.protected) {
+      this.provisioner?.cancel(found.info.id, 'the sandbox was deleted while it was starting');
+    }
     return this.command(idOrName, { type: 'delete', force });
   }
 

@@ -33,6 +33,8 @@ export function statusOf(code: ErrorCode): HttpStatus {
       return HttpStatus.CONFLICT;
     case 'INSUFFICIENT_CAPACITY':
       return HttpStatus.TOO_MANY_REQUESTS;
+    case 'REGISTRY_NOT_ALLOWED':
+      return HttpStatus.FORBIDDEN;
     case 'IMAGE_UNAVAILABLE':
     case 'DISK_LIMIT_UNSUPPORTED':
     case 'EXEC_FAILED':

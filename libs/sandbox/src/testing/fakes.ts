@@ -305,8 +305,21 @@ export class FakeEngine implements Pick<EngineFacts, 'capacity' | 'upperDir' | '
 /** Quota steps that touch no file system. */
 export class FakeQuota implements Pick<
   QuotaService,
-  'ensureLogDir' | 'removeLogDir' | 'shareWithLogDir' | 'detectStorageOptSupport'
+  | 'ensureLogDir'
+  | 'removeLogDir'
+  | 'shareWithLogDir'
+  | 'detectStorageOptSupport'
+  | 'secureLogDir'
+  | 'secureLogRoot'
 > {
+  secureLogDir() {
+    return Promise.resolve();
+  }
+
+  secureLogRoot() {
+    return Promise.resolve(null);
+  }
+
   ensureLogDir(root: string, sandboxId: string) {
     return Promise.resolve(`${root}/${sandboxId}`);
   }

@@ -583,7 +583,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description At least one dependency does not answer */
+            /** @description At least one dependency does not answer (unavailable), or the latest creates all failed to start in the engine (degraded, check containerStarts) */
             503: {
                 headers: {
                     [name: string]: unknown;
