@@ -2,6 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Response } from 'express';
 import type { ExecEvent, ExecResult } from '@app/deployment';
 import type { OutputEncoding } from '../dto/exec.dto';
+import { drained, writeWithBackpressure } from './backpressure';
 
 /**
  * How exec output leaves the service: `utf8` text (bytes that are not UTF-8 become U+FFFD) or
@@ -40,9 +41,9 @@ export async function writeExecAnswer(
   }
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   const open = JSON.stringify(head).slice(0, -1);
-  if (!(await send(res, `${open},"stdout":"`))) return;
+  if (!(await writeWithBackpressure(res, `${open},"stdout":"`))) return;
   if (!(await sendString(res, result.stdout, encoding))) return;
-  if (!(await send(res, '","stderr":"'))) return;
+  if (!(await writeWithBackpressure(res, '","stderr":"'))) return;
   if (!(await sendString(res, result.stderr, encoding))) return;
   res.end('"}');
 }
@@ -106,32 +107,12 @@ async function sendString(res: Response, data: Buffer, encoding: OutputEncoding)
       encoding === 'base64'
         ? piece.toString('base64')
         : JSON.stringify(decoder.write(piece)).slice(1, -1);
-    if (!(await send(res, text))) return false;
+    if (!(await writeWithBackpressure(res, text))) return false;
   }
   if (encoding === 'utf8') {
     const rest = decoder.end();
-    if (rest.length > 0 && !(await send(res, JSON.stringify(rest).slice(1, -1)))) return false;
+    if (rest.length > 0 && !(await writeWithBackpressure(res, JSON.stringify(rest).slice(1, -1))))
+      return false;
   }
   return true;
-}
-
-/** Writes `text`, waiting for the client to take it when the socket's buffer is full; false once gone. */
-async function send(res: Response, text: string): Promise<boolean> {
-  if (res.destroyed) return false;
-  if (res.write(text)) return true;
-  await drained(res);
-  return !res.destroyed;
-}
-
-/** Resolves once the socket buffer has drained, or the client is gone. */
-function drained(res: Response): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }

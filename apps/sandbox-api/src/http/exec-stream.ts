@@ -1,5 +1,6 @@
 import type { Response } from 'express';
 import type { ExecEvent } from '@app/deployment';
+import { writeWithBackpressure } from './backpressure';
 
 export type StreamFormat = 'sse' | 'ndjson';
 
@@ -37,30 +38,12 @@ export async function streamExec(
             durationMs: event.durationMs,
           }
         : { type: event.type, data: event.data.toString('utf8') };
-    await write(
-      res,
+    const text =
       format === 'sse'
         ? `event: ${payload.type}\ndata: ${JSON.stringify(payload)}\n\n`
-        : `${JSON.stringify(payload)}\n`,
-    );
+        : `${JSON.stringify(payload)}\n`;
+    // A client that is gone ends the loop; the command is killed through the request's abort signal.
+    if (!(await writeWithBackpressure(res, text))) return;
   }
   if (!res.destroyed) res.end();
-}
-
-/**
- * Writes and waits while the socket's buffer is full, so a client that reads slowly holds back
- * the command's output instead of piling it up in memory here. A closed connection ends the wait
- * (the loop above then stops; the command is killed through the request's abort signal).
- */
-async function write(res: Response, text: string): Promise<void> {
-  if (res.write(text) || res.destroyed) return;
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
