@@ -13,11 +13,12 @@ describe('SandboxAutomation deadline scans on the real store', () => {
   let h: Harness;
 
   /** Boots with Date frozen at T0, so every deadline below is exact. */
-  async function boot(env: Record<string, string> = {}): Promise<void> {
-    freezeClock(T0);
+  async function boot(env: Record<string, string> = {}): Promise<(iso: string) => void> {
+    const setNow = freezeClock(T0);
     h = await bootHarness({
       env: { SCHEDULER_CONCURRENCY: '1', AUTO_DELETE_AFTER_SECONDS: '-1', ...env },
     });
+    return setNow;
   }
 
   afterEach(async () => {
@@ -96,6 +97,42 @@ describe('SandboxAutomation deadline scans on the real store', () => {
     expect((await h.info(sandbox.id)).state).toBe('stopped');
   });
 
+  it('re-checks each sandbox under its lock: one stopped after the due query is skipped', async () => {
+    await boot();
+    const sandbox = await h.createRunning({ idleTimeoutSeconds: 100 });
+    const query = h.store.dueForAutoStop.bind(h.store);
+    // A user's stop lands between the scan's query and its lock.
+    jest.spyOn(h.store, 'dueForAutoStop').mockImplementation(async (now, limit) => {
+      const ids = await query(now, limit);
+      await h.sandboxes.stop(sandbox.id);
+      return ids;
+    });
+
+    expect(await h.automation.autoStopDue(at(200))).toMatchObject({
+      scanned: 1,
+      skipped: 1,
+      done: 0,
+    });
+    expect(h.deployment.stop).toHaveBeenCalledTimes(1);
+    expect((await h.info(sandbox.id)).stateHistory.at(-1)).toMatchObject({ reason: 'manual' });
+  });
+
+  it('re-checks the deadline under the lock: activity after the due query wins', async () => {
+    const setNow = await boot();
+    const sandbox = await h.createRunning({ idleTimeoutSeconds: 100 });
+    const query = h.store.dueForAutoStop.bind(h.store);
+    jest.spyOn(h.store, 'dueForAutoStop').mockImplementation(async (now, limit) => {
+      const ids = await query(now, limit);
+      setNow(at(150).toISOString());
+      await h.sandboxes.keepAlive(sandbox.id); // deadline now T0+250 s
+      return ids;
+    });
+
+    expect(await h.automation.autoStopDue(at(200))).toMatchObject({ scanned: 1, skipped: 1 });
+    expect((await h.info(sandbox.id)).state).toBe('running');
+    expect(h.deployment.stop).not.toHaveBeenCalled();
+  });
+
   it('counts a failed stop as failed and keeps the sandbox for the next scan', async () => {
     await boot();
     const sandbox = await h.createRunning({ idleTimeoutSeconds: 100 });
@@ -109,13 +146,13 @@ describe('SandboxAutomation deadline scans on the real store', () => {
   });
 
   it('auto-deletes stopped sandboxes past their deadline, never a protected one', async () => {
-    await boot({ AUTO_DELETE_AFTER_SECONDS: '60' });
+    const setNow = await boot({ AUTO_DELETE_AFTER_SECONDS: '60' });
     const plain = await h.createRunning();
     const guarded = await h.createRunning({ protected: true });
     const recent = await h.createRunning();
     await h.sandboxes.stop(plain.id);
     await h.sandboxes.stop(guarded.id);
-    freezeClock(at(30).toISOString());
+    setNow(at(30).toISOString());
     await h.sandboxes.stop(recent.id);
     h.deployment.remove.mockClear();
 
@@ -131,6 +168,23 @@ describe('SandboxAutomation deadline scans on the real store', () => {
     await h.automation.autoDeleteDue(at(100_000));
     expect((await h.info(guarded.id)).state).toBe('stopped');
     expect((await h.info(recent.id)).state).toBe('deleted');
+  });
+
+  it('re-checks protection under the lock: protected after the due query, it is kept', async () => {
+    await boot({ AUTO_DELETE_AFTER_SECONDS: '60' });
+    const sandbox = await h.createRunning();
+    await h.sandboxes.stop(sandbox.id);
+    const query = h.store.dueForAutoDelete.bind(h.store);
+    jest.spyOn(h.store, 'dueForAutoDelete').mockImplementation(async (now, limit) => {
+      const ids = await query(now, limit);
+      await h.sandboxes.setProtected(sandbox.id, true);
+      return ids;
+    });
+    h.deployment.remove.mockClear();
+
+    expect(await h.automation.autoDeleteDue(at(100))).toMatchObject({ scanned: 1, skipped: 1 });
+    expect((await h.info(sandbox.id)).state).toBe('stopped');
+    expect(h.deployment.remove).not.toHaveBeenCalled();
   });
 
   it('does not auto-delete a running sandbox, whatever its delete delay', async () => {
