@@ -98,3 +98,69 @@ describe('SandboxResources admission across two processes sharing the store', ()
     }
   });
 });
+
+describe('SandboxResources caps and disk policy on the real create path', () => {
+  let h: Harness | null = null;
+
+  afterEach(async () => {
+    await h?.close();
+    h = null;
+  });
+
+  async function codeOf(promise: Promise<unknown>): Promise<string> {
+    const outcome = await promise.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    if (!isCodedError(outcome)) throw new Error(`expected a CodedError, got ${String(outcome)}`);
+    return outcome.code;
+  }
+
+  it('refuses a request above MAX_CPUS or MAX_MEMORY, or a runtime not allowed, before any record', async () => {
+    h = await bootHarness({ env: { MAX_CPUS: '2', MAX_MEMORY: '1g', ...NO_OVERCOMMIT } });
+
+    expect(await codeOf(h.createRunning({ cpus: 3, name: 'too-many' }))).toBe('VALIDATION_FAILED');
+    expect(await codeOf(h.createRunning({ memory: '2g', name: 'too-much' }))).toBe(
+      'VALIDATION_FAILED',
+    );
+    expect(await codeOf(h.createRunning({ runtime: 'kata', name: 'other-rt' }))).toBe(
+      'VALIDATION_FAILED',
+    );
+    expect(h.deployment.provision).not.toHaveBeenCalled();
+    for (const name of ['too-many', 'too-much', 'other-rt']) {
+      expect(await h.store.load(name)).toBeNull();
+    }
+  });
+
+  it('refuses a disk it cannot enforce under DISK_LIMIT_POLICY=reject, and records it under warn', async () => {
+    const unsupported = { supported: false, reason: 'storage driver is vfs, not overlay2' };
+    h = await bootHarness({ env: { DISK_LIMIT_POLICY: 'reject', ...NO_OVERCOMMIT } });
+    h.engine.storageInfo.mockResolvedValue({ Driver: 'vfs' });
+    h.quota.detectStorageOptSupport.mockResolvedValue(unsupported);
+    expect(await codeOf(h.createRunning({ disk: '1g' }))).toBe('DISK_LIMIT_UNSUPPORTED');
+    await h.close();
+
+    h = await bootHarness({ env: { DISK_LIMIT_POLICY: 'warn', ...NO_OVERCOMMIT } });
+    h.engine.storageInfo.mockResolvedValue({ Driver: 'vfs' });
+    h.quota.detectStorageOptSupport.mockResolvedValue(unsupported);
+    const sandbox = await h.createRunning({ disk: '1g' });
+    expect(sandbox.disk).toEqual({
+      requested: '1g',
+      requestedBytes: 1024 ** 3,
+      enforced: false,
+      reason: unsupported.reason,
+    });
+    // Detected once per process, not per create.
+    await h.createRunning({ disk: '1g' });
+    expect(h.quota.detectStorageOptSupport).toHaveBeenCalledTimes(1);
+  });
+
+  it('asks the engine for its capacity again after a failed answer', async () => {
+    h = await bootHarness({ env: NO_OVERCOMMIT });
+    h.engine.capacity.mockRejectedValueOnce(new Error('engine is restarting'));
+
+    await expect(h.createRunning()).rejects.toThrow('engine is restarting');
+    expect((await h.createRunning()).state).toBe('running');
+    expect(h.engine.capacity).toHaveBeenCalledTimes(2);
+  });
+});

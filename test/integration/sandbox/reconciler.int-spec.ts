@@ -1,4 +1,6 @@
+import { ContainerEventStream } from '@app/deployment';
 import { MemoryKeyValueStore, sandboxLockKey } from '@app/meta-store';
+import { strictMock } from '../../support/strict-mock';
 import {
   Harness,
   bootHarness,
@@ -203,6 +205,83 @@ describe('SandboxReconciler on the real store', () => {
     expect(h.deployment.remove.mock.calls).toEqual([['ctr-leftover']]);
     expect(h.quota.removeLogDir).not.toHaveBeenCalled();
     expect((await h.info(sandbox.id)).state).toBe('running');
+  });
+
+  it('reports a repair that failed and still does the others', async () => {
+    const old = { instanceId: h.config.instanceId, createdAt: LONG_AGO };
+    const stuck = containerState(null, old);
+    const fine = containerState(null, old);
+    engineShows(h, [stuck, fine]);
+    h.deployment.remove.mockImplementation((id) =>
+      id === stuck.containerId ? Promise.reject(new Error('engine said no')) : Promise.resolve(),
+    );
+
+    const actions = await h.reconciler.run();
+
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          containerId: stuck.containerId,
+          outcome: 'failed',
+          error: expect.stringContaining('engine said no'),
+        }),
+        expect.objectContaining({ containerId: fine.containerId, outcome: 'repaired' }),
+      ]),
+    );
+  });
+
+  it('settles a sandbox from a Docker die event, without a full pass', async () => {
+    const sandbox = await h.createRunning();
+    h.deployment.inspect.mockResolvedValue(exitedState(sandbox.id, 2));
+
+    await h.reconciler.onContainerEvent({
+      action: 'die',
+      containerId: containerIdOf(sandbox.id),
+      sandboxId: sandbox.id,
+      instanceId: h.config.instanceId,
+      exitCode: 2,
+      at: new Date(),
+    });
+
+    const after = await h.info(sandbox.id);
+    expect(after.state).toBe('stopped');
+    expect(after.failureReason).toBe('container exited with code 2');
+    expect(h.deployment.listOwned).not.toHaveBeenCalled();
+  });
+
+  it('ignores an event for a container that is running again', async () => {
+    const sandbox = await h.createRunning();
+    h.deployment.inspect.mockResolvedValue(containerState(sandbox.id));
+
+    await h.reconciler.onContainerEvent({
+      action: 'die',
+      containerId: containerIdOf(sandbox.id),
+      sandboxId: sandbox.id,
+      instanceId: h.config.instanceId,
+      exitCode: 0,
+      at: new Date(),
+    });
+
+    expect((await h.info(sandbox.id)).state).toBe('running');
+  });
+
+  it('watch() follows the event stream and runs a full pass on every (re)connect', async () => {
+    const gone = await h.createRunning();
+    engineShows(h, []);
+    const stream = strictMock(ContainerEventStream);
+    stream.stop.mockReturnValue(undefined);
+    let resync: Parameters<typeof h.deployment.watchEvents>[1] = () => undefined;
+    h.deployment.watchEvents.mockImplementation((_handler, onResync) => {
+      resync = onResync;
+      return stream;
+    });
+
+    const watcher = h.reconciler.watch();
+    void resync();
+
+    await until(async () => ((await h.info(gone.id)).state === 'stopped' ? true : undefined));
+    watcher.stop();
+    expect(stream.stop).toHaveBeenCalledTimes(1);
   });
 
   it('treats the containers of an instance id the database knows as judgeable', async () => {
