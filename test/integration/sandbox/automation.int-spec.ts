@@ -1,12 +1,12 @@
 import { sandboxLockKey } from '@app/meta-store';
-import { Harness, bootHarness, containerIdOf, freezeClock, until } from './support';
+import { Harness, bootHarness, containerIdOf, freezeClock, targets, until } from './support';
 
 const T0 = '2026-06-01T12:00:00.000Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000);
 
 /** The container ids Docker was asked to stop, in order. */
 function stopped(h: Harness): string[] {
-  return h.deployment.stop.mock.calls.map(([id]) => id);
+  return targets(h.deployment.stop);
 }
 
 describe('SandboxAutomation deadline scans on the real store', () => {
@@ -159,7 +159,7 @@ describe('SandboxAutomation deadline scans on the real store', () => {
     const result = await h.automation.autoDeleteDue(at(70));
 
     expect(result).toMatchObject({ done: 1, failed: 0 });
-    expect(h.deployment.remove.mock.calls).toEqual([[containerIdOf(plain.id)]]);
+    expect(targets(h.deployment.remove)).toEqual([containerIdOf(plain.id)]);
     expect((await h.info(plain.id)).state).toBe('deleted');
     expect((await h.info(guarded.id)).state).toBe('stopped');
     expect((await h.info(recent.id)).state).toBe('stopped');

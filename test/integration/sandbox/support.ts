@@ -268,6 +268,14 @@ function nameOf(token: unknown): string {
 }
 
 /**
+ * The first argument of every call of a mocked method, in order: which container (or sandbox)
+ * Docker was asked about. Later arguments (timeouts, signals) are the adapter's business.
+ */
+export function targets<A extends unknown[]>(mock: jest.MockInstance<unknown, A>): A[0][] {
+  return mock.mock.calls.map((args) => args[0]);
+}
+
+/**
  * Polls `check` until it returns a value, without reading the clock (tests here may freeze
  * Date): a fixed number of short real waits.
  */

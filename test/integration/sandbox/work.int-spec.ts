@@ -110,10 +110,9 @@ describe('SandboxWorkService on the real store', () => {
     const read = await h.work.read(sandbox.id, '/etc/hostname');
 
     expect(read.kind).toBe('file');
-    expect(h.deployment.readFile).toHaveBeenCalledWith(containerIdOf(sandbox.id), '/etc/hostname', {
-      maxBytes: h.config.fileSizeLimitBytes,
-      signal: undefined,
-    });
+    const [containerId, path, options] = h.deployment.readFile.mock.calls[0];
+    expect([containerId, path]).toEqual([containerIdOf(sandbox.id), '/etc/hostname']);
+    expect(options.maxBytes).toBe(h.config.fileSizeLimitBytes);
   });
 
   it('refuses to read from a deleted sandbox', async () => {
@@ -137,13 +136,13 @@ describe('SandboxWorkService on the real store', () => {
     await h.work.writeFile(sandbox.id, '/tmp/x', Buffer.from('x'), { mode: 0o600 });
     await h.work.deleteFile(sandbox.id, '/tmp/x');
 
-    expect(h.deployment.writeFile).toHaveBeenCalledWith(
+    const [written, path, data, options] = h.deployment.writeFile.mock.calls[0];
+    expect([written, path, data]).toEqual([containerIdOf(sandbox.id), '/tmp/x', Buffer.from('x')]);
+    expect(options).toMatchObject({ mode: 0o600, maxBytes: h.config.fileSizeLimitBytes });
+    expect(h.deployment.deleteFile.mock.calls[0].slice(0, 2)).toEqual([
       containerIdOf(sandbox.id),
       '/tmp/x',
-      Buffer.from('x'),
-      { mode: 0o600, maxBytes: h.config.fileSizeLimitBytes },
-    );
-    expect(h.deployment.deleteFile).toHaveBeenCalledWith(containerIdOf(sandbox.id), '/tmp/x');
+    ]);
   });
 
   it('counts an exec as activity: the idle deadline moves from the moment of the exec', async () => {
