@@ -95,6 +95,29 @@ describe('LifecycleScheduler on a shared store', () => {
     finish(NOTHING); // the second pass, so shutdown need not wait for it
   });
 
+  it('goes on with the next slot after a scan failed', async () => {
+    autoStop.mockRejectedValueOnce(new Error('database went away'));
+    await boot(1);
+
+    await jest.advanceTimersByTimeAsync(20_000);
+
+    expect(autoStop).toHaveBeenCalledTimes(2);
+    expect(autoDelete).toHaveBeenCalledTimes(2);
+  });
+
+  it('follows Docker events instead of a boot pass when DOCKER_EVENTS=true', async () => {
+    const watch = jest
+      .spyOn(SandboxReconciler.prototype, 'watch')
+      .mockReturnValue({ stop: jest.fn() });
+    await boot(2, { ...SCHEDULED, DOCKER_EVENTS: 'true' });
+
+    // Every process watches its own engine's stream; the periodic pass still runs once per slot.
+    expect(watch).toHaveBeenCalledTimes(2);
+    expect(reconcile).not.toHaveBeenCalled();
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(reconcile).toHaveBeenCalledTimes(1);
+  });
+
   it('runs nothing when SCHEDULER_ENABLED=false', async () => {
     await boot(2, { ...SCHEDULED, SCHEDULER_ENABLED: 'false' });
 
