@@ -27,7 +27,9 @@ import {
   buildLabelRows,
   buildSandboxRow,
   sandboxColumnValues,
+  readableRecords,
   sameLabels,
+  skippingCorrupt,
   toSandboxRecord,
 } from './sandbox-row';
 
@@ -158,7 +160,7 @@ export class SandboxDb {
       const [byId] = await this.infoQueries.byId.run<RawInfoRow>(manager, { id: idOrName });
       const row =
         byId ?? (await this.infoQueries.byLiveName.run<RawInfoRow>(manager, { name: idOrName }))[0];
-      return row === undefined ? null : infoFromRaw(row.info);
+      return row === undefined ? null : infoFromRaw(row.info, idOrName);
     });
   }
 
@@ -229,7 +231,8 @@ export class SandboxDb {
       const hasMore = rows.length > query.limit;
       const page = hasMore ? rows.slice(0, query.limit) : rows;
       return {
-        items: page.map((row) => infoFromRaw(row.info)),
+        // A corrupt row is left out of the page (and logged); the cursor still moves past it.
+        items: page.flatMap((row) => skippingCorrupt(() => infoFromRaw(row.info, row.id))),
         nextCursor: hasMore ? encodeCursor(page[page.length - 1].id) : null,
       };
     });
@@ -241,7 +244,7 @@ export class SandboxDb {
         where: { operation: Not(IsNull()) },
         order: { id: 'ASC' },
       });
-      return rows.map(toSandboxRecord);
+      return readableRecords(rows);
     });
   }
 
@@ -261,7 +264,7 @@ export class SandboxDb {
         order: { id: 'ASC' },
         take: Math.floor(limit),
       });
-      return rows.map(toSandboxRecord);
+      return readableRecords(rows);
     });
   }
 
@@ -274,7 +277,7 @@ export class SandboxDb {
       const rows = await this.gate.run((manager) =>
         manager.find(SandboxEntity, { where: { id: In(batch) } }),
       );
-      for (const row of rows) byId.set(row.id, toSandboxRecord(row));
+      for (const record of readableRecords(rows)) byId.set(record.info.id, record);
     }
     return unique.flatMap((id) => byId.get(id) ?? []);
   }
