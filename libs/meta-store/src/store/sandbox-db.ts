@@ -255,16 +255,26 @@ export class SandboxDb {
     afterId?: string,
   ): Promise<SandboxRecord[]> {
     if (states.length === 0 || limit <= 0) return Promise.resolve([]);
+    const wanted = Math.floor(limit);
     return this.gate.run(async (manager) => {
-      const rows = await manager.find(SandboxEntity, {
-        where: {
-          state: In([...states]),
-          ...(afterId === undefined ? {} : { id: MoreThan(afterId) }),
-        },
-        order: { id: 'ASC' },
-        take: Math.floor(limit),
-      });
-      return readableRecords(rows);
+      // A corrupt row is skipped; reading on past it keeps the page full, so a short page still
+      // means the end to a caller that pages on (the reconciler).
+      const records: SandboxRecord[] = [];
+      let after = afterId;
+      for (;;) {
+        const take = wanted - records.length;
+        const rows = await manager.find(SandboxEntity, {
+          where: {
+            state: In([...states]),
+            ...(after === undefined ? {} : { id: MoreThan(after) }),
+          },
+          order: { id: 'ASC' },
+          take,
+        });
+        records.push(...readableRecords(rows));
+        if (rows.length < take || records.length >= wanted) return records;
+        after = rows[rows.length - 1].id;
+      }
     });
   }
 
