@@ -134,42 +134,6 @@ const SANDBOX_INFO_KEYS: { readonly [K in keyof SandboxInfo]-?: true } = {
   fromPool: true,
 };
 
-/**
- * Values of the lifecycle fields for a record stored before they existed: an info blob written by
- * an older version simply lacks the keys, and its sandbox had no deadlines and no protection.
- */
-export const SANDBOX_INFO_LIFECYCLE_DEFAULTS: Readonly<
-  Pick<
-    SandboxInfo,
-    'autoStopAt' | 'autoDeleteAt' | 'protected' | 'maxLifetimeSeconds' | 'lastActivityAt'
-  >
-> = Object.freeze({
-  autoStopAt: null,
-  autoDeleteAt: null,
-  protected: false,
-  maxLifetimeSeconds: null,
-  lastActivityAt: null,
-});
-
-/**
- * Values of the resource fields for a record stored before they existed: its container was created
- * without a pids or disk limit, under Docker's default runtime, and no log-directory quota was ever
- * attempted for it.
- */
-export const SANDBOX_INFO_RESOURCE_DEFAULTS: Readonly<
-  Pick<SandboxInfo, 'pidsLimit' | 'runtime' | 'disk' | 'logDirQuota'>
-> = Object.freeze({
-  pidsLimit: null,
-  runtime: 'runc',
-  disk: null,
-  logDirQuota: null,
-});
-
-/** A record stored before the warm pool existed was, necessarily, created cold. */
-export const SANDBOX_INFO_POOL_DEFAULTS: Readonly<Pick<SandboxInfo, 'fromPool'>> = Object.freeze({
-  fromPool: false,
-});
-
 export const SANDBOX_INFO_FIELDS = Object.freeze(
   Object.keys(SANDBOX_INFO_KEYS) as (keyof SandboxInfo)[],
 );
@@ -185,23 +149,9 @@ export function pickSandboxInfoFields(source: object): Partial<SandboxInfo> {
   return picked;
 }
 
-/**
- * A stored info blob as a SandboxInfo: picked to the allowlist, with the lifecycle and resource
- * fields an older version did not write filled with their defaults (a stored null stays null).
- */
-export function withInfoDefaults(source: object): SandboxInfo {
-  const info: Record<string, unknown> = pickSandboxInfoFields(source);
-  fillMissing(info, SANDBOX_INFO_LIFECYCLE_DEFAULTS);
-  fillMissing(info, SANDBOX_INFO_RESOURCE_DEFAULTS);
-  fillMissing(info, SANDBOX_INFO_POOL_DEFAULTS);
-  return info as unknown as SandboxInfo;
-}
-
-/** Sets each key of `defaults` that `target` lacks (undefined); a stored null is kept. */
-function fillMissing(target: Record<string, unknown>, defaults: object): void {
-  for (const [key, value] of Object.entries(defaults)) {
-    if (target[key] === undefined) target[key] = value;
-  }
+/** A SandboxInfo with any other key (a DB-only field a caller spread in) left out. */
+export function pickSandboxInfo(info: SandboxInfo): SandboxInfo {
+  return pickSandboxInfoFields(info) as SandboxInfo;
 }
 
 /**
@@ -220,28 +170,17 @@ export interface SandboxSpec {
   entrypoint: string[] | null;
   idleTimeoutSeconds: number;
   autoDeleteSeconds: number | null;
-  /** Null for none; an older stored spec without the key reads as null. */
+  /** Null for none. */
   maxLifetimeSeconds: number | null;
-  /** Null for the daemon's default; an older stored spec reads as null. */
+  /** Null for the daemon's default. */
   pidsLimit: number | null;
   /** The disk limit in bytes (parsed from `disk`), or null for none. */
   diskBytes: number | null;
   /** The disk limit as the caller wrote it (e.g. "10g"), or null for none. */
   disk: string | null;
-  /** The OCI runtime; an older stored spec reads as 'runc', what its container was created with. */
+  /** The OCI runtime the container is created with. */
   runtime: string;
 }
-
-/** The spec fields added after the first release, with the value an older stored spec reads as. */
-export const SANDBOX_SPEC_DEFAULTS: Readonly<
-  Pick<SandboxSpec, 'maxLifetimeSeconds' | 'pidsLimit' | 'diskBytes' | 'disk' | 'runtime'>
-> = Object.freeze({
-  maxLifetimeSeconds: null,
-  pidsLimit: null,
-  diskBytes: null,
-  disk: null,
-  runtime: 'runc',
-});
 
 /**
  * The spec as a record holds it: each env value sealed (see SecretsKeyring), under the variable's
@@ -251,23 +190,6 @@ export const SANDBOX_SPEC_DEFAULTS: Readonly<
 export type SealedSandboxSpec = Omit<SandboxSpec, 'env'> & {
   sealedEnv: Readonly<Record<string, string>>;
 };
-
-/** A spec as an older version stored it: any of the later fields may be missing. */
-export type StoredSandboxSpec = Omit<SealedSandboxSpec, keyof typeof SANDBOX_SPEC_DEFAULTS> &
-  Partial<Pick<SealedSandboxSpec, keyof typeof SANDBOX_SPEC_DEFAULTS>>;
-
-/**
- * A stored spec with the fields an older version did not write filled with their defaults. Unlike
- * info, a stored null also reads as the default: the spec is only ever read back whole, and no
- * version ever wrote null for a field whose default is not null.
- */
-export function withSpecDefaults(spec: StoredSandboxSpec): SealedSandboxSpec {
-  const filled: Record<string, unknown> = { ...spec };
-  for (const [key, value] of Object.entries(SANDBOX_SPEC_DEFAULTS)) {
-    filled[key] ??= value;
-  }
-  return filled as unknown as SealedSandboxSpec;
-}
 
 /** A durable record: the public info plus DB-only fields, with an optimistic-lock version. */
 export interface SandboxRecord {

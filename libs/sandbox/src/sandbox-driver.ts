@@ -12,6 +12,7 @@ import {
   sandboxMachine,
 } from './sandbox.machine';
 import { MachineSnapshot, viewOf } from './snapshot-view';
+import { persistedSnapshotOf } from './snapshot-schema';
 
 type SandboxActor = Actor<typeof sandboxMachine>;
 
@@ -135,7 +136,10 @@ export class SandboxDriver {
  * it takes the record's flag, which was the rule's only home then.
  */
 function withProtection(persisted: unknown, record: SandboxRecord): Snapshot<unknown> {
-  const stored = persisted as { context?: Partial<SandboxMachineContext> };
+  const stored: { context?: Partial<SandboxMachineContext> } = persistedSnapshotOf(
+    persisted,
+    record.info.id,
+  );
   if (stored.context === undefined || typeof stored.context.protected === 'boolean') {
     return persisted as Snapshot<unknown>;
   }

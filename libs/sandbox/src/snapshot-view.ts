@@ -1,5 +1,6 @@
 import type { SnapshotFrom } from 'xstate';
 import { SANDBOX_OPERATIONS, SandboxInfo, SandboxOperation, SandboxState } from '@app/meta-store';
+import { publicStateOfValue } from './snapshot-schema';
 import type { SandboxMachine } from './sandbox.machine';
 
 export type MachineSnapshot = SnapshotFrom<SandboxMachine>;
@@ -21,8 +22,7 @@ export type MachineView = Pick<
 >;
 
 export function publicStateOf(snapshot: MachineSnapshot): SandboxState {
-  const value = snapshot.value as string | Record<string, unknown>;
-  return (typeof value === 'string' ? value : Object.keys(value)[0]) as SandboxState;
+  return publicStateOfValue(snapshot.value);
 }
 
 export function operationOf(snapshot: MachineSnapshot): SandboxOperation | null {
@@ -38,8 +38,8 @@ export function viewOf(snapshot: MachineSnapshot): MachineView {
     containerId: c.containerId,
     ports: c.ports,
     host: c.host,
-    // Snapshots persisted before the field existed have no value for it.
-    logDirQuota: c.logDirQuota ?? null,
+    // BackfillStoredBlobs wrote the field into every snapshot persisted before it existed.
+    logDirQuota: c.logDirQuota,
     startedAt: c.startedAt,
     stoppedAt: c.stoppedAt,
     deletedAt: c.deletedAt,

@@ -4,6 +4,7 @@ import { loadConfig } from '@app/config';
 import {
   META_STORE_MIGRATIONS,
   MIGRATIONS_TABLE_NAME,
+  SANDBOX_INFO_FIELDS,
   SandboxMetaStore,
   MemoryKeyValueStore,
   buildDataSourceOptions,
@@ -462,7 +463,9 @@ async function expectSealingUpgrade(options: DataSourceOptions): Promise<void> {
         i % 3 === 0 ? {} : { A: `alpha-${i}`, TOKEN: 'secret-value' },
       );
     }
-    // Rolled back, the kept values are in clear again; a deleted sandbox's stay gone.
+    // Rolled back (BackfillStoredBlobs, which runs after it, first), the kept values are in clear
+    // again; a deleted sandbox's stay gone.
+    await upgraded.undoLastMigration({ transaction: 'all' });
     await upgraded.undoLastMigration({ transaction: 'all' });
     const reverted = await rawSpecs(upgraded);
     expect(reverted['seal-00001']).toMatchObject({ env: { A: 'alpha-1', TOKEN: 'secret-value' } });
@@ -473,11 +476,109 @@ async function expectSealingUpgrade(options: DataSourceOptions): Promise<void> {
   }
 }
 
+/** The release before BackfillStoredBlobs: every migration but the last. */
+function migrationsBeforeBackfill(): ReturnType<typeof metaStoreMigrations> {
+  return metaStoreMigrations(testKeyring()).slice(0, -1);
+}
+
+/**
+ * A database at the release before BackfillStoredBlobs holding rows as older releases left them:
+ * info and spec without the later fields (one with a stored null that must stay), a machine
+ * snapshot without logDirQuota and protected, and a row whose info is not JSON at all.
+ */
+async function seedBeforeBackfill(options: DataSourceOptions): Promise<void> {
+  const before = await initializeDataSource({ ...options, migrations: migrationsBeforeBackfill() });
+  try {
+    const p = before.options.type === 'postgres' ? (n: number) => `$${n}` : () => '?';
+    const insert = (id: string, info: string, spec: string, snapshot: string | null) =>
+      before.query(
+        `INSERT INTO sandbox_table (id, state, image, labels, instance_id, created_at, spec, info, machine_snapshot, machine_version, version)
+         VALUES (${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(p).join(', ')})`,
+        [id, 'running', 'alpine:3.20', '{}', 'i', 0, spec, info, snapshot, 'v1', 1],
+      );
+    const oldInfo = (id: string, overrides: Partial<SandboxInfo>): string => {
+      const info: Record<string, unknown> = {
+        ...makeSandboxInfo({ id, state: 'running', operation: null, ...overrides }),
+      };
+      for (const key of ['fromPool', 'logDirQuota', 'protected', 'runtime']) delete info[key];
+      return JSON.stringify(info);
+    };
+    const oldSpec: Record<string, unknown> = { ...makeSandboxSpec(), sealedEnv: {}, runtime: null };
+    delete oldSpec.env;
+    delete oldSpec.maxLifetimeSeconds;
+    const snapshot = {
+      status: 'active',
+      value: 'running',
+      context: { sandboxId: 'bf-b', state: 'running', stateHistory: [] },
+      historyValue: {},
+      children: {},
+    };
+    await insert('bf-a', oldInfo('bf-a', { autoStopAt: null }), JSON.stringify(oldSpec), null);
+    await insert('bf-b', oldInfo('bf-b', {}), JSON.stringify(oldSpec), JSON.stringify(snapshot));
+    await insert('bf-c', '{not json', JSON.stringify(oldSpec), null);
+  } finally {
+    await before.destroy();
+  }
+}
+
+/** After BackfillStoredBlobs: every blob complete, stored values kept, the bad row left as it was. */
+async function expectBackfilled(dataSource: DataSource): Promise<void> {
+  const rows = await dataSource.query<
+    { id: string; info: string; spec: string; machine_snapshot: string | null }[]
+  >(`SELECT id, info, spec, machine_snapshot FROM sandbox_table ORDER BY id`);
+  const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
+  for (const id of ['bf-a', 'bf-b']) {
+    const info = JSON.parse(byId[id].info) as Record<string, unknown>;
+    expect(Object.keys(info).sort()).toEqual([...SANDBOX_INFO_FIELDS].sort());
+    expect(info).toMatchObject({ fromPool: false, logDirQuota: null, protected: false });
+    expect(info).toMatchObject({ runtime: 'runc', autoStopAt: null });
+    expect(JSON.parse(byId[id].spec)).toMatchObject({ runtime: 'runc', maxLifetimeSeconds: null });
+  }
+  expect(JSON.parse(byId['bf-b'].machine_snapshot ?? 'null')).toMatchObject({
+    value: 'running',
+    context: { sandboxId: 'bf-b', logDirQuota: null, protected: false, stateHistory: [] },
+    historyValue: {},
+  });
+  expect(byId['bf-a'].machine_snapshot).toBeNull();
+  expect(byId['bf-c'].info).toBe('{not json');
+
+  // The records read through the schema; the unreadable one is that sandbox's error alone.
+  const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
+  expect((await store.load('bf-a'))?.info.runtime).toBe('runc');
+  await expect(store.load('bf-c')).rejects.toMatchObject({ code: 'RECORD_CORRUPT' });
+  expect((await store.loadMany(['bf-a', 'bf-b', 'bf-c'])).map((r) => r.info.id)).toEqual([
+    'bf-a',
+    'bf-b',
+  ]);
+  expect(await pendingSandboxTableChanges(dataSource)).toEqual([]);
+}
+
+async function expectBackfillUpgrade(options: DataSourceOptions): Promise<void> {
+  await seedBeforeBackfill(options);
+  const upgraded = await initializeDataSource(options);
+  try {
+    await expectBackfilled(upgraded);
+  } finally {
+    await upgraded.destroy();
+  }
+}
+
 describe('migrations', () => {
   it('seal the env values a SQLite database held in clear, page after page, and roll back', async () => {
     const file = tempSqlite();
     try {
       await expectSealingUpgrade(
+        buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring()),
+      );
+    } finally {
+      file.remove();
+    }
+  });
+
+  it('complete the info, spec and snapshot blobs older releases wrote, on SQLite', async () => {
+    const file = tempSqlite();
+    try {
+      await expectBackfillUpgrade(
         buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring()),
       );
     } finally {
@@ -612,6 +713,7 @@ describe('migrations', () => {
     const previousDbName = `sandboxd_mig_prev_${suffix}`;
     const resourcesDbName = `sandboxd_mig_res_${suffix}`;
     const sealDbName = `sandboxd_mig_seal_${suffix}`;
+    const backfillDbName = `sandboxd_mig_fill_${suffix}`;
     const admin = new Client({ connectionString: TEST_DATABASE_URL });
     const urlOf = (name: string): string => {
       const url = new URL(TEST_DATABASE_URL);
@@ -626,6 +728,7 @@ describe('migrations', () => {
       await admin.query(`CREATE DATABASE ${previousDbName}`);
       await admin.query(`CREATE DATABASE ${resourcesDbName}`);
       await admin.query(`CREATE DATABASE ${sealDbName}`);
+      await admin.query(`CREATE DATABASE ${backfillDbName}`);
     });
 
     afterAll(async () => {
@@ -634,6 +737,7 @@ describe('migrations', () => {
       await dropDatabase(admin, previousDbName);
       await dropDatabase(admin, resourcesDbName);
       await dropDatabase(admin, sealDbName);
+      await dropDatabase(admin, backfillDbName);
       await admin.end();
     });
 
@@ -723,6 +827,12 @@ describe('migrations', () => {
     it('seal the env values a database held in clear, page after page, and roll back', async () => {
       await expectSealingUpgrade(
         buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(sealDbName) }), testKeyring()),
+      );
+    });
+
+    it('complete the info, spec and snapshot blobs older releases wrote', async () => {
+      await expectBackfillUpgrade(
+        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(backfillDbName) }), testKeyring()),
       );
     });
 

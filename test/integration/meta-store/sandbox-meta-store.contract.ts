@@ -19,7 +19,6 @@ import type {
   InsertSandboxInput,
   SandboxInfo,
   SandboxRecord,
-  SandboxSpec,
   SandboxState,
 } from '@app/meta-store';
 import { DataSource, In } from 'typeorm';
@@ -861,46 +860,6 @@ export function describeSandboxMetaStoreContract(
         });
       });
 
-      it('reads a record stored before the lifecycle fields existed with null/false defaults', async () => {
-        const record = await insert(live);
-        const id = record.info.id;
-        const lifecycleKeys = [
-          'autoStopAt',
-          'autoDeleteAt',
-          'protected',
-          'maxLifetimeSeconds',
-          'lastActivityAt',
-        ];
-        const oldInfo = Object.fromEntries(
-          Object.entries(record.info).filter(([key]) => !lifecycleKeys.includes(key)),
-        );
-        const oldSpec: Partial<SandboxSpec> = { ...record.spec };
-        delete oldSpec.maxLifetimeSeconds;
-        await h.dataSource
-          .createQueryBuilder()
-          .update(SandboxEntity)
-          .set({ info: oldInfo as unknown as SandboxInfo, spec: oldSpec as SandboxSpec })
-          .where('id = :id', { id })
-          .execute();
-        await h.flushCache();
-
-        const loaded = await store.load(id);
-        expect(loaded?.info).toEqual({
-          ...oldInfo,
-          autoStopAt: null,
-          autoDeleteAt: null,
-          protected: false,
-          maxLifetimeSeconds: null,
-          lastActivityAt: null,
-        });
-        expect(loaded?.spec.maxLifetimeSeconds).toBeNull();
-        expect(await store.get(id)).toEqual(loaded?.info);
-        // The next write stores the complete info.
-        const updated = await store.update(id, { host: 'h' }, { expectedVersion: 1 });
-        expect((await row(id)).info).toEqual(updated.info);
-        expect(updated.info.protected).toBe(false);
-      });
-
       it('rejects a deadline that is not an instant, or a protected flag that is not a boolean', async () => {
         expect(await codeOf(store.insert(input({ autoStopAt: 'soon' })))).toBe('VALIDATION_FAILED');
         expect(await codeOf(store.insert(input({ autoDeleteAt: 'later' })))).toBe(
@@ -1235,46 +1194,6 @@ export function describeSandboxMetaStoreContract(
         expect((await store.load(record.info.id))?.version).toBe(1);
       });
 
-      it('reads a record stored before the resource fields existed with their defaults', async () => {
-        const record = await insert({ ...live, cpus: 1, memoryBytes: GiB });
-        const id = record.info.id;
-        const resourceKeys = ['pidsLimit', 'runtime', 'disk', 'logDirQuota'];
-        const oldInfo = Object.fromEntries(
-          Object.entries(record.info).filter(([key]) => !resourceKeys.includes(key)),
-        );
-        const oldSpec: Partial<SandboxSpec> = { ...record.spec };
-        for (const key of ['pidsLimit', 'diskBytes', 'disk', 'runtime'] as const) {
-          delete oldSpec[key];
-        }
-        await h.dataSource
-          .createQueryBuilder()
-          .update(SandboxEntity)
-          .set({ info: oldInfo as unknown as SandboxInfo, spec: oldSpec as SandboxSpec })
-          .where('id = :id', { id })
-          .execute();
-        // The cache entry an older version wrote lacks the keys too: read as a miss.
-        await h.kv.set(aliveKey(id), JSON.stringify(oldInfo));
-
-        const defaults = { pidsLimit: null, runtime: 'runc', disk: null, logDirQuota: null };
-        const loaded = await store.load(id);
-        expect(loaded?.info).toEqual({ ...oldInfo, ...defaults });
-        expect(loaded?.spec).toEqual({
-          ...oldSpec,
-          pidsLimit: null,
-          diskBytes: null,
-          disk: null,
-          runtime: 'runc',
-        });
-        expect(await store.get(id)).toEqual(loaded?.info);
-
-        // The next write stores (and caches) the complete info.
-        const updated = await store.update(id, { host: 'h' }, { expectedVersion: 1 });
-        expect(updated.info).toMatchObject(defaults);
-        expect((await row(id)).info).toEqual(updated.info);
-        expect(JSON.parse((await rawAlive(id)) ?? '')).toEqual(updated.info);
-        expect(await store.get(id)).toEqual(updated.info);
-      });
-
       /**
        * The change in committedResources between two readings. Exact wherever no other writer
        * touched a live row in between (always on an exclusive database); otherwise the readings
@@ -1333,6 +1252,124 @@ export function describeSandboxMetaStoreContract(
         await step({ sandboxes: -1, cpus: 0, memoryBytes: -3 * GiB });
         expect(await row(id)).toMatchObject({ state: 'deleted', cpus: null, memoryBytes: 3 * GiB });
       });
+    });
+
+    describe('stored data that fails its schema', () => {
+      /** Overwrites the info column of `id` with `value` (any JSON) or raw SQL text. */
+      const corruptInfo = async (id: string, value: unknown): Promise<void> => {
+        await h.dataSource
+          .createQueryBuilder()
+          .update(SandboxEntity)
+          .set({ info: value as SandboxInfo })
+          .where('id = :id', { id })
+          .execute();
+      };
+      const notJson = async (id: string): Promise<void> => {
+        await h.dataSource
+          .createQueryBuilder()
+          .update(SandboxEntity)
+          .set({ info: () => "'{not json'" })
+          .where('id = :id', { id })
+          .execute();
+      };
+      const corruptCode = async (read: Promise<unknown>, id: string): Promise<void> => {
+        const error = await rejectionOf(read);
+        expect(isCoded(error, 'RECORD_CORRUPT')).toBe(true);
+        expect(error).toMatchObject({ details: { sandboxId: id } });
+      };
+      const running = { state: 'running', operation: null } as const;
+
+      it('answers RECORD_CORRUPT for that sandbox alone: a missing field, a wrong value, no JSON', async () => {
+        const ok = await insert(running);
+        const cases: [string, (id: string, info: SandboxInfo) => Promise<void>][] = [
+          ['missing', (id, info) => corruptInfo(id, { ...info, runtime: undefined })],
+          ['wrong', (id, info) => corruptInfo(id, { ...info, state: 'zombie' })],
+          ['text', (id) => notJson(id)],
+        ];
+        for (const [, corrupt] of cases) {
+          const bad = await insert(running);
+          const id = bad.info.id;
+          await corrupt(id, bad.info);
+          await h.flushCache();
+          await corruptCode(store.load(id), id);
+          await corruptCode(store.get(id), id);
+          await corruptCode(store.update(id, { host: 'h' }, { expectedVersion: 1 }), id);
+        }
+        expect((await store.load(ok.info.id))?.info).toEqual(ok.info);
+        expect(await store.get(ok.info.id)).toEqual(ok.info);
+      });
+
+      it('leaves a corrupt row out of list pages, which still reach every readable sandbox', async () => {
+        const labels = { run, corruptList: newId() };
+        const ids = [];
+        for (let i = 0; i < 4; i += 1) ids.push((await insert({ ...running, labels })).info.id);
+        const bad = await store.load(ids[1]);
+        await corruptInfo(ids[1], { ...bad!.info, cpus: 'two' });
+        await notJson(ids[2]);
+        const readable = [ids[0], ids[3]].sort();
+
+        const all = await store.list({ labels, limit: 10 });
+        expect(all.items.map((i) => i.id).sort()).toEqual(readable);
+        // Page by page (one row each), the cursor moves past the corrupt rows too.
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let page = 0; page < 10; page += 1) {
+          const result = await store.list({ labels, limit: 1, cursor });
+          seen.push(...result.items.map((i) => i.id));
+          if (result.nextCursor === null) break;
+          cursor = result.nextCursor;
+        }
+        expect(seen.sort()).toEqual(readable);
+      });
+
+      it('skips a corrupt row in the scan reads (loadMany, listByStates, operations in flight)', async () => {
+        const a = await insert(running);
+        const bad = await insert(running);
+        const flight = await insert({ state: 'pending', operation: 'starting' });
+        const badFlight = await insert({ state: 'pending', operation: 'starting' });
+        await notJson(bad.info.id);
+        await corruptInfo(badFlight.info.id, { ...badFlight.info, protected: 'yes' });
+        const ids = [a, bad, flight, badFlight].map((r) => r.info.id);
+
+        expect((await store.loadMany(ids)).map((r) => r.info.id)).toEqual([
+          a.info.id,
+          flight.info.id,
+        ]);
+        const inFlight = (await store.listWithOperationInFlight()).map((r) => r.info.id);
+        expect(inFlight).toContain(flight.info.id);
+        expect(inFlight).not.toContain(badFlight.info.id);
+        const live: string[] = [];
+        let afterId: string | undefined;
+        for (;;) {
+          const page = await store.listByStates(LIVE_STATES, 500, afterId);
+          live.push(...page.map((r) => r.info.id));
+          if (page.length < 500) break;
+          afterId = page[page.length - 1].info.id;
+        }
+        expect(live).toEqual(expect.arrayContaining([a.info.id, flight.info.id]));
+        expect(live).not.toContain(bad.info.id);
+        expect(live).not.toContain(badFlight.info.id);
+      });
+
+      it.each([
+        ['a wrong value', (info: SandboxInfo) => JSON.stringify({ ...info, memoryBytes: -1 })],
+        [
+          'a missing field',
+          (info: SandboxInfo) => JSON.stringify({ ...info, fromPool: undefined }),
+        ],
+        ['another sandbox', (info: SandboxInfo) => JSON.stringify({ ...info, id: 'other' })],
+        ['no JSON', () => '{not json'],
+      ])(
+        'treats a cache entry with %s as a miss, reads the database and evicts it',
+        async (_, entry) => {
+          const record = await insert(running);
+          const id = record.info.id;
+          expect(await rawAlive(id)).not.toBeNull();
+          await h.kv.set(aliveKey(id), entry(record.info));
+          expect(await store.get(id)).toEqual(record.info);
+          expect(await rawAlive(id)).toBeNull();
+        },
+      );
     });
 
     describe('reconciler reads', () => {

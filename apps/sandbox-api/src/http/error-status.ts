@@ -48,6 +48,7 @@ export function statusOf(code: ErrorCode): HttpStatus {
       return HttpStatus.SERVICE_UNAVAILABLE;
     // The server holds a key that does not open this sandbox's env: an operator's problem.
     case 'SECRETS_UNREADABLE':
+    case 'RECORD_CORRUPT':
     case 'INTERNAL_ERROR':
       return HttpStatus.INTERNAL_SERVER_ERROR;
     default: {

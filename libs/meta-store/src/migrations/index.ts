@@ -4,6 +4,7 @@ import { AddLifecycleDeadlines1795815322931 } from './1795815322931-AddLifecycle
 import { AddResourceColumns1795816735854 } from './1795816735854-AddResourceColumns';
 import { AddLabelContainmentIndex1795818000000 } from './1795818000000-AddLabelContainmentIndex';
 import { sealEnvValuesMigration } from './1796183903821-SealEnvValues';
+import { BackfillStoredBlobs1796200000000 } from './1796200000000-BackfillStoredBlobs';
 import type { MigrationClass } from './1796183903821-SealEnvValues';
 
 /**
@@ -17,7 +18,14 @@ export const META_STORE_MIGRATIONS = [
   AddLabelContainmentIndex1795818000000,
 ];
 
-/** Every migration, those that seal stored values made with the service's keyring. */
+/**
+ * Every migration, those that seal stored values made with the service's keyring; the back-fill
+ * of the info and spec blobs runs after the sealing, which rewrites the spec.
+ */
 export function metaStoreMigrations(keyring: SecretsKeyring): MigrationClass[] {
-  return [...META_STORE_MIGRATIONS, sealEnvValuesMigration(keyring)];
+  return [
+    ...META_STORE_MIGRATIONS,
+    sealEnvValuesMigration(keyring),
+    BackfillStoredBlobs1796200000000,
+  ];
 }

@@ -1,8 +1,8 @@
 import { KeyValueStore } from '../kv/key-value-store';
 import { pickSandboxInfoFields } from '../sandbox-info';
 import type { SandboxInfo } from '../sandbox-info';
+import { cachedInfoOf } from '../stored-sandbox-schema';
 import { aliveKey, timeoutKey } from './cache-keys';
-import { infoShape } from './info-shape';
 import type { SandboxTimeout } from './meta-store.types';
 
 /**
@@ -14,18 +14,15 @@ export class SandboxCache {
   constructor(private readonly kv: KeyValueStore) {}
 
   /**
-   * The cached info, or null when absent, corrupt or incomplete (never trusted half-written). An
-   * entry written by a version that predates a field counts as incomplete: the caller falls back
-   * to the database, which fills in the field's default.
+   * The cached info, or null when absent or not a valid info of this sandbox (checked against the
+   * info schema); an invalid entry is evicted, and the caller falls back to the database.
    */
   async readAlive(sandboxId: string): Promise<SandboxInfo | null> {
-    const parsed = parseObject(await this.kv.get(aliveKey(sandboxId)));
-    if (parsed === null) return null;
-    const shape = infoShape(parsed);
-    if (shape === 'incomplete') return null;
-    // Holding exactly the fields writeAlive stores, the parsed object is the info itself.
-    const info = (shape === 'exact' ? parsed : pickSandboxInfoFields(parsed)) as SandboxInfo;
-    return info.id === sandboxId ? info : null;
+    const raw = await this.kv.get(aliveKey(sandboxId));
+    if (raw === null) return null;
+    const info = cachedInfoOf(parseObject(raw), sandboxId);
+    if (info === null) await this.evictAlive(sandboxId);
+    return info;
   }
 
   async writeAlive(sandboxId: string, info: object): Promise<void> {

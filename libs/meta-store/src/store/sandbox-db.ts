@@ -27,7 +27,9 @@ import {
   buildLabelRows,
   buildSandboxRow,
   sandboxColumnValues,
+  readableRecords,
   sameLabels,
+  skippingCorrupt,
   toSandboxRecord,
 } from './sandbox-row';
 
@@ -158,7 +160,7 @@ export class SandboxDb {
       const [byId] = await this.infoQueries.byId.run<RawInfoRow>(manager, { id: idOrName });
       const row =
         byId ?? (await this.infoQueries.byLiveName.run<RawInfoRow>(manager, { name: idOrName }))[0];
-      return row === undefined ? null : infoFromRaw(row.info);
+      return row === undefined ? null : infoFromRaw(row.info, idOrName);
     });
   }
 
@@ -229,7 +231,8 @@ export class SandboxDb {
       const hasMore = rows.length > query.limit;
       const page = hasMore ? rows.slice(0, query.limit) : rows;
       return {
-        items: page.map((row) => infoFromRaw(row.info)),
+        // A corrupt row is left out of the page (and logged); the cursor still moves past it.
+        items: page.flatMap((row) => skippingCorrupt(() => infoFromRaw(row.info, row.id))),
         nextCursor: hasMore ? encodeCursor(page[page.length - 1].id) : null,
       };
     });
@@ -241,7 +244,7 @@ export class SandboxDb {
         where: { operation: Not(IsNull()) },
         order: { id: 'ASC' },
       });
-      return rows.map(toSandboxRecord);
+      return readableRecords(rows);
     });
   }
 
@@ -252,16 +255,26 @@ export class SandboxDb {
     afterId?: string,
   ): Promise<SandboxRecord[]> {
     if (states.length === 0 || limit <= 0) return Promise.resolve([]);
+    const wanted = Math.floor(limit);
     return this.gate.run(async (manager) => {
-      const rows = await manager.find(SandboxEntity, {
-        where: {
-          state: In([...states]),
-          ...(afterId === undefined ? {} : { id: MoreThan(afterId) }),
-        },
-        order: { id: 'ASC' },
-        take: Math.floor(limit),
-      });
-      return rows.map(toSandboxRecord);
+      // A corrupt row is skipped; reading on past it keeps the page full, so a short page still
+      // means the end to a caller that pages on (the reconciler).
+      const records: SandboxRecord[] = [];
+      let after = afterId;
+      for (;;) {
+        const take = wanted - records.length;
+        const rows = await manager.find(SandboxEntity, {
+          where: {
+            state: In([...states]),
+            ...(after === undefined ? {} : { id: MoreThan(after) }),
+          },
+          order: { id: 'ASC' },
+          take,
+        });
+        records.push(...readableRecords(rows));
+        if (rows.length < take || records.length >= wanted) return records;
+        after = rows[rows.length - 1].id;
+      }
     });
   }
 
@@ -274,7 +287,7 @@ export class SandboxDb {
       const rows = await this.gate.run((manager) =>
         manager.find(SandboxEntity, { where: { id: In(batch) } }),
       );
-      for (const row of rows) byId.set(row.id, toSandboxRecord(row));
+      for (const record of readableRecords(rows)) byId.set(record.info.id, record);
     }
     return unique.flatMap((id) => byId.get(id) ?? []);
   }

@@ -1,9 +1,8 @@
 import type { DataSource } from 'typeorm';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
-import { withInfoDefaults } from '../sandbox-info';
 import type { SandboxInfo } from '../sandbox-info';
+import { parseStoredInfo } from '../stored-sandbox-schema';
 import { CompiledQuery } from './compiled-query';
-import { infoShape } from './info-shape';
 
 /** A row of the read queries: the `info` column as the driver returns it (JSON text). */
 export interface RawInfoRow {
@@ -37,11 +36,10 @@ export class SandboxInfoQueries {
 
 /**
  * A raw `info` value as the SandboxInfo a read returns: parsed as TypeORM's simple-json column
- * would (JSON text; a driver that already parsed it hands over the value), then, unless it is
- * exactly a SandboxInfo already (what this version writes), picked to the allowlist with the
- * defaults of fields an older version did not write (as toSandboxRecord).
+ * would (JSON text; a driver that already parsed it hands over the value), then checked against
+ * the info schema, which also drops any key that is not a SandboxInfo field. RECORD_CORRUPT names
+ * the sandbox whose row fails.
  */
-export function infoFromRaw(raw: unknown): SandboxInfo {
-  const value = (typeof raw === 'string' ? JSON.parse(raw) : raw) as object;
-  return infoShape(value) === 'exact' ? (value as SandboxInfo) : withInfoDefaults(value);
+export function infoFromRaw(raw: unknown, sandboxId: string): SandboxInfo {
+  return parseStoredInfo(raw, sandboxId);
 }

@@ -1,9 +1,11 @@
-import { validationError } from '@app/config';
+import { isCodedError, validationError } from '@app/config';
+import { Logger } from '@nestjs/common';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
-import { withInfoDefaults, withSpecDefaults } from '../sandbox-info';
+import { pickSandboxInfo } from '../sandbox-info';
 import type { SandboxInfo, SandboxRecord, SealedSandboxSpec } from '../sandbox-info';
+import { parseStoredInfo, parseStoredSpec } from '../stored-sandbox-schema';
 
 /**
  * Column sizes, checked here because SQLite ignores varchar lengths: without the check a value
@@ -62,9 +64,8 @@ export function toEpochMs(field: string, iso: string | null): number | null {
 }
 
 /**
- * The full row for a sandbox. `info` is stored picked, so it holds SandboxInfo fields only, and
- * complete: a caller built against an older SandboxInfo gets the lifecycle and resource defaults
- * written out. A deleted sandbox's row keeps no env value, not even sealed (info keeps the names).
+ * The full row for a sandbox. `info` is stored picked, so it holds SandboxInfo fields only. A
+ * deleted sandbox's row keeps no env value, not even sealed (info keeps the names).
  */
 export function buildSandboxRow(
   info: SandboxInfo,
@@ -73,7 +74,7 @@ export function buildSandboxRow(
   machineVersion: string,
   version: number,
 ): SandboxEntity {
-  const stored = withInfoDefaults(info);
+  const stored = pickSandboxInfo(info);
   assertMaxLength('id', stored.id, COLUMN_LIMITS.id);
   if (stored.name !== null) assertMaxLength('name', stored.name, COLUMN_LIMITS.name);
   assertMaxLength('image', stored.image, COLUMN_LIMITS.image);
@@ -105,7 +106,7 @@ export function buildSandboxRow(
   row.protected = stored.protected;
   row.cpus = stored.cpus;
   row.memoryBytes = stored.memoryBytes;
-  row.spec = withSpecDefaults(stored.state === 'deleted' ? { ...spec, sealedEnv: {} } : spec);
+  row.spec = stored.state === 'deleted' ? { ...spec, sealedEnv: {} } : spec;
   row.info = stored;
   row.machineSnapshot = machineSnapshot ?? null;
   row.machineVersion = machineVersion;
@@ -116,7 +117,7 @@ export function buildSandboxRow(
 /**
  * The resource columns are summed into the committed totals, so a negative value would hide usage
  * from the quota; and SQLite would store a string or a fraction where PostgreSQL's float and bigint
- * columns reject it. `runtime` is no column, but a stored null would survive withInfoDefaults.
+ * columns reject it. `runtime` is no column, but the read schema rejects an empty one.
  */
 function assertResources(info: SandboxInfo): void {
   const { cpus, memoryBytes, runtime } = info;
@@ -153,14 +154,14 @@ export function buildLabelRows(
 }
 
 /**
- * A row as the record the sandbox library works with: info picked (no stray DB fields), and info
- * and spec of rows written before the lifecycle or resource fields existed completed with their
- * defaults.
+ * A row as the record the sandbox library works with: info and spec checked against their schemas
+ * (RECORD_CORRUPT when either fails; info picked, so no stray DB field), the machine snapshot left
+ * to the sandbox library, which owns its shape.
  */
 export function toSandboxRecord(row: SandboxEntity): SandboxRecord {
   return {
-    info: withInfoDefaults(row.info),
-    spec: withSpecDefaults(withSealedEnv(row.spec)),
+    info: parseStoredInfo(row.info, row.id),
+    spec: parseStoredSpec(withSealedEnv(row.spec), row.id),
     machineSnapshot: row.machineSnapshot ?? null,
     machineVersion: row.machineVersion,
     version: row.version,
@@ -168,12 +169,35 @@ export function toSandboxRecord(row: SandboxEntity): SandboxRecord {
 }
 
 /**
+ * The records of the rows that can be read, for scans (reconciler, deadline scans, loadMany): a
+ * corrupt row is reported to `onCorrupt` and left out, so one bad row never stops a scan. Reading
+ * that sandbox on its own answers RECORD_CORRUPT.
+ */
+export function readableRecords(rows: readonly SandboxEntity[]): SandboxRecord[] {
+  return rows.flatMap((row) => skippingCorrupt(() => toSandboxRecord(row)));
+}
+
+const logger = new Logger('StoredRecords');
+
+/** `[read()]`, or `[]` (logged) when the row it reads is RECORD_CORRUPT. */
+export function skippingCorrupt<T>(read: () => T): T[] {
+  try {
+    return [read()];
+  } catch (error) {
+    if (!isCodedError(error, 'RECORD_CORRUPT')) throw error;
+    logger.error(`${error.message}; skipped`);
+    return [];
+  }
+}
+
+/**
  * A spec whose env was stored in clear (`env`) by a version before sealing reads with those values
  * as its `sealedEnv`: they fail to open (SECRETS_UNREADABLE) rather than silently reading as no
  * env. The EncryptEnvValues migration leaves no such row; only a writer that predates it could.
  */
-function withSealedEnv(spec: SealedSandboxSpec): SealedSandboxSpec {
-  const stored = spec as SealedSandboxSpec & { env?: Record<string, string> };
+function withSealedEnv(spec: unknown): unknown {
+  if (typeof spec !== 'object' || spec === null) return spec;
+  const stored = spec as { env?: unknown; sealedEnv?: unknown };
   if (stored.sealedEnv !== undefined) return spec;
   const { env, ...rest } = stored;
   return { ...rest, sealedEnv: env ?? {} };

@@ -7,6 +7,7 @@ import type {
 } from '../../sandbox-info';
 import { bigintNumberTransformer } from '../bigint-number.transformer';
 import { epochMsTransformer } from '../epoch-ms.transformer';
+import { lenientJson } from '../lenient-json';
 import { AUTO_STOP_WHERE, DUE_DELETE_WHERE } from '../lifecycle-predicates';
 
 /**
@@ -94,13 +95,14 @@ export class SandboxEntity {
   memoryBytes!: number | null;
 
   /** Env values sealed (sealedEnv); none once the sandbox is deleted. */
-  @Column({ type: 'simple-json' })
+  // lenientJson: a row that is not JSON reads as its text, which the read schemas reject.
+  @Column({ type: 'text', transformer: lenientJson })
   spec!: SealedSandboxSpec;
 
-  @Column({ type: 'simple-json' })
+  @Column({ type: 'text', transformer: lenientJson })
   info!: SandboxInfo;
 
-  @Column({ name: 'machine_snapshot', type: 'simple-json', nullable: true })
+  @Column({ name: 'machine_snapshot', type: 'text', nullable: true, transformer: lenientJson })
   machineSnapshot!: unknown;
 
   @Column({ name: 'machine_version', type: 'varchar', length: 32 })
