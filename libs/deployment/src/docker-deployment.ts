@@ -36,13 +36,7 @@ import { ImagePuller } from './image-puller';
 import { RegistryPolicy } from './registry-policy';
 import { ownedLabelFilters } from './labels';
 import type { Readable } from 'node:stream';
-import type {
-  BeforeStartHook,
-  ContainerSpec,
-  ContainerState,
-  EngineInfo,
-  OwnedFilter,
-} from './types';
+import type { BeforeStartHook, ContainerSpec, ContainerState, OwnedFilter } from './types';
 
 /** Tries with fresh host ports when another process grabs one between our scan and the start. */
 const PORT_ATTEMPTS = 4;
@@ -102,17 +96,6 @@ export class DockerDeployment implements OnModuleDestroy {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  async info(): Promise<EngineInfo> {
-    const raw: unknown = await this.engine(() => this.docker.info(), 'could not read engine info');
-    const facts = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-    const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
-    return {
-      serverVersion: text(facts.ServerVersion) ?? 'unknown',
-      storageDriver: text(facts.Driver) ?? 'unknown',
-      cgroupVersion: text(facts.CgroupVersion),
-    };
   }
 
   /**
