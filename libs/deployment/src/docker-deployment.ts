@@ -21,15 +21,8 @@ import { ExecOutputBudget } from './exec-output-budget';
 import { runExec, streamExec } from './exec-runner';
 import type { ExecEvent, ExecRequest, ExecResult } from './exec-types';
 import { deletePath } from './file-delete';
-import { listPath, readPath, stat } from './file-read';
-import type {
-  DirListing,
-  FileInfo,
-  FileRead,
-  ListOptions,
-  ReadOptions,
-  WriteOptions,
-} from './file-types';
+import { readPath } from './file-read';
+import type { FileInfo, FileRead, ReadOptions, WriteOptions } from './file-types';
 import { writePath } from './file-write';
 import { HostPortAllocator, type PortLease } from './host-port-allocator';
 import { ImagePuller } from './image-puller';
@@ -234,18 +227,9 @@ export class DockerDeployment implements OnModuleDestroy {
     return streamExec(this.docker, containerId, request, signal);
   }
 
-  /** A path's type, size, mode and mtime (a symlink itself); works on stopped containers. */
-  stat(containerId: string, path: string, signal?: AbortSignal): Promise<FileInfo> {
-    return stat(this.docker, containerId, path, signal);
-  }
-
   /** A regular file as a stream, or a directory's listing; works on stopped containers. */
   readFile(containerId: string, path: string, options: ReadOptions): Promise<FileRead> {
     return readPath(this.docker, containerId, path, options);
-  }
-
-  listDir(containerId: string, path: string, options?: ListOptions): Promise<DirListing> {
-    return listPath(this.docker, containerId, path, options);
   }
 
   /** Writes one file into an existing directory; works on stopped containers. */
