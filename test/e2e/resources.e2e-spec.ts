@@ -179,3 +179,51 @@ describe('resources: admission and the reject policy', () => {
     expect(res.body.code).toBe('DISK_LIMIT_UNSUPPORTED');
   });
 });
+
+describe.each(['postgres+redis', 'embedded'] as const)(
+  'resources: a request that can never fit this host (%s)',
+  (backend) => {
+    let t: TestApp;
+    let http: ReturnType<typeof request>;
+    const docker = testDocker();
+
+    beforeAll(async () => {
+      await ensureDemoImage();
+      // Capacity = host × 1: what is above the host itself can never be admitted. (What fits the
+      // host but not beside live sandboxes stays 429: see 'admission and the reject policy'.)
+      t = await createTestApp(backend, { OVERCOMMIT_CPU: '1', OVERCOMMIT_MEMORY: '1' });
+      http = request(t.app.getHttpServer());
+    });
+
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    async function mine(): Promise<number> {
+      const containers = await docker.listContainers({
+        all: true,
+        filters: { label: [`io.sandboxd.instance=${t.config.instanceId}`] },
+      });
+      return containers.length;
+    }
+
+    it('should answer 422 EXCEEDS_HOST_CAPACITY naming the resource, creating nothing', async () => {
+      const host = await docker.info();
+      const hostCpus = host.NCPU as number;
+      const hostMemory = host.MemTotal as number;
+      for (const [body, resource, requested, capacity] of [
+        [{ memory: '100000g' }, 'memory', 100000 * 1024 ** 3, hostMemory],
+        [{ cpus: hostCpus + 1 }, 'cpus', hostCpus + 1, hostCpus],
+      ] as const) {
+        const res = await http
+          .post('/v1/sandboxes?wait=true')
+          .send({ image: DEMO_IMAGE, ...body })
+          .expect(422);
+        expect(res.body.code).toBe('EXCEEDS_HOST_CAPACITY');
+        expect(res.body.message).toMatch(new RegExp(`^${resource} .* can never fit this host`));
+        expect(res.body.details).toEqual({ resource, requested, capacity });
+      }
+      expect(await mine()).toBe(0);
+    });
+  },
+);

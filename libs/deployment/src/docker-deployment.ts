@@ -21,28 +21,15 @@ import { ExecOutputBudget } from './exec-output-budget';
 import { runExec, streamExec } from './exec-runner';
 import type { ExecEvent, ExecRequest, ExecResult } from './exec-types';
 import { deletePath } from './file-delete';
-import { listPath, readPath, stat } from './file-read';
-import type {
-  DirListing,
-  FileInfo,
-  FileRead,
-  ListOptions,
-  ReadOptions,
-  WriteOptions,
-} from './file-types';
+import { readPath } from './file-read';
+import type { FileInfo, FileRead, ReadOptions, WriteOptions } from './file-types';
 import { writePath } from './file-write';
 import { HostPortAllocator, type PortLease } from './host-port-allocator';
 import { ImagePuller } from './image-puller';
 import { RegistryPolicy } from './registry-policy';
 import { ownedLabelFilters } from './labels';
 import type { Readable } from 'node:stream';
-import type {
-  BeforeStartHook,
-  ContainerSpec,
-  ContainerState,
-  EngineInfo,
-  OwnedFilter,
-} from './types';
+import type { BeforeStartHook, ContainerSpec, ContainerState, OwnedFilter } from './types';
 
 /** Tries with fresh host ports when another process grabs one between our scan and the start. */
 const PORT_ATTEMPTS = 4;
@@ -102,17 +89,6 @@ export class DockerDeployment implements OnModuleDestroy {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  async info(): Promise<EngineInfo> {
-    const raw: unknown = await this.engine(() => this.docker.info(), 'could not read engine info');
-    const facts = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-    const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
-    return {
-      serverVersion: text(facts.ServerVersion) ?? 'unknown',
-      storageDriver: text(facts.Driver) ?? 'unknown',
-      cgroupVersion: text(facts.CgroupVersion),
-    };
   }
 
   /**
@@ -251,18 +227,9 @@ export class DockerDeployment implements OnModuleDestroy {
     return streamExec(this.docker, containerId, request, signal);
   }
 
-  /** A path's type, size, mode and mtime (a symlink itself); works on stopped containers. */
-  stat(containerId: string, path: string, signal?: AbortSignal): Promise<FileInfo> {
-    return stat(this.docker, containerId, path, signal);
-  }
-
   /** A regular file as a stream, or a directory's listing; works on stopped containers. */
   readFile(containerId: string, path: string, options: ReadOptions): Promise<FileRead> {
     return readPath(this.docker, containerId, path, options);
-  }
-
-  listDir(containerId: string, path: string, options?: ListOptions): Promise<DirListing> {
-    return listPath(this.docker, containerId, path, options);
   }
 
   /** Writes one file into an existing directory; works on stopped containers. */

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { extract, type Extract } from 'tar-stream';
 import { getArchive, statPath } from './archive-api';
-import { fileNotFound, fileTooLarge, notADirectory, notAFile, symlinkLoop } from './file-errors';
+import { fileNotFound, fileTooLarge, notAFile, symlinkLoop } from './file-errors';
 import { directChild } from './file-info';
 import { listByNames } from './file-list';
 import { normalizeContainerPath } from './file-paths';
@@ -35,18 +35,6 @@ function checkLimit(field: string, value: unknown): number {
     throw validationError(field, 'must be a non-negative integer');
   }
   return value;
-}
-
-export async function stat(
-  docker: Dockerode,
-  containerId: string,
-  rawPath: string,
-  signal?: AbortSignal,
-): Promise<FileInfo> {
-  const path = normalizeContainerPath(rawPath, { allowRoot: true });
-  const info = await statPath(docker, containerId, path, signal);
-  if (info === null) throw fileNotFound(path);
-  return info;
 }
 
 /** The stat of what `path` names, its symlink followed (inside the container, by the engine). */
@@ -129,18 +117,6 @@ async function* limited(
   } finally {
     close();
   }
-}
-
-export async function listPath(
-  docker: Dockerode,
-  containerId: string,
-  rawPath: string,
-  options: ListOptions = {},
-): Promise<DirListing> {
-  const path = normalizeContainerPath(rawPath, { allowRoot: true });
-  const info = await statFollowing(docker, containerId, path, options.signal);
-  if (info.type !== 'directory') throw notADirectory(path);
-  return scanDirectory(docker, containerId, info, options);
 }
 
 /**

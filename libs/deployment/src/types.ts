@@ -57,13 +57,6 @@ export interface ContainerState {
   poolKey?: string | null;
 }
 
-/** The few engine facts /health reports. */
-export interface EngineInfo {
-  serverVersion: string;
-  storageDriver: string;
-  cgroupVersion: string | null;
-}
-
 export interface OwnedFilter {
   instanceId?: string;
   sandboxId?: string;

@@ -34,7 +34,7 @@ export {
   AUTO_STOP_INDEX_BUILT_KEY,
   AUTO_STOP_INDEX_KEY,
   aliveKey,
-  timeoutKey,
+  legacyTimeoutKey,
 } from './store/cache-keys';
 export { AUTO_STOP_INDEX_TTL_MS } from './store/auto-stop-index';
 export { decodeCursor, encodeCursor } from './store/cursor';
@@ -46,6 +46,5 @@ export type {
   InsertSandboxInput,
   ListSandboxesQuery,
   SandboxPage,
-  SandboxTimeout,
   VersionedWriteOptions,
 } from './store/meta-store.types';

@@ -17,7 +17,9 @@ const ADMISSION_LOCK = 'admission';
 /**
  * Resource rules of a create: per-sandbox caps and runtime allowlist (400), the disk limit policy
  * (enforced where the engine's storage supports it, else 422 or a truthful warning), and host
- * admission (429 when live sandboxes would commit more than capacity × overcommit).
+ * admission: 422 EXCEEDS_HOST_CAPACITY for a request that could not fit even on an empty host (a
+ * retry can never help), 429 INSUFFICIENT_CAPACITY when it fits the host but not next to the live
+ * sandboxes (a retry after some stop may).
  */
 @Injectable()
 export class SandboxResources {
@@ -93,13 +95,14 @@ export class SandboxResources {
    * so two creates (in any process) cannot both take the last capacity.
    */
   async admit<T>(spec: SandboxSpec, insert: () => Promise<T>): Promise<T> {
+    // Checked before the lock: it depends on the host alone, and needs no wait behind other creates.
+    this.refuseIfNeverFits(spec, await this.hostCapacity());
     return this.lock.withLock(ADMISSION_LOCK, async () => {
       const [host, committed] = await Promise.all([
         this.hostCapacity(),
         this.store.committedResources(),
       ]);
-      const cpuLimit = host.cpus * this.config.overcommitCpu;
-      const memoryLimit = host.memoryBytes * this.config.overcommitMemory;
+      const { cpuLimit, memoryLimit } = this.limitsOf(host);
       const cpus = committed.cpus + (spec.cpus ?? 0);
       const memory = committed.memoryBytes + (spec.memoryBytes ?? 0);
       if (cpus > cpuLimit + 1e-9 || memory > memoryLimit) {
@@ -117,6 +120,33 @@ export class SandboxResources {
       }
       return insert();
     });
+  }
+
+  /** 422 EXCEEDS_HOST_CAPACITY, naming the resource, when `spec` alone is above capacity × overcommit. */
+  private refuseIfNeverFits(spec: SandboxSpec, host: HostCapacity): void {
+    const { cpuLimit, memoryLimit } = this.limitsOf(host);
+    if (spec.cpus !== null && spec.cpus > cpuLimit + 1e-9) {
+      throw new CodedError(
+        'EXCEEDS_HOST_CAPACITY',
+        `cpus ${spec.cpus} can never fit this host: its capacity is ${round(cpuLimit)} CPUs (${host.cpus} CPUs × OVERCOMMIT_CPU ${this.config.overcommitCpu})`,
+        { resource: 'cpus', requested: spec.cpus, capacity: cpuLimit },
+      );
+    }
+    if (spec.memoryBytes !== null && spec.memoryBytes > memoryLimit) {
+      const capacity = Math.floor(memoryLimit);
+      throw new CodedError(
+        'EXCEEDS_HOST_CAPACITY',
+        `memory ${formatMemorySize(spec.memoryBytes)} can never fit this host: its capacity is ${formatMemorySize(capacity)} (${formatMemorySize(host.memoryBytes)} × OVERCOMMIT_MEMORY ${this.config.overcommitMemory})`,
+        { resource: 'memory', requested: spec.memoryBytes, capacity },
+      );
+    }
+  }
+
+  private limitsOf(host: HostCapacity): { cpuLimit: number; memoryLimit: number } {
+    return {
+      cpuLimit: host.cpus * this.config.overcommitCpu,
+      memoryLimit: host.memoryBytes * this.config.overcommitMemory,
+    };
   }
 
   private hostCapacity(): Promise<HostCapacity> {

@@ -301,7 +301,9 @@ describe(SandboxService.name, () => {
     });
 
     it('should give the member back when admission refuses the create', async () => {
-      const { service, deployment, pool } = await pooled({ OVERCOMMIT_CPU: '0.1' });
+      // 8 fake CPUs × 0.2 = 1.6: a cold 1-CPU sandbox leaves too little for the pool's 1 CPU.
+      const { service, deployment, pool } = await pooled({ OVERCOMMIT_CPU: '0.2' });
+      await service.create({ image: 'img', memory: '64m' }, { wait: true });
       const before = [...deployment.containers.keys()];
       await expect(service.create({ image: 'img' }, { wait: true })).rejects.toMatchObject({
         code: 'INSUFFICIENT_CAPACITY',

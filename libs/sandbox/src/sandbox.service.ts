@@ -137,7 +137,6 @@ export class SandboxService {
       else releaseMember();
       announce(result);
       if (!result.created) return result.record;
-      await this.refreshTimeoutKey(result.record);
       return this.metrics.time('create', async () =>
         this.deleteIfEphemeral(await this.driver.drive(result.record, null)),
       );
@@ -341,17 +340,7 @@ export class SandboxService {
       { autoStopAt: deadline, lastActivityAt: now.toISOString() },
       { expectedVersion: record.version },
     );
-    await this.refreshTimeoutKey(updated);
     return updated;
-  }
-
-  /** The cache's timeout key mirrors the idle deadline of a live sandbox (the seed's timeout key). */
-  private async refreshTimeoutKey(record: SandboxRecord): Promise<void> {
-    if (record.info.autoStopAt === null || !LIVE_STATES.includes(record.info.state)) return;
-    await this.store.setTimeout(record.info.id, {
-      idleTimeoutSeconds: record.info.idleTimeoutSeconds,
-      expiresAt: record.info.autoStopAt,
-    });
   }
 
   private async awaitWithin(run: Promise<SandboxRecord>, id: string): Promise<SandboxRecord> {

@@ -62,13 +62,18 @@ afterAll(async () => {
 
 describe('DockerDeployment.exec (real engine)', () => {
   it('returns exit code 3 with both streams kept apart', async () => {
-    const result = await run({ argv: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
+    const before = Date.now();
+    const result = await run({ argv: ['sh', '-c', 'sleep 1; echo out; echo err >&2; exit 3'] });
+    const elapsed = Date.now() - before;
     expect(result.exitCode).toBe(3);
     expect(result.stdout.toString()).toBe('out\n');
     expect(result.stderr.toString()).toBe('err\n');
     expect(result.timedOut).toBe(false);
     expect(result.truncated).toBe(false);
-    expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    // Whole milliseconds of the run: at least the sleep, at most the call around it.
+    expect(Number.isInteger(result.durationMs)).toBe(true);
+    expect(result.durationMs).toBeGreaterThanOrEqual(1000);
+    expect(result.durationMs).toBeLessThanOrEqual(elapsed);
   });
 
   it('runs a program directly, no shell involved', async () => {
@@ -133,7 +138,6 @@ describe('DockerDeployment.exec (real engine)', () => {
       timeoutMs: 1_000,
     });
     const elapsed = Date.now() - started;
-    process.stdout.write(`timeout 1000 ms: exec returned after ${elapsed} ms\n`);
     expect(result.timedOut).toBe(true);
     expect(result.stdout.toString()).toBe('started\n');
     expect(elapsed).toBeLessThan(5_000);
@@ -190,12 +194,10 @@ describe('DockerDeployment.exec (real engine)', () => {
   });
 
   it('caps each stream, keeps draining, and flags truncation', async () => {
-    const started = Date.now();
     const result = await run({
       argv: ['sh', '-c', 'yes | head -c 20000000; yes err | head -c 3000000 >&2'],
       outputLimitBytes: 1 << 20,
     });
-    process.stdout.write(`20 MB through a 1 MiB cap in ${Date.now() - started} ms\n`);
     expect(result.exitCode).toBe(0);
     expect(result.timedOut).toBe(false);
     expect(result.truncated).toBe(true);
@@ -228,20 +230,6 @@ describe('DockerDeployment.exec (real engine)', () => {
       true,
     );
   });
-
-  it('runs `true` fast enough (median round trip)', async () => {
-    const times: number[] = [];
-    for (let i = 0; i < 15; i += 1) {
-      const started = process.hrtime.bigint();
-      const result = await run({ argv: ['true'] });
-      times.push(Number(process.hrtime.bigint() - started) / 1e6);
-      expect(result.exitCode).toBe(0);
-    }
-    times.sort((a, b) => a - b);
-    const median = times[Math.floor(times.length / 2)];
-    process.stdout.write(`exec round trip on true: median ${median.toFixed(1)} ms\n`);
-    expect(median).toBeLessThan(1_000);
-  });
 });
 
 describe('DockerDeployment.execStream (real engine)', () => {
@@ -255,9 +243,6 @@ describe('DockerDeployment.execStream (real engine)', () => {
     for await (const event of stream) events.push({ event, at: Date.now() - started });
     const firstLine = events.find((e) => e.event.type === 'stdout');
     const exit = events.at(-1);
-    process.stdout.write(
-      `stream: first line after ${firstLine?.at} ms, exit after ${exit?.at} ms\n`,
-    );
     expect(firstLine?.at).toBeLessThan(1_500);
     expect(exit?.at).toBeGreaterThanOrEqual(3_500);
     const text = (type: 'stdout' | 'stderr') =>

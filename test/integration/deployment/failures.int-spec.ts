@@ -111,7 +111,6 @@ describe('DockerDeployment failure paths (real engine)', () => {
     });
     for (const call of [
       () => offline.ping(),
-      () => offline.info(),
       () => offline.inspect('whatever'),
       () => offline.listOwned(),
       () => offline.stop('whatever'),

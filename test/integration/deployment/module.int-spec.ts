@@ -15,9 +15,26 @@ describe('DeploymentModule', () => {
       .compile();
     try {
       const deployment = moduleRef.get(DockerDeployment);
-      expect(deployment).toBeInstanceOf(DockerDeployment);
-      await deployment.ping();
+      await expect(deployment.ping()).resolves.toBeUndefined();
       expect(deployment.containerName('abc')).toBe('sandboxd-abc');
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
+  it('talks to the engine the given AppConfig names, not a default one', async () => {
+    const socket = '/tmp/sandboxd-module-spec-no-such.sock';
+    const moduleRef = await Test.createTestingModule({
+      imports: [AppConfigModule, DeploymentModule],
+    })
+      .overrideProvider(AppConfig)
+      .useValue(loadConfig({ DOCKER_SOCKET_PATH: socket }))
+      .compile();
+    try {
+      await expect(moduleRef.get(DockerDeployment).ping()).rejects.toMatchObject({
+        code: 'RUNTIME_UNAVAILABLE',
+        message: expect.stringContaining(socket),
+      });
     } finally {
       await moduleRef.close();
     }

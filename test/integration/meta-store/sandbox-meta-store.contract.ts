@@ -12,7 +12,7 @@ import {
   SecretsKeyring,
   aliveKey,
   encodeCursor,
-  timeoutKey,
+  legacyTimeoutKey,
 } from '@app/meta-store';
 import type {
   CommittedResources,
@@ -113,26 +113,19 @@ export function describeSandboxMetaStoreContract(
         expect(await store.load(`missing-${newId()}`)).toBeNull();
       });
 
-      it('caches a live sandbox with SandboxInfo fields only, plus its idle clock', async () => {
-        const before = Date.now();
+      it('caches a live sandbox with SandboxInfo fields only, and nothing else', async () => {
         const record = await insert({ state: 'pending', idleTimeoutSeconds: 600 });
         const raw = await rawAlive(record.info.id);
         expect(raw).not.toBeNull();
         expect(JSON.parse(raw ?? '')).toEqual(record.info);
         expect(raw).not.toContain('db-only-secret');
         expect(raw).not.toContain('machineSnapshot');
-
-        const timeout = await store.getTimeout(record.info.id);
-        expect(timeout?.idleTimeoutSeconds).toBe(600);
-        const expiresAt = Date.parse(timeout?.expiresAt ?? '');
-        expect(expiresAt).toBeGreaterThanOrEqual(before + 600_000);
-        expect(expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
+        expect(await h.kv.get(legacyTimeoutKey(record.info.id))).toBeNull();
       });
 
       it('does not cache a sandbox that is not live', async () => {
         const record = await insert({ state: 'stopped', operation: null });
         expect(await rawAlive(record.info.id)).toBeNull();
-        expect(await h.kv.get(timeoutKey(record.info.id))).toBeNull();
       });
 
       it('drops fields that are not SandboxInfo before writing', async () => {
@@ -210,7 +203,7 @@ export function describeSandboxMetaStoreContract(
         expect(isCoded(error, 'SECRETS_UNREADABLE')).toBe(true);
         expect(String(error)).not.toContain('db-only-secret');
         // Reads of every other record are untouched.
-        expect((await other.listByState(['running'], 1_000)).length).toBeGreaterThan(0);
+        expect((await other.listByStates(['running'], 1_000)).length).toBeGreaterThan(0);
       });
 
       it('stores idempotency fingerprints keyed, never the request hash itself', async () => {
@@ -424,7 +417,6 @@ export function describeSandboxMetaStoreContract(
         const record = await insert();
         await store.update(record.info.id, { state: 'stopped' }, { expectedVersion: 1 });
         expect(await rawAlive(record.info.id)).toBeNull();
-        expect(await h.kv.get(timeoutKey(record.info.id))).toBeNull();
       });
 
       it('rewrites label rows when labels change', async () => {
@@ -442,24 +434,27 @@ export function describeSandboxMetaStoreContract(
     });
 
     describe('archiveCache and restoreCache', () => {
-      it('persists the cached live view plus the final info, then evicts both keys', async () => {
-        const record = await insert();
+      it('persists the stored info plus the final info, never the cached view, then evicts', async () => {
+        const record = await insert({ containerId: 'c-db' });
         const id = record.info.id;
-        await h.kv.set(aliveKey(id), JSON.stringify({ ...record.info, containerId: 'c-123' }));
+        // A stale cached view (the DB is written first, so the row is the newer one).
+        await h.kv.set(aliveKey(id), JSON.stringify({ ...record.info, containerId: 'c-stale' }));
+        await h.kv.set(legacyTimeoutKey(id), '{"idleTimeoutSeconds":60}');
         const archived = await store.archiveCache(
           id,
           { state: 'stopped', operation: null, stoppedAt: '2026-01-01T01:00:00.000Z' },
           { expectedVersion: 1, machineSnapshot: { value: 'stopped' } },
         );
         expect(archived.version).toBe(2);
-        expect(archived.info).toMatchObject({
-          containerId: 'c-123',
+        expect(archived.info).toEqual({
+          ...record.info,
           state: 'stopped',
+          operation: null,
           stoppedAt: '2026-01-01T01:00:00.000Z',
         });
         expect(await store.load(id)).toEqual(archived);
         expect(await rawAlive(id)).toBeNull();
-        expect(await h.kv.get(timeoutKey(id))).toBeNull();
+        expect(await h.kv.get(legacyTimeoutKey(id))).toBeNull();
       });
 
       it('falls back to the DB info when the cache was lost', async () => {
@@ -483,7 +478,7 @@ export function describeSandboxMetaStoreContract(
         expect(await rawAlive(record.info.id)).not.toBeNull();
       });
 
-      it('restoreCache re-seeds both keys from the stored record', async () => {
+      it('restoreCache re-seeds the alive key from the stored record', async () => {
         const record = await insert();
         const stopped = await store.archiveCache(
           record.info.id,
@@ -498,7 +493,6 @@ export function describeSandboxMetaStoreContract(
         await h.flushCache();
         await store.restoreCache(record.info.id);
         expect(JSON.parse((await rawAlive(record.info.id)) ?? '')).toEqual(running.info);
-        expect(await h.kv.get(timeoutKey(record.info.id))).not.toBeNull();
         expect(await codeOf(store.restoreCache(`missing-${newId()}`))).toBe('SANDBOX_NOT_FOUND');
       });
     });
@@ -569,37 +563,6 @@ export function describeSandboxMetaStoreContract(
         expect((await store.get(gone.info.id))?.state).toBe('deleted');
         const page = await store.list({ labels: { run, reads: 'info' }, limit: 10 });
         expect(page.items).toEqual([loaded?.info]);
-      });
-    });
-
-    describe('timeouts', () => {
-      it('stores and reads the idle clock', async () => {
-        const record = await insert();
-        const timeout = { idleTimeoutSeconds: 42, expiresAt: '2030-01-01T00:00:00.000Z' };
-        await store.setTimeout(record.info.id, timeout);
-        expect(await store.getTimeout(record.info.id)).toEqual(timeout);
-        expect(JSON.parse((await h.kv.get(timeoutKey(record.info.id))) ?? '')).toEqual(timeout);
-      });
-
-      it('re-seeds the clock of a live sandbox after a cache loss; none for stopped ones', async () => {
-        const live = await insert({ idleTimeoutSeconds: 60 });
-        const stopped = await insert({ state: 'stopped', operation: null });
-        await h.flushCache();
-        const before = Date.now();
-        const timeout = await store.getTimeout(live.info.id);
-        expect(timeout?.idleTimeoutSeconds).toBe(60);
-        expect(Date.parse(timeout?.expiresAt ?? '')).toBeGreaterThanOrEqual(before + 60_000);
-        expect(await store.getTimeout(live.info.id)).toEqual(timeout);
-        expect(await store.getTimeout(stopped.info.id)).toBeNull();
-      });
-
-      it('rejects an expiresAt that is not an instant', async () => {
-        const record = await insert();
-        expect(
-          await codeOf(
-            store.setTimeout(record.info.id, { idleTimeoutSeconds: 1, expiresAt: 'soon' }),
-          ),
-        ).toBe('VALIDATION_FAILED');
       });
     });
 
@@ -790,10 +753,10 @@ export function describeSandboxMetaStoreContract(
         );
         expect(store.openEnv(flight!)).toEqual({ TOKEN: 'db-only-secret' });
 
-        const stopped = (await store.listByState(['stopped'], 100_000)).map((r) => r.info.id);
+        const stopped = (await store.listByStates(['stopped'], 100_000)).map((r) => r.info.id);
         expect(stopped).toContain(ids.c);
         expect(stopped).not.toContain(ids.a);
-        expect(await store.listByState(['stopped'], 1)).toHaveLength(1);
+        expect(await store.listByStates(['stopped'], 1)).toHaveLength(1);
       });
 
       it('counts sandboxes by state', async () => {
@@ -1156,10 +1119,7 @@ export function describeSandboxMetaStoreContract(
         await h.flushCache();
         expect(await store.get(id)).toEqual(updated.info); // from the database
 
-        // A value only the cached live view holds is folded into the archived info.
         await store.restoreCache(id);
-        const shared = { shared: true, projectId: null, reason: 'no project quota support' };
-        await h.kv.set(aliveKey(id), JSON.stringify({ ...updated.info, logDirQuota: shared }));
         const archived = await store.archiveCache(
           id,
           { state: 'stopped', operation: null, memoryBytes: GiB },
@@ -1170,7 +1130,6 @@ export function describeSandboxMetaStoreContract(
           state: 'stopped',
           operation: null,
           memoryBytes: GiB,
-          logDirQuota: shared,
         });
         expect(await store.load(id)).toEqual(archived);
         expect(await store.get(id)).toEqual(archived.info);

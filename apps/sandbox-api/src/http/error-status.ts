@@ -37,6 +37,7 @@ export function statusOf(code: ErrorCode): HttpStatus {
       return HttpStatus.FORBIDDEN;
     case 'IMAGE_UNAVAILABLE':
     case 'DISK_LIMIT_UNSUPPORTED':
+    case 'EXCEEDS_HOST_CAPACITY':
     case 'EXEC_FAILED':
       return HttpStatus.UNPROCESSABLE_ENTITY;
     case 'CONTAINER_FAILED':

@@ -3,8 +3,11 @@ export function aliveKey(sandboxId: string): string {
   return `sandbox:${sandboxId}:alive`;
 }
 
-/** The idle clock of a live sandbox: `{"idleTimeoutSeconds":n,"expiresAt":"ISO"}`. */
-export function timeoutKey(sandboxId: string): string {
+/**
+ * A key no longer written or read (it held a fourth copy of the idle deadline). Only evict still
+ * deletes it, so a Redis upgraded from a version that wrote it is left with none.
+ */
+export function legacyTimeoutKey(sandboxId: string): string {
   return `sandbox:${sandboxId}:timeout`;
 }
 

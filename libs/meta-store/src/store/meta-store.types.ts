@@ -1,12 +1,5 @@
 import type { SandboxInfo, SandboxSpec, SandboxState } from '../sandbox-info';
 
-/** The idle clock of a live sandbox, kept in the cache's timeout key. */
-export interface SandboxTimeout {
-  idleTimeoutSeconds: number;
-  /** ISO-8601 instant after which the sandbox counts as idle. */
-  expiresAt: string;
-}
-
 export interface IdempotencyInput {
   key: string;
   /** Hash of the request that used the key; a different request with the same key conflicts. */

@@ -1,6 +1,6 @@
 import { MemoryKeyValueStore } from '../kv/memory-key-value-store';
 import { makeSandboxInfo } from '../testing/sandbox-fixtures';
-import { aliveKey, timeoutKey } from './cache-keys';
+import { aliveKey, legacyTimeoutKey } from './cache-keys';
 import { SandboxCache } from './sandbox-cache';
 
 describe('SandboxCache', () => {
@@ -74,15 +74,11 @@ describe('SandboxCache', () => {
     expect(read).not.toHaveProperty('spec');
   });
 
-  it('stores the timeout as {idleTimeoutSeconds, expiresAt} and evicts both keys', async () => {
-    const timeout = { idleTimeoutSeconds: 60, expiresAt: '2026-01-01T00:01:00.000Z' };
+  it('evicts the entry and a timeout key an older version left behind', async () => {
     await cache.writeAlive('sbx-1', makeSandboxInfo({ id: 'sbx-1' }));
-    await cache.writeTimeout('sbx-1', { ...timeout, extra: true } as typeof timeout);
-    expect(JSON.parse((await kv.get(timeoutKey('sbx-1'))) ?? '')).toEqual(timeout);
-    expect(await cache.readTimeout('sbx-1')).toEqual(timeout);
-
+    await kv.set(legacyTimeoutKey('sbx-1'), '{"idleTimeoutSeconds":60}');
     await cache.evict('sbx-1');
     expect(await kv.get(aliveKey('sbx-1'))).toBeNull();
-    expect(await cache.readTimeout('sbx-1')).toBeNull();
+    expect(await kv.get(legacyTimeoutKey('sbx-1'))).toBeNull();
   });
 });

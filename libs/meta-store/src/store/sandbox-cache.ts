@@ -2,8 +2,7 @@ import { KeyValueStore } from '../kv/key-value-store';
 import { pickSandboxInfoFields } from '../sandbox-info';
 import type { SandboxInfo } from '../sandbox-info';
 import { cachedInfoOf } from '../stored-sandbox-schema';
-import { aliveKey, timeoutKey } from './cache-keys';
-import type { SandboxTimeout } from './meta-store.types';
+import { aliveKey, legacyTimeoutKey } from './cache-keys';
 
 /**
  * The hot cache of live sandboxes. Everything written passes through pickSandboxInfoFields, so a
@@ -39,25 +38,9 @@ export class SandboxCache {
     await this.writeAlive(sandboxId, { ...(cached ?? fallback), ...pickSandboxInfoFields(patch) });
   }
 
-  async readTimeout(sandboxId: string): Promise<SandboxTimeout | null> {
-    const parsed = parseObject(await this.kv.get(timeoutKey(sandboxId)));
-    if (parsed === null) return null;
-    const { idleTimeoutSeconds, expiresAt } = parsed as Partial<SandboxTimeout>;
-    if (typeof idleTimeoutSeconds !== 'number' || typeof expiresAt !== 'string') return null;
-    return { idleTimeoutSeconds, expiresAt };
-  }
-
-  async writeTimeout(sandboxId: string, timeout: SandboxTimeout): Promise<void> {
-    const value: SandboxTimeout = {
-      idleTimeoutSeconds: timeout.idleTimeoutSeconds,
-      expiresAt: timeout.expiresAt,
-    };
-    await this.kv.set(timeoutKey(sandboxId), JSON.stringify(value));
-  }
-
-  /** Removes both keys of the sandbox. */
+  /** Removes the sandbox's entry (and the legacy timeout key an older version may have left). */
   async evict(sandboxId: string): Promise<void> {
-    await this.kv.del(aliveKey(sandboxId), timeoutKey(sandboxId));
+    await this.kv.del(aliveKey(sandboxId), legacyTimeoutKey(sandboxId));
   }
 
   async evictAlive(sandboxId: string): Promise<void> {

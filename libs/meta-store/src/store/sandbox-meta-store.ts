@@ -10,7 +10,6 @@ import type {
   InsertSandboxInput,
   ListSandboxesQuery,
   SandboxPage,
-  SandboxTimeout,
   VersionedWriteOptions,
 } from './meta-store.types';
 import { AutoStopIndex } from './auto-stop-index';
@@ -56,7 +55,7 @@ export class SandboxMetaStore {
     const info = result.record.info;
     if (isLive(info.state)) {
       try {
-        await this.seedCache(info);
+        await this.cache.writeAlive(info.id, info);
       } catch (error) {
         // Harmless: a brand-new id has no stale entry to shadow, and reads fall back to the DB.
         this.logger.warn(`Sandbox ${info.id} not cached: ${describeError(error)}`);
@@ -103,19 +102,18 @@ export class SandboxMetaStore {
   }
 
   /**
-   * For leaving the live states: folds the cached live view and `finalInfo` into the stored
-   * info (the complete snapshot is persisted), then evicts the sandbox's cache keys.
+   * For leaving the live states: merges `finalInfo` into the stored info as version+1, then
+   * evicts the sandbox's cache entry. Every write goes to the database first, so the cached view
+   * is never newer than the row and is not read here.
    */
   async archiveCache(
     id: string,
     finalInfo: Partial<SandboxInfo>,
     opts: VersionedWriteOptions,
   ): Promise<SandboxRecord> {
-    // Read before writing: if the cache is unreachable nothing has been changed yet.
-    const cached = await this.cache.readAlive(id);
     const final = withoutId(finalInfo);
     const record = await this.db.updateVersioned(id, opts.expectedVersion, (current) => ({
-      info: { ...current.info, ...(cached === null ? {} : withoutId(cached)), ...final },
+      info: { ...current.info, ...final },
       machineSnapshot: opts.machineSnapshot,
     }));
     await this.afterWrite(record, () => this.afterCommit(record, () => this.cache.evict(id)));
@@ -123,15 +121,15 @@ export class SandboxMetaStore {
   }
 
   /**
-   * Re-seeds the alive and timeout keys and the auto-stop index entry from the stored record
-   * (restart, cache recovery).
+   * Re-seeds the alive key and the auto-stop index entry from the stored record (restart, cache
+   * recovery).
    */
   async restoreCache(id: string): Promise<void> {
     const record = await this.db.load(id);
     if (record === null || record.info.id !== id) {
       throw new CodedError('SANDBOX_NOT_FOUND', `Sandbox ${id} does not exist`, { sandboxId: id });
     }
-    await this.seedCache(record.info);
+    await this.cache.writeAlive(id, record.info);
     await this.autoStop.sync(record.info);
   }
 
@@ -148,28 +146,6 @@ export class SandboxMetaStore {
     return this.db.loadInfo(idOrName);
   }
 
-  /**
-   * The idle clock of a live sandbox; null for other states. After a cache loss the clock is
-   * re-seeded from the stored idle timeout, starting now: a lost cache may delay an idle stop but
-   * never causes a premature one.
-   */
-  async getTimeout(id: string): Promise<SandboxTimeout | null> {
-    const cached = await this.cache.readTimeout(id);
-    if (cached !== null) return cached;
-    const record = await this.db.load(id);
-    if (record === null || record.info.id !== id || !isLive(record.info.state)) return null;
-    const timeout = freshTimeout(record.info);
-    await this.cache.writeTimeout(id, timeout);
-    return timeout;
-  }
-
-  async setTimeout(id: string, timeout: SandboxTimeout): Promise<void> {
-    if (Number.isNaN(Date.parse(timeout.expiresAt))) {
-      throw validationError('expiresAt', 'must be an ISO-8601 instant');
-    }
-    await this.cache.writeTimeout(id, timeout);
-  }
-
   /** Filtered, id-ordered page from the database. */
   list(query: ListSandboxesQuery): Promise<SandboxPage> {
     return this.db.list(query);
@@ -178,11 +154,6 @@ export class SandboxMetaStore {
   /** Records a crash may have interrupted mid-operation (their `operation` is still set). */
   listWithOperationInFlight(): Promise<SandboxRecord[]> {
     return this.db.listWithOperationInFlight();
-  }
-
-  /** Up to `limit` records in the states, ordered by id. */
-  listByState(states: SandboxState[], limit: number): Promise<SandboxRecord[]> {
-    return this.db.listByStates(states, limit);
   }
 
   /**
@@ -250,11 +221,6 @@ export class SandboxMetaStore {
 
   pingCache(): Promise<void> {
     return this.cache.ping();
-  }
-
-  private async seedCache(info: SandboxInfo): Promise<void> {
-    await this.cache.writeAlive(info.id, info);
-    await this.cache.writeTimeout(info.id, freshTimeout(info));
   }
 
   /**
@@ -341,11 +307,4 @@ function positiveLimit(limit: number): number {
     throw validationError('limit', 'must be a positive integer');
   }
   return limit;
-}
-
-function freshTimeout(info: SandboxInfo): SandboxTimeout {
-  return {
-    idleTimeoutSeconds: info.idleTimeoutSeconds,
-    expiresAt: new Date(Date.now() + info.idleTimeoutSeconds * 1000).toISOString(),
-  };
 }

@@ -25,7 +25,6 @@ type StoreMethods =
   | 'archiveCache'
   | 'restoreCache'
   | 'get'
-  | 'setTimeout'
   | 'list'
   | 'listWithOperationInFlight'
   | 'committedResources';
@@ -91,7 +90,7 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
     opts: { expectedVersion: number; machineSnapshot?: unknown },
   ) {
     this.calls.push('archiveCache');
-    const record = this.write(id, { ...(this.cache.get(id) ?? {}), ...patch }, opts);
+    const record = this.write(id, patch, opts);
     this.cache.delete(id);
     return Promise.resolve(structuredClone(record));
   }
@@ -107,10 +106,6 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
     const cached = this.cache.get(idOrName);
     if (cached) return Promise.resolve(cached as SandboxInfo);
     return this.load(idOrName).then((r) => (r ? r.info : null));
-  }
-
-  setTimeout() {
-    return Promise.resolve();
   }
 
   list() {
