@@ -265,7 +265,8 @@ export class DockerDeployment implements OnModuleDestroy {
    * without room, EXEC_OUTPUT_BUDGET_EXHAUSTED.
    */
   exec(containerId: string, request: ExecRequest, signal?: AbortSignal): Promise<ExecResult> {
-    return runExec(this.docker, containerId, request, signal, undefined, this.execOutputBudget);
+    const { execOutputBudget: budget, bounds } = this;
+    return runExec(this.docker, containerId, request, signal, undefined, budget, bounds.execStart);
   }
 
   /** Like exec, output delivered as it comes; leaving the iteration early kills the tree. */
@@ -274,7 +275,7 @@ export class DockerDeployment implements OnModuleDestroy {
     request: ExecRequest,
     signal?: AbortSignal,
   ): Promise<AsyncIterable<ExecEvent>> {
-    return streamExec(this.docker, containerId, request, signal);
+    return streamExec(this.docker, containerId, request, signal, undefined, this.bounds.execStart);
   }
 
   /** A path's type, size, mode and mtime (a symlink itself); works on stopped containers. */

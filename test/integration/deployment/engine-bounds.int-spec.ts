@@ -35,10 +35,10 @@ async function runningContainer(): Promise<string> {
   return (await direct.provision(demoSpec())).containerId;
 }
 
-/** The request the relay held settles as aborted by its client. */
+/** The (first) request the relay held settles as aborted by its client. */
 async function expectHeldAndAborted(method: string): Promise<void> {
-  await eventually(() => Promise.resolve(proxy.stalled.some((r) => r.aborted) || undefined));
-  expect(proxy.stalled.map((r) => [r.method, r.aborted])).toEqual([[method, true]]);
+  await eventually(() => Promise.resolve(proxy.stalled[0]?.aborted || undefined));
+  expect(proxy.stalled[0]).toMatchObject({ method, aborted: true });
 }
 
 function expectTimeout(error: unknown, call: string): void {
@@ -119,6 +119,19 @@ describe('engine call bounds (real engine behind a stalling relay)', () => {
       filters: { name: [`sandboxd-${spec.sandboxId}`] },
     });
     expect(left).toHaveLength(0);
+  });
+
+  it.each([
+    ['creating', /^\/containers\/[^/]+\/exec/],
+    ['attaching', /^\/exec\/[^/]+\/start/],
+  ])('fails an exec whose %s the engine never answers', async (_step, path) => {
+    const containerId = await runningContainer();
+    const deployment = boundedThroughProxy('DOCKER_EXEC_START_TIMEOUT_SECONDS');
+    proxy.stall('POST', path);
+
+    const request = { argv: ['true'], timeoutMs: 10_000, outputLimitBytes: 1024 };
+    expectTimeout(await rejectionOf(deployment.exec(containerId, request)), 'execStart');
+    await expectHeldAndAborted('POST');
   });
 
   it("aborts a held call with the caller's own reason when its signal aborts", async () => {
