@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { KeyValueStore, sandboxLockKey } from '@app/meta-store';
 import { Backend, TestApp, createTestApp, eventually } from '../support/app';
 import { DEMO_IMAGE, ensureDemoImage, testDockerSocketPath } from '../support/docker';
 import { SocketProxy } from '../integration/deployment/socket-proxy';
@@ -23,7 +24,9 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('a hung Docker call (%s)'
       DOCKER_SOCKET_PATH: proxy.path,
       // Stop's bound is on top of STOP_TIMEOUT_SECONDS (2 in tests): 3 s in all.
       DOCKER_STOP_TIMEOUT_SECONDS: '1',
-      DOCKER_START_TIMEOUT_SECONDS: '5',
+      DOCKER_START_TIMEOUT_SECONDS: '20',
+      // Renewed every second, so a lock taken away is noticed long before the start's bound.
+      LOCK_TTL_SECONDS: '3',
     });
     http = request(t.app.getHttpServer());
   });
@@ -79,12 +82,37 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('a hung Docker call (%s)'
     const after = (await http.get(`/v1/sandboxes/${created.id}`).expect(200)).body as Json;
     expect(after).toMatchObject({ state: 'stopped', operation: null });
     expect(after.failureReason).toMatch(
-      /start call .* within 5 s \(DOCKER_START_TIMEOUT_SECONDS\)/,
+      /start call .* within 20 s \(DOCKER_START_TIMEOUT_SECONDS\)/,
     );
 
     proxy.unstall();
     const restarted = await http.post(`/v1/sandboxes/${created.id}/restart`).expect(200);
     expect(restarted.body).toMatchObject({ state: 'running', operation: null });
     await http.delete(`/v1/sandboxes/${created.id}?force=true`).expect(204);
+  });
+
+  it('aborts the Docker call in flight when the lock is lost, and a later command finishes it', async () => {
+    const created = await createRunning();
+    await http.post(`/v1/sandboxes/${created.id}/stop`).expect(200);
+    proxy.stall('POST', /^\/containers\/[^/]+\/start/);
+
+    const restarting = http.post(`/v1/sandboxes/${created.id}/restart`).then((res) => res);
+    await eventually(() => Promise.resolve(proxy.stalled.length > 0 || undefined));
+    // Another holder takes the lock: the next renewal sees it and the lock is lost.
+    const kv = t.app.get(KeyValueStore);
+    const key = sandboxLockKey(created.id);
+    await kv.set(key, 'another-holder', 60_000);
+
+    const answer = await restarting;
+    expect(answer.status).toBe(409);
+    expect(answer.body.code).toBe('SANDBOX_BUSY');
+    await heldRequestAborted();
+
+    // The other holder is done; the interrupted restart is finished by the next command.
+    await kv.del(key);
+    proxy.unstall();
+    const stopped = await http.post(`/v1/sandboxes/${created.id}/stop`).expect(200);
+    expect(stopped.body).toMatchObject({ state: 'stopped', operation: null });
+    await http.delete(`/v1/sandboxes/${created.id}`).expect(204);
   });
 });
