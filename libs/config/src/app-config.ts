@@ -26,6 +26,18 @@ export class AppConfig {
   readonly stopTimeoutSeconds: number;
   readonly waitTimeoutSeconds: number;
   readonly imagePullTimeoutSeconds: number;
+  /**
+   * Longest one Docker engine call of each kind may take, in ms; stop's is on top of the stop's
+   * own grace period (STOP_TIMEOUT_SECONDS or the call's), so a stop is never cut short.
+   */
+  readonly dockerCallTimeoutsMs: {
+    readonly create: number;
+    readonly start: number;
+    readonly stop: number;
+    readonly remove: number;
+    readonly inspect: number;
+    readonly execStart: number;
+  };
   readonly lockTtlMs: number;
   readonly lockWaitMs: number;
   readonly defaultIdleTimeoutSeconds: number;
@@ -80,6 +92,14 @@ export class AppConfig {
     this.stopTimeoutSeconds = env.STOP_TIMEOUT_SECONDS ?? 10;
     this.waitTimeoutSeconds = env.WAIT_TIMEOUT_SECONDS ?? 120;
     this.imagePullTimeoutSeconds = env.IMAGE_PULL_TIMEOUT_SECONDS ?? 300;
+    this.dockerCallTimeoutsMs = {
+      create: (env.DOCKER_CREATE_TIMEOUT_SECONDS ?? 120) * 1000,
+      start: (env.DOCKER_START_TIMEOUT_SECONDS ?? 120) * 1000,
+      stop: (env.DOCKER_STOP_TIMEOUT_SECONDS ?? 30) * 1000,
+      remove: (env.DOCKER_REMOVE_TIMEOUT_SECONDS ?? 120) * 1000,
+      inspect: (env.DOCKER_INSPECT_TIMEOUT_SECONDS ?? 30) * 1000,
+      execStart: (env.DOCKER_EXEC_START_TIMEOUT_SECONDS ?? 30) * 1000,
+    };
     this.lockTtlMs = (env.LOCK_TTL_SECONDS ?? 30) * 1000;
     this.lockWaitMs = (env.LOCK_WAIT_SECONDS ?? 60) * 1000;
     this.defaultIdleTimeoutSeconds = env.DEFAULT_IDLE_TIMEOUT_SECONDS ?? 1800;

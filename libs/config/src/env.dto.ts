@@ -56,6 +56,43 @@ export class EnvDto {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(3600) STOP_TIMEOUT_SECONDS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(3600) WAIT_TIMEOUT_SECONDS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(3600) IMAGE_PULL_TIMEOUT_SECONDS?: number;
+  // Bounds of single Docker engine calls (engine-bounds.ts); STOP is on top of STOP_TIMEOUT_SECONDS.
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  DOCKER_CREATE_TIMEOUT_SECONDS?: number;
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  DOCKER_START_TIMEOUT_SECONDS?: number;
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  DOCKER_STOP_TIMEOUT_SECONDS?: number;
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  DOCKER_REMOVE_TIMEOUT_SECONDS?: number;
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  DOCKER_INSPECT_TIMEOUT_SECONDS?: number;
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  DOCKER_EXEC_START_TIMEOUT_SECONDS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(2) @Max(600) LOCK_TTL_SECONDS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(3600) LOCK_WAIT_SECONDS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) DEFAULT_IDLE_TIMEOUT_SECONDS?: number;

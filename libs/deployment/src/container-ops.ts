@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { CodedError, isCodedError } from '@app/config';
 import type Dockerode from 'dockerode';
 import { toContainerState } from './container-state';
 import {
@@ -8,6 +8,7 @@ import {
   isNotModified,
   toCodedError,
 } from './docker-errors';
+import { withEngineBound, type EngineBounds } from './engine-bounds';
 import type { ContainerState } from './types';
 
 /**
@@ -24,27 +25,44 @@ export async function inspectContainer(
   docker: Dockerode,
   idOrName: string,
   defaultHost: string,
+  bounds: EngineBounds,
+  signal?: AbortSignal,
 ): Promise<ContainerState | null> {
   try {
-    return toContainerState(await docker.getContainer(idOrName).inspect(), defaultHost);
+    const bound = { kind: 'inspect', boundMs: bounds.inspect, target: idOrName, signal } as const;
+    const info = await withEngineBound(bound, (abortSignal) =>
+      docker.getContainer(idOrName).inspect({ abortSignal }),
+    );
+    return toContainerState(info, defaultHost);
   } catch (error) {
     if (isNotFound(error)) return null;
+    if (isSettledByBound(error, signal)) throw error;
     throw toCodedError(error, 'CONTAINER_FAILED', `could not inspect container ${idOrName}`);
   }
 }
 
-/** `docker stop`; an already stopped container (304) counts as stopped, a missing one (404) not. */
+/**
+ * `docker stop`; an already stopped container (304) counts as stopped, a missing one (404) not.
+ * Its bound counts from the end of the grace period, as the engine itself waits that long.
+ */
 export async function stopContainer(
   docker: Dockerode,
   containerId: string,
   timeoutSeconds: number,
+  bounds: EngineBounds,
+  signal?: AbortSignal,
 ): Promise<'stopped' | 'missing'> {
   try {
-    await docker.getContainer(containerId).stop({ t: timeoutSeconds });
+    const boundMs = timeoutSeconds * 1000 + bounds.stop;
+    const bound = { kind: 'stop', boundMs, target: containerId, signal } as const;
+    await withEngineBound(bound, (abortSignal) =>
+      docker.getContainer(containerId).stop({ t: timeoutSeconds, abortSignal }),
+    );
     return 'stopped';
   } catch (error) {
     if (isNotModified(error)) return 'stopped';
     if (isNotFound(error)) return 'missing';
+    if (isSettledByBound(error, signal)) throw error;
     throw toCodedError(error, 'CONTAINER_FAILED', `could not stop container ${containerId}`, {
       containerId,
     });
@@ -52,14 +70,23 @@ export async function stopContainer(
 }
 
 /** Force-removes a container with its anonymous volumes; one already gone is success. */
-export async function removeContainer(docker: Dockerode, containerId: string): Promise<void> {
+export async function removeContainer(
+  docker: Dockerode,
+  containerId: string,
+  bounds: EngineBounds,
+  signal?: AbortSignal,
+): Promise<void> {
   try {
-    await docker.getContainer(containerId).remove({ force: true, v: true });
+    const bound = { kind: 'remove', boundMs: bounds.remove, target: containerId, signal } as const;
+    await withEngineBound(bound, (abortSignal) =>
+      docker.getContainer(containerId).remove({ force: true, v: true, abortSignal }),
+    );
   } catch (error) {
     if (isNotFound(error)) return;
+    if (isSettledByBound(error, signal)) throw error;
     // Someone else is removing it right now: wait for that instead of failing.
     if (isConflict(error) && /already in progress/i.test(engineMessage(error))) {
-      return waitUntilGone(docker, containerId);
+      return waitUntilGone(docker, containerId, bounds, signal);
     }
     throw toCodedError(error, 'CONTAINER_FAILED', `could not remove container ${containerId}`, {
       containerId,
@@ -67,13 +94,28 @@ export async function removeContainer(docker: Dockerode, containerId: string): P
   }
 }
 
-async function waitUntilGone(docker: Dockerode, containerId: string): Promise<void> {
+async function waitUntilGone(
+  docker: Dockerode,
+  containerId: string,
+  bounds: EngineBounds,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const deadline = Date.now() + REMOVAL_WAIT_MS;
   while (Date.now() < deadline) {
-    if ((await inspectContainer(docker, containerId, '')) === null) return;
+    if ((await inspectContainer(docker, containerId, '', bounds, signal)) === null) return;
     await sleep(REMOVAL_POLL_MS);
   }
   throw new CodedError('CONTAINER_FAILED', `container ${containerId} is still being removed`, {
     containerId,
   });
+}
+
+/**
+ * An error that must pass through unchanged: a call past its bound (already ENGINE_TIMEOUT) or
+ * one the caller aborted (its own reason, e.g. the lost lock), not an engine answer to translate.
+ */
+export function isSettledByBound(error: unknown, signal: AbortSignal | undefined): boolean {
+  return (
+    isCodedError(error, 'ENGINE_TIMEOUT') || (signal?.aborted === true && error === signal.reason)
+  );
 }

@@ -10,6 +10,8 @@ import {
   isPortConflict,
   toCodedError,
 } from './docker-errors';
+import { isSettledByBound } from './container-ops';
+import { withEngineBound, type EngineBounds } from './engine-bounds';
 import type { ContainerState } from './types';
 
 /**
@@ -47,11 +49,20 @@ export class HostPortConflictError extends Error {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `docker start`; already running (304) is success. */
-export async function startContainer(docker: Dockerode, containerId: string): Promise<void> {
+export async function startContainer(
+  docker: Dockerode,
+  containerId: string,
+  bounds: EngineBounds,
+  signal?: AbortSignal,
+): Promise<void> {
   try {
-    await docker.getContainer(containerId).start();
+    const bound = { kind: 'start', boundMs: bounds.start, target: containerId, signal } as const;
+    await withEngineBound(bound, (abortSignal) =>
+      docker.getContainer(containerId).start({ abortSignal }),
+    );
   } catch (error) {
     if (isNotModified(error)) return;
+    if (isSettledByBound(error, signal)) throw error;
     if (isPortConflict(error)) throw new HostPortConflictError(engineMessage(error));
     if (isNotFound(error)) {
       throw new CodedError('CONTAINER_FAILED', `container ${containerId} no longer exists`, {
@@ -76,11 +87,13 @@ export async function confirmRunning(
   containerId: string,
   defaultHost: string,
   graceMs: number,
+  bounds: EngineBounds,
+  signal?: AbortSignal,
 ): Promise<ContainerState> {
   const deadline = Date.now() + graceMs;
   for (;;) {
-    const state = await inspectState(docker, containerId, defaultHost);
-    if (!state.running) throw await exitedError(docker, state);
+    const state = await inspectState(docker, containerId, defaultHost, bounds, signal);
+    if (!state.running) throw await exitedError(docker, state, bounds);
     if (Date.now() >= deadline) return state;
     await sleep(Math.min(POLL_INTERVAL_MS, Math.max(0, deadline - Date.now())));
   }
@@ -90,10 +103,22 @@ async function inspectState(
   docker: Dockerode,
   containerId: string,
   defaultHost: string,
+  bounds: EngineBounds,
+  signal: AbortSignal | undefined,
 ): Promise<ContainerState> {
   try {
-    return toContainerState(await docker.getContainer(containerId).inspect(), defaultHost);
+    const bound = {
+      kind: 'inspect',
+      boundMs: bounds.inspect,
+      target: containerId,
+      signal,
+    } as const;
+    const info = await withEngineBound(bound, (abortSignal) =>
+      docker.getContainer(containerId).inspect({ abortSignal }),
+    );
+    return toContainerState(info, defaultHost);
   } catch (error) {
+    if (isSettledByBound(error, signal)) throw error;
     if (isNotFound(error)) {
       throw new CodedError('CONTAINER_FAILED', `container ${containerId} disappeared after start`, {
         containerId,
@@ -110,8 +135,12 @@ async function inspectState(
  * it can print the sandbox's env values, which are secrets. The operator's log gets how much
  * output there was; `docker logs` on the host shows it while the container exists.
  */
-async function exitedError(docker: Dockerode, state: ContainerState): Promise<CodedError> {
-  const lines = (await tailLogs(docker, state.containerId)).length;
+async function exitedError(
+  docker: Dockerode,
+  state: ContainerState,
+  bounds: EngineBounds,
+): Promise<CodedError> {
+  const lines = (await tailLogs(docker, state.containerId, bounds)).length;
   const oom = state.oomKilled ? ' (killed for running out of memory)' : '';
   logger.warn(
     `container ${state.containerId} exited right after start with code ${state.exitCode ?? 'unknown'}${oom}; ${lines} line(s) of output, not shown to the caller`,
@@ -130,11 +159,19 @@ async function exitedError(docker: Dockerode, state: ContainerState): Promise<Co
 }
 
 /** Best effort: only the line count is used, so failing to read them must not hide the error. */
-async function tailLogs(docker: Dockerode, containerId: string): Promise<string[]> {
+async function tailLogs(
+  docker: Dockerode,
+  containerId: string,
+  bounds: EngineBounds,
+): Promise<string[]> {
   try {
-    const buffer = await docker
-      .getContainer(containerId)
-      .logs({ stdout: true, stderr: true, tail: LOG_LINES, follow: false });
+    // A log read is as small as an inspect, so it shares the inspect's bound.
+    const bound = { kind: 'inspect', boundMs: bounds.inspect, target: containerId } as const;
+    const buffer = await withEngineBound(bound, (abortSignal) =>
+      docker
+        .getContainer(containerId)
+        .logs({ stdout: true, stderr: true, tail: LOG_LINES, follow: false, abortSignal }),
+    );
     return lastLines(demuxLogs(buffer), LOG_LINES);
   } catch {
     return [];

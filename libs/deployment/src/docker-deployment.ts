@@ -8,7 +8,12 @@ import {
   type EventStreamOptions,
   type ResyncHandler,
 } from './container-event-stream';
-import { inspectContainer, removeContainer, stopContainer } from './container-ops';
+import {
+  inspectContainer,
+  isSettledByBound,
+  removeContainer,
+  stopContainer,
+} from './container-ops';
 import {
   confirmRunning,
   HostPortConflictError,
@@ -17,6 +22,7 @@ import {
   startupGraceMs,
 } from './container-starter';
 import { isConflict, toCodedError } from './docker-errors';
+import { withEngineBound, type EngineBounds } from './engine-bounds';
 import { ExecOutputBudget } from './exec-output-budget';
 import { runExec, streamExec } from './exec-runner';
 import type { ExecEvent, ExecRequest, ExecResult } from './exec-types';
@@ -56,8 +62,11 @@ export class DockerDeployment implements OnModuleDestroy {
   private readonly watchers = new Set<ContainerEventStream>();
   /** Output all buffered execs of this process hold at once (EXEC_OUTPUT_BUDGET). */
   readonly execOutputBudget: ExecOutputBudget;
+  /** How long each kind of engine call may take (DOCKER_*_TIMEOUT_SECONDS). */
+  private readonly bounds: EngineBounds;
 
   constructor(private readonly config: AppConfig) {
+    this.bounds = config.dockerCallTimeoutsMs;
     this.execOutputBudget = new ExecOutputBudget(config.execOutputBudgetBytes);
     this.docker = new Dockerode({ socketPath: config.dockerSocketPath });
     this.ports = new HostPortAllocator(this.docker, config.portRange);
@@ -128,11 +137,11 @@ export class DockerDeployment implements OnModuleDestroy {
     try {
       const [, existing, lease] = await Promise.all([
         this.ensureImage(spec.image, signal),
-        this.findOwn(spec.sandboxId),
+        this.findOwn(spec.sandboxId, signal),
         leasing,
       ]);
       signal?.throwIfAborted();
-      if (existing) return await this.resume(existing, startupGraceMs(spec), beforeStart);
+      if (existing) return await this.resume(existing, startupGraceMs(spec), beforeStart, signal);
       return await this.createAndStart(spec, containerPorts, lease, beforeStart, signal);
     } finally {
       (await leasing.catch(() => null))?.release();
@@ -142,10 +151,15 @@ export class DockerDeployment implements OnModuleDestroy {
   /**
    * Starts a stopped sandbox again; the same container, so the same host ports and files.
    * @param graceMs how long the main process is watched (see startupGraceMs).
+   * @param signal aborts the engine calls in flight (the caller's lock was lost).
    */
-  async start(containerId: string, graceMs: number = STARTUP_GRACE_MS): Promise<ContainerState> {
+  async start(
+    containerId: string,
+    graceMs: number = STARTUP_GRACE_MS,
+    signal?: AbortSignal,
+  ): Promise<ContainerState> {
     try {
-      await startContainer(this.docker, containerId);
+      await startContainer(this.docker, containerId, this.bounds, signal);
     } catch (error) {
       if (error instanceof HostPortConflictError) {
         throw new CodedError(
@@ -156,22 +170,34 @@ export class DockerDeployment implements OnModuleDestroy {
       }
       throw error;
     }
-    return confirmRunning(this.docker, containerId, this.config.portBindAddress, graceMs);
+    const host = this.config.portBindAddress;
+    return confirmRunning(this.docker, containerId, host, graceMs, this.bounds, signal);
   }
 
+  /**
+   * Each engine call below is bounded (DOCKER_*_TIMEOUT_SECONDS, ENGINE_TIMEOUT past it) and
+   * aborted with `signal`; either way the request to dockerd is cancelled, not left pending.
+   */
   stop(
     containerId: string,
     timeoutSeconds: number = this.config.stopTimeoutSeconds,
+    signal?: AbortSignal,
   ): Promise<'stopped' | 'missing'> {
-    return stopContainer(this.docker, containerId, timeoutSeconds);
+    return stopContainer(this.docker, containerId, timeoutSeconds, this.bounds, signal);
   }
 
-  remove(containerId: string): Promise<void> {
-    return removeContainer(this.docker, containerId);
+  remove(containerId: string, signal?: AbortSignal): Promise<void> {
+    return removeContainer(this.docker, containerId, this.bounds, signal);
   }
 
-  inspect(idOrName: string): Promise<ContainerState | null> {
-    return inspectContainer(this.docker, idOrName, this.config.portBindAddress);
+  inspect(idOrName: string, signal?: AbortSignal): Promise<ContainerState | null> {
+    return inspectContainer(
+      this.docker,
+      idOrName,
+      this.config.portBindAddress,
+      this.bounds,
+      signal,
+    );
   }
 
   /** Containers carrying our managed label, in any state, optionally narrowed by owner labels. */
@@ -215,7 +241,8 @@ export class DockerDeployment implements OnModuleDestroy {
    * without room, EXEC_OUTPUT_BUDGET_EXHAUSTED.
    */
   exec(containerId: string, request: ExecRequest, signal?: AbortSignal): Promise<ExecResult> {
-    return runExec(this.docker, containerId, request, signal, undefined, this.execOutputBudget);
+    const { execOutputBudget: budget, bounds } = this;
+    return runExec(this.docker, containerId, request, signal, undefined, budget, bounds.execStart);
   }
 
   /** Like exec, output delivered as it comes; leaving the iteration early kills the tree. */
@@ -224,7 +251,7 @@ export class DockerDeployment implements OnModuleDestroy {
     request: ExecRequest,
     signal?: AbortSignal,
   ): Promise<AsyncIterable<ExecEvent>> {
-    return streamExec(this.docker, containerId, request, signal);
+    return streamExec(this.docker, containerId, request, signal, undefined, this.bounds.execStart);
   }
 
   /** A regular file as a stream, or a directory's listing; works on stopped containers. */
@@ -271,12 +298,18 @@ export class DockerDeployment implements OnModuleDestroy {
 
       let containerId: string;
       try {
-        containerId = (await this.docker.createContainer(options)).id;
+        const target = `sandbox ${spec.sandboxId}`;
+        const bound = { kind: 'create', boundMs: this.bounds.create, target, signal } as const;
+        const created = await withEngineBound(bound, (abortSignal) =>
+          this.docker.createContainer({ ...options, abortSignal }),
+        );
+        containerId = created.id;
       } catch (error) {
+        if (isSettledByBound(error, signal)) throw error;
         // Name taken: a concurrent or earlier provision of the same sandbox got there first.
         if (isConflict(error)) {
-          const existing = await this.findOwn(spec.sandboxId);
-          if (existing) return this.resume(existing, startupGraceMs(spec), beforeStart);
+          const existing = await this.findOwn(spec.sandboxId, signal);
+          if (existing) return this.resume(existing, startupGraceMs(spec), beforeStart, signal);
         }
         throw toCodedError(
           error,
@@ -289,12 +322,14 @@ export class DockerDeployment implements OnModuleDestroy {
       try {
         if (beforeStart) await beforeStart(containerId);
         signal?.throwIfAborted();
-        await startContainer(this.docker, containerId);
+        await startContainer(this.docker, containerId, this.bounds, signal);
         const state = await confirmRunning(
           this.docker,
           containerId,
           this.config.portBindAddress,
           startupGraceMs(spec),
+          this.bounds,
+          signal,
         );
         lease?.commit(containerId, hostPortList);
         return state;
@@ -319,8 +354,8 @@ export class DockerDeployment implements OnModuleDestroy {
    * The usable container named for this sandbox, if it carries our label for it. A dead one (a
    * failed removal) can never run again and would block the name, so it is cleared away here.
    */
-  private async findOwn(sandboxId: string): Promise<ContainerState | null> {
-    const state = await this.inspect(containerNameFor(sandboxId));
+  private async findOwn(sandboxId: string, signal?: AbortSignal): Promise<ContainerState | null> {
+    const state = await this.inspect(containerNameFor(sandboxId), signal);
     if (state === null) return null;
     if (state.sandboxId !== sandboxId) {
       throw new CodedError(
@@ -330,7 +365,7 @@ export class DockerDeployment implements OnModuleDestroy {
       );
     }
     if (state.status === 'dead' || state.status === 'removing') {
-      await this.remove(state.containerId);
+      await this.remove(state.containerId, signal);
       return null;
     }
     return state;
@@ -345,13 +380,14 @@ export class DockerDeployment implements OnModuleDestroy {
     existing: ContainerState,
     graceMs: number,
     beforeStart: BeforeStartHook | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<ContainerState> {
     if (existing.running) return existing;
     const { containerId } = existing;
-    if (existing.status !== 'created') return this.start(containerId, graceMs);
+    if (existing.status !== 'created') return this.start(containerId, graceMs, signal);
     try {
       if (beforeStart) await beforeStart(containerId);
-      return await this.start(containerId, graceMs);
+      return await this.start(containerId, graceMs, signal);
     } catch (error) {
       await this.removeQuietly(containerId);
       throw error;

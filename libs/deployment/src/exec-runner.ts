@@ -36,6 +36,7 @@ export async function runExec(
   signal?: AbortSignal,
   killer: ProcessKiller = defaultKiller,
   budget?: ExecOutputBudget,
+  startBoundMs?: number,
 ): Promise<ExecResult> {
   validateExecRequest(request);
   const lease: ExecOutputLease | null = budget ? budget.lease() : null;
@@ -49,7 +50,8 @@ export async function runExec(
       }
       output[stream].push(data);
     };
-    session = await ExecSession.start(docker, containerId, request, collect, { signal, killer });
+    const options = { signal, killer, startBoundMs };
+    session = await ExecSession.start(docker, containerId, request, collect, options);
     const outcome = await session.done;
     if (outcome.cancelled) throw abortReason(signal);
     return {
@@ -78,6 +80,7 @@ export async function streamExec(
   request: ExecRequest,
   signal?: AbortSignal,
   killer: ProcessKiller = defaultKiller,
+  startBoundMs?: number,
 ): Promise<AsyncIterable<ExecEvent>> {
   validateExecRequest(request);
   let session: ExecSession | null = null;
@@ -92,7 +95,7 @@ export async function streamExec(
     containerId,
     request,
     (type, data) => queue.push({ type, data }),
-    { signal, killer },
+    { signal, killer, startBoundMs },
   );
   session.done.then(
     (outcome: ExecOutcome) => {

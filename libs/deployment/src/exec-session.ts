@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { isCodedError } from '@app/config';
 import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { EXEC_MARKER_ENV, execCreateOptions } from './exec-request';
+import { withEngineBound } from './engine-bounds';
 import { execEngineError, execFailed } from './exec-errors';
 import { ExecFrameDecoder } from './exec-frames';
 import type { ExecRequest } from './exec-types';
@@ -41,7 +43,12 @@ export interface SessionOptions {
   signal?: AbortSignal;
   /** null: just drop the connection on timeout (for the killer's own short execs). */
   killer: ProcessKiller | null;
+  /** Bound of creating and of attaching the exec (DOCKER_EXEC_START_TIMEOUT_SECONDS). */
+  startBoundMs?: number;
 }
+
+/** DOCKER_EXEC_START_TIMEOUT_SECONDS's default, for execs started without the config at hand. */
+export const DEFAULT_EXEC_START_BOUND_MS = 30_000;
 
 /** How long output may keep flowing after the kill before the connection is dropped. */
 const KILL_GRACE_MS = 3_000;
@@ -106,25 +113,41 @@ export class ExecSession {
     options: SessionOptions,
   ): Promise<ExecSession> {
     options.signal?.throwIfAborted();
-    // The engine calls get no AbortSignal on purpose: an exec aborted while starting could run on
-    // unseen. An abort meanwhile is seen by the constructor, which then kills the fresh process.
+    // The caller's AbortSignal is not passed to the engine calls on purpose: an exec aborted while
+    // starting could run on unseen. An abort meanwhile is seen by the constructor, which then kills
+    // the fresh process. Only the bound aborts them (ENGINE_TIMEOUT): an engine that does not
+    // answer must not hold the caller forever, and the marker lets a late process be killed.
+    const bound = {
+      kind: 'execStart',
+      boundMs: options.startBoundMs ?? DEFAULT_EXEC_START_BOUND_MS,
+      target: containerId,
+    } as const;
     const marker = randomBytes(12).toString('hex');
     const createOptions = execCreateOptions(request, marker);
     const markerAssignment = `${EXEC_MARKER_ENV}=${marker}`;
     let exec: Dockerode.Exec;
     let socket: Duplex;
     try {
-      exec = await docker.getContainer(containerId).exec(createOptions);
+      exec = await withEngineBound(bound, (abortSignal) =>
+        docker.getContainer(containerId).exec({ ...createOptions, abortSignal }),
+      );
     } catch (error) {
       throw execEngineError(error, containerId, `could not create an exec in ${containerId}`);
     }
     const startedAt = Date.now();
+    const target = { docker, containerId, exec, markerAssignment, user: request.user };
     try {
-      socket = await exec.start({ hijack: true, stdin: request.stdin !== undefined });
+      const stdin = request.stdin !== undefined;
+      socket = await withEngineBound(bound, (abortSignal) =>
+        exec.start({ hijack: true, stdin, abortSignal }),
+      );
     } catch (error) {
+      // Cut off at the bound, the process may have started all the same: best-effort kill.
+      if (options.killer && isCodedError(error, 'ENGINE_TIMEOUT')) {
+        void options.killer(target).catch(() => undefined);
+      }
       throw execEngineError(error, containerId, `could not start an exec in ${containerId}`);
     }
-    const target = { docker, containerId, exec, markerAssignment, user: request.user };
     return new ExecSession(target, socket, sink, request, startedAt, options);
   }
 

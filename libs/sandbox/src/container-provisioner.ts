@@ -100,8 +100,9 @@ export class ContainerProvisioner implements OnModuleInit {
   }
 
   /** Removes a container and its log directory (the log dir lives as long as the sandbox). */
-  async remove(sandboxId: string, containerIdOrName: string): Promise<void> {
-    await this.deployment.remove(containerIdOrName);
+  async remove(sandboxId: string, containerIdOrName: string, signal?: AbortSignal): Promise<void> {
+    await this.deployment.remove(containerIdOrName, signal);
+    signal?.throwIfAborted();
     await this.quota.removeLogDir(this.config.logRoot, sandboxId);
   }
 }

@@ -47,24 +47,24 @@ export class SandboxAutomation {
   }
 
   private async autoStopOne(id: string, now: Date): Promise<AutomationOutcome> {
-    const result = await this.lock.tryWithLock(id, async (): Promise<AutomationOutcome> => {
+    const result = await this.lock.tryWithLock(id, async (signal): Promise<AutomationOutcome> => {
       const record = await this.store.load(id);
       const info = record?.info;
       // Pending sandboxes are the startup timeout's business, not the idle timeout's.
       if (!record || !info || info.state !== 'running' || info.operation !== null) return 'skipped';
       if (info.autoStopAt === null || Date.parse(info.autoStopAt) > now.getTime()) return 'skipped';
       const reason = autoStopReason(info, now);
-      const stopped = await this.driver.drive(record, { type: 'stop', reason });
+      const stopped = await this.driver.drive(record, { type: 'stop', reason }, signal);
       this.metrics.autoStopped.inc({ reason });
       this.logger.log(`sandbox ${id} stopped: ${reason}`);
-      await this.sandboxes.deleteIfEphemeral(stopped);
+      await this.sandboxes.deleteIfEphemeral(stopped, signal);
       return 'done';
     });
     return result.acquired ? result.value : 'busy';
   }
 
   private async autoDeleteOne(id: string, now: Date): Promise<AutomationOutcome> {
-    const result = await this.lock.tryWithLock(id, async (): Promise<AutomationOutcome> => {
+    const result = await this.lock.tryWithLock(id, async (signal): Promise<AutomationOutcome> => {
       const record = await this.store.load(id);
       const info = record?.info;
       if (!record || !info || info.state !== 'stopped' || info.protected) return 'skipped';
@@ -72,7 +72,7 @@ export class SandboxAutomation {
       if (info.autoDeleteAt === null || Date.parse(info.autoDeleteAt) > now.getTime()) {
         return 'skipped';
       }
-      await this.driver.drive(record, { type: 'delete', reason: 'auto-delete' });
+      await this.driver.drive(record, { type: 'delete', reason: 'auto-delete' }, signal);
       this.metrics.autoDeleted.inc();
       this.logger.log(`sandbox ${id} deleted: auto-delete`);
       return 'done';

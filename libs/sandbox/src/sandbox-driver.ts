@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Actor, createActor, Snapshot, waitFor } from 'xstate';
-import { AppConfig, CodedError } from '@app/config';
+import { Actor, createActor, Snapshot } from 'xstate';
+import { AppConfig, CodedError, describeError } from '@app/config';
 import { LIVE_STATES, SandboxInfo, SandboxMetaStore, SandboxRecord } from '@app/meta-store';
 import { deadlinesOnEntering } from './deadlines';
 import { SandboxEffects } from './sandbox-effects';
@@ -21,6 +21,12 @@ type SandboxActor = Actor<typeof sandboxMachine>;
  * holds the sandbox's lock. The flow: rehydrate the persisted snapshot (which re-runs an effect a
  * crash interrupted), settle it, ask the machine whether the event is legal, send it, persist the
  * busy snapshot (so a crash now is recoverable), wait for the effect, persist the outcome.
+ *
+ * Nothing here waits forever: every Docker call of an effect has its bound (ENGINE_TIMEOUT past
+ * it, which the machine records as the failure reason like any other failed effect), and `signal`
+ * (the lock's: it aborts when the lock is lost) aborts the effect's Docker calls and this wait.
+ * After a lost lock nothing more is written: the busy snapshot stays for the next holder (the
+ * reconciler) to finish, since another holder may already be running.
  */
 @Injectable()
 export class SandboxDriver {
@@ -30,8 +36,13 @@ export class SandboxDriver {
     private readonly effects: SandboxEffects,
   ) {}
 
-  async drive(record: SandboxRecord, event: SandboxMachineEvent | null): Promise<SandboxRecord> {
-    const provided = this.effects.forRecord(record);
+  async drive(
+    record: SandboxRecord,
+    event: SandboxMachineEvent | null,
+    signal?: AbortSignal,
+  ): Promise<SandboxRecord> {
+    signal?.throwIfAborted();
+    const provided = this.effects.forRecord(record, signal);
     const { machine } = provided;
     const lastError = (): unknown => provided.lastError();
     const input = { sandboxId: record.info.id, protected: record.info.protected };
@@ -47,7 +58,7 @@ export class SandboxDriver {
     const actor: SandboxActor = createActor(machine, { input, snapshot });
     actor.start();
     try {
-      let current = await this.settle(record, actor);
+      let current = await this.settle(record, actor, signal);
       if (event === null) return current;
 
       const before = actor.getSnapshot();
@@ -70,7 +81,7 @@ export class SandboxDriver {
       actor.send(event);
       // A no-op (stop of a stopped sandbox) changes nothing and writes nothing.
       const changed = JSON.stringify(actor.getPersistedSnapshot()) !== persistedBefore;
-      current = await this.settle(current, actor, changed);
+      current = await this.settle(current, actor, signal, changed);
       // The outcome is persisted either way (a failed restart ends in stopped with its reason, a
       // failed stop or delete leaves the state as it was); the caller also gets the cause.
       if (lastError() !== errorBefore) throw lastError();
@@ -84,12 +95,13 @@ export class SandboxDriver {
   private async settle(
     record: SandboxRecord,
     actor: SandboxActor,
+    signal: AbortSignal | undefined,
     forcePersist = false,
   ): Promise<SandboxRecord> {
     let current = record;
     if (actor.getSnapshot().hasTag('busy')) {
       current = await this.persist(current, actor.getSnapshot(), actor);
-      await waitFor(actor, (s) => !s.hasTag('busy'), { timeout: Infinity });
+      await untilIdle(actor, signal);
       return this.persist(current, actor.getSnapshot(), actor);
     }
     return forcePersist ? this.persist(current, actor.getSnapshot(), actor) : current;
@@ -129,6 +141,32 @@ export class SandboxDriver {
     if (!wasLive && isLive) await this.store.restoreCache(id);
     return updated;
   }
+}
+
+/**
+ * Resolves once the effect in flight has ended (the machine left its busy state). Rejects with the
+ * lock's reason as soon as the lock is lost; the caller then stops the actor, which aborts the
+ * effect's own signal too. No timeout of its own: the effects' Docker calls carry the bounds.
+ */
+function untilIdle(actor: SandboxActor, signal: AbortSignal | undefined): Promise<void> {
+  if (!actor.getSnapshot().hasTag('busy')) return Promise.resolve();
+  if (signal?.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<void>((resolve, reject) => {
+    const done = (error?: unknown): void => {
+      subscription.unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
+      if (error === undefined) resolve();
+      else reject(error instanceof Error ? error : new Error(describeError(error)));
+    };
+    const onAbort = (): void => done(signal?.reason ?? new Error('aborted'));
+    const subscription = actor.subscribe({
+      next: (snapshot) => {
+        if (!snapshot.hasTag('busy')) done();
+      },
+      error: (error) => done(error ?? new Error('the sandbox machine failed')),
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /**

@@ -37,14 +37,18 @@ export class SandboxEffects {
     @Optional() private readonly metrics?: SandboxMetrics,
   ) {}
 
-  forRecord(record: SandboxRecord): ProvidedMachine {
+  /**
+   * @param lockSignal the caller's lock signal: it aborts when the lock is lost, and so aborts the
+   * Docker calls of the effect in flight (as does stopping the actor, through its own signal).
+   */
+  forRecord(record: SandboxRecord, lockSignal?: AbortSignal): ProvidedMachine {
     const sandboxId = record.info.id;
     let lastError: unknown = null;
     // Keep the original error (with its code) for the caller; the machine only keeps its message.
     const track = <I, O>(effect: (input: I, signal: AbortSignal) => Promise<O>) =>
       fromPromise<O, I>(async ({ input, signal }) => {
         try {
-          return await effect(input, signal);
+          return await effect(input, lockSignal ? AbortSignal.any([signal, lockSignal]) : signal);
         } catch (error) {
           lastError = error;
           throw error;
@@ -56,20 +60,19 @@ export class SandboxEffects {
     const machine = sandboxMachine.provide({
       actors: {
         createContainer: track((_input: SandboxRef, signal) => this.create(record, signal)),
-        startContainer: track(async (input: ContainerRef) => {
-          const existing = await this.deployment.inspect(containerOf(input.containerId));
+        startContainer: track(async (input: ContainerRef, signal) => {
+          const existing = await this.deployment.inspect(containerOf(input.containerId), signal);
           if (!existing) throw missingOnRestart(record, input.containerId);
           await this.provisioner.secureLogDir(sandboxId);
-          return factsOf(
-            await this.deployment.start(existing.containerId, startupGraceMs(record.spec)),
-          );
+          const graceMs = startupGraceMs(record.spec);
+          return factsOf(await this.deployment.start(existing.containerId, graceMs, signal));
         }),
-        stopContainer: track(async (input: ContainerRef) => {
-          await this.deployment.stop(containerOf(input.containerId));
+        stopContainer: track(async (input: ContainerRef, signal) => {
+          await this.deployment.stop(containerOf(input.containerId), undefined, signal);
         }),
         // The log directory lives as long as the sandbox: kept on stop, gone on delete.
-        removeContainer: track(async (input: ContainerRef) => {
-          await this.provisioner.remove(sandboxId, containerOf(input.containerId));
+        removeContainer: track(async (input: ContainerRef, signal) => {
+          await this.provisioner.remove(sandboxId, containerOf(input.containerId), signal);
         }),
       },
     });
@@ -102,7 +105,7 @@ export class SandboxEffects {
         { sandboxId: record.info.id },
       );
     if (remaining <= 0) {
-      await this.deployment.remove(this.deployment.containerName(record.info.id));
+      await this.deployment.remove(this.deployment.containerName(record.info.id), signal);
       throw timedOut();
     }
     const timeout = AbortSignal.timeout(remaining);

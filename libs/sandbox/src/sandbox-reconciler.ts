@@ -159,30 +159,32 @@ export class SandboxReconciler {
 
   /** A running record whose container is down or gone becomes stopped, with the reason. */
   private async settleExited(sandboxId: string): Promise<ReconcileAction['outcome']> {
-    const result = await this.lock.tryWithLock(sandboxId, async () => {
+    const result = await this.lock.tryWithLock(sandboxId, async (signal) => {
       const record = await this.store.load(sandboxId);
       if (!record || record.info.state !== 'running' || record.info.operation !== null) {
         return 'skipped' as const;
       }
       const container = await this.deployment.inspect(
         record.info.containerId ?? this.deployment.containerName(sandboxId),
+        signal,
       );
       if (container?.running) return 'skipped' as const;
       const reason = exitReason(container);
-      const stopped = await this.driver.drive(record, { type: 'exited', reason });
+      const stopped = await this.driver.drive(record, { type: 'exited', reason }, signal);
       this.logger.warn(`sandbox ${sandboxId} stopped behind our back: ${reason}`);
-      await this.sandboxes.deleteIfEphemeral(stopped);
+      await this.sandboxes.deleteIfEphemeral(stopped, signal);
       return 'repaired' as const;
     });
     return result.acquired ? result.value : 'busy';
   }
 
   private async finishInterrupted(sandboxId: string): Promise<ReconcileAction['outcome']> {
-    const result = await this.lock.tryWithLock(sandboxId, async () => {
+    const result = await this.lock.tryWithLock(sandboxId, async (signal) => {
       const record = await this.store.load(sandboxId);
       if (!record || record.info.operation === null) return 'skipped' as const;
       this.logger.warn(`finishing ${record.info.operation} of sandbox ${sandboxId} (interrupted)`);
-      await this.sandboxes.deleteIfEphemeral(await this.driver.drive(record, null));
+      const driven = await this.driver.drive(record, null, signal);
+      await this.sandboxes.deleteIfEphemeral(driven, signal);
       return 'repaired' as const;
     });
     return result.acquired ? result.value : 'busy';

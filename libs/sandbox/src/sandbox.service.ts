@@ -123,7 +123,7 @@ export class SandboxService {
       memberUsed = true;
       this.pool.giveBack(member!);
     };
-    const run = this.lock.withLock(id, async () => {
+    const run = this.lock.withLock(id, async (signal) => {
       const result = await this.resources.admit(spec, () =>
         this.store.insert({
           info,
@@ -138,7 +138,7 @@ export class SandboxService {
       announce(result);
       if (!result.created) return result.record;
       return this.metrics.time('create', async () =>
-        this.deleteIfEphemeral(await this.driver.drive(result.record, null)),
+        this.deleteIfEphemeral(await this.driver.drive(result.record, null, signal), signal),
       );
     });
     void run.catch(releaseMember);
@@ -254,9 +254,9 @@ export class SandboxService {
    */
   async setProtected(idOrName: string, value: boolean): Promise<SandboxInfo> {
     const id = await this.idOf(idOrName);
-    return this.lock.withLock(id, async () => {
+    return this.lock.withLock(id, async (signal) => {
       const record = await this.loadOrThrow(id);
-      const updated = await this.driver.drive(record, { type: 'protect', value });
+      const updated = await this.driver.drive(record, { type: 'protect', value }, signal);
       return LIVE_STATES.includes(updated.info.state)
         ? (await this.bump(updated)).info
         : updated.info;
@@ -266,13 +266,14 @@ export class SandboxService {
   /**
    * Called under the sandbox's lock after anything that may have stopped it: a sandbox whose
    * effective autoDeleteSeconds is 0 (ephemeral) is deleted as soon as it stops.
+   * @param signal the caller's lock signal, aborting the delete if the lock is lost.
    */
-  async deleteIfEphemeral(record: SandboxRecord): Promise<SandboxRecord> {
+  async deleteIfEphemeral(record: SandboxRecord, signal?: AbortSignal): Promise<SandboxRecord> {
     const { info } = record;
     // The machine refuses to delete a protected sandbox; its mirrored flag says so without asking.
     if (info.state !== 'stopped' || info.protected || info.operation !== null) return record;
     if (effectiveAutoDeleteSeconds(info, this.config.autoDeleteAfterSeconds) !== 0) return record;
-    return this.driver.drive(record, { type: 'delete', reason: 'auto-delete' });
+    return this.driver.drive(record, { type: 'delete', reason: 'auto-delete' }, signal);
   }
 
   /**
@@ -284,13 +285,13 @@ export class SandboxService {
     let recovered = 0;
     for (const record of records) {
       try {
-        await this.lock.withLock(record.info.id, async () => {
+        await this.lock.withLock(record.info.id, async (signal) => {
           const fresh = await this.store.load(record.info.id);
           if (fresh && fresh.info.operation !== null) {
             this.logger.warn(
               `recovering sandbox ${fresh.info.id}: ${fresh.info.operation} was interrupted`,
             );
-            await this.deleteIfEphemeral(await this.driver.drive(fresh, null));
+            await this.deleteIfEphemeral(await this.driver.drive(fresh, null, signal), signal);
             recovered += 1;
           }
         });
@@ -309,12 +310,12 @@ export class SandboxService {
   private async command(idOrName: string, event: SandboxMachineEvent): Promise<SandboxInfo> {
     const id = await this.idOf(idOrName);
     const record = await this.metrics.time(event.type, () =>
-      this.lock.withLock(id, async () => {
+      this.lock.withLock(id, async (signal) => {
         const fresh = await this.loadOrThrow(id);
         // Deleting a deleted sandbox is idempotent: the answer is the same, nothing happens.
         if (event.type === 'delete' && fresh.info.state === 'deleted') return fresh;
         // Protection is the machine's guard: the driver answers SANDBOX_PROTECTED for any delete.
-        return this.deleteIfEphemeral(await this.driver.drive(fresh, event));
+        return this.deleteIfEphemeral(await this.driver.drive(fresh, event, signal), signal);
       }),
     );
     return record.info;

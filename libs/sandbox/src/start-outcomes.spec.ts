@@ -27,6 +27,13 @@ describe('StartOutcomes', () => {
     expect(outcomes.systematicFailure(2 + OUTCOME_WINDOW_MS)).toBeNull();
   });
 
+  it('counts engine calls that never answered (ENGINE_TIMEOUT) as failures of the engine', () => {
+    const outcomes = new StartOutcomes();
+    const hung = new CodedError('ENGINE_TIMEOUT', 'the Docker engine did not answer');
+    for (let i = 0; i < SYSTEMATIC_FAILURES; i += 1) outcomes.noteFailure(`t${i}`, hung, 1);
+    expect(outcomes.systematicFailure(2)).toMatch(/did not answer/);
+  });
+
   it('hands a failed create its code once', () => {
     const outcomes = new StartOutcomes();
     outcomes.noteFailure('a', new CodedError('IMAGE_UNAVAILABLE', 'gone'));

@@ -57,7 +57,10 @@ export class StartOutcomes {
 }
 
 function engineFailureOf(error: unknown): string | null {
-  if (isCodedError(error, 'RUNTIME_UNAVAILABLE')) return error.message;
+  // An engine that took a call and never answered it is as broken as one that refused it.
+  if (isCodedError(error, 'RUNTIME_UNAVAILABLE') || isCodedError(error, 'ENGINE_TIMEOUT')) {
+    return error.message;
+  }
   if (isCodedError(error, 'CONTAINER_FAILED') && error.details?.reason === 'engine') {
     return error.message;
   }

@@ -47,6 +47,9 @@ export function statusOf(code: ErrorCode): HttpStatus {
     case 'STORE_UNAVAILABLE':
     case 'EXEC_OUTPUT_BUDGET_EXHAUSTED':
       return HttpStatus.SERVICE_UNAVAILABLE;
+    // The engine took the call but did not answer within its bound (DOCKER_*_TIMEOUT_SECONDS).
+    case 'ENGINE_TIMEOUT':
+      return HttpStatus.GATEWAY_TIMEOUT;
     // The server holds a key that does not open this sandbox's env: an operator's problem.
     case 'SECRETS_UNREADABLE':
     case 'RECORD_CORRUPT':
