@@ -25,7 +25,15 @@ const onlyImports = (allowed) => [
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'node_modules/', 'coverage/', 'data/', '**/*.js', '**/*.mjs', 'libs/sdk/src/generated/'],
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      'data/',
+      '**/*.js',
+      '**/*.mjs',
+      'libs/sdk/src/generated/',
+    ],
   },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -45,16 +53,29 @@ export default tseslint.config(
     },
   },
   { files: ['libs/config/**/*.ts'], rules: { 'no-restricted-imports': onlyImports([]) } },
-  { files: ['libs/meta-store/**/*.ts'], rules: { 'no-restricted-imports': onlyImports(['config']) } },
-  { files: ['libs/deployment/**/*.ts'], rules: { 'no-restricted-imports': onlyImports(['config']) } },
+  {
+    files: ['libs/meta-store/**/*.ts'],
+    rules: { 'no-restricted-imports': onlyImports(['config']) },
+  },
+  {
+    files: ['libs/deployment/**/*.ts'],
+    rules: { 'no-restricted-imports': onlyImports(['config']) },
+  },
   { files: ['libs/quota/**/*.ts'], rules: { 'no-restricted-imports': onlyImports(['config']) } },
   {
     files: ['libs/sandbox/**/*.ts'],
-    rules: { 'no-restricted-imports': onlyImports(['config', 'meta-store', 'deployment', 'quota']) },
+    rules: {
+      'no-restricted-imports': onlyImports(['config', 'meta-store', 'deployment', 'quota']),
+    },
   },
   {
     files: ['libs/scheduler/**/*.ts'],
     rules: { 'no-restricted-imports': onlyImports(['config', 'meta-store', 'sandbox']) },
+  },
+  {
+    // The HTTP edge speaks the domain's language: never storage or Docker types.
+    files: ['apps/sandbox-api/**/*.ts'],
+    rules: { 'no-restricted-imports': onlyImports(['config', 'sandbox', 'scheduler']) },
   },
   {
     // The machine is pure: xstate and nothing else.
@@ -62,7 +83,9 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ regex: '^(?!xstate$)', message: 'sandbox.machine.ts imports only xstate' }] },
+        {
+          patterns: [{ regex: '^(?!xstate$)', message: 'sandbox.machine.ts imports only xstate' }],
+        },
       ],
     },
   },

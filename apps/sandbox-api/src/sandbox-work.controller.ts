@@ -27,8 +27,7 @@ import {
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { AppConfig, CodedError, isCodedError } from '@app/config';
-import { EXEC_BUDGET_RETRY_AFTER_SECONDS } from '@app/deployment';
-import { SandboxWorkService } from '@app/sandbox';
+import { EXEC_BUDGET_RETRY_AFTER_SECONDS, SandboxWorkService } from '@app/sandbox';
 import { ExecDto, ExecResultView } from './dto/exec.dto';
 import { encodeExecEvents, pacedToClient, writeExecAnswer } from './http/exec-output';
 import {

@@ -17,3 +17,16 @@ export { SandboxResources } from './sandbox-resources';
 export { WarmPool } from './warm-pool/warm-pool';
 export type { PoolMember, PoolStatus } from './warm-pool/warm-pool';
 export { normalizeImage, poolKeyOf } from './warm-pool/pool-key';
+export {
+  COLUMN_LIMITS,
+  EXEC_BUDGET_RETRY_AFTER_SECONDS,
+  SANDBOX_OPERATIONS,
+  SANDBOX_STATES,
+} from './edge-vocabulary';
+export type {
+  ExecEvent,
+  ExecResult,
+  SandboxInfo,
+  SandboxOperation,
+  SandboxState,
+} from './edge-vocabulary';

@@ -15,7 +15,7 @@ import {
   MinLength,
   NotEquals,
 } from 'class-validator';
-import { COLUMN_LIMITS } from '@app/meta-store';
+import { COLUMN_LIMITS } from '@app/sandbox';
 import { IsArgv } from './argv.validator';
 import { IsMemorySize } from './memory-size.validator';
 import { IsStringMap } from './string-map.validator';

@@ -12,7 +12,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { COLUMN_LIMITS, SANDBOX_STATES, SandboxState } from '@app/meta-store';
+import { COLUMN_LIMITS, SANDBOX_STATES, SandboxState } from '@app/sandbox';
 
 /** Repeatable query parameters arrive as a string or an array of strings. */
 const toArray = ({ value }: { value: unknown }): unknown =>

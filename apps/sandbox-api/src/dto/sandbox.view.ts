@@ -5,8 +5,8 @@ import {
   SandboxInfo,
   SandboxOperation,
   SandboxState,
-} from '@app/meta-store';
-import { formatMemorySize } from '@app/sandbox';
+  formatMemorySize,
+} from '@app/sandbox';
 
 export class DiskLimitView {
   @ApiProperty({ example: '10g' }) requested!: string;

@@ -1,4 +1,4 @@
-import type { ExecEvent } from '@app/deployment';
+import type { ExecEvent } from '@app/sandbox';
 import { EventEmitter } from 'node:events';
 import type { Response } from 'express';
 import { encodeExecEvents, pacedToClient } from './exec-output';

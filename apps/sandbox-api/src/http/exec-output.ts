@@ -1,6 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Response } from 'express';
-import type { ExecEvent, ExecResult } from '@app/deployment';
+import type { ExecEvent, ExecResult } from '@app/sandbox';
 import type { OutputEncoding } from '../dto/exec.dto';
 import { drained, writeWithBackpressure } from './backpressure';
 

@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import type { ExecEvent } from '@app/deployment';
+import type { ExecEvent } from '@app/sandbox';
 import { writeWithBackpressure } from './backpressure';
 
 export type StreamFormat = 'sse' | 'ndjson';
