@@ -1,8 +1,9 @@
 import request from 'supertest';
 import { KeyValueStore, sandboxLockKey } from '@app/meta-store';
 import { Backend, TestApp, createTestApp, eventually } from '../support/app';
-import { DEMO_IMAGE, ensureDemoImage, testDockerSocketPath } from '../support/docker';
+import { ensureDemoImage, testDockerSocketPath } from '../support/docker';
 import { SocketProxy } from '../integration/deployment/socket-proxy';
+import { createRunning } from '../support/sandboxes';
 
 type Json = Record<string, any>;
 
@@ -41,18 +42,12 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('a hung Docker call (%s)'
     proxy.stalled.length = 0;
   });
 
-  async function createRunning(): Promise<Json> {
-    const res = await http.post('/v1/sandboxes?wait=true').send({ image: DEMO_IMAGE }).expect(200);
-    expect(res.body.state).toBe('running');
-    return res.body as Json;
-  }
-
   async function heldRequestAborted(): Promise<void> {
     await eventually(() => Promise.resolve(proxy.stalled.some((r) => r.aborted) || undefined));
   }
 
   it('releases a sandbox whose stop hung, with the reason, and a later stop works', async () => {
-    const created = await createRunning();
+    const created = await createRunning(http);
     proxy.stall('POST', /^\/containers\/[^/]+\/stop/);
 
     const hung = await http.post(`/v1/sandboxes/${created.id}/stop`).expect(504);
@@ -71,7 +66,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('a hung Docker call (%s)'
   });
 
   it('releases a sandbox whose restart hung, stopped with the reason, and a later restart works', async () => {
-    const created = await createRunning();
+    const created = await createRunning(http);
     await http.post(`/v1/sandboxes/${created.id}/stop`).expect(200);
     proxy.stall('POST', /^\/containers\/[^/]+\/start/);
 
@@ -92,7 +87,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('a hung Docker call (%s)'
   });
 
   it('aborts the Docker call in flight when the lock is lost, and a later command finishes it', async () => {
-    const created = await createRunning();
+    const created = await createRunning(http);
     await http.post(`/v1/sandboxes/${created.id}/stop`).expect(200);
     proxy.stall('POST', /^\/containers\/[^/]+\/start/);
 

@@ -2,6 +2,7 @@ import request from 'supertest';
 import Redis from 'ioredis';
 import { TEST_REDIS_URL, TestApp, createTestApp, eventually } from '../support/app';
 import { DEMO_IMAGE, ensureDemoImage, execIn, testDocker } from '../support/docker';
+import { createRunning } from '../support/sandboxes';
 
 type Json = Record<string, any>;
 
@@ -20,17 +21,8 @@ describe('sandbox lifecycle over HTTP (real Docker, PostgreSQL, Redis)', () => {
     await t?.close();
   });
 
-  async function createRunning(body: Json = {}): Promise<Json> {
-    const res = await http
-      .post('/v1/sandboxes?wait=true')
-      .send({ image: DEMO_IMAGE, ...body })
-      .expect(200);
-    expect(res.body.state).toBe('running');
-    return res.body as Json;
-  }
-
   it('should create, stop, restart with the same container, ports and files, then delete', async () => {
-    const created = await createRunning({
+    const created = await createRunning(http, {
       name: `life-${Date.now()}`,
       cpus: 0.5,
       memory: '64m',
@@ -122,7 +114,7 @@ describe('sandbox lifecycle over HTTP (real Docker, PostgreSQL, Redis)', () => {
   });
 
   it('should force-delete a running sandbox (stop, then delete)', async () => {
-    const created = await createRunning();
+    const created = await createRunning(http);
     await http.delete(`/v1/sandboxes/${created.id}?force=true`).expect(204);
     const view = await http.get(`/v1/sandboxes/${created.id}`).expect(200);
     expect(view.body.state).toBe('deleted');
@@ -182,11 +174,11 @@ describe('sandbox lifecycle over HTTP (real Docker, PostgreSQL, Redis)', () => {
 
   it('should refuse a second live sandbox with the same name, and free the name on delete', async () => {
     const name = `dup-${Date.now()}`;
-    const first = await createRunning({ name });
+    const first = await createRunning(http, { name });
     const dup = await http.post('/v1/sandboxes').send({ image: DEMO_IMAGE, name }).expect(409);
     expect(dup.body).toMatchObject({ code: 'NAME_CONFLICT', details: { name } });
     await http.delete(`/v1/sandboxes/${first.id}?force=true`).expect(204);
-    const reused = await createRunning({ name });
+    const reused = await createRunning(http, { name });
     expect(reused.id).not.toBe(first.id);
     await http.delete(`/v1/sandboxes/${reused.id}?force=true`).expect(204);
   });
@@ -194,7 +186,8 @@ describe('sandbox lifecycle over HTTP (real Docker, PostgreSQL, Redis)', () => {
   it('should list with state, label and image filters and cursor pagination', async () => {
     const tag = `list-${Date.now()}`;
     const made: Json[] = [];
-    for (let i = 0; i < 5; i += 1) made.push(await createRunning({ labels: { tag, n: `${i}` } }));
+    for (let i = 0; i < 5; i += 1)
+      made.push(await createRunning(http, { labels: { tag, n: `${i}` } }));
     await http.post(`/v1/sandboxes/${made[0].id}/stop`).expect(200);
     await http.delete(`/v1/sandboxes/${made[1].id}?force=true`).expect(204);
 
@@ -231,7 +224,7 @@ describe('sandbox lifecycle over HTTP (real Docker, PostgreSQL, Redis)', () => {
   it('should lose nothing when Redis is flushed in the middle of a lifecycle', async () => {
     const redis = new Redis(TEST_REDIS_URL);
     try {
-      const created = await createRunning({ labels: { flush: 'yes' } });
+      const created = await createRunning(http, { labels: { flush: 'yes' } });
       await redis.flushdb();
       expect((await http.get(`/v1/sandboxes/${created.id}`).expect(200)).body.state).toBe(
         'running',

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { Backend, TestApp, createTestApp, eventually } from '../../support/app';
 import { DEMO_IMAGE, ensureDemoImage, testDocker } from '../../support/docker';
-
-type Json = Record<string, any>;
+import { createRunning } from '../../support/sandboxes';
 
 /** A "registry" on 127.0.0.1 that answers every request with a secret body (a reflector bait). */
 async function listen(handler: (req: IncomingMessage, res: any) => void): Promise<Server> {
@@ -61,17 +60,8 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (
     await new Promise((resolve) => hanging?.close(resolve));
   });
 
-  async function createRunning(body: Json = {}): Promise<Json> {
-    const res = await http
-      .post('/v1/sandboxes?wait=true')
-      .send({ image: DEMO_IMAGE, ...body })
-      .expect(200);
-    expect(res.body.state).toBe('running');
-    return res.body as Json;
-  }
-
   it('mounts the log dir nosuid,nodev,noexec, inside the sandbox and on the host', async () => {
-    const sandbox = await createRunning();
+    const sandbox = await createRunning(http);
     const exec = await http
       .post(`/v1/sandboxes/${sandbox.id}/exec`)
       .send({ command: ['cat', '/proc/self/mountinfo'] })
@@ -170,7 +160,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (
     expect(degraded.body.checks.containerStarts.ok).toBe(false);
     expect(degraded.body.checks.docker.ok).toBe(true);
 
-    const good = await createRunning();
+    const good = await createRunning(http);
     expect((await http.get('/health')).status).toBe(200);
     for (const id of [...ids, good.id]) {
       await http.delete(`/v1/sandboxes/${id}?force=true`).expect(204);
@@ -195,7 +185,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (
 
   it("removes an orphan container's log dir with it, never following a link inside", async () => {
     // Any sandbox of this instance makes the instance "known" to the reconciler.
-    const known = await createRunning();
+    const known = await createRunning(http);
     const orphanId = `orphan${Date.now()}`;
     const logDir = join(t.config.logRoot, orphanId);
     const outside = join(t.config.logRoot, '..', `outside-${orphanId}`);
