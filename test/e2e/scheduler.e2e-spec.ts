@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { TestApp, createTestApp, eventually } from '../support/app';
 import { DEMO_IMAGE, ensureDemoImage, testDocker } from '../support/docker';
+import { createRunning } from '../support/sandboxes';
 
 type Json = Record<string, any>;
 
@@ -26,15 +27,6 @@ describe('scheduler: idle timeouts, auto-delete, reconciler (real Docker, Postgr
     await t?.close();
   });
 
-  async function create(body: Json): Promise<Json> {
-    const res = await http
-      .post('/v1/sandboxes?wait=true')
-      .send({ image: DEMO_IMAGE, ...body })
-      .expect(200);
-    expect(res.body.state).toBe('running');
-    return res.body as Json;
-  }
-
   const view = async (id: string): Promise<Json> =>
     (await http.get(`/v1/sandboxes/${id}`).expect(200)).body as Json;
 
@@ -45,7 +37,7 @@ describe('scheduler: idle timeouts, auto-delete, reconciler (real Docker, Postgr
     }, ms);
 
   it('should stop an idle sandbox on time with reason idle-timeout', async () => {
-    const created = await create({ idleTimeoutSeconds: 2 });
+    const created = await createRunning(http, { idleTimeoutSeconds: 2 });
     expect(Date.parse(created.autoStopAt) - Date.parse(created.startedAt)).toBeGreaterThan(1500);
     const stopped = await until(created.id, (s) => s.state === 'stopped');
     const stoppedAfterMs = Date.parse(stopped.stoppedAt) - Date.parse(created.startedAt);
@@ -61,7 +53,7 @@ describe('scheduler: idle timeouts, auto-delete, reconciler (real Docker, Postgr
   });
 
   it('should not stop a sandbox that is kept alive, and stop it once that ends', async () => {
-    const created = await create({ idleTimeoutSeconds: 2 });
+    const created = await createRunning(http, { idleTimeoutSeconds: 2 });
     const keptUntil = Date.now() + 4500;
     while (Date.now() < keptUntil) {
       const res = await http.post(`/v1/sandboxes/${created.id}/keepalive`).expect(200);
@@ -74,26 +66,26 @@ describe('scheduler: idle timeouts, auto-delete, reconciler (real Docker, Postgr
   });
 
   it('should stop at the max lifetime whatever the activity', async () => {
-    const created = await create({ idleTimeoutSeconds: 0, maxLifetimeSeconds: 2 });
+    const created = await createRunning(http, { idleTimeoutSeconds: 0, maxLifetimeSeconds: 2 });
     const stopped = await until(created.id, (s) => s.state === 'stopped');
     expect(stopped.stateHistory.at(-1).reason).toBe('max-lifetime');
   });
 
   it('should refuse keepalive on a stopped sandbox', async () => {
-    const created = await create({});
+    const created = await createRunning(http, {});
     await http.post(`/v1/sandboxes/${created.id}/stop`).expect(200);
     const res = await http.post(`/v1/sandboxes/${created.id}/keepalive`).expect(409);
     expect(res.body.code).toBe('SANDBOX_NOT_RUNNING');
   });
 
   it('should delete a stopped sandbox after its autoDeleteSeconds, and restart clears it', async () => {
-    const kept = await create({ autoDeleteSeconds: 2 });
+    const kept = await createRunning(http, { autoDeleteSeconds: 2 });
     const stoppedKept = (await http.post(`/v1/sandboxes/${kept.id}/stop`).expect(200)).body;
     expect(Date.parse(stoppedKept.autoDeleteAt) - Date.parse(stoppedKept.stoppedAt)).toBe(2000);
     const restarted = (await http.post(`/v1/sandboxes/${kept.id}/restart`).expect(200)).body;
     expect(restarted.autoDeleteAt).toBeNull();
 
-    const doomed = await create({ autoDeleteSeconds: 2 });
+    const doomed = await createRunning(http, { autoDeleteSeconds: 2 });
     await http.post(`/v1/sandboxes/${doomed.id}/stop`).expect(200);
     const deleted = await until(doomed.id, (s) => s.state === 'deleted');
     expect(deleted.stateHistory.at(-1)).toMatchObject({ to: 'deleted', reason: 'auto-delete' });
@@ -104,7 +96,7 @@ describe('scheduler: idle timeouts, auto-delete, reconciler (real Docker, Postgr
   });
 
   it('should keep a protected sandbox until protection is unset', async () => {
-    const created = await create({ autoDeleteSeconds: 1, protected: true });
+    const created = await createRunning(http, { autoDeleteSeconds: 1, protected: true });
     await http.post(`/v1/sandboxes/${created.id}/stop`).expect(200);
     await new Promise((resolve) => setTimeout(resolve, 3000));
     expect((await view(created.id)).state).toBe('stopped');
@@ -119,7 +111,7 @@ describe('scheduler: idle timeouts, auto-delete, reconciler (real Docker, Postgr
   });
 
   it('should reject bad PATCH bodies', async () => {
-    const created = await create({});
+    const created = await createRunning(http, {});
     for (const body of [{}, { protected: 'yes' }, { protected: true, image: 'x' }]) {
       const res = await http.patch(`/v1/sandboxes/${created.id}`).send(body).expect(400);
       expect(res.body.code).toBe('VALIDATION_FAILED');
@@ -133,7 +125,7 @@ describe('scheduler: idle timeouts, auto-delete, reconciler (real Docker, Postgr
   });
 
   it('should delete an ephemeral sandbox (autoDeleteSeconds 0) as soon as it stops', async () => {
-    const created = await create({ autoDeleteSeconds: 0 });
+    const created = await createRunning(http, { autoDeleteSeconds: 0 });
     const res = await http.post(`/v1/sandboxes/${created.id}/stop`).expect(200);
     expect(res.body.state).toBe('deleted');
     expect(res.body.stateHistory.map((h: Json) => `${h.from}>${h.to}`)).toEqual([
@@ -147,7 +139,7 @@ describe('scheduler: idle timeouts, auto-delete, reconciler (real Docker, Postgr
   });
 
   it('should reflect docker kill outside the service within the event latency', async () => {
-    const created = await create({});
+    const created = await createRunning(http, {});
     const killedAt = Date.now();
     await docker.getContainer(created.containerId).kill();
     const stopped = await until(created.id, (s) => s.state === 'stopped', 5000);
@@ -160,7 +152,7 @@ describe('scheduler: idle timeouts, auto-delete, reconciler (real Docker, Postgr
   });
 
   it('should reflect docker rm -f outside the service', async () => {
-    const created = await create({});
+    const created = await createRunning(http, {});
     await docker.getContainer(created.containerId).remove({ force: true });
     const stopped = await until(created.id, (s) => s.state === 'stopped', 5000);
     expect(stopped.failureReason).toMatch(/removed/);
@@ -171,7 +163,7 @@ describe('scheduler: idle timeouts, auto-delete, reconciler (real Docker, Postgr
 
   it('should remove a container carrying our label without a record, after the grace period', async () => {
     // Any sandbox of this instance makes the instance "known" to the reconciler.
-    await create({});
+    await createRunning(http, {});
     const orphan = await docker.createContainer({
       Image: DEMO_IMAGE,
       Entrypoint: ['sleep', 'infinity'],
@@ -200,7 +192,7 @@ describe('scheduler: idle timeouts, auto-delete, reconciler (real Docker, Postgr
   });
 
   it('should report drift without changing anything, and repair it on POST', async () => {
-    const created = await create({});
+    const created = await createRunning(http, {});
     await docker.getContainer(created.containerId).stop({ t: 0 });
     // Before the event lands or after: GET never changes anything.
     const before = await http.get('/v1/admin/reconcile').expect(200);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SecretsKey, isCodedError } from '@app/config';
+import { makeSandboxSpec } from '../testing/sandbox-fixtures';
 import { SecretsKeyring, isSealedValue } from './secrets-keyring';
 
 const keyring = (bytes = randomBytes(32)) =>
@@ -64,23 +65,11 @@ describe('SecretsKeyring', () => {
   });
 
   it('seals and opens a spec: the record field holds no value in clear', () => {
-    const spec = {
+    const spec = makeSandboxSpec({
       image: 'img',
-      cpus: null,
-      memoryBytes: null,
       env: { A: 'alpha', B: 'beta' },
-      labels: {},
-      ports: [],
-      command: null,
-      entrypoint: null,
       idleTimeoutSeconds: 0,
-      autoDeleteSeconds: null,
-      maxLifetimeSeconds: null,
-      pidsLimit: null,
-      diskBytes: null,
-      disk: null,
-      runtime: 'runc',
-    };
+    });
     const sealed = ring.sealSpec('sbx-1', spec);
     expect(sealed).not.toHaveProperty('env');
     expect(Object.keys(sealed.sealedEnv)).toEqual(['A', 'B']);
