@@ -3,8 +3,9 @@ import eslint from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
-// The one-way library graph: app → scheduler → sandbox → {meta-store, deployment, quota} → config.
-const LIBRARIES = ['config', 'meta-store', 'deployment', 'quota', 'sandbox', 'scheduler'];
+// The one-way library graph: app → scheduler → sandbox → {meta-store, deployment, quota} → config
+// → domain. The domain (the sandbox model and the coded errors) imports no other library.
+const LIBRARIES = ['domain', 'config', 'meta-store', 'deployment', 'quota', 'sandbox', 'scheduler'];
 const deepImport = {
   group: ['@app/*/src', '@app/*/src/**'],
   message: 'Import a library through its index (@app/<lib>).',
@@ -52,30 +53,40 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [deepImport] }],
     },
   },
-  { files: ['libs/config/**/*.ts'], rules: { 'no-restricted-imports': onlyImports([]) } },
+  { files: ['libs/domain/**/*.ts'], rules: { 'no-restricted-imports': onlyImports([]) } },
+  { files: ['libs/config/**/*.ts'], rules: { 'no-restricted-imports': onlyImports(['domain']) } },
   {
     files: ['libs/meta-store/**/*.ts'],
-    rules: { 'no-restricted-imports': onlyImports(['config']) },
+    rules: { 'no-restricted-imports': onlyImports(['domain', 'config']) },
   },
   {
     files: ['libs/deployment/**/*.ts'],
-    rules: { 'no-restricted-imports': onlyImports(['config']) },
+    rules: { 'no-restricted-imports': onlyImports(['domain', 'config']) },
   },
-  { files: ['libs/quota/**/*.ts'], rules: { 'no-restricted-imports': onlyImports(['config']) } },
+  {
+    files: ['libs/quota/**/*.ts'],
+    rules: { 'no-restricted-imports': onlyImports(['domain', 'config']) },
+  },
   {
     files: ['libs/sandbox/**/*.ts'],
     rules: {
-      'no-restricted-imports': onlyImports(['config', 'meta-store', 'deployment', 'quota']),
+      'no-restricted-imports': onlyImports([
+        'domain',
+        'config',
+        'meta-store',
+        'deployment',
+        'quota',
+      ]),
     },
   },
   {
     files: ['libs/scheduler/**/*.ts'],
-    rules: { 'no-restricted-imports': onlyImports(['config', 'meta-store', 'sandbox']) },
+    rules: { 'no-restricted-imports': onlyImports(['domain', 'config', 'meta-store', 'sandbox']) },
   },
   {
     // The HTTP edge speaks the domain's language: never storage or Docker types.
     files: ['apps/sandbox-api/**/*.ts'],
-    rules: { 'no-restricted-imports': onlyImports(['config', 'sandbox', 'scheduler']) },
+    rules: { 'no-restricted-imports': onlyImports(['domain', 'config', 'sandbox', 'scheduler']) },
   },
   {
     // The machine is pure: xstate and nothing else.

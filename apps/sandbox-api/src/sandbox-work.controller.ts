@@ -26,7 +26,8 @@ import {
 } from '@nestjs/swagger';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { AppConfig, CodedError, isCodedError } from '@app/config';
+import { AppConfig } from '@app/config';
+import { CodedError, isCodedError } from '@app/domain';
 import { EXEC_BUDGET_RETRY_AFTER_SECONDS, SandboxWorkService } from '@app/sandbox';
 import { ExecDto, ExecResultView } from './dto/exec.dto';
 import { encodeExecEvents, pacedToClient, writeExecAnswer } from './http/exec-output';

@@ -24,7 +24,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { AppConfig, validationError } from '@app/config';
+import { AppConfig } from '@app/config';
+import { validationError } from '@app/domain';
 import { SandboxService } from '@app/sandbox';
 import { CreateSandboxQuery, DeleteSandboxQuery, EmptyBody } from './dto/command.query';
 import { CreateSandboxDto } from './dto/create-sandbox.dto';

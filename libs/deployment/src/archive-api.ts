@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';

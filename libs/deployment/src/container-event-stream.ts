@@ -1,4 +1,4 @@
-import { describeError } from '@app/config';
+import { describeError } from '@app/domain';
 import { Logger } from '@nestjs/common';
 import type Dockerode from 'dockerode';
 import { Readable } from 'node:stream';

@@ -1,4 +1,4 @@
-import { CodedError, isCodedError } from '@app/config';
+import { CodedError, isCodedError } from '@app/domain';
 import type Dockerode from 'dockerode';
 import { toContainerState } from './container-state';
 import {

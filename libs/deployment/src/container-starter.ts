@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 import { Logger } from '@nestjs/common';
 import type Dockerode from 'dockerode';
 import { demuxLogs, lastLines } from './container-logs';

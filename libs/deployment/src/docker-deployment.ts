@@ -1,4 +1,5 @@
-import { AppConfig, CodedError, describeError } from '@app/config';
+import { AppConfig } from '@app/config';
+import { CodedError, describeError } from '@app/domain';
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import Dockerode from 'dockerode';
 import { buildContainerConfig, containerNameFor, requestedPorts } from './container-config';

@@ -1,6 +1,6 @@
 // @app/config's DTO decorators need the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 import { engineMessage, isEngineUnreachable, isPortConflict, toCodedError } from './docker-errors';
 
 function httpError(statusCode: number, message: string): Error {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { CodedError, describeError } from '@app/config';
+import { CodedError, describeError } from '@app/domain';
 
 /**
  * Classifies errors from dockerode/docker-modem. The modem rejects with a plain Error carrying

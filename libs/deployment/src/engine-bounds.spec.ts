@@ -1,6 +1,6 @@
 // @app/config's DTO decorators need the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
-import { CodedError, isCodedError } from '@app/config';
+import { CodedError, isCodedError } from '@app/domain';
 import { withEngineBound } from './engine-bounds';
 
 /** A call that never answers, but records the signal it was given (as dockerode hands it on). */

@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 
 /** The kinds of single engine call that get their own bound (DOCKER_<KIND>_TIMEOUT_SECONDS). */
 export type EngineCall = 'create' | 'start' | 'stop' | 'remove' | 'inspect' | 'execStart';

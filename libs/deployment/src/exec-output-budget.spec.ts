@@ -1,4 +1,4 @@
-import { isCodedError } from '@app/config';
+import { isCodedError } from '@app/domain';
 import { ExecOutputBudget } from './exec-output-budget';
 
 describe('ExecOutputBudget', () => {

@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 
 /**
  * One process-wide budget for the exec output held in memory at once, across all requests.

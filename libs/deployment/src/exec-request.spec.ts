@@ -1,6 +1,6 @@
 // @app/config's DTO decorators need the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
-import { isCodedError } from '@app/config';
+import { isCodedError } from '@app/domain';
 import { EXEC_MARKER_ENV, execCreateOptions, validateExecRequest } from './exec-request';
 import type { ExecRequest } from './exec-types';
 

@@ -1,4 +1,4 @@
-import { validationError } from '@app/config';
+import { validationError } from '@app/domain';
 import type { ExecCreateOptions } from 'dockerode';
 import type { ExecRequest } from './exec-types';
 

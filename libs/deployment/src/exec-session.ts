@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { isCodedError } from '@app/config';
+import { isCodedError } from '@app/domain';
 import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { EXEC_MARKER_ENV, execCreateOptions } from './exec-request';

@@ -1,4 +1,4 @@
-import { CodedError, isCodedError } from '@app/config';
+import { CodedError, isCodedError } from '@app/domain';
 import type Dockerode from 'dockerode';
 import { statPath } from './archive-api';
 import { assertDeletable, mountPoints } from './file-guard';

@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 
 /** Errors of the file operations; each names the path and keeps the API's `details.fields`. */
 

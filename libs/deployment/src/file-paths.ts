@@ -1,4 +1,4 @@
-import { validationError } from '@app/config';
+import { validationError } from '@app/domain';
 
 /**
  * Paths inside a container as callers give them. They must be absolute and are normalised here

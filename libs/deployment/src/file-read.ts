@@ -1,4 +1,4 @@
-import { validationError } from '@app/config';
+import { validationError } from '@app/domain';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { extract, type Extract } from 'tar-stream';

@@ -1,4 +1,4 @@
-import { CodedError, validationError } from '@app/config';
+import { CodedError, validationError } from '@app/domain';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';

@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 

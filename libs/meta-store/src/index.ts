@@ -1,8 +1,6 @@
 // Decorator metadata (entities, injectables, config DTOs) must exist before any of them loads.
 import 'reflect-metadata';
 
-export * from './sandbox-info';
-
 export { MetaStoreModule } from './meta-store.module';
 
 export { KeyValueStore } from './kv/key-value-store';

@@ -1,5 +1,4 @@
-import { isCodedError } from '@app/config';
-import { SANDBOX_INFO_FIELDS } from './sandbox-info';
+import { isCodedError, SANDBOX_INFO_FIELDS } from '@app/domain';
 import {
   cachedInfoOf,
   parseStoredInfo,

@@ -1,7 +1,6 @@
-import { CodedError } from '@app/config';
+import { CodedError, SANDBOX_OPERATIONS, SANDBOX_STATES } from '@app/domain';
 import { z } from 'zod';
-import { SANDBOX_OPERATIONS, SANDBOX_STATES } from './sandbox-info';
-import type { SandboxInfo, SealedSandboxSpec } from './sandbox-info';
+import type { SandboxInfo, SealedSandboxSpec } from '@app/domain';
 
 /**
  * What a stored info or spec blob must be to be read at all. The database's `info` and `spec`

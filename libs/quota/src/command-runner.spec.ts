@@ -1,6 +1,6 @@
 // @app/config's DTO decorators need the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
-import { isCodedError } from '@app/config';
+import { isCodedError } from '@app/domain';
 import { CommandError, CommandRunner, MAX_OUTPUT_BYTES, requireSuccess } from './command-runner';
 
 /** Runs small Node scripts: a real child process without depending on any other program. */

@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 import { Injectable } from '@nestjs/common';
 import { execFile, type ExecFileException } from 'node:child_process';
 

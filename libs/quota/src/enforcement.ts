@@ -1,4 +1,4 @@
-import { describeError } from '@app/config';
+import { describeError } from '@app/domain';
 import { requireSuccess, type CommandRunner } from './command-runner';
 import { mountOf, projectQuotaMode, type MountTable } from './mount-table';
 import type { Enforcement } from './types';

@@ -1,4 +1,4 @@
-import { validationError } from '@app/config';
+import { validationError } from '@app/domain';
 import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 

@@ -1,4 +1,4 @@
-import { CodedError, describeError } from '@app/config';
+import { CodedError, describeError } from '@app/domain';
 import { Injectable } from '@nestjs/common';
 import { isAbsolute } from 'node:path';
 import { CommandRunner, requireSuccess } from './command-runner';

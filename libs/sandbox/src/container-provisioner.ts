@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { AppConfig, CodedError } from '@app/config';
+import { AppConfig } from '@app/config';
+import { CodedError } from '@app/domain';
 import { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@app/deployment';
 import { QuotaService } from '@app/quota';
 import type { LogDirQuotaFacts } from './sandbox.machine';

@@ -1,5 +1,5 @@
 import type { ContainerSpec } from '@app/deployment';
-import type { SandboxSpec } from '@app/meta-store';
+import type { SandboxSpec } from '@app/domain';
 
 /**
  * The container a sandbox spec asks for (without its log mount, which the provisioner adds).

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AppConfig } from '@app/config';
-import type { SandboxSpec } from '@app/meta-store';
+import type { SandboxSpec } from '@app/domain';
 import { parseMemorySize } from './memory-size';
 
 /** A create request after HTTP validation; the domain re-checks nothing the edge already checked. */

@@ -1,4 +1,4 @@
-import type { SandboxInfo, SandboxState } from '@app/meta-store';
+import type { SandboxInfo, SandboxState } from '@app/domain';
 
 /**
  * When a sandbox stops or is deleted by itself. Pure rules, in one place:

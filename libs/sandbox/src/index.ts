@@ -17,16 +17,5 @@ export { SandboxResources } from './sandbox-resources';
 export { WarmPool } from './warm-pool/warm-pool';
 export type { PoolMember, PoolStatus } from './warm-pool/warm-pool';
 export { normalizeImage, poolKeyOf } from './warm-pool/pool-key';
-export {
-  COLUMN_LIMITS,
-  EXEC_BUDGET_RETRY_AFTER_SECONDS,
-  SANDBOX_OPERATIONS,
-  SANDBOX_STATES,
-} from './edge-vocabulary';
-export type {
-  ExecEvent,
-  ExecResult,
-  SandboxInfo,
-  SandboxOperation,
-  SandboxState,
-} from './edge-vocabulary';
+export { COLUMN_LIMITS, EXEC_BUDGET_RETRY_AFTER_SECONDS } from './edge-vocabulary';
+export type { ExecEvent, ExecResult } from './edge-vocabulary';

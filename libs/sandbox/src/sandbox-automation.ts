@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, describeError } from '@app/config';
+import { AppConfig } from '@app/config';
+import { describeError } from '@app/domain';
 import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
 import { settleBounded } from './bounded';
 import { autoStopReason } from './deadlines';

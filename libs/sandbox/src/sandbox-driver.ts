@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Actor, createActor, Snapshot } from 'xstate';
-import { AppConfig, CodedError, describeError } from '@app/config';
-import { LIVE_STATES, SandboxInfo, SandboxMetaStore, SandboxRecord } from '@app/meta-store';
+import { AppConfig } from '@app/config';
+import { CodedError, describeError, LIVE_STATES, SandboxInfo, SandboxRecord } from '@app/domain';
+import { SandboxMetaStore } from '@app/meta-store';
 import { deadlinesOnEntering } from './deadlines';
 import { SandboxEffects } from './sandbox-effects';
 import {

@@ -1,9 +1,10 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { fromPromise } from 'xstate';
-import { AppConfig, CodedError } from '@app/config';
+import { AppConfig } from '@app/config';
+import { CodedError } from '@app/domain';
 import { ContainerState, DockerDeployment, startupGraceMs } from '@app/deployment';
 import { SecretsKeyring } from '@app/meta-store';
-import type { SandboxRecord } from '@app/meta-store';
+import type { SandboxRecord } from '@app/domain';
 import { ContainerProvisioner } from './container-provisioner';
 import { containerSpecOf } from './container-spec';
 import { SandboxMetrics } from './sandbox-metrics';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { describeError } from '@app/config';
+import { describeError } from '@app/domain';
 import { DockerDeployment } from '@app/deployment';
 import { SandboxMetaStore } from '@app/meta-store';
 import { SandboxMetrics } from './sandbox-metrics';

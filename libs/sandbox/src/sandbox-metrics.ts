@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { isCodedError } from '@app/config';
-import { SANDBOX_STATES, SandboxMetaStore } from '@app/meta-store';
+import { isCodedError, SANDBOX_STATES } from '@app/domain';
+import { SandboxMetaStore } from '@app/meta-store';
 import { StartOutcomes } from './start-outcomes';
 
 /**

@@ -1,8 +1,9 @@
 import { ContainerProvisioner } from './container-provisioner';
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, describeError } from '@app/config';
+import { AppConfig } from '@app/config';
+import { describeError, SandboxRecord, SandboxState } from '@app/domain';
 import { ContainerEvent, ContainerState, DockerDeployment, exitReason } from '@app/deployment';
-import { SandboxLock, SandboxMetaStore, SandboxRecord, SandboxState } from '@app/meta-store';
+import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
 import { settleBounded } from './bounded';
 import { SandboxDriver } from './sandbox-driver';
 import { SandboxMetrics } from './sandbox-metrics';

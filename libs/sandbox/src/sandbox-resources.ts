@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, CodedError, describeError, validationError } from '@app/config';
+import { AppConfig } from '@app/config';
+import { CodedError, describeError, validationError, SandboxInfo, SandboxSpec } from '@app/domain';
 import { EngineFacts } from '@app/deployment';
-import { SandboxInfo, SandboxLock, SandboxMetaStore, SandboxSpec } from '@app/meta-store';
+import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
 import { QuotaService, StorageOptSupport } from '@app/quota';
 import { formatMemorySize, parseMemorySize } from './memory-size';
 

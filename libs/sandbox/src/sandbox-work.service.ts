@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
-import { AppConfig, CodedError, validationError } from '@app/config';
+import { AppConfig } from '@app/config';
+import { CodedError, validationError } from '@app/domain';
 import {
   DockerDeployment,
   ExecEvent,
@@ -9,7 +10,7 @@ import {
   FileInfo,
   FileRead,
 } from '@app/deployment';
-import type { SandboxInfo } from '@app/meta-store';
+import type { SandboxInfo } from '@app/domain';
 import { SandboxService } from './sandbox.service';
 
 export interface ExecInput {

@@ -1,5 +1,5 @@
 import { createActor, fromPromise, waitFor } from 'xstate';
-import { SANDBOX_STATES } from '@app/meta-store';
+import { SANDBOX_STATES } from '@app/domain';
 import {
   ContainerFacts,
   ContainerRef,

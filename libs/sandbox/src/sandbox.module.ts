@@ -1,5 +1,5 @@
 import { Module, OnApplicationBootstrap, OnApplicationShutdown, Logger } from '@nestjs/common';
-import { describeError } from '@app/config';
+import { describeError } from '@app/domain';
 import { DeploymentModule } from '@app/deployment';
 import { MetaStoreModule } from '@app/meta-store';
 import { QuotaModule } from '@app/quota';

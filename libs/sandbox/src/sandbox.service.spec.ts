@@ -1,4 +1,5 @@
-import { CodedError, loadConfig } from '@app/config';
+import { loadConfig } from '@app/config';
+import { CodedError } from '@app/domain';
 import type { DockerDeployment, EngineFacts } from '@app/deployment';
 import type { QuotaService } from '@app/quota';
 import type { SandboxLock, SandboxMetaStore, SecretsKeyring } from '@app/meta-store';

@@ -1,15 +1,8 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
-import { AppConfig, CodedError, describeError } from '@app/config';
+import { AppConfig } from '@app/config';
+import { CodedError, describeError, LIVE_STATES, SandboxInfo, SandboxRecord } from '@app/domain';
 import { DockerDeployment } from '@app/deployment';
-import {
-  LIVE_STATES,
-  ListSandboxesQuery,
-  SandboxInfo,
-  SandboxLock,
-  SandboxMetaStore,
-  SandboxPage,
-  SandboxRecord,
-} from '@app/meta-store';
+import { ListSandboxesQuery, SandboxLock, SandboxMetaStore, SandboxPage } from '@app/meta-store';
 import { ContainerProvisioner } from './container-provisioner';
 import { CreateSandboxInput, fingerprintOf, toSandboxSpec } from './create-sandbox.input';
 import { autoStopAt, effectiveAutoDeleteSeconds } from './deadlines';

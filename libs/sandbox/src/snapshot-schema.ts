@@ -1,5 +1,4 @@
-import { CodedError } from '@app/config';
-import { SANDBOX_STATES } from '@app/meta-store';
+import { CodedError, SANDBOX_STATES } from '@app/domain';
 import { z } from 'zod';
 
 /**

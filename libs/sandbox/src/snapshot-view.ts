@@ -1,5 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import { SANDBOX_OPERATIONS, SandboxInfo, SandboxOperation, SandboxState } from '@app/meta-store';
+import { SANDBOX_OPERATIONS, SandboxInfo, SandboxOperation, SandboxState } from '@app/domain';
 import { publicStateOfValue } from './snapshot-schema';
 import type { SandboxMachine } from './sandbox.machine';
 

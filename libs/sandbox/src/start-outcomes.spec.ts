@@ -1,6 +1,6 @@
 // @app/config's DTO decorators need the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 import { OUTCOME_WINDOW_MS, StartOutcomes, SYSTEMATIC_FAILURES } from './start-outcomes';
 
 const engineRefused = new CodedError('CONTAINER_FAILED', 'could not start', { reason: 'engine' });

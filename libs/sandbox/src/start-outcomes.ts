@@ -1,4 +1,4 @@
-import { isCodedError } from '@app/config';
+import { isCodedError } from '@app/domain';
 
 /** How many of the latest creates must all have failed in the engine to call it degraded. */
 export const SYSTEMATIC_FAILURES = 5;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { AppConfig, describeError } from '@app/config';
+import { AppConfig } from '@app/config';
+import { describeError } from '@app/domain';
 import { KeyValueStore, TaskLock } from '@app/meta-store';
 import { SandboxAutomation, SandboxReconciler, WarmPool } from '@app/sandbox';
 import { slotKey, slotOf } from './task-slot';

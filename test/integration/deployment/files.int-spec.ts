@@ -1,6 +1,6 @@
 // @app/config's DTO decorators need the Reflect metadata polyfill before anything imports it.
 import 'reflect-metadata';
-import { isCodedError } from '@app/config';
+import { isCodedError } from '@app/domain';
 import type { FileRead } from '@app/deployment';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

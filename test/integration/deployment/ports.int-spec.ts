@@ -1,6 +1,6 @@
 // @app/config's DTO decorators need the Reflect metadata polyfill before anything imports it.
 import 'reflect-metadata';
-import { isCodedError } from '@app/config';
+import { isCodedError } from '@app/domain';
 import { LABEL_INSTANCE } from '@app/deployment';
 import { createServer, type Server } from 'node:net';
 import {

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { MemoryKeyValueStore, RedisKeyValueStore } from '@app/meta-store';
-import { isCodedError } from '@app/config';
+import { isCodedError } from '@app/domain';
 import { describeKeyValueStoreContract } from './key-value-store.contract';
 import {
   TEST_REDIS_URL,

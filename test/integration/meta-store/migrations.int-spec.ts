@@ -4,7 +4,6 @@ import { loadConfig } from '@app/config';
 import {
   META_STORE_MIGRATIONS,
   MIGRATIONS_TABLE_NAME,
-  SANDBOX_INFO_FIELDS,
   SandboxMetaStore,
   MemoryKeyValueStore,
   buildDataSourceOptions,
@@ -12,9 +11,10 @@ import {
   isSealedValue,
   metaStoreMigrations,
 } from '@app/meta-store';
+import { SANDBOX_INFO_FIELDS } from '@app/domain';
 import { Client } from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
-import type { SandboxInfo } from '@app/meta-store';
+import type { SandboxInfo } from '@app/domain';
 import { buildDueForAutoDeleteQuery } from '../../../libs/meta-store/src/store/deadline-queries';
 import { buildCommittedResourcesQuery } from '../../../libs/meta-store/src/store/resource-queries';
 import { buildListQuery } from '../../../libs/meta-store/src/store/sandbox-list-query';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isCodedError } from '@app/config';
+import { isCodedError } from '@app/domain';
 import { KeyValueStore, SandboxLock, TaskLock, sandboxLockKey, taskLockKey } from '@app/meta-store';
 import { idFactory, rejectionOf, testConfig } from './meta-store-support';
 

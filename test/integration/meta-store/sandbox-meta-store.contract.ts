@@ -1,10 +1,9 @@
-import { isCodedError } from '@app/config';
-import { SecretsKey, isCodedError as isCoded } from '@app/config';
+import { isCodedError, isCodedError as isCoded, LIVE_STATES } from '@app/domain';
+import { SecretsKey } from '@app/config';
 import {
   AUTO_STOP_INDEX_BUILT_KEY,
   AUTO_STOP_INDEX_KEY,
   KeyValueStore,
-  LIVE_STATES,
   LOAD_MANY_BATCH,
   SandboxEntity,
   IdempotencyKeyEntity,
@@ -14,13 +13,8 @@ import {
   encodeCursor,
   legacyTimeoutKey,
 } from '@app/meta-store';
-import type {
-  CommittedResources,
-  InsertSandboxInput,
-  SandboxInfo,
-  SandboxRecord,
-  SandboxState,
-} from '@app/meta-store';
+import type { CommittedResources, InsertSandboxInput } from '@app/meta-store';
+import type { SandboxInfo, SandboxRecord, SandboxState } from '@app/domain';
 import { DataSource, In } from 'typeorm';
 import {
   makeSandboxInfo,

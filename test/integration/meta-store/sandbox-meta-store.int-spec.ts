@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { CodedError, isCodedError, loadConfig } from '@app/config';
+import { loadConfig } from '@app/config';
+import { CodedError, isCodedError } from '@app/domain';
 import {
   AUTO_STOP_INDEX_BUILT_KEY,
   MemoryKeyValueStore,

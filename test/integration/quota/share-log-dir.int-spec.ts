@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 import { CommandRunner, QuotaModule, QuotaService } from '@app/quota';
 import { Test } from '@nestjs/testing';
 import { mkdir, writeFile } from 'node:fs/promises';

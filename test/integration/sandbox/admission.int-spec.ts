@@ -1,5 +1,5 @@
-import { CodedError, isCodedError } from '@app/config';
-import type { SandboxInfo } from '@app/meta-store';
+import { CodedError, isCodedError } from '@app/domain';
+import type { SandboxInfo } from '@app/domain';
 import { Harness, bootHarness, sqliteBacking } from './support';
 
 const GiB = 1024 ** 3;

@@ -13,7 +13,6 @@ import { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@a
 import {
   KeyValueStore,
   MemoryKeyValueStore,
-  SandboxInfo,
   SandboxLock,
   SandboxMetaStore,
   SecretsKeyring,
@@ -21,6 +20,7 @@ import {
   buildDataSourceOptions,
   initializeDataSource,
 } from '@app/meta-store';
+import { SandboxInfo } from '@app/domain';
 import { QuotaService } from '@app/quota';
 import {
   CreateSandboxInput,

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { isCodedError } from '@app/config';
+import { isCodedError } from '@app/domain';
 import type { ExecResult, FileInfo, FileRead } from '@app/deployment';
 import { Harness, bootHarness, containerIdOf, containerState, freezeClock, until } from './support';
 

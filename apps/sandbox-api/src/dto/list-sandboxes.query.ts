@@ -12,7 +12,8 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { COLUMN_LIMITS, SANDBOX_STATES, SandboxState } from '@app/sandbox';
+import { COLUMN_LIMITS } from '@app/sandbox';
+import { SANDBOX_STATES, SandboxState } from '@app/domain';
 
 /** Repeatable query parameters arrive as a string or an array of strings. */
 const toArray = ({ value }: { value: unknown }): unknown =>

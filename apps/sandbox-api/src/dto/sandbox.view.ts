@@ -1,12 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { formatMemorySize } from '@app/sandbox';
 import {
   SANDBOX_OPERATIONS,
   SANDBOX_STATES,
   SandboxInfo,
   SandboxOperation,
   SandboxState,
-  formatMemorySize,
-} from '@app/sandbox';
+} from '@app/domain';
 
 export class DiskLimitView {
   @ApiProperty({ example: '10g' }) requested!: string;

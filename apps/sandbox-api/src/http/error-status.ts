@@ -1,5 +1,5 @@
 import { HttpStatus } from '@nestjs/common';
-import type { ErrorCode } from '@app/config';
+import type { ErrorCode } from '@app/domain';
 
 /** The one place that maps domain error codes to HTTP statuses. Exhaustive by type. */
 export function statusOf(code: ErrorCode): HttpStatus {

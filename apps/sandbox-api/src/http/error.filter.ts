@@ -8,7 +8,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CodedError, ErrorCode } from '@app/config';
+import { CodedError, ErrorCode } from '@app/domain';
 import { clientGone } from './client-gone';
 import { statusOf } from './error-status';
 

@@ -1,6 +1,6 @@
 import express, { ErrorRequestHandler } from 'express';
 import request from 'supertest';
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 import { hasBody, jsonBody } from './json-body';
 
 /** An Express app with the middleware, echoing what the handler saw (or the coded error). */

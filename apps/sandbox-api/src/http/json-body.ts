@@ -1,5 +1,5 @@
 import { json, RequestHandler } from 'express';
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 import { assertJsonDepth } from './json-depth';
 
 export const BODY_LIMIT = '1mb';

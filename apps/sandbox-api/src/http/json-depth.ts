@@ -1,4 +1,4 @@
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 
 /**
  * Deepest nesting of arrays and objects a JSON body may have. The API's deepest body (a create's

@@ -1,5 +1,5 @@
 import { Injectable, PipeTransform } from '@nestjs/common';
-import { validationError } from '@app/config';
+import { validationError } from '@app/domain';
 
 const ID_OR_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 

@@ -1,5 +1,5 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
-import { CodedError } from '@app/config';
+import { CodedError } from '@app/domain';
 
 /**
  * Strict input validation: unknown fields are rejected, types are not coerced for JSON bodies, and

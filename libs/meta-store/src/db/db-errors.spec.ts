@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { CodedError, isCodedError } from '@app/config';
+import { CodedError, isCodedError } from '@app/domain';
 import { QueryFailedError } from 'typeorm';
 import { isDatabaseUnavailable, isUniqueViolation, toStoreError } from './db-errors';
 

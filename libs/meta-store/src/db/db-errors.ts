@@ -1,4 +1,4 @@
-import { CodedError, describeError, isCodedError } from '@app/config';
+import { CodedError, describeError, isCodedError } from '@app/domain';
 import { QueryFailedError } from 'typeorm';
 
 /** PostgreSQL SQLSTATEs / SQLite codes for "this value is already taken". */

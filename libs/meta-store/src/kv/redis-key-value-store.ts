@@ -1,5 +1,5 @@
 import { Logger, OnModuleDestroy } from '@nestjs/common';
-import { CodedError, describeError } from '@app/config';
+import { CodedError, describeError } from '@app/domain';
 import Redis, { RedisOptions } from 'ioredis';
 import { KeyValueStore } from './key-value-store';
 import type { ScoredMember } from './key-value-store';

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppConfig, isCodedError, loadConfig } from '@app/config';
+import { AppConfig, loadConfig } from '@app/config';
+import { isCodedError } from '@app/domain';
 import { MemoryKeyValueStore } from '../kv/memory-key-value-store';
 import { SandboxLock, sandboxLockKey } from './sandbox-lock';
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, CodedError } from '@app/config';
+import { AppConfig } from '@app/config';
+import { CodedError } from '@app/domain';
 import { KeyValueStore } from '../kv/key-value-store';
 import { LocalTurns } from './local-turns';
 import { nextLockDelay } from './lock-backoff';

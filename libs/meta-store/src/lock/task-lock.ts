@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { CodedError, validationError } from '@app/config';
+import { CodedError, validationError } from '@app/domain';
 import { KeyValueStore } from '../kv/key-value-store';
 import { holdLease, tryAcquireLease } from './token-lease';
 

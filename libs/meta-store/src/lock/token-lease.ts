@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { describeError } from '@app/config';
+import { describeError } from '@app/domain';
 import { KeyValueStore } from '../kv/key-value-store';
 
 /**

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { SecretsKey, isCodedError } from '@app/config';
+import { SecretsKey } from '@app/config';
+import { isCodedError } from '@app/domain';
 import { makeSandboxSpec } from '../testing/sandbox-fixtures';
 import { SecretsKeyring, isSealedValue } from './secrets-keyring';
 

@@ -6,8 +6,9 @@ import {
   hkdfSync,
   randomBytes,
 } from 'node:crypto';
-import { CodedError, SecretsKey } from '@app/config';
-import type { SandboxSpec, SealedSandboxSpec } from '../sandbox-info';
+import { SecretsKey } from '@app/config';
+import { CodedError } from '@app/domain';
+import type { SandboxSpec, SealedSandboxSpec } from '@app/domain';
 
 /**
  * The one algorithm of format version 1: AES-256-GCM (authenticated), a random 96-bit nonce per

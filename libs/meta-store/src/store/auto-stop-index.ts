@@ -1,7 +1,7 @@
 import { KeyValueStore } from '../kv/key-value-store';
 import type { ScoredMember } from '../kv/key-value-store';
-import { LIVE_STATES } from '../sandbox-info';
-import type { SandboxInfo, SandboxState } from '../sandbox-info';
+import { LIVE_STATES } from '@app/domain';
+import type { SandboxInfo, SandboxState } from '@app/domain';
 import { AUTO_STOP_INDEX_BUILT_KEY, AUTO_STOP_INDEX_KEY } from './cache-keys';
 import type { AutoStopDeadline, SandboxDb } from './sandbox-db';
 

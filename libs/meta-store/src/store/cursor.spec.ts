@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { isCodedError } from '@app/config';
+import { isCodedError } from '@app/domain';
 import { decodeCursor, encodeCursor } from './cursor';
 
 describe('list cursor', () => {

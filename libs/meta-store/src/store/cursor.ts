@@ -1,4 +1,4 @@
-import { validationError } from '@app/config';
+import { validationError } from '@app/domain';
 
 /** Sandbox ids are short url-safe strings; anything else cannot have come from encodeCursor. */
 const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;

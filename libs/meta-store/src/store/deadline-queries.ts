@@ -1,4 +1,4 @@
-import { validationError } from '@app/config';
+import { validationError } from '@app/domain';
 import { EntityManager, SelectQueryBuilder } from 'typeorm';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { DUE_DELETE_WHERE } from '../db/lifecycle-predicates';

@@ -1,4 +1,4 @@
-import type { SandboxInfo, SandboxSpec, SandboxState } from '../sandbox-info';
+import type { SandboxInfo, SandboxSpec, SandboxState } from '@app/domain';
 
 export interface IdempotencyInput {
   key: string;

@@ -1,6 +1,6 @@
 import { EntityManager, SelectQueryBuilder } from 'typeorm';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
-import { LIVE_STATES } from '../sandbox-info';
+import { LIVE_STATES } from '@app/domain';
 
 /** A committed-resources row as the drivers return it (PostgreSQL: int8 and numeric as strings). */
 export interface RawCommittedResources {

@@ -1,6 +1,6 @@
 import { KeyValueStore } from '../kv/key-value-store';
-import { pickSandboxInfoFields } from '../sandbox-info';
-import type { SandboxInfo } from '../sandbox-info';
+import { pickSandboxInfoFields } from '@app/domain';
+import type { SandboxInfo } from '@app/domain';
 import { cachedInfoOf } from '../stored-sandbox-schema';
 import { aliveKey, legacyTimeoutKey } from './cache-keys';
 

@@ -1,12 +1,11 @@
-import { CodedError } from '@app/config';
+import { CodedError, LIVE_STATES, SANDBOX_STATES } from '@app/domain';
 import { DataSource, EntityManager, In, IsNull, MoreThan, Not } from 'typeorm';
 import { isUniqueViolation } from '../db/db-errors';
 import { IdempotencyKeyEntity } from '../db/entities/idempotency-key.entity';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
-import { LIVE_STATES, SANDBOX_STATES } from '../sandbox-info';
 import type { SecretsKeyring } from '../secrets/secrets-keyring';
-import type { SandboxInfo, SandboxRecord, SandboxState } from '../sandbox-info';
+import type { SandboxInfo, SandboxRecord, SandboxState } from '@app/domain';
 import { encodeCursor } from './cursor';
 import { buildDueForAutoDeleteQuery } from './deadline-queries';
 import { DbGate } from './db-gate';

@@ -1,11 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { CodedError, describeError, validationError } from '@app/config';
+import {
+  CodedError,
+  describeError,
+  validationError,
+  LIVE_STATES,
+  pickSandboxInfoFields,
+} from '@app/domain';
 import { DataSource } from 'typeorm';
 import { KeyValueStore } from '../kv/key-value-store';
 import { SecretsKeyring } from '../secrets/secrets-keyring';
-import { LIVE_STATES, pickSandboxInfoFields } from '../sandbox-info';
-import type { SandboxInfo, SandboxRecord, SandboxState } from '../sandbox-info';
+import type { SandboxInfo, SandboxRecord, SandboxState } from '@app/domain';
 import type {
   InsertSandboxInput,
   ListSandboxesQuery,

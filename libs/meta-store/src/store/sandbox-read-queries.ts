@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
-import type { SandboxInfo } from '../sandbox-info';
+import type { SandboxInfo } from '@app/domain';
 import { parseStoredInfo } from '../stored-sandbox-schema';
 import { CompiledQuery } from './compiled-query';
 

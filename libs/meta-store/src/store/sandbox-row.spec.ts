@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { isCodedError } from '@app/config';
-import type { SandboxInfo, SandboxSpec, SealedSandboxSpec } from '../sandbox-info';
+import { isCodedError } from '@app/domain';
+import type { SandboxInfo, SandboxSpec, SealedSandboxSpec } from '@app/domain';
 import type { SandboxEntity } from '../db/entities/sandbox.entity';
 import { makeSandboxInfo, makeSandboxSpec } from '../testing/sandbox-fixtures';
 import {

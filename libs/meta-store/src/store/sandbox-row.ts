@@ -1,10 +1,9 @@
-import { isCodedError, validationError } from '@app/config';
+import { isCodedError, validationError, pickSandboxInfo } from '@app/domain';
 import { Logger } from '@nestjs/common';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
-import { pickSandboxInfo } from '../sandbox-info';
-import type { SandboxInfo, SandboxRecord, SealedSandboxSpec } from '../sandbox-info';
+import type { SandboxInfo, SandboxRecord, SealedSandboxSpec } from '@app/domain';
 import { parseStoredInfo, parseStoredSpec } from '../stored-sandbox-schema';
 
 /**

@@ -1,5 +1,5 @@
 import { SecretsKey } from '@app/config';
-import type { SandboxInfo, SandboxSpec, SealedSandboxSpec } from '../sandbox-info';
+import type { SandboxInfo, SandboxSpec, SealedSandboxSpec } from '@app/domain';
 import { SecretsKeyring } from '../secrets/secrets-keyring';
 
 /** Test data only (not exported by the library): a complete, valid SandboxInfo. */

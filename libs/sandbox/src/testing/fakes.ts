@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { CodedError, SecretsKey } from '@app/config';
-import type { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@app/deployment';
-import type { QuotaService } from '@app/quota';
+import { SecretsKey } from '@app/config';
 import {
+  CodedError,
   LIVE_STATES,
   SandboxInfo,
-  SandboxLock,
-  SandboxMetaStore,
   SandboxRecord,
-  SecretsKeyring,
   pickSandboxInfoFields,
-} from '@app/meta-store';
+} from '@app/domain';
+import type { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@app/deployment';
+import type { QuotaService } from '@app/quota';
+import { SandboxLock, SandboxMetaStore, SecretsKeyring } from '@app/meta-store';
 
 /** A keyring of a random key, as the fakes and the effects of one unit test share it. */
 export function fakeKeyring(): SecretsKeyring {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SandboxSpec } from '@app/meta-store';
+import type { SandboxSpec } from '@app/domain';
 
 /**
  * `busybox` and `busybox:latest` name the same image; a digest or an explicit tag is kept as is.

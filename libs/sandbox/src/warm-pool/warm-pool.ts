@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, describeError, WarmPoolEntry } from '@app/config';
+import { AppConfig, WarmPoolEntry } from '@app/config';
+import { describeError, SandboxSpec } from '@app/domain';
 import { ContainerState, DockerDeployment } from '@app/deployment';
-import { SandboxMetaStore, SandboxSpec } from '@app/meta-store';
+import { SandboxMetaStore } from '@app/meta-store';
 import { ContainerProvisioner } from '../container-provisioner';
 import { containerSpecOf } from '../container-spec';
 import { toSandboxSpec } from '../create-sandbox.input';

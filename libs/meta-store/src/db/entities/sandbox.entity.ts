@@ -1,10 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type {
-  SandboxInfo,
-  SandboxOperation,
-  SandboxState,
-  SealedSandboxSpec,
-} from '../../sandbox-info';
+import type { SandboxInfo, SandboxOperation, SandboxState, SealedSandboxSpec } from '@app/domain';
 import { bigintNumberTransformer } from '../bigint-number.transformer';
 import { epochMsTransformer } from '../epoch-ms.transformer';
 import { lenientJson } from '../lenient-json';

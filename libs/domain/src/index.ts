@@ -1,0 +1,8 @@
+/**
+ * The domain's vocabulary, below every other library: what a sandbox is (states, info, spec,
+ * record, history entry) and the coded errors every layer throws. Pure: no framework, no I/O.
+ */
+export { CodedError, describeError, isCodedError, validationError } from './coded-error';
+export { ERROR_CODES } from './error-codes';
+export type { ErrorCode } from './error-codes';
+export * from './sandbox-info';
