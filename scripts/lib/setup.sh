@@ -52,7 +52,16 @@ ensure_docker() {
   exit 1
 }
 
+# The demo image is built offline from Debian's static busybox and bash (bash and nohup for ROCK's
+# bash sessions and arun).
 ensure_demo_image() {
+  local missing=()
+  [ -x /bin/busybox ] || missing+=(busybox-static)
+  [ -x /bin/bash-static ] || missing+=(bash-static)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]} (Debian) for the demo image"
+    apt_install "${missing[@]}"
+  fi
   "$REPO_ROOT/scripts/build-demo-image.sh"
 }
 
