@@ -3,9 +3,18 @@ import eslint from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
-// The one-way library graph: app → scheduler → sandbox → {meta-store, deployment, quota} → config
-// → domain. The domain (the sandbox model and the coded errors) imports no other library.
-const LIBRARIES = ['domain', 'config', 'meta-store', 'deployment', 'quota', 'sandbox', 'scheduler'];
+// The one-way library graph: app → {scheduler, rock} → sandbox → {meta-store, deployment, quota}
+// → config → domain. rock (ROCK compatibility) translates onto sandbox's public services. The domain (the sandbox model and the coded errors) imports no other library.
+const LIBRARIES = [
+  'domain',
+  'config',
+  'meta-store',
+  'deployment',
+  'quota',
+  'sandbox',
+  'scheduler',
+  'rock',
+];
 const deepImport = {
   group: ['@app/*/src', '@app/*/src/**'],
   message: 'Import a library through its index (@app/<lib>).',
@@ -84,9 +93,15 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': onlyImports(['domain', 'config', 'meta-store', 'sandbox']) },
   },
   {
+    files: ['libs/rock/**/*.ts'],
+    rules: { 'no-restricted-imports': onlyImports(['domain', 'config', 'sandbox']) },
+  },
+  {
     // The HTTP edge speaks the domain's language: never storage or Docker types.
     files: ['apps/sandbox-api/**/*.ts'],
-    rules: { 'no-restricted-imports': onlyImports(['domain', 'config', 'sandbox', 'scheduler']) },
+    rules: {
+      'no-restricted-imports': onlyImports(['domain', 'config', 'sandbox', 'scheduler', 'rock']),
+    },
   },
   {
     // The machine is pure: xstate and nothing else.

@@ -7,13 +7,14 @@ import { AdminController } from './admin.controller';
 import { HealthController } from './health.controller';
 import { ErrorFilter } from './http/error.filter';
 import { createValidationPipe } from './http/validation.pipe';
+import { RockApiModule } from './rock/rock-api.module';
 import { SandboxController } from './sandbox.controller';
 import { SandboxWorkController } from './sandbox-work.controller';
 
 /** Composition root. The pipe and filter are providers, so tests get exactly production's. */
 @Module({
   controllers: [AdminController, HealthController, SandboxController, SandboxWorkController],
-  imports: [AppConfigModule, SandboxModule, SchedulerModule],
+  imports: [AppConfigModule, SandboxModule, SchedulerModule, RockApiModule],
   providers: [
     { provide: APP_FILTER, useClass: ErrorFilter },
     { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CodedError, ErrorCode } from '@app/domain';
+import { isRockPath, rockEnvelopeForError } from '@app/rock';
 import { clientGone } from './client-gone';
 import { statusOf } from './error-status';
 
@@ -24,7 +25,8 @@ interface ErrorBody {
  * Turns anything thrown into the one error shape `{statusCode, code, message, details?}`. A 5xx
  * gets an `errorId` that is also logged, so an operator can find the cause from a client report.
  * A failure caused by the client hanging up (an aborted upload, download or stream) is not a 5xx:
- * there is nobody to answer, and it is logged at debug level only.
+ * there is nobody to answer, and it is logged at debug level only. Under ROCK's prefix the answer
+ * is ROCK's HTTP 200 Failed envelope instead (@app/rock).
  */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
@@ -53,6 +55,11 @@ export class ErrorFilter implements ExceptionFilter {
     // A body left unread (refused before or while reading it): closing after the answer spares
     // reading the rest, which may be endless.
     if (!request.complete) response.setHeader('Connection', 'close');
+    // ROCK's SDK reads only its own envelope, always with HTTP 200 (raise_for_status otherwise).
+    if (isRockPath(request.path)) {
+      response.status(200).json(rockEnvelopeForError(request.path, exception));
+      return;
+    }
     response.status(body.statusCode).json(body);
   }
 

@@ -1,0 +1,25 @@
+import { tmpdir } from 'node:os';
+import { Module } from '@nestjs/common';
+import { MulterModule } from '@nestjs/platform-express';
+import { AppConfig } from '@app/config';
+import { RockModule } from '@app/rock';
+import { RockController } from './rock.controller';
+
+/**
+ * The ROCK routes. Uploads are spooled to a temporary file (never held in memory) and refused
+ * past FILE_SIZE_LIMIT, the limit of /v1's file writes.
+ */
+@Module({
+  controllers: [RockController],
+  imports: [
+    RockModule,
+    MulterModule.registerAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => ({
+        dest: tmpdir(),
+        limits: { fileSize: config.fileSizeLimitBytes, files: 1, fields: 8, parts: 9 },
+      }),
+    }),
+  ],
+})
+export class RockApiModule {}

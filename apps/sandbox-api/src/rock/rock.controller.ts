@@ -1,0 +1,139 @@
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Post,
+  Query,
+  UploadedFile,
+  UseInterceptors,
+} from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { FileInterceptor } from '@nestjs/platform-express';
+import { rm } from 'node:fs/promises';
+import { ROCK_PREFIX, RockEnvelope, RockSandboxes, SpooledUpload } from '@app/rock';
+
+type Json = Record<string, unknown>;
+type HeaderBag = Record<string, string | string[] | undefined>;
+
+/**
+ * ROCK's sandbox API (`{base_url}/apis/envs/sandbox/v1`), so ROCK's own SDKs drive sandboxd by
+ * changing base_url alone. Bodies are taken as they come (no DTO: the validation pipe passes them
+ * through) and read by @app/rock, which answers ROCK's HTTP 200 envelope for success and failure
+ * alike; what escapes a handler is answered the same way by the global ErrorFilter.
+ */
+@ApiExcludeController()
+@Controller(ROCK_PREFIX)
+export class RockController {
+  constructor(private readonly rock: RockSandboxes) {}
+
+  @Post('start_async')
+  @HttpCode(200)
+  startAsync(@Body() body: unknown, @Headers() headers: HeaderBag): Promise<RockEnvelope> {
+    return this.rock.startAsync(body, headers);
+  }
+
+  @Get('get_status')
+  getStatus(@Query() query: Json): Promise<RockEnvelope> {
+    return this.rock.getStatus(query);
+  }
+
+  @Get('is_alive')
+  isAlive(@Query() query: Json): Promise<RockEnvelope> {
+    return this.rock.isAlive(query);
+  }
+
+  @Post('stop')
+  @HttpCode(200)
+  stop(@Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.stop(body);
+  }
+
+  @Post('restart')
+  @HttpCode(200)
+  restart(@Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.restart(body);
+  }
+
+  @Post('delete')
+  @HttpCode(200)
+  delete(@Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.delete(body);
+  }
+
+  @Post('execute')
+  @HttpCode(200)
+  execute(@Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.execute(body);
+  }
+
+  @Post('create_session')
+  @HttpCode(200)
+  createSession(@Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.createSession(body);
+  }
+
+  @Post('run_in_session')
+  @HttpCode(200)
+  runInSession(@Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.runInSession(body);
+  }
+
+  @Post('close_session')
+  @HttpCode(200)
+  closeSession(@Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.closeSession(body);
+  }
+
+  @Post('write_file')
+  @HttpCode(200)
+  writeFile(@Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.writeFile(body);
+  }
+
+  @Post('read_file')
+  @HttpCode(200)
+  readFile(@Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.readFile(body);
+  }
+
+  /** Multipart `file`, `target_path`, `sandbox_id`; the file is spooled to disk (MulterModule). */
+  @Post('upload')
+  @HttpCode(200)
+  @UseInterceptors(FileInterceptor('file'))
+  async upload(
+    @Body() fields: unknown,
+    @UploadedFile() file: SpooledUpload | undefined,
+  ): Promise<RockEnvelope> {
+    try {
+      const form = typeof fields === 'object' && fields !== null ? (fields as Json) : {};
+      return await this.rock.upload(form, file);
+    } finally {
+      if (file) await rm(file.path, { force: true });
+    }
+  }
+
+  /** The SDK asks for OSS credentials around uploads; without OSS, Failed is the answer it expects. */
+  @Get('get_token')
+  getToken(): RockEnvelope {
+    return this.rock.unsupported('get_token', 'there is no OSS here; uploads go through /upload');
+  }
+
+  @Post('sandboxes/:id/archive')
+  @HttpCode(200)
+  archive(): RockEnvelope {
+    return this.rock.unsupported('archive', 'stopped sandboxes keep their container until deleted');
+  }
+
+  @Post('commit')
+  @HttpCode(200)
+  commit(): RockEnvelope {
+    return this.rock.unsupported('commit', 'images are not built from sandboxes');
+  }
+
+  @Get('commit/:id')
+  commitStatus(): RockEnvelope {
+    return this.rock.unsupported('commit', 'images are not built from sandboxes');
+  }
+}
