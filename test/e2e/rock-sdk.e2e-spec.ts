@@ -99,6 +99,9 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('ROCK SDK contract (%s)',
       env: { GREETING: 'hi' },
     });
     expect(env.stdout).toBe('hi from /tmp\n');
+    // Bytes that are not UTF-8 come back as U+FFFD: the answer stays valid JSON with strings.
+    const binary = await sb.execute(['printf', '\\377\\376ok']);
+    expect(binary).toEqual({ stdout: '\uFFFD\uFFFDok', stderr: '', exit_code: 0 });
     const missing = await sb.execute(['no-such-program']);
     expect(missing.exit_code).not.toBe(0);
   });
@@ -116,6 +119,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('ROCK SDK contract (%s)',
     const lines = await sb.arun("printf 'a\\nb\\n'; echo err >&2", { session: 's1' });
     expect(lines.output).toBe('a\r\nb\r\nerr');
     expect((await sb.arun('echo hello', { session: 's1' })).output).toBe('hello');
+    expect((await sb.arun("printf '\\377x\\n'", { session: 's1' })).output).toBe('\uFFFDx');
     // The initial environment is (almost) empty, as on ROCK unless env_enable.
     const env = (await sb.arun('env', { session: 's1' })).output.split('\r\n');
     const names = env.map((line) => line.split('=')[0]);

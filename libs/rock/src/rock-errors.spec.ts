@@ -1,4 +1,4 @@
-import { HttpStatus, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
+import { NotFoundException, PayloadTooLargeException } from '@nestjs/common';
 import { CodedError, ERROR_CODES } from '@app/domain';
 import { ROCK_CODES } from './rock-envelope';
 import { RockError, rockCodeOf, rockFailureOf } from './rock-errors';
@@ -52,6 +52,7 @@ describe('ROCK error mapping', () => {
       new CodedError('MALFORMED_JSON', 'bad'),
     );
     expect(json.result).toMatchObject({ code: 4000 });
-    expect(HttpStatus.OK).toBe(200);
+    const fault = rockEnvelopeForError('/apis/envs/sandbox/v1/stop', new Error('boom'), 'e-1');
+    expect(fault).toMatchObject({ error: 'internal error (errorId e-1)', result: { code: 5000 } });
   });
 });

@@ -13,9 +13,14 @@ export function isRockPath(path: string): boolean {
 /**
  * What a ROCK route answers for an error that escaped its handler (a body that is not JSON or is
  * too large, an upload over the limit, a route sandboxd does not have): ROCK's HTTP 200 Failed
- * envelope, never the /v1 error shape, which the SDK would not read.
+ * envelope, never the /v1 error shape, which the SDK would not read. `errorId` is the id a server
+ * fault was logged under.
  */
-export function rockEnvelopeForError(path: string, exception: unknown): RockEnvelope {
+export function rockEnvelopeForError(
+  path: string,
+  exception: unknown,
+  errorId?: string,
+): RockEnvelope {
   const route = path.slice(ROCK_PREFIX.length + 2) || 'request';
   if (exception instanceof HttpException && !(exception instanceof CodedError)) {
     const status = exception.getStatus();
@@ -41,5 +46,11 @@ export function rockEnvelopeForError(path: string, exception: unknown): RockEnve
       );
     }
   }
-  return rockFailureOf(route, exception);
+  const failure = rockFailureOf(route, exception);
+  // A server fault is logged under this id: the client can quote it.
+  if (errorId !== undefined && failure.result) {
+    failure.error = `${failure.error} (errorId ${errorId})`;
+    failure.result.failure_reason = failure.error;
+  }
+  return failure;
 }

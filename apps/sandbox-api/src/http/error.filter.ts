@@ -57,7 +57,7 @@ export class ErrorFilter implements ExceptionFilter {
     if (!request.complete) response.setHeader('Connection', 'close');
     // ROCK's SDK reads only its own envelope, always with HTTP 200 (raise_for_status otherwise).
     if (isRockPath(request.path)) {
-      response.status(200).json(rockEnvelopeForError(request.path, exception));
+      response.status(200).json(rockEnvelopeForError(request.path, exception, body.errorId));
       return;
     }
     response.status(body.statusCode).json(body);
