@@ -165,6 +165,16 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('ROCK SDK contract (%s)',
     expect((await sb.arun('echo "$ALPHA"', { session: 'withenv' })).output).toBe('one two');
     await sb.closeSession('withenv');
     await expect(sb.arun('echo x', { session: 'withenv' })).rejects.toThrow(/does not exist/);
+    // startup_source files are sourced, env_enable keeps the container's environment, and
+    // remote_user runs the shell as that user.
+    await sb.writeFile('/tmp/rock-rc', 'export FROM_RC=sourced\n');
+    await sb.createSession({ session: 'full', startupSource: ['/tmp/rock-rc'], envEnable: true });
+    const full = await sb.arun('echo $FROM_RC; echo ${HOSTNAME:+has-hostname}', {
+      session: 'full',
+    });
+    expect(full.output).toBe('sourced\r\nhas-hostname');
+    await sb.createSession({ session: 'as-nobody', remoteUser: 'nobody' });
+    expect((await sb.arun('id -u', { session: 'as-nobody' })).output).toBe('65534');
   });
 
   it('should run arun without a session and in nohup mode with kill -0 polling', async () => {

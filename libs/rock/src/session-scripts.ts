@@ -8,7 +8,8 @@
  *   pid       the shell's PID
  *   init      the shell's program (below); prelude: the startup_source lines
  *   c.<id>    a command's text; o.<id> its output (stdout and stderr interleaved, as on a pty)
- *   d.<id>    FIFO the shell writes the exit code to when the command is done
+ *   d.<id>    FIFO the shell writes the exit code to when the command is done (mode 666: the
+ *             shell may run as another user, remote_user, than the caller)
  *
  * <boot> is the start time of the container's PID 1, so a restarted container (which ends every
  * process, as a stop does on ROCK) has none of the sessions of its previous life. Every open of a
@@ -86,7 +87,7 @@ ${SESSION_DIR}
 if ! { [ -p "$d/in" ] && read -r pid < "$d/pid" && kill -0 "$pid"; } 2>/dev/null; then
   echo nosession; exit 0
 fi
-cat > "$d/c.$id" && mkfifo "$d/d.$id" || exit 1
+cat > "$d/c.$id" && mkfifo -m 666 "$d/d.$id" || exit 1
 exec 3<>"$d/d.$id"
 printf '%s\\n' "$id" 1<>"$d/in"
 n=0 st=ok rc=
