@@ -8,4 +8,6 @@ import { buildDataSourceOptions, resolveSecretsKeyring } from '@app/meta-store';
 
 const config = loadConfig(process.env);
 // The service's key: the migration that seals env values stored in clear needs it.
-export default new DataSource(buildDataSourceOptions(config, resolveSecretsKeyring(config)));
+export default new DataSource(
+  buildDataSourceOptions(config.store, resolveSecretsKeyring(config.store)),
+);

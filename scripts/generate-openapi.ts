@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import openapiTS, { astToString } from 'openapi-typescript';
-import { AppConfig, loadConfig } from '@app/config';
+import { LOADED_CONFIG, loadConfig } from '@app/config';
 import { AppModule } from '../apps/sandbox-api/src/app.module';
 import { buildOpenApiDocument } from '../apps/sandbox-api/src/configure-app';
 
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     // The embedded default with the scheduler off: no service needs to run to describe the API.
     const config = loadConfig({ SQLITE_PATH: join(dir, 'doc.sqlite'), SCHEDULER_ENABLED: 'false' });
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
-      .overrideProvider(AppConfig)
+      .overrideProvider(LOADED_CONFIG)
       .useValue(config)
       .compile();
     const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error'] });

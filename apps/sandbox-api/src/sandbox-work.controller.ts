@@ -26,7 +26,7 @@ import {
 } from '@nestjs/swagger';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { AppConfig } from '@app/config';
+import { FilesConfig } from '@app/config';
 import { CodedError, isCodedError } from '@app/domain';
 import { EXEC_BUDGET_RETRY_AFTER_SECONDS, SandboxWorkService } from '@app/sandbox';
 import { ExecDto, ExecResultView } from './dto/exec.dto';
@@ -47,7 +47,7 @@ import { streamExec, streamFormatOf } from './http/exec-stream';
 @Controller('v1/sandboxes/:id')
 export class SandboxWorkController {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: FilesConfig,
     private readonly work: SandboxWorkService,
   ) {}
 
@@ -112,10 +112,10 @@ export class SandboxWorkController {
   ): Promise<WrittenFileView> {
     refuseContentEncoding(req.headers['content-encoding']);
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > this.config.fileSizeLimitBytes) {
+    if (declared > this.config.sizeLimitBytes) {
       throw new CodedError(
         'FILE_TOO_LARGE',
-        `file is larger than FILE_SIZE_LIMIT (${this.config.fileSizeLimitBytes} bytes)`,
+        `file is larger than FILE_SIZE_LIMIT (${this.config.sizeLimitBytes} bytes)`,
       );
     }
     const mode = query.mode === undefined ? undefined : parseInt(query.mode, 8);

@@ -24,7 +24,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { AppConfig } from '@app/config';
+import { LifecycleConfig } from '@app/config';
 import { validationError } from '@app/domain';
 import { SandboxService } from '@app/sandbox';
 import { CreateSandboxQuery, DeleteSandboxQuery, EmptyBody } from './dto/command.query';
@@ -41,7 +41,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 @Controller('v1/sandboxes')
 export class SandboxController {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: LifecycleConfig,
     private readonly sandboxes: SandboxService,
   ) {}
 

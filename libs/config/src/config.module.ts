@@ -1,16 +1,18 @@
 import { Global, Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
-import { AppConfig, loadConfig, validateEnv } from './app-config';
+import { CONFIG_SLICES, LOADED_CONFIG, loadConfig, sliceProviders } from './load-config';
 
 /**
- * Validates the environment once at boot (through @nestjs/config, so a bad value stops the process
- * with a message naming it) and exposes the typed AppConfig. Tests override AppConfig with
- * `loadConfig({ ...overrides })`.
+ * Validates the environment once, when the application is built (a bad value stops the process
+ * with a message naming every bad variable), and provides each slice (ServerConfig, DockerConfig…)
+ * on its own, so a class injects only what it reads. The whole ConfigSlices is not exported. Tests
+ * override LOADED_CONFIG with `loadConfig({ ...overrides })`, or one slice with their own value.
  */
 @Global()
 @Module({
-  exports: [AppConfig],
-  imports: [ConfigModule.forRoot({ ignoreEnvFile: true, validate: validateEnv })],
-  providers: [{ provide: AppConfig, useFactory: (): AppConfig => loadConfig(process.env) }],
+  providers: [
+    { provide: LOADED_CONFIG, useFactory: () => loadConfig(process.env) },
+    ...sliceProviders(),
+  ],
+  exports: Object.values(CONFIG_SLICES).map((slice) => slice.token),
 })
 export class AppConfigModule {}

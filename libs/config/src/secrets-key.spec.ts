@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { loadConfig } from './app-config';
+import { loadConfig } from './load-config';
 import { SecretsKey } from './secrets-key';
 
 describe('SecretsKey', () => {
@@ -47,8 +47,10 @@ describe('SecretsKey', () => {
 
   it('makes the service refuse to start on a malformed SECRETS_KEY', () => {
     expect(() => loadConfig({ SECRETS_KEY: 'abc' })).toThrow(/SECRETS_KEY must be 32 random bytes/);
-    expect(loadConfig({ SECRETS_KEY: raw.toString('base64') }).secretsKey?.bytes()).toEqual(raw);
-    expect(loadConfig({ SECRETS_KEY: '' }).secretsKey).toBeNull();
-    expect(loadConfig({}).secretsKey).toBeNull();
+    expect(loadConfig({ SECRETS_KEY: raw.toString('base64') }).store.secretsKey?.bytes()).toEqual(
+      raw,
+    );
+    expect(loadConfig({ SECRETS_KEY: '' }).store.secretsKey).toBeNull();
+    expect(loadConfig({}).store.secretsKey).toBeNull();
   });
 });

@@ -1,4 +1,4 @@
-import { loadConfig } from './app-config';
+import { loadConfig } from './load-config';
 import { parseWarmPool } from './warm-pool-config';
 
 describe('parseWarmPool', () => {
@@ -30,12 +30,10 @@ describe('parseWarmPool', () => {
 
   it('is part of the configuration, with removal on shutdown on by default', () => {
     const config = loadConfig({ WARM_POOL: 'sandboxd/demo:latest:3' });
-    expect(config.warmPool).toEqual([{ image: 'sandboxd/demo:latest', size: 3 }]);
-    expect(config.warmPoolRemoveOnShutdown).toBe(true);
-    expect(loadConfig({}).warmPool).toEqual([]);
-    expect(loadConfig({ WARM_POOL_REMOVE_ON_SHUTDOWN: 'false' }).warmPoolRemoveOnShutdown).toBe(
-      false,
-    );
+    expect(config.pool.entries).toEqual([{ image: 'sandboxd/demo:latest', size: 3 }]);
+    expect(config.pool.removeOnShutdown).toBe(true);
+    expect(loadConfig({}).pool.entries).toEqual([]);
+    expect(loadConfig({ WARM_POOL_REMOVE_ON_SHUTDOWN: 'false' }).pool.removeOnShutdown).toBe(false);
     expect(() => loadConfig({ WARM_POOL_REMOVE_ON_SHUTDOWN: 'maybe' })).toThrow(
       /WARM_POOL_REMOVE_ON_SHUTDOWN must be true or false/,
     );

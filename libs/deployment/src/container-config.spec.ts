@@ -9,7 +9,7 @@ const settings = loadConfig({
   INSTANCE_ID: 'unit-1',
   PORT_BIND_ADDRESS: '127.0.0.1',
   KEEPALIVE_COMMAND: 'sleep infinity',
-});
+}).docker;
 
 function spec(overrides: Partial<ContainerSpec> = {}): ContainerSpec {
   return {
@@ -147,7 +147,7 @@ describe('buildContainerConfig', () => {
   });
 
   it('honours a JSON keep-alive command from the configuration', () => {
-    const custom = loadConfig({ KEEPALIVE_COMMAND: '["tail","-f","/dev/null"]' });
+    const custom = loadConfig({ KEEPALIVE_COMMAND: '["tail","-f","/dev/null"]' }).docker;
     expect(buildContainerConfig(spec(), new Map(), custom).Entrypoint).toEqual([
       'tail',
       '-f',

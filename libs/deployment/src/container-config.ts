@@ -1,10 +1,10 @@
-import type { AppConfig } from '@app/config';
+import type { DockerConfig } from '@app/config';
 import type { ContainerCreateOptions } from 'dockerode';
 import { LABEL_INSTANCE, LABEL_MANAGED, LABEL_POOL, LABEL_SANDBOX_ID } from './labels';
 import type { ContainerSpec } from './types';
 
 export type ContainerConfigSettings = Pick<
-  AppConfig,
+  DockerConfig,
   'instanceId' | 'portBindAddress' | 'keepAliveCommand'
 >;
 

@@ -1,4 +1,4 @@
-import { AppConfig } from '@app/config';
+import { DockerConfig, ExecConfig } from '@app/config';
 import { CodedError, describeError } from '@app/domain';
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import Dockerode from 'dockerode';
@@ -66,10 +66,13 @@ export class DockerDeployment implements OnModuleDestroy {
   /** How long each kind of engine call may take (DOCKER_*_TIMEOUT_SECONDS). */
   private readonly bounds: EngineBounds;
 
-  constructor(private readonly config: AppConfig) {
-    this.bounds = config.dockerCallTimeoutsMs;
-    this.execOutputBudget = new ExecOutputBudget(config.execOutputBudgetBytes);
-    this.docker = new Dockerode({ socketPath: config.dockerSocketPath });
+  constructor(
+    private readonly config: DockerConfig,
+    exec: ExecConfig,
+  ) {
+    this.bounds = config.callTimeoutsMs;
+    this.execOutputBudget = new ExecOutputBudget(exec.outputBudgetBytes);
+    this.docker = new Dockerode({ socketPath: config.socketPath });
     this.ports = new HostPortAllocator(this.docker, config.portRange);
     this.registries = new RegistryPolicy(config.registryAllowlist);
     this.images = new ImagePuller(this.docker, config.imagePullTimeoutSeconds, this.registries);
@@ -92,7 +95,7 @@ export class DockerDeployment implements OnModuleDestroy {
     } catch (error) {
       throw new CodedError(
         'RUNTIME_UNAVAILABLE',
-        `the Docker engine at ${this.config.dockerSocketPath} does not answer: ${describeError(error)}`,
+        `the Docker engine at ${this.config.socketPath} does not answer: ${describeError(error)}`,
         undefined,
         { cause: error },
       );

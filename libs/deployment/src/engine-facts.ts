@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import Dockerode from 'dockerode';
-import { AppConfig } from '@app/config';
+import { DockerConfig } from '@app/config';
 
 /** The storage facts of `GET /info` that decide whether `--storage-opt size=` is honoured. */
 export interface EngineStorageInfo {
@@ -23,8 +23,8 @@ export interface EngineCapacity {
 export class EngineFacts {
   private readonly docker: Dockerode;
 
-  constructor(config: AppConfig) {
-    this.docker = new Dockerode({ socketPath: config.dockerSocketPath });
+  constructor(config: DockerConfig) {
+    this.docker = new Dockerode({ socketPath: config.socketPath });
   }
 
   async storageInfo(): Promise<EngineStorageInfo> {

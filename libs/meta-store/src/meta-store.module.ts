@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AppConfig } from '@app/config';
+import { StoreConfig } from '@app/config';
 import { DataSourceOptions } from 'typeorm';
 import { buildDataSourceOptions } from './db/data-source-options';
 import { META_STORE_ENTITIES } from './db/entities';
@@ -17,14 +17,14 @@ import { SandboxMetaStore } from './store/sandbox-meta-store';
  * Persistence for sandboxes: the SQL database (PostgreSQL or SQLite, migrated at start), the
  * key-value store (Redis or memory), the per-sandbox lock and the cluster-wide task lock, and the
  * keyring that seals env values at rest (SecretsModule).
- * AppConfig comes from the global AppConfigModule.
+ * StoreConfig comes from the global AppConfigModule.
  */
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
       imports: [SecretsModule],
-      inject: [AppConfig, SecretsKeyring],
-      useFactory: (config: AppConfig, keyring: SecretsKeyring) => ({
+      inject: [StoreConfig, SecretsKeyring],
+      useFactory: (config: StoreConfig, keyring: SecretsKeyring) => ({
         ...buildDataSourceOptions(config, keyring),
         // A database that is still starting (compose, k8s) gets a few chances before we give up.
         retryAttempts: 5,
@@ -40,7 +40,7 @@ import { SandboxMetaStore } from './store/sandbox-meta-store';
     SecretsModule,
   ],
   providers: [
-    { provide: KeyValueStore, inject: [AppConfig], useFactory: createKeyValueStore },
+    { provide: KeyValueStore, inject: [StoreConfig], useFactory: createKeyValueStore },
     SandboxMetaStore,
     SandboxLock,
     TaskLock,

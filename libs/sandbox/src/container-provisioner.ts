@@ -1,5 +1,5 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { AppConfig } from '@app/config';
+import { LogDirConfig } from '@app/config';
 import { CodedError } from '@app/domain';
 import { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@app/deployment';
 import { QuotaService } from '@app/quota';
@@ -27,7 +27,7 @@ export class ContainerProvisioner implements OnModuleInit {
   private readonly inFlight = new Map<string, AbortController>();
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: LogDirConfig,
     private readonly deployment: DockerDeployment,
     private readonly engine: EngineFacts,
     private readonly quota: QuotaService,
@@ -35,7 +35,7 @@ export class ContainerProvisioner implements OnModuleInit {
 
   /** Refuses to start (throws) on an unsafe LOG_ROOT, or tightens it and says so. */
   async onModuleInit(): Promise<void> {
-    const tightened = await this.quota.secureLogRoot(this.config.logRoot);
+    const tightened = await this.quota.secureLogRoot(this.config.root);
     if (tightened) this.logger.warn(tightened);
   }
 
@@ -65,12 +65,12 @@ export class ContainerProvisioner implements OnModuleInit {
 
   /** Makes the log dir nosuid,nodev,noexec again before a restart (mounts do not survive a reboot). */
   async secureLogDir(sandboxId: string): Promise<void> {
-    const logDir = await this.quota.ensureLogDir(this.config.logRoot, sandboxId);
+    const logDir = await this.quota.ensureLogDir(this.config.root, sandboxId);
     await this.quota.secureLogDir(logDir);
   }
 
   private async provisionOnce(spec: ContainerSpec, signal: AbortSignal): Promise<Provisioned> {
-    const logDir = await this.quota.ensureLogDir(this.config.logRoot, spec.sandboxId);
+    const logDir = await this.quota.ensureLogDir(this.config.root, spec.sandboxId);
     let logDirQuota: LogDirQuotaFacts | null = null;
     // Never fails the create: a log dir without its own quota is reported, not fatal.
     const shareQuota = async (containerId: string) => {
@@ -91,7 +91,7 @@ export class ContainerProvisioner implements OnModuleInit {
       await this.quota.secureLogDir(logDir);
     };
     const state = await this.deployment.provision(
-      { ...spec, logMount: { hostPath: logDir, containerPath: this.config.logMountPath } },
+      { ...spec, logMount: { hostPath: logDir, containerPath: this.config.mountPath } },
       beforeStart,
       signal,
     );
@@ -104,6 +104,6 @@ export class ContainerProvisioner implements OnModuleInit {
   async remove(sandboxId: string, containerIdOrName: string, signal?: AbortSignal): Promise<void> {
     await this.deployment.remove(containerIdOrName, signal);
     signal?.throwIfAborted();
-    await this.quota.removeLogDir(this.config.logRoot, sandboxId);
+    await this.quota.removeLogDir(this.config.root, sandboxId);
   }
 }

@@ -18,7 +18,10 @@ describe('fingerprintOf', () => {
 describe('toSandboxSpec', () => {
   it('should fill defaults from the configuration and normalise ports', () => {
     const config = loadConfig({ DEFAULT_IDLE_TIMEOUT_SECONDS: '60' });
-    const spec = toSandboxSpec({ image: 'img', memory: '1g', ports: [8080, 80, 8080] }, config);
+    const spec = toSandboxSpec(
+      { image: 'img', memory: '1g', ports: [8080, 80, 8080] },
+      config.resources,
+    );
     expect(spec).toMatchObject({
       image: 'img',
       memoryBytes: 1024 ** 3,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AppConfig } from '@app/config';
+import type { ResourcesConfig } from '@app/config';
 import type { SandboxSpec } from '@app/domain';
 import { parseMemorySize } from './memory-size';
 
@@ -27,7 +27,7 @@ export interface CreateSandboxInput {
 }
 
 /** The stored deployment spec: requested values with the service defaults filled in. */
-export function toSandboxSpec(input: CreateSandboxInput, config: AppConfig): SandboxSpec {
+export function toSandboxSpec(input: CreateSandboxInput, config: ResourcesConfig): SandboxSpec {
   const memory = input.memory ?? config.defaultMemory;
   const disk = input.disk ?? config.defaultDisk;
   return {

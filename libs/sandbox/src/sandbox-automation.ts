@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '@app/config';
+import { SchedulerConfig } from '@app/config';
 import { describeError } from '@app/domain';
 import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
 import { settleBounded } from './bounded';
@@ -29,7 +29,7 @@ export class SandboxAutomation {
   private readonly logger = new Logger(SandboxAutomation.name);
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: SchedulerConfig,
     private readonly store: SandboxMetaStore,
     private readonly lock: SandboxLock,
     private readonly driver: SandboxDriver,
@@ -38,12 +38,12 @@ export class SandboxAutomation {
   ) {}
 
   async autoStopDue(now = new Date()): Promise<ScanResult> {
-    const ids = await this.store.dueForAutoStop(now, this.config.schedulerBatchSize);
+    const ids = await this.store.dueForAutoStop(now, this.config.batchSize);
     return this.scan('auto-stop', ids, (id) => this.autoStopOne(id, now));
   }
 
   async autoDeleteDue(now = new Date()): Promise<ScanResult> {
-    const ids = await this.store.dueForAutoDelete(now, this.config.schedulerBatchSize);
+    const ids = await this.store.dueForAutoDelete(now, this.config.batchSize);
     return this.scan('auto-delete', ids, (id) => this.autoDeleteOne(id, now));
   }
 
@@ -87,7 +87,7 @@ export class SandboxAutomation {
     handle: (id: string) => Promise<AutomationOutcome>,
   ): Promise<ScanResult> {
     const end = this.metrics.scanDuration.startTimer({ scan: name });
-    const settled = await settleBounded(ids, this.config.schedulerConcurrency, handle);
+    const settled = await settleBounded(ids, this.config.concurrency, handle);
     end();
     const result: ScanResult = { scanned: ids.length, done: 0, skipped: 0, busy: 0, failed: 0 };
     settled.forEach((outcome, i) => {

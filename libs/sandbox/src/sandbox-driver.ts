@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Actor, createActor, Snapshot } from 'xstate';
-import { AppConfig } from '@app/config';
+import { LifecycleConfig } from '@app/config';
 import { CodedError, describeError, LIVE_STATES, SandboxInfo, SandboxRecord } from '@app/domain';
 import { SandboxMetaStore } from '@app/meta-store';
 import { deadlinesOnEntering } from './deadlines';
@@ -32,7 +32,7 @@ type SandboxActor = Actor<typeof sandboxMachine>;
 @Injectable()
 export class SandboxDriver {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: LifecycleConfig,
     private readonly store: SandboxMetaStore,
     private readonly effects: SandboxEffects,
   ) {}

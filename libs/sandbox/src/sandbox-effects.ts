@@ -1,6 +1,6 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { fromPromise } from 'xstate';
-import { AppConfig } from '@app/config';
+import { LifecycleConfig } from '@app/config';
 import { CodedError } from '@app/domain';
 import { ContainerState, DockerDeployment, startupGraceMs } from '@app/deployment';
 import { SecretsKeyring } from '@app/meta-store';
@@ -30,7 +30,7 @@ export interface ProvidedMachine {
 @Injectable()
 export class SandboxEffects {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: LifecycleConfig,
     private readonly deployment: DockerDeployment,
     private readonly provisioner: ContainerProvisioner,
     private readonly keyring: SecretsKeyring,

@@ -1,6 +1,6 @@
 import { ContainerProvisioner } from './container-provisioner';
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '@app/config';
+import { DockerConfig, SchedulerConfig } from '@app/config';
 import { describeError, SandboxRecord, SandboxState } from '@app/domain';
 import { ContainerEvent, ContainerState, DockerDeployment, exitReason } from '@app/deployment';
 import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
@@ -46,7 +46,8 @@ export class SandboxReconciler {
   private readonly logger = new Logger(SandboxReconciler.name);
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly dockerConfig: DockerConfig,
+    private readonly schedulerConfig: SchedulerConfig,
     private readonly store: SandboxMetaStore,
     private readonly lock: SandboxLock,
     private readonly deployment: DockerDeployment,
@@ -86,7 +87,10 @@ export class SandboxReconciler {
       });
     }
     items.push(
-      ...(await this.containerDrift(containers, new Set([...instances, this.config.instanceId]))),
+      ...(await this.containerDrift(
+        containers,
+        new Set([...instances, this.dockerConfig.instanceId]),
+      )),
     );
     return items;
   }
@@ -95,7 +99,7 @@ export class SandboxReconciler {
     const end = this.metrics.scanDuration.startTimer({ scan: 'reconcile' });
     try {
       const items = await this.report();
-      const settled = await settleBounded(items, this.config.schedulerConcurrency, (item) =>
+      const settled = await settleBounded(items, this.schedulerConfig.concurrency, (item) =>
         this.repair(item),
       );
       return settled.map((outcome, i): ReconcileAction => {
@@ -227,7 +231,7 @@ export class SandboxReconciler {
     // Containers of a sandboxd whose records live in another database are not ours to judge.
     if (!container.instanceId || !knownInstances.has(container.instanceId)) return false;
     const ageMs = Date.now() - Date.parse(container.createdAt ?? '1970-01-01T00:00:00Z');
-    if (ageMs < this.config.orphanGraceSeconds * 1000) return false;
+    if (ageMs < this.schedulerConfig.orphanGraceSeconds * 1000) return false;
     // An unclaimed warm-pool member is its instance's pool's to keep or clear (WarmPool.start),
     // and another instance's pool may be alive and waiting to hand it out.
     if (!record && container.poolKey) return false;

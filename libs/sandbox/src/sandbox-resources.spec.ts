@@ -14,7 +14,7 @@ function build(env: Record<string, string> = {}) {
   const config = loadConfig({ INSTANCE_ID: 'unit', ...env });
   const store = new FakeMetaStore();
   const resources = new SandboxResources(
-    config,
+    config.resources,
     new FakeEngine(8, 16 * GIB) as unknown as EngineFacts,
     new FakeQuota() as unknown as QuotaService,
     store as unknown as SandboxMetaStore,
@@ -22,7 +22,7 @@ function build(env: Record<string, string> = {}) {
   );
   let inserts = 0;
   const admit = (input: Partial<CreateSandboxInput>) =>
-    resources.admit(toSandboxSpec({ image: 'img', ...input }, config), () => {
+    resources.admit(toSandboxSpec({ image: 'img', ...input }, config.resources), () => {
       inserts += 1;
       return Promise.resolve('inserted');
     });

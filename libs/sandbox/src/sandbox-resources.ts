@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '@app/config';
+import { ResourcesConfig } from '@app/config';
 import { CodedError, describeError, validationError, SandboxInfo, SandboxSpec } from '@app/domain';
 import { EngineFacts } from '@app/deployment';
 import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
@@ -29,7 +29,7 @@ export class SandboxResources {
   private capacity: Promise<HostCapacity> | null = null;
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: ResourcesConfig,
     private readonly engine: EngineFacts,
     private readonly quota: QuotaService,
     private readonly store: SandboxMetaStore,

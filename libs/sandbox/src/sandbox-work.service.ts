@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '@app/config';
+import { DockerConfig, ExecConfig, FilesConfig } from '@app/config';
 import { CodedError, validationError } from '@app/domain';
 import {
   DockerDeployment,
@@ -37,7 +37,9 @@ export interface PortBinding {
 @Injectable()
 export class SandboxWorkService {
   constructor(
-    private readonly config: AppConfig,
+    private readonly execConfig: ExecConfig,
+    private readonly filesConfig: FilesConfig,
+    private readonly dockerConfig: DockerConfig,
     private readonly deployment: DockerDeployment,
     private readonly sandboxes: SandboxService,
   ) {}
@@ -66,7 +68,7 @@ export class SandboxWorkService {
     const containerId = await this.runningContainer(idOrName, 'write files to');
     return this.deployment.writeFile(containerId, path, data, {
       ...options,
-      maxBytes: this.config.fileSizeLimitBytes,
+      maxBytes: this.filesConfig.sizeLimitBytes,
     });
   }
 
@@ -76,7 +78,7 @@ export class SandboxWorkService {
     const containerId = this.existingContainer(info, 'read files from');
     void this.sandboxes.recordActivity(info.id);
     return this.deployment.readFile(containerId, path, {
-      maxBytes: this.config.fileSizeLimitBytes,
+      maxBytes: this.filesConfig.sizeLimitBytes,
       signal,
     });
   }
@@ -90,7 +92,7 @@ export class SandboxWorkService {
     const info = await this.sandboxes.get(idOrName);
     return Object.entries(info.ports).map(([containerPort, hostPort]) => ({
       containerPort: Number(containerPort),
-      hostAddress: info.host ?? this.config.portBindAddress,
+      hostAddress: info.host ?? this.dockerConfig.portBindAddress,
       hostPort,
     }));
   }
@@ -136,11 +138,11 @@ export class SandboxWorkService {
   }
 
   private toRequest(input: ExecInput): ExecRequest {
-    const timeoutSeconds = input.timeoutSeconds ?? this.config.execDefaultTimeoutSeconds;
-    if (timeoutSeconds > this.config.execMaxTimeoutSeconds) {
+    const timeoutSeconds = input.timeoutSeconds ?? this.execConfig.defaultTimeoutSeconds;
+    if (timeoutSeconds > this.execConfig.maxTimeoutSeconds) {
       throw validationError(
         'timeoutSeconds',
-        `must be at most EXEC_MAX_TIMEOUT_SECONDS (${this.config.execMaxTimeoutSeconds})`,
+        `must be at most EXEC_MAX_TIMEOUT_SECONDS (${this.execConfig.maxTimeoutSeconds})`,
       );
     }
     return {
@@ -150,7 +152,7 @@ export class SandboxWorkService {
       user: input.user,
       stdin: input.stdin,
       timeoutMs: timeoutSeconds * 1000,
-      outputLimitBytes: this.config.execOutputLimitBytes,
+      outputLimitBytes: this.execConfig.outputLimitBytes,
     };
   }
 }

@@ -28,18 +28,23 @@ function build(env: Record<string, string> = {}, effectsKeyring?: SecretsKeyring
   const storeAsReal = store as unknown as SandboxMetaStore;
   const deploymentAsReal = deployment as unknown as DockerDeployment;
   const provisioner = new ContainerProvisioner(
-    config,
+    config.logDir,
     deploymentAsReal,
     new FakeEngine() as unknown as EngineFacts,
     new FakeQuota() as unknown as QuotaService,
   );
   const driver = new SandboxDriver(
-    config,
+    config.lifecycle,
     storeAsReal,
-    new SandboxEffects(config, deploymentAsReal, provisioner, effectsKeyring ?? store.keyring),
+    new SandboxEffects(
+      config.lifecycle,
+      deploymentAsReal,
+      provisioner,
+      effectsKeyring ?? store.keyring,
+    ),
   );
   const resources = new SandboxResources(
-    config,
+    config.resources,
     new FakeEngine() as unknown as EngineFacts,
     new FakeQuota() as unknown as QuotaService,
     storeAsReal,
@@ -47,7 +52,9 @@ function build(env: Record<string, string> = {}, effectsKeyring?: SecretsKeyring
   );
   const metrics = new SandboxMetrics(storeAsReal);
   const pool = new WarmPool(
-    config,
+    config.pool,
+    config.docker,
+    config.resources,
     deploymentAsReal,
     provisioner,
     storeAsReal,
@@ -55,7 +62,9 @@ function build(env: Record<string, string> = {}, effectsKeyring?: SecretsKeyring
     new PoolMetrics(metrics),
   );
   const service = new SandboxService(
-    config,
+    config.lifecycle,
+    config.resources,
+    config.docker,
     storeAsReal,
     lock as unknown as SandboxLock,
     driver,

@@ -1,5 +1,5 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
-import { AppConfig } from '@app/config';
+import { DockerConfig, LifecycleConfig, ResourcesConfig } from '@app/config';
 import { CodedError, describeError, LIVE_STATES, SandboxInfo, SandboxRecord } from '@app/domain';
 import { DockerDeployment } from '@app/deployment';
 import { ListSandboxesQuery, SandboxLock, SandboxMetaStore, SandboxPage } from '@app/meta-store';
@@ -41,7 +41,9 @@ export class SandboxService {
   private readonly background = new Set<Promise<unknown>>();
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly lifecycleConfig: LifecycleConfig,
+    private readonly resourcesConfig: ResourcesConfig,
+    private readonly dockerConfig: DockerConfig,
     private readonly store: SandboxMetaStore,
     private readonly lock: SandboxLock,
     private readonly driver: SandboxDriver,
@@ -54,7 +56,7 @@ export class SandboxService {
   ) {}
 
   async create(input: CreateSandboxInput, options: CreateOptions): Promise<CreateResult> {
-    const spec = toSandboxSpec(input, this.config);
+    const spec = toSandboxSpec(input, this.resourcesConfig);
     this.resources.checkCaps(spec);
     // A registry on a private address is refused before a record or an engine call exists.
     await this.deployment?.checkImageSource(spec.image);
@@ -76,7 +78,7 @@ export class SandboxService {
       ports: {},
       host: null,
       containerId: null,
-      instanceId: this.config.instanceId,
+      instanceId: this.dockerConfig.instanceId,
       idleTimeoutSeconds: spec.idleTimeoutSeconds,
       maxLifetimeSeconds: spec.maxLifetimeSeconds,
       autoDeleteSeconds: spec.autoDeleteSeconds,
@@ -265,7 +267,8 @@ export class SandboxService {
     const { info } = record;
     // The machine refuses to delete a protected sandbox; its mirrored flag says so without asking.
     if (info.state !== 'stopped' || info.protected || info.operation !== null) return record;
-    if (effectiveAutoDeleteSeconds(info, this.config.autoDeleteAfterSeconds) !== 0) return record;
+    const fallback = this.lifecycleConfig.autoDeleteAfterSeconds;
+    if (effectiveAutoDeleteSeconds(info, fallback) !== 0) return record;
     return this.driver.drive(record, { type: 'delete', reason: 'auto-delete' }, signal);
   }
 
@@ -338,7 +341,7 @@ export class SandboxService {
   }
 
   private async awaitWithin(run: Promise<SandboxRecord>, id: string): Promise<SandboxRecord> {
-    const timeoutMs = this.config.waitTimeoutSeconds * 1000;
+    const timeoutMs = this.lifecycleConfig.waitTimeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<null>((resolve) => {
       timer = setTimeout(() => resolve(null), timeoutMs);
@@ -357,7 +360,7 @@ export class SandboxService {
 
   /** Polls until no operation is in flight (for replays whose provisioning runs elsewhere). */
   private async waitUntilSettled(id: string): Promise<SandboxInfo> {
-    const deadline = Date.now() + this.config.waitTimeoutSeconds * 1000;
+    const deadline = Date.now() + this.lifecycleConfig.waitTimeoutSeconds * 1000;
     for (;;) {
       const info = await this.get(id);
       if (info.operation === null || Date.now() >= deadline) return info;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { AppConfig } from '@app/config';
+import { PoolConfig, SchedulerConfig } from '@app/config';
 import { describeError } from '@app/domain';
 import { KeyValueStore, TaskLock } from '@app/meta-store';
 import { SandboxAutomation, SandboxReconciler, WarmPool } from '@app/sandbox';
@@ -25,7 +25,8 @@ export class LifecycleScheduler implements OnApplicationBootstrap, OnApplication
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: SchedulerConfig,
+    private readonly poolConfig: PoolConfig,
     private readonly registry: SchedulerRegistry,
     private readonly kv: KeyValueStore,
     private readonly tasks: TaskLock,
@@ -35,16 +36,16 @@ export class LifecycleScheduler implements OnApplicationBootstrap, OnApplication
   ) {}
 
   onApplicationBootstrap(): void {
-    if (!this.config.schedulerEnabled) {
+    if (!this.config.enabled) {
       this.logger.log('scheduler disabled (SCHEDULER_ENABLED=false)');
       return;
     }
-    const scans = this.config.schedulerIntervalSeconds;
+    const scans = this.config.intervalSeconds;
     this.every('auto-stop', scans, () => this.automation.autoStopDue());
     this.every('auto-delete', scans, () => this.automation.autoDeleteDue());
     this.every('reconcile', this.config.reconcileIntervalSeconds, () => this.reconciler.run());
     // Pool members belong to this process, so every process checks its own.
-    if (this.config.warmPool.some((entry) => entry.size > 0)) {
+    if (this.poolConfig.entries.some((entry) => entry.size > 0)) {
       this.every('warm-pool', scans, () => this.pool.maintain(), 'process');
     }
     if (this.config.dockerEvents) {

@@ -10,7 +10,7 @@ import { IdempotencyKeyEntity, SandboxEntity, SandboxLabelEntity } from './entit
 describe('buildDataSourceOptions', () => {
   it('uses PostgreSQL when DATABASE_URL is set', () => {
     const options = buildDataSourceOptions(
-      loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/sandboxd' }),
+      loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/sandboxd' }).store,
       testKeyring(),
     );
     expect(options).toMatchObject({
@@ -25,7 +25,10 @@ describe('buildDataSourceOptions', () => {
     const root = mkdtempSync(join(tmpdir(), 'meta-store-'));
     try {
       const path = join(root, 'nested', 'dir', 'db.sqlite');
-      const options = buildDataSourceOptions(loadConfig({ SQLITE_PATH: path }), testKeyring());
+      const options = buildDataSourceOptions(
+        loadConfig({ SQLITE_PATH: path }).store,
+        testKeyring(),
+      );
       expect(options).toMatchObject({ type: 'better-sqlite3', database: path, synchronize: false });
       expect(existsSync(join(root, 'nested', 'dir'))).toBe(true);
     } finally {
@@ -38,7 +41,7 @@ describe('buildDataSourceOptions', () => {
     const umask = process.umask(0o022);
     try {
       const path = join(root, 'data', 'db.sqlite');
-      buildDataSourceOptions(loadConfig({ SQLITE_PATH: path }), testKeyring());
+      buildDataSourceOptions(loadConfig({ SQLITE_PATH: path }).store, testKeyring());
       expect((statSync(join(root, 'data')).mode & 0o777).toString(8)).toBe('700');
       expect((statSync(path).mode & 0o777).toString(8)).toBe('600');
     } finally {
@@ -54,7 +57,7 @@ describe('buildDataSourceOptions', () => {
       for (const file of [path, `${path}-wal`, `${path}-shm`]) {
         writeFileSync(file, '', { mode: 0o644 });
       }
-      buildDataSourceOptions(loadConfig({ SQLITE_PATH: path }), testKeyring());
+      buildDataSourceOptions(loadConfig({ SQLITE_PATH: path }).store, testKeyring());
       for (const file of [path, `${path}-wal`, `${path}-shm`]) {
         expect({ file, mode: (statSync(file).mode & 0o777).toString(8) }).toEqual({
           file,
@@ -68,7 +71,7 @@ describe('buildDataSourceOptions', () => {
 
   it('lists entities and migrations as classes, never as glob strings (webpack bundle)', () => {
     const options = buildDataSourceOptions(
-      loadConfig({ DATABASE_URL: 'postgres://x/y' }),
+      loadConfig({ DATABASE_URL: 'postgres://x/y' }).store,
       testKeyring(),
     );
     expect(options.entities).toEqual([SandboxEntity, SandboxLabelEntity, IdempotencyKeyEntity]);

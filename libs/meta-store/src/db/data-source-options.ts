@@ -1,4 +1,4 @@
-import { AppConfig } from '@app/config';
+import { StoreConfig } from '@app/config';
 import { DataSourceOptions } from 'typeorm';
 import { metaStoreMigrations } from '../migrations';
 import type { SecretsKeyring } from '../secrets/secrets-keyring';
@@ -14,7 +14,7 @@ export const MIGRATIONS_TABLE_NAME = 'sandboxd_migrations';
  * the store seals with: the migration that seals values stored in clear uses it at start-up.
  */
 export function buildDataSourceOptions(
-  config: AppConfig,
+  config: Pick<StoreConfig, 'databaseUrl' | 'sqlitePath'>,
   keyring: SecretsKeyring,
 ): DataSourceOptions {
   const common = {

@@ -24,7 +24,7 @@ const CLIENT_OPTIONS: RedisOptions = {
 
 /**
  * KeyValueStore on Redis, shared by every sandboxd process. Every key is prefixed with
- * `config.redisKeyPrefix`, so several deployments (or test runs) can share one Redis database.
+ * `StoreConfig.redisKeyPrefix`, so several deployments (or test runs) can share one Redis database.
  */
 export class RedisKeyValueStore extends KeyValueStore implements OnModuleDestroy {
   private readonly logger = new Logger(RedisKeyValueStore.name);

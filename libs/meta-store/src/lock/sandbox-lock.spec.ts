@@ -1,15 +1,13 @@
 import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppConfig, loadConfig } from '@app/config';
+import type { LockConfig } from '@app/config';
 import { isCodedError } from '@app/domain';
 import { MemoryKeyValueStore } from '../kv/memory-key-value-store';
 import { SandboxLock, sandboxLockKey } from './sandbox-lock';
 
-function configWith(lockTtlMs: number, lockWaitMs: number): AppConfig {
-  return Object.assign(Object.create(AppConfig.prototype) as AppConfig, loadConfig({}), {
-    lockTtlMs,
-    lockWaitMs,
-  });
+/** Sub-second TTLs, which LOCK_TTL_SECONDS cannot express. */
+function configWith(ttlMs: number, waitMs: number): LockConfig {
+  return { ttlMs, waitMs };
 }
 
 describe('SandboxLock (memory store)', () => {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '@app/config';
+import { LockConfig } from '@app/config';
 import { CodedError } from '@app/domain';
 import { KeyValueStore } from '../kv/key-value-store';
 import { LocalTurns } from './local-turns';
@@ -27,7 +27,7 @@ export class SandboxLock {
 
   constructor(
     private readonly store: KeyValueStore,
-    private readonly config: AppConfig,
+    private readonly config: LockConfig,
   ) {}
 
   /**
@@ -39,8 +39,8 @@ export class SandboxLock {
    */
   async withLock<T>(sandboxId: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const key = sandboxLockKey(sandboxId);
-    const deadline = Date.now() + this.config.lockWaitMs;
-    const release = await this.turns.take(key, this.config.lockWaitMs);
+    const deadline = Date.now() + this.config.waitMs;
+    const release = await this.turns.take(key, this.config.waitMs);
     if (release === null) throw busy(sandboxId);
     try {
       const token = await this.acquire(sandboxId, key, deadline);
@@ -60,7 +60,7 @@ export class SandboxLock {
     fn: (signal: AbortSignal) => Promise<T>,
   ): Promise<TryLockResult<T>> {
     const key = sandboxLockKey(sandboxId);
-    const token = await tryAcquireLease(this.store, key, this.config.lockTtlMs);
+    const token = await tryAcquireLease(this.store, key, this.config.ttlMs);
     if (token === null) return { acquired: false };
     const value = await holdLease(this.store, this.logger, this.lease(sandboxId, key, token), fn);
     return { acquired: true, value };
@@ -68,7 +68,7 @@ export class SandboxLock {
 
   private async acquire(sandboxId: string, key: string, deadline: number): Promise<string> {
     for (let attempt = 0; ; attempt += 1) {
-      const token = await tryAcquireLease(this.store, key, this.config.lockTtlMs);
+      const token = await tryAcquireLease(this.store, key, this.config.ttlMs);
       if (token !== null) return token;
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw busy(sandboxId);
@@ -80,7 +80,7 @@ export class SandboxLock {
     return {
       key,
       token,
-      ttlMs: this.config.lockTtlMs,
+      ttlMs: this.config.ttlMs,
       subject: `sandbox ${sandboxId}`,
       lostError: (reason) => new CodedError('SANDBOX_BUSY', reason, { sandboxId }),
     };

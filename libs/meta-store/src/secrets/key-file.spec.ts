@@ -23,12 +23,12 @@ describe('the generated key file (embedded default)', () => {
 
   it('is generated beside the SQLite file with mode 0600 in a 0700 folder, and reused', () => {
     const sqlitePath = join(root, 'data', 'sandboxd.sqlite');
-    const first = resolveSecretsKeyring(loadConfig({ SQLITE_PATH: sqlitePath }));
+    const first = resolveSecretsKeyring(loadConfig({ SQLITE_PATH: sqlitePath }).store);
     const file = join(root, 'data', SECRETS_KEY_FILE);
     expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
     expect((statSync(join(root, 'data')).mode & 0o777).toString(8)).toBe('700');
     expect(readdirSync(join(root, 'data'))).toEqual([SECRETS_KEY_FILE]);
-    const again = resolveSecretsKeyring(loadConfig({ SQLITE_PATH: sqlitePath }));
+    const again = resolveSecretsKeyring(loadConfig({ SQLITE_PATH: sqlitePath }).store);
     expect(again.keyId).toBe(first.keyId);
     expect(again.open('s', 'N', first.seal('s', 'N', 'v'))).toBe('v');
   });
@@ -55,14 +55,14 @@ describe('the generated key file (embedded default)', () => {
     const key = 'ab'.repeat(31) + 'cd';
     const sqlitePath = join(root, 'sandboxd.sqlite');
     expect(
-      resolveSecretsKeyring(loadConfig({ SQLITE_PATH: sqlitePath, SECRETS_KEY: key })).source,
+      resolveSecretsKeyring(loadConfig({ SQLITE_PATH: sqlitePath, SECRETS_KEY: key }).store).source,
     ).toBe('SECRETS_KEY');
     expect(readdirSync(root)).toEqual([]);
-    expect(() => resolveSecretsKeyring(loadConfig({ DATABASE_URL: 'postgres://x/y' }))).toThrow(
-      /SECRETS_KEY must be set when DATABASE_URL is set/,
-    );
+    expect(() =>
+      resolveSecretsKeyring(loadConfig({ DATABASE_URL: 'postgres://x/y' }).store),
+    ).toThrow(/SECRETS_KEY must be set when DATABASE_URL is set/);
     expect(
-      resolveSecretsKeyring(loadConfig({ DATABASE_URL: 'postgres://x/y', SECRETS_KEY: key }))
+      resolveSecretsKeyring(loadConfig({ DATABASE_URL: 'postgres://x/y', SECRETS_KEY: key }).store)
         .source,
     ).toBe('SECRETS_KEY');
   });

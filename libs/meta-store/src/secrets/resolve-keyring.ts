@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import { AppConfig, SECRETS_KEY_FORMAT, SecretsKey } from '@app/config';
+import { SECRETS_KEY_FORMAT, SecretsKey, StoreConfig } from '@app/config';
 import { randomBytes } from 'node:crypto';
 import { loadOrCreateKeyFile } from './key-file';
 import { SecretsKeyring } from './secrets-keyring';
@@ -16,7 +16,7 @@ export const SECRETS_KEY_FILE = 'secrets.key';
  * - on the embedded default: `secrets.key` beside the SQLite file (0600), generated on the first
  *   start and reused after; an in-memory database gets a key that lives as long as it does.
  */
-export function resolveSecretsKeyring(config: AppConfig): SecretsKeyring {
+export function resolveSecretsKeyring(config: StoreConfig): SecretsKeyring {
   if (config.secretsKey !== null) return new SecretsKeyring(config.secretsKey, 'SECRETS_KEY');
   if (config.databaseUrl !== undefined) {
     throw new Error(

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { AppConfig } from '@app/config';
+import { StoreConfig } from '@app/config';
 import { resolveSecretsKeyring } from './resolve-keyring';
 import { SecretsKeyring } from './secrets-keyring';
 
@@ -8,7 +8,9 @@ import { SecretsKeyring } from './secrets-keyring';
  * store (which seals on write) and the sandbox library (which opens where env is needed) share it.
  */
 @Module({
-  providers: [{ provide: SecretsKeyring, inject: [AppConfig], useFactory: resolveSecretsKeyring }],
+  providers: [
+    { provide: SecretsKeyring, inject: [StoreConfig], useFactory: resolveSecretsKeyring },
+  ],
   exports: [SecretsKeyring],
 })
 export class SecretsModule {}

@@ -17,9 +17,9 @@ describe('normalizeImage', () => {
 
 describe('poolKeyOf', () => {
   const config = loadConfig({});
-  const poolSpec = toSandboxSpec({ image: 'sandboxd/demo:latest' }, config);
+  const poolSpec = toSandboxSpec({ image: 'sandboxd/demo:latest' }, config.resources);
   const keyOf = (input: Parameters<typeof toSandboxSpec>[0]) =>
-    poolKeyOf(toSandboxSpec(input, config));
+    poolKeyOf(toSandboxSpec(input, config.resources));
 
   it('matches a default create of the same image, however the tag is spelled', () => {
     expect(poolKeyOf(poolSpec)).toMatch(/^[0-9a-f]{16}$/);

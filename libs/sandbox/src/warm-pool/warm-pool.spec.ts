@@ -19,18 +19,20 @@ function build(env: Record<string, string> = {}) {
   const engine = new FakeEngine() as unknown as EngineFacts;
   const quota = new FakeQuota() as unknown as QuotaService;
   const lock = new FakeLock() as unknown as SandboxLock;
-  const resources = new SandboxResources(config, engine, quota, store, lock);
+  const resources = new SandboxResources(config.resources, engine, quota, store, lock);
   const metrics = new SandboxMetrics(store);
   const pool = new WarmPool(
-    config,
+    config.pool,
+    config.docker,
+    config.resources,
     asReal,
-    new ContainerProvisioner(config, asReal, engine, quota),
+    new ContainerProvisioner(config.logDir, asReal, engine, quota),
     store,
     resources,
     new PoolMetrics(metrics),
   );
   const spec = (input: Partial<Parameters<typeof toSandboxSpec>[0]> = {}) =>
-    toSandboxSpec({ image: 'img', ...input }, config);
+    toSandboxSpec({ image: 'img', ...input }, config.resources);
   /** maintain() checks members and fills; settled() waits for the filler. */
   const fill = async () => {
     await pool.maintain();

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, WarmPoolEntry } from '@app/config';
+import { DockerConfig, PoolConfig, ResourcesConfig, WarmPoolEntry } from '@app/config';
 import { describeError, SandboxSpec } from '@app/domain';
 import { ContainerState, DockerDeployment } from '@app/deployment';
 import { SandboxMetaStore } from '@app/meta-store';
@@ -68,15 +68,17 @@ export class WarmPool {
   private stopping = false;
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: PoolConfig,
+    private readonly dockerConfig: DockerConfig,
+    resourcesConfig: ResourcesConfig,
     private readonly deployment: DockerDeployment,
     private readonly provisioner: ContainerProvisioner,
     private readonly store: SandboxMetaStore,
     private readonly resources: SandboxResources,
     private readonly metrics: PoolMetrics,
   ) {
-    this.pools = config.warmPool.map((entry) => {
-      const spec = toSandboxSpec({ image: entry.image }, config);
+    this.pools = config.entries.map((entry) => {
+      const spec = toSandboxSpec({ image: entry.image }, resourcesConfig);
       // Never null: a create of just an image has no ports and no own command.
       const key = poolKeyOf(spec)!;
       return { entry, key, spec, idle: [], filler: null, lastError: null, retryAt: 0 };
@@ -124,7 +126,7 @@ export class WarmPool {
    */
   async start(): Promise<void> {
     const containers = await this.deployment.listOwned({
-      instanceId: this.config.instanceId,
+      instanceId: this.dockerConfig.instanceId,
       pooled: true,
     });
     const ids = containers.map((c) => c.sandboxId).filter((id): id is string => id !== null);
@@ -164,7 +166,7 @@ export class WarmPool {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.settled();
-    if (!this.config.warmPoolRemoveOnShutdown) return;
+    if (!this.config.removeOnShutdown) return;
     const idle = this.pools.flatMap((pool) => pool.idle.splice(0));
     await Promise.all(idle.map((m) => this.discard(m.sandboxId, m.containerId)));
   }
