@@ -97,7 +97,7 @@ async function main(): Promise<number> {
     const url = new URL(DATABASE_URL);
     url.pathname = `/${dbName}`;
     const dataSource = await initializeDataSource(
-      buildDataSourceOptions(loadConfig({ DATABASE_URL: url.toString() }), testKeyring()),
+      buildDataSourceOptions(loadConfig({ DATABASE_URL: url.toString() }).store, testKeyring()),
     );
     try {
       return await measure(dataSource);

@@ -140,7 +140,7 @@ async function open(backend: Backend, cleanups: Cleanups): Promise<DataSource> {
     env = { SQLITE_PATH: join(dir, 'sandboxd.sqlite') };
   }
   const dataSource = await initializeDataSource(
-    buildDataSourceOptions(loadConfig(env), testKeyring()),
+    buildDataSourceOptions(loadConfig(env).store, testKeyring()),
   );
   cleanups.add('close data source', () => dataSource.destroy());
   return dataSource;

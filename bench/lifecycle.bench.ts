@@ -287,8 +287,8 @@ runBenchmark('lifecycle', 1200, async (cleanups, deadline) => {
     warmup: WARMUP,
     request: REQUEST,
     settings: {
-      stopTimeoutSeconds: api.config.stopTimeoutSeconds,
-      schedulerEnabled: api.config.schedulerEnabled,
+      stopTimeoutSeconds: api.config.docker.stopTimeoutSeconds,
+      schedulerEnabled: api.config.scheduler.enabled,
     },
     stats,
     ratio: Object.fromEntries(

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { AppConfig } from '@app/config';
+import type { ConfigSlices } from '@app/config';
 import Redis from 'ioredis';
 import { Backend, appFromEnv, testEnv } from '../../test/support/app';
 import { sweepContainers } from '../../test/support/docker';
@@ -19,7 +19,7 @@ export interface BenchEnv {
 
 export interface BenchApp extends BenchEnv {
   app: NestExpressApplication;
-  config: AppConfig;
+  config: ConfigSlices;
   /** http://127.0.0.1:<port> */
   url: string;
 }

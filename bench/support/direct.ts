@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import type { AppConfig } from '@app/config';
+import type { ConfigSlices } from '@app/config';
 import { buildContainerConfig, ContainerSpec, LABEL_INSTANCE } from '@app/deployment';
 import { ensureLogDir, removeLogDir } from '@app/quota';
 import type Dockerode from 'dockerode';
@@ -27,7 +27,7 @@ export class DirectSandboxes {
 
   constructor(
     private readonly docker: Dockerode,
-    private readonly config: AppConfig,
+    private readonly config: ConfigSlices,
     /** Host ports for the baseline, outside the service's PORT_RANGE. */
     private readonly portRange: { from: number; to: number },
   ) {
@@ -64,10 +64,10 @@ export class DirectSandboxes {
       ports: [...request.ports],
       command: null,
       entrypoint: null,
-      pidsLimit: this.config.defaultPidsLimit,
+      pidsLimit: this.config.resources.defaultPidsLimit,
       storageBytes: null,
-      logMount: { hostPath: logDir, containerPath: this.config.logMountPath },
-      runtime: this.config.allowedRuntimes[0],
+      logMount: { hostPath: logDir, containerPath: this.config.logDir.mountPath },
+      runtime: this.config.resources.allowedRuntimes[0],
     };
   }
 
@@ -81,11 +81,11 @@ export class DirectSandboxes {
     hostPorts: readonly number[],
   ): Promise<string> {
     if (hostPorts.length !== request.ports.length) throw new Error('one host port per port');
-    const logDir = await ensureLogDir(this.config.logRoot, sandboxId);
+    const logDir = await ensureLogDir(this.config.logDir.root, sandboxId);
     const options = buildContainerConfig(
       this.spec(sandboxId, request, logDir),
       new Map(request.ports.map((port, i) => [port, hostPorts[i]])),
-      this.config,
+      this.config.docker,
     );
     const container = await this.docker.createContainer(options);
     try {
@@ -99,7 +99,7 @@ export class DirectSandboxes {
 
   /** `docker stop` with the service's STOP_TIMEOUT_SECONDS. */
   async stop(containerId: string): Promise<void> {
-    await this.docker.getContainer(containerId).stop({ t: this.config.stopTimeoutSeconds });
+    await this.docker.getContainer(containerId).stop({ t: this.config.docker.stopTimeoutSeconds });
   }
 
   /** `docker start` of a stopped container (what a restart is). */
@@ -110,7 +110,7 @@ export class DirectSandboxes {
   /** `docker rm -f -v`, and the log directory, as the service's delete does. */
   async remove(containerId: string, sandboxId: string): Promise<void> {
     await this.docker.getContainer(containerId).remove({ force: true, v: true });
-    await removeLogDir(this.config.logRoot, sandboxId);
+    await removeLogDir(this.config.logDir.root, sandboxId);
   }
 }
 

@@ -23,9 +23,9 @@ export async function seedRecords(
 ): Promise<{ id: string; state: FakeState }[]> {
   const config = loadConfig(env);
   // The server's own key (SECRETS_KEY, or the key file it will find beside SQLite).
-  const keyring = resolveSecretsKeyring(config);
-  const dataSource = await initializeDataSource(buildDataSourceOptions(config, keyring));
-  const kv = createKeyValueStore(config);
+  const keyring = resolveSecretsKeyring(config.store);
+  const dataSource = await initializeDataSource(buildDataSourceOptions(config.store, keyring));
+  const kv = createKeyValueStore(config.store);
   try {
     const store = new SandboxMetaStore(dataSource, kv, keyring);
     return await insertFakeRecords(store, instanceId, states);

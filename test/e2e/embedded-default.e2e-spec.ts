@@ -18,8 +18,8 @@ describe('embedded default (SQLite + in-process cache)', () => {
   });
 
   it('should run the whole lifecycle and report itself healthy', async () => {
-    expect(t.config.databaseUrl).toBeUndefined();
-    expect(t.config.redisUrl).toBeUndefined();
+    expect(t.config.store.databaseUrl).toBeUndefined();
+    expect(t.config.store.redisUrl).toBeUndefined();
     const health = await http.get('/health').expect(200);
     expect(health.body.ready).toBe(true);
 

@@ -36,7 +36,7 @@ describe.each(['postgres+redis', 'embedded'] as const)(
             state: 'stopped',
             operation: null,
             labels,
-            instanceId: t.config.instanceId,
+            instanceId: t.config.docker.instanceId,
           }),
           spec: makeSandboxSpec({ labels }),
           machineSnapshot: null,

@@ -78,7 +78,7 @@ describe('resources: limits, log directory, disk policy (real Docker, PostgreSQL
 
   it('should give each sandbox a log directory kept across restart and removed on delete', async () => {
     const s = await create({});
-    const hostDir = join(t.config.logRoot, s.id);
+    const hostDir = join(t.config.logDir.root, s.id);
     expect(existsSync(hostDir)).toBe(true);
     await execIn(s.containerId, ['sh', '-c', 'echo line > /data/logs/app.log']);
     expect(readFileSync(join(hostDir, 'app.log'), 'utf8')).toBe('line\n');
@@ -166,7 +166,7 @@ describe('resources: admission and the reject policy', () => {
     expect(created).toBeLessThanOrEqual(capacity / 0.25);
     const mine = await testDocker().listContainers({
       all: true,
-      filters: { label: [`io.sandboxd.instance=${t.config.instanceId}`] },
+      filters: { label: [`io.sandboxd.instance=${t.config.docker.instanceId}`] },
     });
     expect(mine).toHaveLength(created);
   });
@@ -202,7 +202,7 @@ describe.each(['postgres+redis', 'embedded'] as const)(
     async function mine(): Promise<number> {
       const containers = await docker.listContainers({
         all: true,
-        filters: { label: [`io.sandboxd.instance=${t.config.instanceId}`] },
+        filters: { label: [`io.sandboxd.instance=${t.config.docker.instanceId}`] },
       });
       return containers.length;
     }

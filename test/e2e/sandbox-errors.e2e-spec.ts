@@ -23,7 +23,7 @@ describe('bad input answers (real Docker, PostgreSQL, Redis)', () => {
     // Nothing a refused request asked for may exist.
     const made = await testDocker().listContainers({
       all: true,
-      filters: { label: [`io.sandboxd.instance=${t.config.instanceId}`] },
+      filters: { label: [`io.sandboxd.instance=${t.config.docker.instanceId}`] },
     });
     expect(made).toHaveLength(0);
   });

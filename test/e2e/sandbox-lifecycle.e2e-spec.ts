@@ -35,8 +35,8 @@ describe('sandbox lifecycle over HTTP (real Docker, PostgreSQL, Redis)', () => {
     expect(JSON.stringify(created)).not.toContain('do-not-echo');
     expect(created.memory).toBe('64m');
     const hostPort = created.ports['8080'];
-    expect(hostPort).toBeGreaterThanOrEqual(t.config.portRange.from);
-    expect(hostPort).toBeLessThanOrEqual(t.config.portRange.to);
+    expect(hostPort).toBeGreaterThanOrEqual(t.config.docker.portRange.from);
+    expect(hostPort).toBeLessThanOrEqual(t.config.docker.portRange.to);
 
     // The container is really there, limited and labelled, and keeps running.
     const inspected = await docker.getContainer(created.containerId).inspect();

@@ -169,7 +169,7 @@ describe('scheduler: idle timeouts, auto-delete, reconciler (real Docker, Postgr
       Entrypoint: ['sleep', 'infinity'],
       Labels: {
         'io.sandboxd.managed': 'true',
-        'io.sandboxd.instance': t.config.instanceId,
+        'io.sandboxd.instance': t.config.docker.instanceId,
         'io.sandboxd.sandbox-id': 'no-such-sandbox',
       },
     });

@@ -36,7 +36,7 @@ describe('warm pool (real Docker, PostgreSQL, Redis)', () => {
   async function poolContainers(): Promise<{ id: string; sandboxId: string; running: boolean }[]> {
     const listed = await docker.listContainers({
       all: true,
-      filters: { label: [`${LABEL_INSTANCE}=${t.config.instanceId}`, LABEL_POOL] },
+      filters: { label: [`${LABEL_INSTANCE}=${t.config.docker.instanceId}`, LABEL_POOL] },
     });
     return listed.map((c) => ({
       id: c.Id,
@@ -153,7 +153,7 @@ describe('warm pool (real Docker, PostgreSQL, Redis)', () => {
     expect((file.body as Buffer).toString()).toBe('kept across restart');
     expect((await exec(id, { command: 'echo $GREETING' })).stdout).toBe('hello\n');
 
-    const logDir = join(t.config.logRoot, id);
+    const logDir = join(t.config.logDir.root, id);
     expect(existsSync(logDir)).toBe(true);
     await http.delete(`/v1/sandboxes/${id}?force=true`).expect(204);
     expect((await http.get(`/v1/sandboxes/${id}`).expect(200)).body.state).toBe('deleted');

@@ -188,7 +188,7 @@ describeXfsEngine('disk limits on a Docker engine whose data root is XFS without
     expect((await docker.listContainers({ all: true })).length).toBe(before);
     const mine = await docker.listContainers({
       all: true,
-      filters: { label: [`${LABEL_INSTANCE}=${rejectApp?.config.instanceId}`] },
+      filters: { label: [`${LABEL_INSTANCE}=${rejectApp?.config.docker.instanceId}`] },
     });
     expect(mine).toEqual([]);
     expect((await rejectHttp.get('/v1/sandboxes').expect(200)).body.items).toEqual([]);

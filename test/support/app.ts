@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { AppConfig, loadConfig } from '@app/config';
+import { type ConfigSlices, LOADED_CONFIG, loadConfig } from '@app/config';
 import { AppModule } from '../../apps/sandbox-api/src/app.module';
 import { configureApp } from '../../apps/sandbox-api/src/configure-app';
 import { createScratchDatabase } from './database';
@@ -18,7 +18,7 @@ export type Backend = 'postgres+redis' | 'embedded';
 
 export interface TestApp {
   app: NestExpressApplication;
-  config: AppConfig;
+  config: ConfigSlices;
   /** The environment the app was built from (to start a second process on the same stores). */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -99,10 +99,10 @@ export async function createTestApp(
  */
 export async function appFromEnv(
   env: Record<string, string>,
-): Promise<{ app: NestExpressApplication; config: AppConfig }> {
+): Promise<{ app: NestExpressApplication; config: ConfigSlices }> {
   const config = loadConfig(env);
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
-    .overrideProvider(AppConfig)
+    .overrideProvider(LOADED_CONFIG)
     .useValue(config)
     .compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({

@@ -45,7 +45,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('domain input on %s', (ba
   async function containersOfThisRun(): Promise<number> {
     const found = await testDocker().listContainers({
       all: true,
-      filters: { label: [`io.sandboxd.instance=${t.config.instanceId}`] },
+      filters: { label: [`io.sandboxd.instance=${t.config.docker.instanceId}`] },
     });
     return found.length;
   }

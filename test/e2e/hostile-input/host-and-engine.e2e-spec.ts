@@ -66,21 +66,21 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (
       .post(`/v1/sandboxes/${sandbox.id}/exec`)
       .send({ command: ['cat', '/proc/self/mountinfo'] })
       .expect(200);
-    const inside = mountOptions(exec.body.stdout, t.config.logMountPath);
+    const inside = mountOptions(exec.body.stdout, t.config.logDir.mountPath);
     expect(inside).toEqual(expect.arrayContaining(['nosuid', 'nodev', 'noexec']));
 
-    const hostDir = join(t.config.logRoot, sandbox.id);
+    const hostDir = join(t.config.logDir.root, sandbox.id);
     const onHost = mountOptions(readFileSync('/proc/self/mountinfo', 'utf8'), hostDir);
     expect(onHost).toEqual(expect.arrayContaining(['nosuid', 'nodev', 'noexec']));
     // A setuid copy of a binary planted by the sandbox cannot be run, by it or from the host.
     const planted = await http
       .post(`/v1/sandboxes/${sandbox.id}/exec`)
       .send({
-        command: `cp /bin/busybox ${t.config.logMountPath}/bb && chmod 4755 ${t.config.logMountPath}/bb && ${t.config.logMountPath}/bb true`,
+        command: `cp /bin/busybox ${t.config.logDir.mountPath}/bb && chmod 4755 ${t.config.logDir.mountPath}/bb && ${t.config.logDir.mountPath}/bb true`,
       })
       .expect(200);
     expect(planted.body.exitCode).toBe(126);
-    expect(statSync(t.config.logRoot).mode & 0o777).toBe(0o700);
+    expect(statSync(t.config.logDir.root).mode & 0o777).toBe(0o700);
 
     await http.delete(`/v1/sandboxes/${sandbox.id}?force=true`).expect(204);
     expect(mountOptions(readFileSync('/proc/self/mountinfo', 'utf8'), hostDir)).toBeNull();
@@ -187,8 +187,8 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (
     // Any sandbox of this instance makes the instance "known" to the reconciler.
     const known = await createRunning(http);
     const orphanId = `orphan${Date.now()}`;
-    const logDir = join(t.config.logRoot, orphanId);
-    const outside = join(t.config.logRoot, '..', `outside-${orphanId}`);
+    const logDir = join(t.config.logDir.root, orphanId);
+    const outside = join(t.config.logDir.root, '..', `outside-${orphanId}`);
     writeFileSync(outside, 'precious');
     mkdirSync(logDir, { recursive: true });
     symlinkSync(outside, join(logDir, 'link'));
@@ -198,7 +198,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (
       Entrypoint: ['sleep', 'infinity'],
       Labels: {
         'io.sandboxd.managed': 'true',
-        'io.sandboxd.instance': t.config.instanceId,
+        'io.sandboxd.instance': t.config.docker.instanceId,
         'io.sandboxd.sandbox-id': orphanId,
       },
     });

@@ -1,4 +1,4 @@
-import { loadConfig, type AppConfig } from '@app/config';
+import { loadConfig, type ConfigSlices } from '@app/config';
 import { DockerDeployment, type ContainerSpec } from '@app/deployment';
 import { randomBytes } from 'node:crypto';
 import { DEMO_IMAGE, testDockerSocketPath } from '../../support/docker';
@@ -11,7 +11,7 @@ export function deploymentFor(
   instanceId: string,
   portRange: string,
   extra: Record<string, string> = {},
-): { config: AppConfig; deployment: DockerDeployment } {
+): { config: ConfigSlices; deployment: DockerDeployment } {
   const config = loadConfig({
     DOCKER_SOCKET_PATH: testDockerSocketPath(),
     INSTANCE_ID: instanceId,
@@ -21,7 +21,7 @@ export function deploymentFor(
     IMAGE_PULL_TIMEOUT_SECONDS: '20',
     ...extra,
   });
-  return { config, deployment: new DockerDeployment(config) };
+  return { config, deployment: new DockerDeployment(config.docker, config.exec) };
 }
 
 export function newSandboxId(): string {

@@ -1,16 +1,16 @@
 // @app/config's DTO decorators need the Reflect metadata polyfill before anything imports it.
 import 'reflect-metadata';
-import { AppConfig, AppConfigModule, loadConfig } from '@app/config';
+import { AppConfigModule, LOADED_CONFIG, loadConfig } from '@app/config';
 import { DeploymentModule, DockerDeployment } from '@app/deployment';
 import { Test } from '@nestjs/testing';
 import { testDockerSocketPath } from '../../support/docker';
 
 describe('DeploymentModule', () => {
-  it('provides a DockerDeployment wired to the global AppConfig', async () => {
+  it('provides a DockerDeployment wired to the global DockerConfig', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [AppConfigModule, DeploymentModule],
     })
-      .overrideProvider(AppConfig)
+      .overrideProvider(LOADED_CONFIG)
       .useValue(loadConfig({ DOCKER_SOCKET_PATH: testDockerSocketPath() }))
       .compile();
     try {
@@ -22,12 +22,12 @@ describe('DeploymentModule', () => {
     }
   });
 
-  it('talks to the engine the given AppConfig names, not a default one', async () => {
+  it('talks to the engine the given DockerConfig names, not a default one', async () => {
     const socket = '/tmp/sandboxd-module-spec-no-such.sock';
     const moduleRef = await Test.createTestingModule({
       imports: [AppConfigModule, DeploymentModule],
     })
-      .overrideProvider(AppConfig)
+      .overrideProvider(LOADED_CONFIG)
       .useValue(loadConfig({ DOCKER_SOCKET_PATH: socket }))
       .compile();
     try {

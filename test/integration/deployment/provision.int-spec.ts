@@ -131,7 +131,9 @@ describe('DockerDeployment provision (real engine)', () => {
 
   it('finishes a create that was interrupted before start, running beforeStart for it', async () => {
     const spec = demoSpec();
-    const orphan = await docker.createContainer(buildContainerConfig(spec, new Map(), config));
+    const orphan = await docker.createContainer(
+      buildContainerConfig(spec, new Map(), config.docker),
+    );
 
     const hookCalls: string[] = [];
     const state = await deployment.provision(spec, (containerId) => {

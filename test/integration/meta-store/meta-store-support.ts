@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { AppConfig, loadConfig } from '@app/config';
 
 export const TEST_DATABASE_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://sandboxd:sandboxd@127.0.0.1:5432/sandboxd_test';
@@ -36,14 +35,6 @@ export async function deleteKeysWithPrefix(prefix: string): Promise<void> {
   } finally {
     await client.quit();
   }
-}
-
-/** AppConfig from env overrides, with fields the environment cannot express (sub-second TTLs). */
-export function testConfig(
-  env: Record<string, string>,
-  fields: Partial<Pick<AppConfig, 'lockTtlMs' | 'lockWaitMs'>> = {},
-): AppConfig {
-  return Object.assign(Object.create(AppConfig.prototype) as AppConfig, loadConfig(env), fields);
 }
 
 export function tempSqlite(): { path: string; remove: () => void } {

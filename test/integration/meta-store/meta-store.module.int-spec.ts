@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
-import { AppConfig, AppConfigModule } from '@app/config';
+import { AppConfigModule, type ConfigSlices, LOADED_CONFIG, loadConfig } from '@app/config';
 import {
   KeyValueStore,
   MemoryKeyValueStore,
@@ -21,14 +21,13 @@ import {
   deleteKeysWithPrefix,
   idFactory,
   tempSqlite,
-  testConfig,
 } from './meta-store-support';
 
 const newId = idFactory('module');
 
-async function boot(config: AppConfig) {
+async function boot(config: ConfigSlices) {
   const moduleRef = await Test.createTestingModule({ imports: [AppConfigModule, MetaStoreModule] })
-    .overrideProvider(AppConfig)
+    .overrideProvider(LOADED_CONFIG)
     .useValue(config)
     .compile();
   const app = moduleRef.createNestApplication({ logger: ['error'] });
@@ -39,7 +38,7 @@ async function boot(config: AppConfig) {
 describe('MetaStoreModule', () => {
   it('wires SQLite + memory when neither DATABASE_URL nor REDIS_URL is set', async () => {
     const file = tempSqlite();
-    const app = await boot(testConfig({ SQLITE_PATH: file.path }));
+    const app = await boot(loadConfig({ SQLITE_PATH: file.path }));
     try {
       expect(app.get(KeyValueStore)).toBeInstanceOf(MemoryKeyValueStore);
       expect(app.get(DataSource).options.type).toBe('better-sqlite3');
@@ -65,7 +64,7 @@ describe('MetaStoreModule', () => {
   it('wires PostgreSQL + Redis when configured, and closes the Redis connection on shutdown', async () => {
     const prefix = `sandboxd-test:module:${newId()}:`;
     const app = await boot(
-      testConfig({
+      loadConfig({
         DATABASE_URL: TEST_DATABASE_URL,
         REDIS_URL: TEST_REDIS_URL,
         REDIS_KEY_PREFIX: prefix,

@@ -568,7 +568,7 @@ describe('migrations', () => {
     const file = tempSqlite();
     try {
       await expectSealingUpgrade(
-        buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring()),
+        buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }).store, testKeyring()),
       );
     } finally {
       file.remove();
@@ -579,7 +579,7 @@ describe('migrations', () => {
     const file = tempSqlite();
     try {
       await expectBackfillUpgrade(
-        buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring()),
+        buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }).store, testKeyring()),
       );
     } finally {
       file.remove();
@@ -588,7 +588,10 @@ describe('migrations', () => {
 
   it('build the same schema on SQLite, and running them twice is a no-op', async () => {
     const file = tempSqlite();
-    const options = buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring());
+    const options = buildDataSourceOptions(
+      loadConfig({ SQLITE_PATH: file.path }).store,
+      testKeyring(),
+    );
     try {
       const first = await initializeDataSource(options);
       await first.destroy();
@@ -608,7 +611,10 @@ describe('migrations', () => {
 
   it('upgrade a SQLite database of the first release without losing rows', async () => {
     const file = tempSqlite();
-    const options = buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring());
+    const options = buildDataSourceOptions(
+      loadConfig({ SQLITE_PATH: file.path }).store,
+      testKeyring(),
+    );
     try {
       await seedFirstRelease(options);
       const upgraded = await initializeDataSource(options);
@@ -624,7 +630,10 @@ describe('migrations', () => {
 
   it('upgrade a SQLite database of the previous release, back-filling the resource columns', async () => {
     const file = tempSqlite();
-    const options = buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring());
+    const options = buildDataSourceOptions(
+      loadConfig({ SQLITE_PATH: file.path }).store,
+      testKeyring(),
+    );
     try {
       await seedPreviousRelease(options);
       const upgraded = await initializeDataSource(options);
@@ -641,7 +650,7 @@ describe('migrations', () => {
   it('let SQLite sum the committed resources through the state index', async () => {
     const file = tempSqlite();
     const dataSource = await initializeDataSource(
-      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring()),
+      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }).store, testKeyring()),
     );
     try {
       // Mostly deleted history, as in a long-running service; 1 in 50 rows live.
@@ -677,7 +686,7 @@ describe('migrations', () => {
   it('let SQLite answer the due-delete scan from the partial index once it has statistics', async () => {
     const file = tempSqlite();
     const dataSource = await initializeDataSource(
-      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring()),
+      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }).store, testKeyring()),
     );
     try {
       await dataSource.query(
@@ -743,7 +752,7 @@ describe('migrations', () => {
 
     it('lets several instances start at once: one migrates, none crashes', async () => {
       const options = buildDataSourceOptions(
-        loadConfig({ DATABASE_URL: urlOf(dbName) }),
+        loadConfig({ DATABASE_URL: urlOf(dbName) }).store,
         testKeyring(),
       );
       const results = await Promise.allSettled(
@@ -769,7 +778,7 @@ describe('migrations', () => {
 
     it('answers the due-delete scan with an Index Only Scan of the partial index', async () => {
       const dataSource = await initializeDataSource(
-        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(dbName) }), testKeyring()),
+        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(dbName) }).store, testKeyring()),
       );
       try {
         await dataSource.query(
@@ -798,7 +807,7 @@ describe('migrations', () => {
 
     it('upgrade a database of the first release without losing rows', async () => {
       const options = buildDataSourceOptions(
-        loadConfig({ DATABASE_URL: urlOf(upgradeDbName) }),
+        loadConfig({ DATABASE_URL: urlOf(upgradeDbName) }).store,
         testKeyring(),
       );
       await seedFirstRelease(options);
@@ -812,7 +821,7 @@ describe('migrations', () => {
 
     it('upgrade a database of the previous release, back-filling the resource columns', async () => {
       const options = buildDataSourceOptions(
-        loadConfig({ DATABASE_URL: urlOf(previousDbName) }),
+        loadConfig({ DATABASE_URL: urlOf(previousDbName) }).store,
         testKeyring(),
       );
       await seedPreviousRelease(options);
@@ -826,19 +835,28 @@ describe('migrations', () => {
 
     it('seal the env values a database held in clear, page after page, and roll back', async () => {
       await expectSealingUpgrade(
-        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(sealDbName) }), testKeyring()),
+        buildDataSourceOptions(
+          loadConfig({ DATABASE_URL: urlOf(sealDbName) }).store,
+          testKeyring(),
+        ),
       );
     });
 
     it('complete the info, spec and snapshot blobs older releases wrote', async () => {
       await expectBackfillUpgrade(
-        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(backfillDbName) }), testKeyring()),
+        buildDataSourceOptions(
+          loadConfig({ DATABASE_URL: urlOf(backfillDbName) }).store,
+          testKeyring(),
+        ),
       );
     });
 
     it('sums the committed resources through the state index', async () => {
       const dataSource = await initializeDataSource(
-        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(resourcesDbName) }), testKeyring()),
+        buildDataSourceOptions(
+          loadConfig({ DATABASE_URL: urlOf(resourcesDbName) }).store,
+          testKeyring(),
+        ),
       );
       try {
         // Mostly deleted history, as in a long-running service; 1 in 100 rows live.
@@ -872,7 +890,7 @@ describe('migrations', () => {
 
     it('answers a list with many label filters from the GIN index of labels', async () => {
       const dataSource = await initializeDataSource(
-        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(dbName) }), testKeyring()),
+        buildDataSourceOptions(loadConfig({ DATABASE_URL: urlOf(dbName) }).store, testKeyring()),
       );
       const runner = dataSource.createQueryRunner();
       try {

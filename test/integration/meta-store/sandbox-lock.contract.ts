@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isCodedError } from '@app/domain';
 import { KeyValueStore, SandboxLock, TaskLock, sandboxLockKey, taskLockKey } from '@app/meta-store';
-import { idFactory, rejectionOf, testConfig } from './meta-store-support';
+import { idFactory, rejectionOf } from './meta-store-support';
 
 export interface LockHarness {
   /** Two stores on the same backing data: two Redis connections stand for two processes. */
@@ -18,7 +18,7 @@ export function describeSandboxLockContract(
     let harness: LockHarness;
     const newId = idFactory('lock');
     const lockOn = (index: 0 | 1, lockTtlMs: number, lockWaitMs: number): SandboxLock =>
-      new SandboxLock(harness.stores[index], testConfig({}, { lockTtlMs, lockWaitMs }));
+      new SandboxLock(harness.stores[index], { ttlMs: lockTtlMs, waitMs: lockWaitMs });
 
     beforeAll(async () => {
       harness = await open();

@@ -32,7 +32,9 @@ describeSandboxMetaStoreContract('PostgreSQL + Redis', async () => {
     REDIS_URL: TEST_REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
   });
-  const dataSource = await initializeDataSource(buildDataSourceOptions(config, testKeyring()));
+  const dataSource = await initializeDataSource(
+    buildDataSourceOptions(config.store, testKeyring()),
+  );
   const kv = new RedisKeyValueStore(TEST_REDIS_URL, prefix);
   return {
     store: new SandboxMetaStore(dataSource, kv, testKeyring()),
@@ -50,7 +52,9 @@ describeSandboxMetaStoreContract('PostgreSQL + Redis', async () => {
 describeSandboxMetaStoreContract('SQLite + memory', async () => {
   const file = tempSqlite();
   const config = loadConfig({ SQLITE_PATH: file.path });
-  const dataSource = await initializeDataSource(buildDataSourceOptions(config, testKeyring()));
+  const dataSource = await initializeDataSource(
+    buildDataSourceOptions(config.store, testKeyring()),
+  );
   const kv = new MemoryKeyValueStore();
   return {
     store: new SandboxMetaStore(dataSource, kv, testKeyring()),
@@ -96,7 +100,7 @@ describe('SandboxMetaStore: auto-stop index writes that fail after the commit', 
 
   beforeAll(async () => {
     dataSource = await initializeDataSource(
-      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }), testKeyring()),
+      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }).store, testKeyring()),
     );
     store = new SandboxMetaStore(dataSource, kv, testKeyring());
   });

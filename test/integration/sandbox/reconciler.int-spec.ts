@@ -42,7 +42,7 @@ describe('SandboxReconciler on the real store', () => {
     const healthy = await h.createRunning();
     engineShows(h, [
       exitedState(crashed.id, 137, true),
-      containerState(healthy.id, { instanceId: h.config.instanceId }),
+      containerState(healthy.id, { instanceId: h.config.docker.instanceId }),
     ]);
 
     const actions = await h.reconciler.run();
@@ -143,12 +143,12 @@ describe('SandboxReconciler on the real store', () => {
       }),
     ]);
     expect(targets(h.deployment.remove)).toEqual([containerIdOf(sandbox.id)]);
-    expect(h.quota.removeLogDir).toHaveBeenCalledWith(h.config.logRoot, sandbox.id);
+    expect(h.quota.removeLogDir).toHaveBeenCalledWith(h.config.logDir.root, sandbox.id);
     expect((await h.info(sandbox.id)).state).toBe('deleted');
   });
 
   it('removes orphans past the grace period only for known instance ids, never pool members', async () => {
-    const mine = h.config.instanceId;
+    const mine = h.config.docker.instanceId;
     const old = { instanceId: mine, createdAt: LONG_AGO };
     const orphanNoRecord = containerState('sbx-never-recorded', old);
     const orphanUnlabelled = containerState(null, old);
@@ -183,15 +183,15 @@ describe('SandboxReconciler on the real store', () => {
       [orphanNoRecord.containerId, orphanUnlabelled.containerId].sort(),
     );
     // A sandbox id without a record takes its log dir along; an unlabelled container has none.
-    expect(h.quota.removeLogDir.mock.calls).toEqual([[h.config.logRoot, 'sbx-never-recorded']]);
+    expect(h.quota.removeLogDir.mock.calls).toEqual([[h.config.logDir.root, 'sbx-never-recorded']]);
   });
 
   it('removes a second container of a sandbox that settled on another one', async () => {
     const sandbox = await h.createRunning();
-    const current = containerState(sandbox.id, { instanceId: h.config.instanceId });
+    const current = containerState(sandbox.id, { instanceId: h.config.docker.instanceId });
     const leftover = containerState(sandbox.id, {
       containerId: 'ctr-leftover',
-      instanceId: h.config.instanceId,
+      instanceId: h.config.docker.instanceId,
       createdAt: LONG_AGO,
     });
     engineShows(h, [current, leftover]);
@@ -208,7 +208,7 @@ describe('SandboxReconciler on the real store', () => {
   });
 
   it('reports a repair that failed and still does the others', async () => {
-    const old = { instanceId: h.config.instanceId, createdAt: LONG_AGO };
+    const old = { instanceId: h.config.docker.instanceId, createdAt: LONG_AGO };
     const stuck = containerState(null, old);
     const fine = containerState(null, old);
     engineShows(h, [stuck, fine]);
@@ -238,7 +238,7 @@ describe('SandboxReconciler on the real store', () => {
       action: 'die',
       containerId: containerIdOf(sandbox.id),
       sandboxId: sandbox.id,
-      instanceId: h.config.instanceId,
+      instanceId: h.config.docker.instanceId,
       exitCode: 2,
       at: new Date(),
     });
@@ -257,7 +257,7 @@ describe('SandboxReconciler on the real store', () => {
       action: 'die',
       containerId: containerIdOf(sandbox.id),
       sandboxId: sandbox.id,
-      instanceId: h.config.instanceId,
+      instanceId: h.config.docker.instanceId,
       exitCode: 0,
       at: new Date(),
     });
@@ -326,7 +326,7 @@ describe('SandboxReconciler finishing an operation a killed process left in flig
       survivor = await bootHarness({
         backing,
         kv: new MemoryKeyValueStore(),
-        env: { INSTANCE_ID: crashed.config.instanceId, AUTO_DELETE_AFTER_SECONDS: '-1' },
+        env: { INSTANCE_ID: crashed.config.docker.instanceId, AUTO_DELETE_AFTER_SECONDS: '-1' },
       });
       survivor.deployment.listOwned.mockResolvedValue([exitedState(sandbox.id, 0)]);
 

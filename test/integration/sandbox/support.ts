@@ -8,7 +8,7 @@ import type { Provider, Type } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { Test, TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import { AppConfig, loadConfig } from '@app/config';
+import { configProviders, type ConfigSlices, loadConfig } from '@app/config';
 import { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@app/deployment';
 import {
   KeyValueStore,
@@ -54,7 +54,7 @@ export async function sqliteBacking(): Promise<SqliteBacking> {
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-int-'));
   const path = join(dir, 'sandboxd.sqlite');
   const dataSource = await initializeDataSource(
-    buildDataSourceOptions(loadConfig({ SQLITE_PATH: path }), testKeyring()),
+    buildDataSourceOptions(loadConfig({ SQLITE_PATH: path }).store, testKeyring()),
   );
   return {
     dataSource,
@@ -79,7 +79,7 @@ export interface HarnessOptions {
 
 export interface Harness {
   moduleRef: TestingModule;
-  config: AppConfig;
+  config: ConfigSlices;
   backing: SqliteBacking;
   kv: KeyValueStore;
   store: SandboxMetaStore;
@@ -130,7 +130,7 @@ export async function bootHarness(options: HarnessOptions = {}): Promise<Harness
   const keyring = testKeyring();
   const providers: Provider[] = [
     ...sandboxProviders,
-    { provide: AppConfig, useValue: config },
+    ...configProviders(config),
     { provide: KeyValueStore, useValue: kv },
     { provide: SecretsKeyring, useValue: keyring },
     {
@@ -246,12 +246,12 @@ function happyDocker(
   deployment: jest.Mocked<DockerDeployment>,
   engine: jest.Mocked<EngineFacts>,
   quota: jest.Mocked<QuotaService>,
-  config: AppConfig,
+  config: ConfigSlices,
 ): void {
   deployment.containerName.mockImplementation((id) => `sandboxd-${id}`);
   deployment.checkImageSource.mockResolvedValue(undefined);
   deployment.provision.mockImplementation((spec: ContainerSpec) =>
-    Promise.resolve(containerState(spec.sandboxId, { instanceId: config.instanceId })),
+    Promise.resolve(containerState(spec.sandboxId, { instanceId: config.docker.instanceId })),
   );
   deployment.stop.mockResolvedValue('stopped');
   deployment.remove.mockResolvedValue(undefined);

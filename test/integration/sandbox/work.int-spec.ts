@@ -68,14 +68,14 @@ describe('SandboxWorkService on the real store', () => {
     expect(containerId).toBe(containerIdOf(sandbox.id));
     expect(request).toMatchObject({
       argv: ['sh', '-c', 'echo hi'],
-      timeoutMs: h.config.execDefaultTimeoutSeconds * 1000,
-      outputLimitBytes: h.config.execOutputLimitBytes,
+      timeoutMs: h.config.exec.defaultTimeoutSeconds * 1000,
+      outputLimitBytes: h.config.exec.outputLimitBytes,
     });
   });
 
   it('refuses a timeout above EXEC_MAX_TIMEOUT_SECONDS before asking Docker', async () => {
     const sandbox = await h.createRunning();
-    const tooLong = h.config.execMaxTimeoutSeconds + 1;
+    const tooLong = h.config.exec.maxTimeoutSeconds + 1;
 
     expect(
       await codeOf(h.work.exec(sandbox.id, { command: ['true'], timeoutSeconds: tooLong })),
@@ -112,7 +112,7 @@ describe('SandboxWorkService on the real store', () => {
     expect(read.kind).toBe('file');
     const [containerId, path, options] = h.deployment.readFile.mock.calls[0];
     expect([containerId, path]).toEqual([containerIdOf(sandbox.id), '/etc/hostname']);
-    expect(options.maxBytes).toBe(h.config.fileSizeLimitBytes);
+    expect(options.maxBytes).toBe(h.config.files.sizeLimitBytes);
   });
 
   it('refuses to read from a deleted sandbox', async () => {
@@ -138,7 +138,7 @@ describe('SandboxWorkService on the real store', () => {
 
     const [written, path, data, options] = h.deployment.writeFile.mock.calls[0];
     expect([written, path, data]).toEqual([containerIdOf(sandbox.id), '/tmp/x', Buffer.from('x')]);
-    expect(options).toMatchObject({ mode: 0o600, maxBytes: h.config.fileSizeLimitBytes });
+    expect(options).toMatchObject({ mode: 0o600, maxBytes: h.config.files.sizeLimitBytes });
     expect(h.deployment.deleteFile.mock.calls[0].slice(0, 2)).toEqual([
       containerIdOf(sandbox.id),
       '/tmp/x',
