@@ -3,8 +3,10 @@ import eslint from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
-// The one-way library graph: app → {scheduler, rock} → sandbox → {meta-store, deployment, quota}
-// → config → domain. rock (ROCK compatibility) translates onto sandbox's public services. The domain (the sandbox model and the coded errors) imports no other library.
+// The one-way library graph: app → {scheduler, rock} → sandbox → {meta-store, deployment} → config
+// → domain, and quota → domain. rock (ROCK compatibility) translates onto sandbox's public
+// services. The domain (the sandbox model and the coded errors) imports no other library. The leaf
+// libraries import only their own config slices.
 const LIBRARIES = [
   'domain',
   'config',
@@ -19,10 +21,22 @@ const deepImport = {
   group: ['@app/*/src', '@app/*/src/**'],
   message: 'Import a library through its index (@app/<lib>).',
 };
-/** no-restricted-imports for a library that may import only `allowed` (its own code is relative). */
-const onlyImports = (allowed) => [
+/**
+ * no-restricted-imports for a library that may import only `allowed` (its own code is relative)
+ * and, of @app/config, only `configNames`: the slices it reads, not the whole configuration.
+ */
+const onlyImports = (allowed, configNames) => [
   'error',
   {
+    ...(configNames && {
+      paths: [
+        {
+          name: '@app/config',
+          allowImportNames: configNames,
+          message: `this library reads only its own config slices: ${configNames.join(', ')}`,
+        },
+      ],
+    }),
     patterns: [
       deepImport,
       ...LIBRARIES.filter((name) => !allowed.includes(name)).map((name) => ({
@@ -66,15 +80,23 @@ export default tseslint.config(
   { files: ['libs/config/**/*.ts'], rules: { 'no-restricted-imports': onlyImports(['domain']) } },
   {
     files: ['libs/meta-store/**/*.ts'],
-    rules: { 'no-restricted-imports': onlyImports(['domain', 'config']) },
+    rules: {
+      'no-restricted-imports': onlyImports(
+        ['domain', 'config'],
+        ['StoreConfig', 'LockConfig', 'SecretsKey', 'SECRETS_KEY_BYTES', 'SECRETS_KEY_FORMAT'],
+      ),
+    },
   },
   {
     files: ['libs/deployment/**/*.ts'],
-    rules: { 'no-restricted-imports': onlyImports(['domain', 'config']) },
+    rules: {
+      'no-restricted-imports': onlyImports(['domain', 'config'], ['DockerConfig', 'ExecConfig']),
+    },
   },
   {
+    // Quota takes its paths and sizes from its callers: no configuration of its own.
     files: ['libs/quota/**/*.ts'],
-    rules: { 'no-restricted-imports': onlyImports(['domain', 'config']) },
+    rules: { 'no-restricted-imports': onlyImports(['domain']) },
   },
   {
     files: ['libs/sandbox/**/*.ts'],
@@ -90,7 +112,12 @@ export default tseslint.config(
   },
   {
     files: ['libs/scheduler/**/*.ts'],
-    rules: { 'no-restricted-imports': onlyImports(['domain', 'config', 'meta-store', 'sandbox']) },
+    rules: {
+      'no-restricted-imports': onlyImports(
+        ['domain', 'config', 'meta-store', 'sandbox'],
+        ['SchedulerConfig', 'PoolConfig'],
+      ),
+    },
   },
   {
     files: ['libs/rock/**/*.ts'],
