@@ -121,7 +121,12 @@ export default tseslint.config(
   },
   {
     files: ['libs/rock/**/*.ts'],
-    rules: { 'no-restricted-imports': onlyImports(['domain', 'config', 'sandbox']) },
+    rules: {
+      'no-restricted-imports': onlyImports(
+        ['domain', 'config', 'sandbox'],
+        ['ResourcesConfig', 'ExecConfig'],
+      ),
+    },
   },
   {
     // The HTTP edge speaks the domain's language: never storage or Docker types.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { AppConfig } from '@app/config';
+import { ExecConfig } from '@app/config';
 import { SandboxWorkService } from '@app/sandbox';
 import { ROCK_CODES } from './rock-envelope';
 import { RockError, badRequest } from './rock-errors';
@@ -71,7 +71,7 @@ export interface Observation {
 @Injectable()
 export class BashSessions {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: ExecConfig,
     private readonly work: SandboxWorkService,
   ) {}
 
@@ -108,7 +108,7 @@ export class BashSessions {
   /** Runs one command; a RockError for what ROCK answers Failed (non-zero exit under raise, …). */
   async run(body: unknown): Promise<Observation> {
     const request = parseBody(runSchema, body);
-    const max = Math.max(1, this.config.execMaxTimeoutSeconds - RUN_SLACK_SECONDS);
+    const max = Math.max(1, this.config.maxTimeoutSeconds - RUN_SLACK_SECONDS);
     const timeout = Math.min(max, Math.ceil(request.timeout ?? max));
     const id = randomBytes(8).toString('hex');
     const answer = await this.script(
@@ -116,7 +116,7 @@ export class BashSessions {
       RUN_SCRIPT,
       [request.session, id, String(timeout)],
       `${request.command}\n`,
-      Math.min(this.config.execMaxTimeoutSeconds, timeout + RUN_SLACK_SECONDS),
+      Math.min(this.config.maxTimeoutSeconds, timeout + RUN_SLACK_SECONDS),
     );
     const { status, exitCode, output } = splitAnswer(answer.stdout);
     const transcript = transcriptOf(output, id);

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
 import { Injectable, Logger } from '@nestjs/common';
 import { z } from 'zod';
-import { AppConfig } from '@app/config';
+import { ExecConfig, ResourcesConfig } from '@app/config';
 import { SandboxInfo, describeError, isCodedError } from '@app/domain';
 import { SandboxService, SandboxWorkService } from '@app/sandbox';
 import { BashSessions, Observation } from './bash-sessions';
@@ -67,7 +67,8 @@ export class RockSandboxes {
   private readonly logger = new Logger('ROCK');
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly resourcesConfig: ResourcesConfig,
+    private readonly execConfig: ExecConfig,
     private readonly sandboxes: SandboxService,
     private readonly work: SandboxWorkService,
     private readonly sessions: BashSessions,
@@ -75,7 +76,7 @@ export class RockSandboxes {
 
   startAsync(body: unknown, headers: HeaderBag): Promise<RockEnvelope> {
     return this.answer('async start sandbox', async () => {
-      const input = toCreateInput(body, headers, this.config.allowedRuntimes);
+      const input = toCreateInput(body, headers, this.resourcesConfig.allowedRuntimes);
       try {
         const { sandbox } = await this.sandboxes.create(input, { wait: false });
         return toStart(sandbox, sandbox.name ?? sandbox.id);
@@ -167,7 +168,7 @@ export class RockSandboxes {
           cwd: request.cwd ?? undefined,
           env: request.env ?? undefined,
           // SDK users send 1200 s whatever the server allows: the cap applies, not a refusal.
-          timeoutSeconds: Math.min(timeout, this.config.execMaxTimeoutSeconds),
+          timeoutSeconds: Math.min(timeout, this.execConfig.maxTimeoutSeconds),
         });
         try {
           return {

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
-import { AppConfig } from '@app/config';
+import { FilesConfig } from '@app/config';
 import { RockModule } from '@app/rock';
 import { RockController } from './rock.controller';
 
@@ -14,10 +14,10 @@ import { RockController } from './rock.controller';
   imports: [
     RockModule,
     MulterModule.registerAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
+      inject: [FilesConfig],
+      useFactory: (config: FilesConfig) => ({
         dest: tmpdir(),
-        limits: { fileSize: config.fileSizeLimitBytes, files: 1, fields: 8, parts: 9 },
+        limits: { fileSize: config.sizeLimitBytes, files: 1, fields: 8, parts: 9 },
       }),
     }),
   ],
