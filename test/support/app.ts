@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
@@ -58,19 +58,28 @@ export async function testEnv(backend: Backend, overrides: Record<string, string
     cleanup: async () => {
       await sweepContainers(instanceId);
       await dropDatabase();
-      // Swept sandboxes leave their log dirs mounted (nosuid,nodev,noexec mounts of their own).
+      // LOG_ROOT stays a nosuid,nodev,noexec mount of its own after the app closes (as in
+      // production, where containers outlive the service); a LOG_ROOT given elsewhere too.
       unmountUnder(dir);
+      const logRoot = overrides.LOG_ROOT;
+      if (logRoot !== undefined && !logRoot.startsWith(`${dir}/`)) unmountUnder(logRoot);
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-/** Lazily unmounts every mount below `dir` (deepest first), so the folder can be removed. */
+/**
+ * Lazily unmounts every mount at or below `dir` (deepest first, each one stacked at a path), so
+ * the folder can be removed.
+ */
 export function unmountUnder(dir: string): void {
+  const real = existsSync(dir) ? realpathSync(dir) : dir;
   const targets = readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')
     .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
-    .filter((target): target is string => !!target && target.startsWith(`${dir}/`))
+    .filter(
+      (target): target is string => !!target && (target === real || target.startsWith(`${real}/`)),
+    )
     .sort((a, b) => b.length - a.length);
   for (const target of targets) spawnSync('umount', ['-l', target]);
 }

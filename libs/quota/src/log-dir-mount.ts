@@ -1,4 +1,6 @@
 import { CodedError } from '@app/domain';
+import { realpath } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { CommandRunner } from './command-runner';
 import type { MountEntry, MountTable } from './mount-table';
 
@@ -6,20 +8,38 @@ import type { MountEntry, MountTable } from './mount-table';
  * The log dir is bind-mounted into the sandbox, where root can write anything into it: a setuid
  * binary, device nodes, FIFOs. Docker's bind options cannot say nosuid/nodev/noexec, and its local
  * volume driver only applies them from Engine 25 on (20.10 here mounts `o=bind,nosuid,…` without
- * them: checked with /proc/self/mountinfo). So the host directory is made a mount of its own
- * (bind onto itself, then remount with the flags); Docker's bind of it inherits the flags, which
- * therefore hold both inside the sandbox and for host users and readers of LOG_ROOT/<id>. This
+ * them: checked with /proc/self/mountinfo). So LOG_ROOT is made a mount of its own, once (bind
+ * onto itself, then remount with the flags). A bind mount copies the flags of the mount its source
+ * lies on, also for a subdirectory, so Docker's bind of LOG_ROOT/<id> carries them into the sandbox
+ * (checked with /proc/self/mountinfo in a container: `… /logs rw,nosuid,nodev,noexec`), and host
+ * users and readers of LOG_ROOT/<id> reach it through the same mount. One mount for all sandboxes:
+ * nothing to mount on create, nothing to unmount on delete, nothing a crash between steps can
+ * leave behind. It stays when sandboxd stops (containers may be started again meanwhile). This
  * needs sandboxd to share the engine's mount namespace (it runs as root on the host, next to
  * dockerd); a failure to mount fails the create rather than mounting the directory unprotected.
  */
 export const LOG_DIR_MOUNT_FLAGS = ['nosuid', 'nodev', 'noexec'] as const;
 const MOUNT_TIMEOUT_MS = 10_000;
+/** How long a replica waits for another one hardening the same LOG_ROOT (flock -w, seconds). */
+const LOCK_WAIT_SECONDS = 10;
+
+/**
+ * Bind + remount under an flock on LOG_ROOT itself, so replicas sharing it (or two processes
+ * starting at once) never stack a second bind: whoever comes second finds the mount point and
+ * only re-applies the flags. The path is the script's `$1`, never part of the script text.
+ */
+const HARDEN_SCRIPT = `mountpoint -q "$1" || mount --bind "$1" "$1"; mount -o remount,bind,${LOG_DIR_MOUNT_FLAGS.join(',')} "$1"`;
 
 /** The topmost mount at exactly `dir`, if any (the mount table lists stacked mounts in order). */
 function mountAt(entries: readonly MountEntry[], dir: string): MountEntry | null {
   let found: MountEntry | null = null;
   for (const entry of entries) if (entry.target === dir) found = entry;
   return found;
+}
+
+function hardenedAt(entries: readonly MountEntry[], dir: string): boolean {
+  const current = mountAt(entries, dir);
+  return current !== null && LOG_DIR_MOUNT_FLAGS.every((flag) => current.options.includes(flag));
 }
 
 async function mustRun(runner: CommandRunner, args: string[], what: string): Promise<void> {
@@ -33,24 +53,38 @@ async function mustRun(runner: CommandRunner, args: string[], what: string): Pro
   }
 }
 
-/** Makes `dir` a nosuid,nodev,noexec mount of itself. Idempotent. */
-export async function hardenLogDirMount(
+/**
+ * Makes the existing directory `root` (LOG_ROOT) a nosuid,nodev,noexec mount of itself.
+ * Idempotent, and cheap when done: one read of the mount table, no process. The mount table names
+ * real paths, so the root is resolved first (a symlinked parent would otherwise never match and
+ * each call would stack another mount). Mounts an earlier build made at LOG_ROOT/<id> are released
+ * first: a bind of the root would hide them under it, where no path reaches them any more. Their
+ * sandboxes keep their own copies, flags included, and the root's mount covers the host side.
+ */
+export async function hardenLogRootMount(
   runner: CommandRunner,
   mounts: MountTable,
-  dir: string,
+  root: string,
 ): Promise<void> {
-  const current = mountAt(await mounts.entries(), dir);
-  if (current && LOG_DIR_MOUNT_FLAGS.every((flag) => current.options.includes(flag))) return;
-  const what = `cannot mount log dir ${dir} ${LOG_DIR_MOUNT_FLAGS.join(',')}`;
-  if (!current) await mustRun(runner, ['mount', '--bind', dir, dir], what);
-  await mustRun(
-    runner,
-    ['mount', '-o', `remount,bind,${LOG_DIR_MOUNT_FLAGS.join(',')}`, dir],
-    what,
-  );
+  const real = await realpath(root);
+  const entries = await mounts.entries();
+  if (hardenedAt(entries, real)) return;
+  const stale = new Set(entries.filter((e) => dirname(e.target) === real).map((e) => e.target));
+  for (const dir of stale) await releaseLogDirMount(runner, mounts, dir);
+  const what = `cannot mount log root ${real} ${LOG_DIR_MOUNT_FLAGS.join(',')}`;
+  const lock = ['flock', '-w', String(LOCK_WAIT_SECONDS), real];
+  await mustRun(runner, [...lock, 'sh', '-euc', HARDEN_SCRIPT, 'sh', real], what);
+  if (!hardenedAt(await mounts.entries(), real)) {
+    throw new CodedError('CONTAINER_FAILED', `${what}: the mount table does not show the flags`, {
+      reason: 'log-dir-mount',
+    });
+  }
 }
 
-/** Unmounts every mount stacked at `dir` (lazily if still busy), so the directory can go. */
+/**
+ * Unmounts every mount stacked at `dir` (lazily if still busy). Only a log dir an earlier build
+ * made a mount of its own has any; this build never mounts one.
+ */
 export async function releaseLogDirMount(
   runner: CommandRunner,
   mounts: MountTable,

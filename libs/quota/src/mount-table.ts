@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 
 export interface MountEntry {
@@ -21,6 +21,12 @@ export type ProjectQuotaMode = 'enforced' | 'accounting-only' | 'off';
 export class MountTable {
   async entries(): Promise<MountEntry[]> {
     return parseMounts(await readFile('/proc/self/mounts', 'utf8'));
+  }
+
+  /** Whether two paths lie on one file system (the same device number; a bind mount keeps it). */
+  async sameDevice(a: string, b: string): Promise<boolean> {
+    const [first, second] = await Promise.all([stat(a), stat(b)]);
+    return first.dev === second.dev;
   }
 }
 

@@ -1,6 +1,10 @@
 // @app/config's DTO decorators need the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
+import { chmod, mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CommandError } from './command-runner';
+import type { MountEntry } from './mount-table';
 import { QUOTA_COMMAND_TIMEOUT_MS, QuotaService } from './quota.service';
 import { exited, FakeCommandRunner, lastArgIs, ok } from './testing/fake-command-runner';
 import { FakeMountTable } from './testing/fake-mount-table';
@@ -114,6 +118,17 @@ describe('QuotaService', () => {
       ]);
     });
 
+    it("shares through LOG_ROOT's own bind mount, which is on the same device", async () => {
+      runner.on('findmnt', lastArgIs(LOG), ok('/data/sandbox-logs xfs\n'));
+      const devices = { [LOG]: 0x801, [MOUNT]: 0x801 };
+      service = new QuotaService(runner, new FakeMountTable([], devices));
+      await expect(service.shareWithLogDir(UPPER, LOG)).resolves.toEqual({
+        shared: true,
+        projectId: 4242,
+        mountPoint: MOUNT,
+      });
+    });
+
     it('does not share when the log dir is on another mount, naming both', async () => {
       runner.on('findmnt', lastArgIs(LOG), ok('/      ext4\n'));
       const result = await service.shareWithLogDir(UPPER, LOG);
@@ -208,5 +223,111 @@ describe('QuotaService', () => {
         expect(runner.calls).toHaveLength(0);
       },
     );
+  });
+
+  describe('the log root mount', () => {
+    const FLAGS = ['rw', 'nosuid', 'nodev', 'noexec', 'relatime'];
+    let base: string;
+    let root: string;
+    let table: MountEntry[];
+
+    beforeEach(async () => {
+      base = await realpath(await mkdtemp(join(tmpdir(), 'quota-spec-')));
+      root = join(base, 'logs');
+      await mkdir(join(root, 'sb1'), { recursive: true });
+      await chmod(root, 0o700);
+      table = [{ source: '/dev/vda', target: '/', fstype: 'ext4', options: ['rw'] }];
+      service = new QuotaService(runner, new FakeMountTable(table));
+      // The bind + remount, as the kernel would then list it.
+      runner.on('flock', null, () => {
+        table.push({ source: '/dev/vda', target: root, fstype: 'ext4', options: FLAGS });
+        return ok('');
+      });
+    });
+
+    afterEach(async () => {
+      await rm(base, { recursive: true, force: true });
+    });
+
+    const hardenArgs = () => [
+      'flock',
+      [
+        '-w',
+        '10',
+        root,
+        'sh',
+        '-euc',
+        'mountpoint -q "$1" || mount --bind "$1" "$1"; mount -o remount,bind,nosuid,nodev,noexec "$1"',
+        'sh',
+        root,
+      ],
+    ];
+
+    it('makes LOG_ROOT its own mount at start-up, the path passed as an argument', async () => {
+      await expect(service.secureLogRoot(root)).resolves.toBeNull();
+      expect(runner.calls.map(({ file, args }) => [file, args])).toEqual([hardenArgs()]);
+    });
+
+    it('starts nothing for a log dir once the root is mounted, nor for a missing root', async () => {
+      await service.secureLogRoot(root);
+      await service.secureLogDir(join(root, 'sb1'));
+      await service.secureLogDir(join(root, 'sb1'));
+      await expect(service.secureLogRoot(join(base, 'missing'))).resolves.toBeNull();
+      expect(runner.calls).toHaveLength(1);
+    });
+
+    it('mounts once for creates asking at the same time', async () => {
+      const dirs = ['a', 'b', 'c'].map((id) => join(root, id));
+      await Promise.all(dirs.map((dir) => service.secureLogDir(dir)));
+      expect(runner.calls.map(({ file, args }) => [file, args])).toEqual([hardenArgs()]);
+    });
+
+    it('mounts again when the mount is gone (undone by hand, or a reboot)', async () => {
+      await service.secureLogDir(join(root, 'sb1'));
+      table.pop();
+      await service.secureLogDir(join(root, 'sb1'));
+      expect(runner.calls).toHaveLength(2);
+    });
+
+    it("releases an earlier build's per-dir mounts before mounting the root", async () => {
+      const old = join(root, 'sb1');
+      table.push({ source: '/dev/vda', target: old, fstype: 'ext4', options: FLAGS });
+      runner.on('umount', lastArgIs(old), () => {
+        table.splice(
+          table.findIndex((e) => e.target === old),
+          1,
+        );
+        return ok('');
+      });
+      await service.secureLogDir(old);
+      expect(runner.calls.map(({ file, args }) => [file, args])).toEqual([
+        ['umount', [old]],
+        hardenArgs(),
+      ]);
+    });
+
+    it('fails a create when the mount cannot be made, but only reports it at start-up', async () => {
+      runner.on('flock', null, exited(32, 'mount: permission denied'));
+      await expect(service.secureLogDir(join(root, 'sb1'))).rejects.toMatchObject({
+        code: 'CONTAINER_FAILED',
+        message: expect.stringMatching(/cannot mount log root .*permission denied/),
+      });
+      await expect(service.secureLogRoot(root)).resolves.toMatch(
+        /cannot mount log root .*; creates and restarts fail until it can be mounted$/,
+      );
+    });
+
+    it('fails when the mount table does not show the flags afterwards', async () => {
+      runner.on('flock', null, ok(''));
+      await expect(service.secureLogDir(join(root, 'sb1'))).rejects.toMatchObject({
+        code: 'CONTAINER_FAILED',
+        message: expect.stringMatching(/does not show the flags/),
+      });
+    });
+
+    it('deletes a log dir without unmounting anything', async () => {
+      await service.removeLogDir(root, 'sb1');
+      expect(runner.calls).toEqual([]);
+    });
   });
 });

@@ -1,10 +1,11 @@
 import { CodedError, describeError } from '@app/domain';
 import { Injectable } from '@nestjs/common';
-import { isAbsolute } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { dirname, isAbsolute } from 'node:path';
 import { CommandRunner, requireSuccess } from './command-runner';
 import { detectEnforcement } from './enforcement';
 import { ensureLogDir, logDirPath, removeLogDir, secureLogRoot } from './log-dir';
-import { hardenLogDirMount, releaseLogDirMount } from './log-dir-mount';
+import { hardenLogRootMount, releaseLogDirMount } from './log-dir-mount';
 import { MountTable } from './mount-table';
 import {
   detectStorageOptSupport,
@@ -38,6 +39,9 @@ const QUOTA_SAFE_PATH = /^\/[^\s'"\\]*$/;
  */
 @Injectable()
 export class QuotaService {
+  /** Hardening of a log root in flight, so concurrent creates share one mount table read. */
+  private readonly hardening = new Map<string, Promise<void>>();
+
   constructor(
     private readonly runner: CommandRunner,
     private readonly mounts: MountTable,
@@ -94,7 +98,11 @@ export class QuotaService {
       if ('reason' in rootfs) return notShared(rootfs.reason);
       const { projectId, mountPoint } = rootfs;
       const logMount = await this.mountOfPath(logDir);
-      if (logMount.target !== mountPoint) {
+      // The same file system, not necessarily the same mount: the log dir is reached through
+      // LOG_ROOT's own bind mount (log-dir-mount.ts), which findmnt names instead of the XFS
+      // mount it lies on. A bind keeps the device number; xfs_quota finds a -p path's file
+      // system by device too.
+      if (logMount.target !== mountPoint && !(await this.mounts.sameDevice(logDir, mountPoint))) {
         return notShared(
           `log dir ${logDir} is on ${logMount.target} (${logMount.fstype}), not on the upper dir's XFS mount ${mountPoint}`,
         );
@@ -133,20 +141,57 @@ export class QuotaService {
     return ensureLogDir(root, sandboxId);
   }
 
-  /** See secureLogRoot: null when LOG_ROOT was fine, else what was tightened. Throws to refuse. */
-  secureLogRoot(root: string): Promise<string | null> {
-    return secureLogRoot(root);
+  /**
+   * Start-up: see secureLogRoot (throws to refuse), then, when LOG_ROOT exists, its
+   * nosuid,nodev,noexec mount (log-dir-mount.ts); a root that does not exist yet gets it with its
+   * first log dir (secureLogDir). Null when all was fine, else what was tightened and why the
+   * mount could not be made: that is not fatal here, since every create and restart asks again
+   * and fails rather than start a sandbox on an unprotected dir.
+   */
+  async secureLogRoot(root: string): Promise<string | null> {
+    const notes = [await secureLogRoot(root)];
+    if (await isDirectory(root)) {
+      try {
+        await this.hardenRoot(root);
+      } catch (error) {
+        notes.push(`${describeError(error)}; creates and restarts fail until it can be mounted`);
+      }
+    }
+    return notes.filter((note) => note !== null).join('; ') || null;
   }
 
-  /** Makes the log dir a nosuid,nodev,noexec mount of itself (log-dir-mount.ts). Idempotent. */
+  /**
+   * Makes sure the log dir is reached only through LOG_ROOT's nosuid,nodev,noexec mount, before
+   * Docker binds it (log-dir-mount.ts). Called before every start: the mount does not survive a
+   * reboot and could be undone by hand. Once done it costs one read of the mount table.
+   */
   secureLogDir(dir: string): Promise<void> {
-    return hardenLogDirMount(this.runner, this.mounts, dir);
+    return this.hardenRoot(dirname(dir));
   }
 
-  /** Unmounts the log dir's own mount, then deletes it with everything in it (never following a link). */
+  /**
+   * Deletes the log dir with everything in it (never following a link). Nothing to unmount: the
+   * protection is LOG_ROOT's mount. Only a log dir an earlier build made a mount of its own (and
+   * that start-up could not release) is busy; it is unmounted then.
+   */
   async removeLogDir(root: string, sandboxId: string): Promise<void> {
-    await releaseLogDirMount(this.runner, this.mounts, logDirPath(root, sandboxId));
-    return removeLogDir(root, sandboxId);
+    try {
+      await removeLogDir(root, sandboxId);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EBUSY') throw error;
+      await releaseLogDirMount(this.runner, this.mounts, logDirPath(root, sandboxId));
+      await removeLogDir(root, sandboxId);
+    }
+  }
+
+  private hardenRoot(root: string): Promise<void> {
+    const inFlight = this.hardening.get(root);
+    if (inFlight) return inFlight;
+    const done = hardenLogRootMount(this.runner, this.mounts, root).finally(() =>
+      this.hardening.delete(root),
+    );
+    this.hardening.set(root, done);
+    return done;
   }
 
   private async mountOfPath(path: string): Promise<MountOfPath> {
@@ -170,6 +215,10 @@ export class QuotaService {
 function requireAbsolute(path: string): string {
   if (!isAbsolute(path)) throw new CodedError('INTERNAL_ERROR', `not an absolute path: ${path}`);
   return path;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => null))?.isDirectory() ?? false;
 }
 
 function notShared(reason: string): LogDirQuota {

@@ -33,7 +33,10 @@ export class ContainerProvisioner implements OnModuleInit {
     private readonly quota: QuotaService,
   ) {}
 
-  /** Refuses to start (throws) on an unsafe LOG_ROOT, or tightens it and says so. */
+  /**
+   * Refuses to start (throws) on an unsafe LOG_ROOT, or tightens it and says so; then makes it its
+   * nosuid,nodev,noexec mount, or says why it could not (every create and restart asks again).
+   */
   async onModuleInit(): Promise<void> {
     const tightened = await this.quota.secureLogRoot(this.config.root);
     if (tightened) this.logger.warn(tightened);
@@ -63,7 +66,10 @@ export class ContainerProvisioner implements OnModuleInit {
     }
   }
 
-  /** Makes the log dir nosuid,nodev,noexec again before a restart (mounts do not survive a reboot). */
+  /**
+   * Makes sure the log dir is reached through LOG_ROOT's nosuid,nodev,noexec mount before a
+   * restart (mounts do not survive a reboot); one read of the mount table when it is.
+   */
   async secureLogDir(sandboxId: string): Promise<void> {
     const logDir = await this.quota.ensureLogDir(this.config.root, sandboxId);
     await this.quota.secureLogDir(logDir);
@@ -71,6 +77,8 @@ export class ContainerProvisioner implements OnModuleInit {
 
   private async provisionOnce(spec: ContainerSpec, signal: AbortSignal): Promise<Provisioned> {
     const logDir = await this.quota.ensureLogDir(this.config.root, spec.sandboxId);
+    // Before Docker binds it (at the start, or already running for a resumed provision).
+    await this.quota.secureLogDir(logDir);
     let logDirQuota: LogDirQuotaFacts | null = null;
     // Never fails the create: a log dir without its own quota is reported, not fatal.
     const shareQuota = async (containerId: string) => {
@@ -84,19 +92,11 @@ export class ContainerProvisioner implements OnModuleInit {
         ? { shared: true, projectId: shared.projectId, reason: null }
         : { shared: false, projectId: null, reason: shared.reason };
     };
-    // The quota step needs the plain directory (its mount lookup must find the XFS mount), so the
-    // log dir becomes its own nosuid,nodev,noexec mount right after it, before the start.
-    const beforeStart = async (containerId: string) => {
-      await shareQuota(containerId);
-      await this.quota.secureLogDir(logDir);
-    };
     const state = await this.deployment.provision(
       { ...spec, logMount: { hostPath: logDir, containerPath: this.config.mountPath } },
-      beforeStart,
+      shareQuota,
       signal,
     );
-    // A container that already existed skipped the step above; idempotent for the others.
-    await this.quota.secureLogDir(logDir);
     return { state, logDirQuota };
   }
 

@@ -1,6 +1,14 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { Backend, TestApp, createTestApp, eventually } from '../../support/app';
@@ -15,13 +23,33 @@ async function listen(handler: (req: IncomingMessage, res: any) => void): Promis
 }
 const portOf = (server: Server): number => (server.address() as AddressInfo).port;
 
-/** The options of the mount at `target` in a /proc/<pid>/mountinfo text. */
+interface MountinfoLine {
+  target: string;
+  options: string[];
+}
+
+function mountinfoLines(mountinfo: string): MountinfoLine[] {
+  return mountinfo
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((fields) => fields.length > 5)
+    .map((fields) => ({ target: fields[4], options: fields[5].split(',') }));
+}
+
+/** The options of the (topmost) mount at `target` in a /proc/<pid>/mountinfo text. */
 function mountOptions(mountinfo: string, target: string): string[] | null {
-  for (const line of mountinfo.split('\n')) {
-    const fields = line.split(' ');
-    if (fields[4] === target) return fields[5].split(',');
+  const at = mountinfoLines(mountinfo).filter((line) => line.target === target);
+  return at.length > 0 ? at[at.length - 1].options : null;
+}
+
+/** The mount a path is reached through: the longest target containing it, the last among equals. */
+function holdingMount(mountinfo: string, path: string): MountinfoLine | null {
+  let best: MountinfoLine | null = null;
+  for (const line of mountinfoLines(mountinfo)) {
+    const holds = path === line.target || path.startsWith(`${line.target}/`);
+    if (holds && (best === null || line.target.length >= best.target.length)) best = line;
   }
-  return null;
+  return best;
 }
 
 describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (backend) => {
@@ -69,9 +97,15 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (
     const inside = mountOptions(exec.body.stdout, t.config.logDir.mountPath);
     expect(inside).toEqual(expect.arrayContaining(['nosuid', 'nodev', 'noexec']));
 
-    const hostDir = join(t.config.logDir.root, sandbox.id);
-    const onHost = mountOptions(readFileSync('/proc/self/mountinfo', 'utf8'), hostDir);
-    expect(onHost).toEqual(expect.arrayContaining(['nosuid', 'nodev', 'noexec']));
+    // On the host the log dir is reached through LOG_ROOT, one mount of its own with the flags
+    // (no mount per sandbox, so none to undo on delete).
+    const logRoot = realpathSync(t.config.logDir.root);
+    const hostDir = join(logRoot, sandbox.id);
+    const onHost = holdingMount(readFileSync('/proc/self/mountinfo', 'utf8'), hostDir);
+    expect(onHost).toEqual({
+      target: logRoot,
+      options: expect.arrayContaining(['nosuid', 'nodev', 'noexec']),
+    });
     // A setuid copy of a binary planted by the sandbox cannot be run, by it or from the host.
     const planted = await http
       .post(`/v1/sandboxes/${sandbox.id}/exec`)
@@ -80,10 +114,16 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('host and engine (%s)', (
       })
       .expect(200);
     expect(planted.body.exitCode).toBe(126);
+    expect(statSync(join(hostDir, 'bb')).mode & 0o4000).toBe(0o4000);
+    expect(spawnSync(join(hostDir, 'bb'), ['true']).error).toMatchObject({ code: 'EACCES' });
     expect(statSync(t.config.logDir.root).mode & 0o777).toBe(0o700);
 
     await http.delete(`/v1/sandboxes/${sandbox.id}?force=true`).expect(204);
-    expect(mountOptions(readFileSync('/proc/self/mountinfo', 'utf8'), hostDir)).toBeNull();
+    const after = mountinfoLines(readFileSync('/proc/self/mountinfo', 'utf8'));
+    expect(after.filter((line) => line.target.startsWith(`${logRoot}/`))).toEqual([]);
+    expect(mountOptions(readFileSync('/proc/self/mountinfo', 'utf8'), logRoot)).toEqual(
+      expect.arrayContaining(['nosuid', 'nodev', 'noexec']),
+    );
     expect(() => statSync(hostDir)).toThrow();
   });
 
