@@ -69,6 +69,26 @@ describeXfs('QuotaService on a real XFS (loop mount)', () => {
     }
   });
 
+  it("shares a log dir reached through LOG_ROOT's own nosuid,nodev,noexec bind mount", async () => {
+    const root = join(xfs.mountPoint, 'logs-bound');
+    const logDir = await quota.ensureLogDir(root, 'sb-bound');
+    await quota.secureLogDir(logDir);
+    try {
+      // findmnt now names the bind mount, not the XFS mount: the same device is what counts.
+      expect(mountOptions(root)).toEqual(expect.arrayContaining(['nosuid', 'nodev', 'noexec']));
+      await expect(quota.shareWithLogDir(upper, logDir)).resolves.toEqual({
+        shared: true,
+        projectId: 4242,
+        mountPoint: xfs.mountPoint,
+      });
+      expect(await lsproj(logDir)).toBe(4242);
+      await writeFile(join(logDir, 'after.log'), 'x\n');
+      expect(await lsproj(join(logDir, 'after.log'))).toBe(4242);
+    } finally {
+      await run('umount', [root]);
+    }
+  });
+
   it('does not share with a log dir on another file system, naming the mismatch', async () => {
     const logDir = await quota.ensureLogDir(join(xfs.base, 'logs-elsewhere'), 'sb-other');
     const result = await quota.shareWithLogDir(upper, logDir);
