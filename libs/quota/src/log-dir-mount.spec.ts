@@ -50,6 +50,24 @@ asRoot('log root mount (real mount(8))', () => {
     expect(mountOf(await mounts.entries(), join(root, 'sb1'))?.target).toBe(root);
   });
 
+  it("flags the host's side too when LOG_ROOT is an rshared bind from it (sandboxd in Compose)", async () => {
+    // `host` stands for the host's side, `inside` for the container's bind of host/logs: the
+    // same peer group, as Compose's `propagation: rshared` makes it. Only a new mount propagates.
+    const host = join(base, 'host');
+    const inside = join(base, 'inside');
+    await mkdir(join(host, 'logs', 'sb1'), { recursive: true });
+    await mkdir(inside);
+    spawnSync('mount', ['--bind', host, host]);
+    spawnSync('mount', ['--make-shared', host]);
+    spawnSync('mount', ['--bind', join(host, 'logs'), inside]);
+    await hardenLogRootMount(runner, mounts, inside);
+    const flags = expect.arrayContaining(['nosuid', 'nodev', 'noexec']);
+    expect((await at(join(host, 'logs'))).pop()?.options).toEqual(flags);
+    expect((await at(inside)).pop()?.options).toEqual(flags);
+    await hardenLogRootMount(runner, mounts, inside);
+    expect(await at(inside)).toHaveLength(2);
+  });
+
   it('resolves a symlinked parent, so a second call finds the mount it made', async () => {
     const link = join(base, 'link');
     await symlink(base, link);

@@ -24,11 +24,24 @@ const MOUNT_TIMEOUT_MS = 10_000;
 const LOCK_WAIT_SECONDS = 10;
 
 /**
- * Bind + remount under an flock on LOG_ROOT itself, so replicas sharing it (or two processes
- * starting at once) never stack a second bind: whoever comes second finds the mount point and
- * only re-applies the flags. The path is the script's `$1`, never part of the script text.
+ * Run under an flock on LOG_ROOT itself, so replicas sharing it (or two processes starting at
+ * once) never stack a second bind: whoever comes second finds the mount point. The path is the
+ * script's `$1`, never part of the script text.
+ *
+ * Not yet a mount point (sandboxd on the host): bind onto itself, then remount with the flags.
+ * Already one (sandboxd in a container, LOG_ROOT an rshared bind from the host, as in
+ * docker-compose.yml): the remount flags it here, but a remount does not propagate, and dockerd
+ * resolves the binds on the host. So, when it is shared, it is then bound onto itself once more:
+ * a bind copies the flags of its source, now set, and that mount propagates to the host's side
+ * with them (checked with mountinfo on both sides; the per-dir mounts before this missed it).
  */
-const HARDEN_SCRIPT = `mountpoint -q "$1" || mount --bind "$1" "$1"; mount -o remount,bind,${LOG_DIR_MOUNT_FLAGS.join(',')} "$1"`;
+const FLAGS = LOG_DIR_MOUNT_FLAGS.join(',');
+export const HARDEN_SCRIPT = [
+  `if mountpoint -q "$1"; then`,
+  `mount -o remount,bind,${FLAGS} "$1";`,
+  `if findmnt -n -r -o PROPAGATION --mountpoint "$1" | tail -n 1 | grep -q shared; then mount --bind "$1" "$1"; fi;`,
+  `else mount --bind "$1" "$1"; mount -o remount,bind,${FLAGS} "$1"; fi`,
+].join(' ');
 
 /** The topmost mount at exactly `dir`, if any (the mount table lists stacked mounts in order). */
 function mountAt(entries: readonly MountEntry[], dir: string): MountEntry | null {

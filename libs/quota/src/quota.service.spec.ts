@@ -4,6 +4,7 @@ import { chmod, mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError } from './command-runner';
+import { HARDEN_SCRIPT } from './log-dir-mount';
 import type { MountEntry } from './mount-table';
 import { QUOTA_COMMAND_TIMEOUT_MS, QuotaService } from './quota.service';
 import { exited, FakeCommandRunner, lastArgIs, ok } from './testing/fake-command-runner';
@@ -249,19 +250,7 @@ describe('QuotaService', () => {
       await rm(base, { recursive: true, force: true });
     });
 
-    const hardenArgs = () => [
-      'flock',
-      [
-        '-w',
-        '10',
-        root,
-        'sh',
-        '-euc',
-        'mountpoint -q "$1" || mount --bind "$1" "$1"; mount -o remount,bind,nosuid,nodev,noexec "$1"',
-        'sh',
-        root,
-      ],
-    ];
+    const hardenArgs = () => ['flock', ['-w', '10', root, 'sh', '-euc', HARDEN_SCRIPT, 'sh', root]];
 
     it('makes LOG_ROOT its own mount at start-up, the path passed as an argument', async () => {
       await expect(service.secureLogRoot(root)).resolves.toBeNull();
