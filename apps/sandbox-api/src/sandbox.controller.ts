@@ -26,7 +26,7 @@ import {
 import type { Response } from 'express';
 import { LifecycleConfig } from '@app/config';
 import { validationError } from '@app/domain';
-import { SandboxService } from '@app/sandbox';
+import { SandboxService, stateHasTag } from '@app/sandbox';
 import { CreateSandboxQuery, DeleteSandboxQuery, EmptyBody } from './dto/command.query';
 import { CreateSandboxDto } from './dto/create-sandbox.dto';
 import { ListSandboxesQuery } from './dto/list-sandboxes.query';
@@ -64,7 +64,8 @@ export class SandboxController {
       idempotencyKey,
       wait: query.wait === true,
     });
-    response.status(sandbox.operation === null ? 200 : 202);
+    // Work still in flight (a create that did not wait) is accepted, not done.
+    response.status(stateHasTag(sandbox, 'busy') ? 202 : 200);
     return SandboxView.of(sandbox);
   }
 

@@ -1,12 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { SchedulerConfig } from '@app/config';
 import { describeError } from '@app/domain';
-import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
+import { SandboxMetaStore } from '@app/meta-store';
 import { settleBounded } from './bounded';
 import { autoStopReason } from './deadlines';
-import { SandboxDriver } from './sandbox-driver';
+import { SandboxCommands } from './sandbox-commands';
 import { SandboxMetrics } from './sandbox-metrics';
-import { SandboxService } from './sandbox.service';
 
 export type AutomationOutcome = 'done' | 'skipped' | 'busy';
 
@@ -21,8 +20,10 @@ export interface ScanResult {
 /**
  * The automatic transitions: idle/lifetime auto-stop and auto-delete of old stopped sandboxes.
  * Each scan takes a bounded batch of due ids (oldest deadline first), handles them with bounded
- * concurrency, and re-checks every sandbox under its lock before acting, so a stale index entry,
- * a second process or a concurrent command never causes a wrong or double transition.
+ * concurrency, and hands each to SandboxCommands, which re-reads it under its lock: the deadline
+ * must still be due (the trigger's condition) and the machine must take the event (protected,
+ * pending or already stopped sandboxes are skipped), so a stale index entry, a second process or
+ * a concurrent command never causes a wrong or double transition.
  */
 @Injectable()
 export class SandboxAutomation {
@@ -31,9 +32,7 @@ export class SandboxAutomation {
   constructor(
     private readonly config: SchedulerConfig,
     private readonly store: SandboxMetaStore,
-    private readonly lock: SandboxLock,
-    private readonly driver: SandboxDriver,
-    private readonly sandboxes: SandboxService,
+    private readonly commands: SandboxCommands,
     private readonly metrics: SandboxMetrics,
   ) {}
 
@@ -48,37 +47,41 @@ export class SandboxAutomation {
   }
 
   private async autoStopOne(id: string, now: Date): Promise<AutomationOutcome> {
-    const result = await this.lock.tryWithLock(id, async (signal): Promise<AutomationOutcome> => {
-      const record = await this.store.load(id);
-      const info = record?.info;
-      // Pending sandboxes are the startup timeout's business, not the idle timeout's.
-      if (!record || !info || info.state !== 'running' || info.operation !== null) return 'skipped';
-      if (info.autoStopAt === null || Date.parse(info.autoStopAt) > now.getTime()) return 'skipped';
-      const reason = autoStopReason(info, now);
-      const stopped = await this.driver.drive(record, { type: 'stop', reason }, signal);
-      this.metrics.autoStopped.inc({ reason });
-      this.logger.log(`sandbox ${id} stopped: ${reason}`);
-      await this.sandboxes.deleteIfEphemeral(stopped, signal);
-      return 'done';
+    let reason: string = 'idle-timeout';
+    const result = await this.commands.run({
+      sandboxId: id,
+      lock: 'try',
+      refusals: 'skip',
+      // The trigger's condition: the deadline is still due (activity may have moved it).
+      unless: ({ info }) => (isDue(info.autoStopAt, now) ? null : 'not due'),
+      // Pending sandboxes are the startup timeout's business: the machine stops none.
+      event: {
+        probe: { type: 'stop' },
+        build: ({ info }) => {
+          reason = autoStopReason(info, now);
+          return Promise.resolve({ type: 'stop', reason });
+        },
+      },
     });
-    return result.acquired ? result.value : 'busy';
+    if (result.outcome !== 'done') return result.outcome;
+    this.metrics.autoStopped.inc({ reason });
+    this.logger.log(`sandbox ${id} stopped: ${reason}`);
+    return 'done';
   }
 
   private async autoDeleteOne(id: string, now: Date): Promise<AutomationOutcome> {
-    const result = await this.lock.tryWithLock(id, async (signal): Promise<AutomationOutcome> => {
-      const record = await this.store.load(id);
-      const info = record?.info;
-      if (!record || !info || info.state !== 'stopped' || info.protected) return 'skipped';
-      if (info.operation !== null) return 'skipped';
-      if (info.autoDeleteAt === null || Date.parse(info.autoDeleteAt) > now.getTime()) {
-        return 'skipped';
-      }
-      await this.driver.drive(record, { type: 'delete', reason: 'auto-delete' }, signal);
-      this.metrics.autoDeleted.inc();
-      this.logger.log(`sandbox ${id} deleted: auto-delete`);
-      return 'done';
+    const result = await this.commands.run({
+      sandboxId: id,
+      lock: 'try',
+      refusals: 'skip',
+      unless: ({ info }) => (isDue(info.autoDeleteAt, now) ? null : 'not due'),
+      // A protected or live sandbox: the machine refuses, and the scan skips it.
+      event: { type: 'delete', reason: 'auto-delete' },
     });
-    return result.acquired ? result.value : 'busy';
+    if (result.outcome !== 'done') return result.outcome;
+    this.metrics.autoDeleted.inc();
+    this.logger.log(`sandbox ${id} deleted: auto-delete`);
+    return 'done';
   }
 
   private async scan(
@@ -100,4 +103,9 @@ export class SandboxAutomation {
     });
     return result;
   }
+}
+
+/** A deadline that is set and has passed at `now`. */
+function isDue(deadline: string | null, now: Date): boolean {
+  return deadline !== null && Date.parse(deadline) <= now.getTime();
 }

@@ -1,33 +1,38 @@
 import { Injectable } from '@nestjs/common';
-import { Actor, createActor, Snapshot } from 'xstate';
+import { Actor, createActor } from 'xstate';
 import { LifecycleConfig } from '@app/config';
-import { CodedError, describeError, LIVE_STATES, SandboxInfo, SandboxRecord } from '@app/domain';
+import { CodedError, describeError, SandboxInfo, SandboxRecord, SandboxState } from '@app/domain';
 import { SandboxMetaStore } from '@app/meta-store';
-import { deadlinesOnEntering } from './deadlines';
+import { deadlinesOnEntering, effectiveAutoDeleteSeconds } from './deadlines';
 import { SandboxEffects } from './sandbox-effects';
 import {
+  Failure,
+  HistoryEntry,
   MACHINE_VERSION,
-  SandboxMachineContext,
+  SandboxFacts,
+  SandboxMachine,
   SandboxMachineEvent,
-  refusalOf,
-  sandboxMachine,
+  SandboxSnapshot,
+  restore,
+  stateHasTag,
 } from './sandbox.machine';
-import { MachineSnapshot, viewOf } from './snapshot-view';
+import { viewOf } from './snapshot-view';
 import { persistedSnapshotOf } from './snapshot-schema';
 
-type SandboxActor = Actor<typeof sandboxMachine>;
+type SandboxActor = Actor<SandboxMachine>;
 
 /**
- * Runs one command through the state machine for one sandbox and persists every step. The caller
- * holds the sandbox's lock. The flow: rehydrate the persisted snapshot (which re-runs an effect a
- * crash interrupted), settle it, ask the machine whether the event is legal, send it, persist the
- * busy snapshot (so a crash now is recoverable), wait for the effect, persist the outcome.
+ * Runs the state machine of one sandbox for SandboxCommands, which holds the sandbox's lock and
+ * has asked the machine whether the event is legal (`verdictOf`). `open` restores the persisted
+ * snapshot with this moment's facts (which re-runs an effect a crash interrupted); `send` sends
+ * the event, persists the busy snapshot (so a crash now is recoverable), waits for the effect and
+ * persists the outcome.
  *
  * Nothing here waits forever: every Docker call of an effect has its bound (ENGINE_TIMEOUT past
- * it, which the machine records as the failure reason like any other failed effect), and `signal`
- * (the lock's: it aborts when the lock is lost) aborts the effect's Docker calls and this wait.
- * After a lost lock nothing more is written: the busy snapshot stays for the next holder (the
- * reconciler) to finish, since another holder may already be running.
+ * it, which the machine records as the failure like any other failed effect), and `signal` (the
+ * lock's: it aborts when the lock is lost) aborts the effect's Docker calls and this wait. After a
+ * lost lock nothing more is written: the busy snapshot stays for the next holder (the reconciler)
+ * to finish, since another holder may already be running.
  */
 @Injectable()
 export class SandboxDriver {
@@ -37,16 +42,19 @@ export class SandboxDriver {
     private readonly effects: SandboxEffects,
   ) {}
 
-  async drive(
-    record: SandboxRecord,
-    event: SandboxMachineEvent | null,
-    signal?: AbortSignal,
-  ): Promise<SandboxRecord> {
+  /** What the record and the configuration tell the machine, each time it is restored. */
+  factsOf(info: SandboxInfo): SandboxFacts {
+    return {
+      runtime: info.runtime,
+      autoDeleteSeconds: effectiveAutoDeleteSeconds(info, this.config.autoDeleteAfterSeconds),
+    };
+  }
+
+  /** The record's machine, restored and started (an interrupted effect runs again). */
+  open(record: SandboxRecord, signal?: AbortSignal): MachineRun {
     signal?.throwIfAborted();
-    const provided = this.effects.forRecord(record, signal);
-    const { machine } = provided;
-    const lastError = (): unknown => provided.lastError();
-    const input = { sandboxId: record.info.id, protected: record.info.protected };
+    const machine = this.effects.forRecord(record, signal);
+    const facts = this.factsOf(record.info);
     // No snapshot yet means the create has not run its first step: start from the beginning.
     // A snapshot of another machine version would need a migration; there is only version 1 yet.
     if (record.machineSnapshot !== null && record.machineVersion !== MACHINE_VERSION) {
@@ -55,93 +63,142 @@ export class SandboxDriver {
       );
     }
     const snapshot =
-      record.machineSnapshot === null ? undefined : withProtection(record.machineSnapshot, record);
+      record.machineSnapshot === null
+        ? undefined
+        : restore(persistedSnapshotOf(record.machineSnapshot, record.info.id), facts);
+    const input = { sandboxId: record.info.id, protected: record.info.protected, facts };
     const actor: SandboxActor = createActor(machine, { input, snapshot });
     actor.start();
-    try {
-      let current = await this.settle(record, actor, signal);
-      if (event === null) return current;
-
-      const before = actor.getSnapshot();
-      if (!before.can(event)) {
-        if (refusalOf(before.context, event) === 'protected') {
-          throw new CodedError(
-            'SANDBOX_PROTECTED',
-            `sandbox ${record.info.id} is protected; unset protected (PATCH) before deleting it`,
-            { sandboxId: record.info.id },
-          );
-        }
-        throw new CodedError(
-          'INVALID_TRANSITION',
-          `cannot ${event.type} sandbox ${record.info.id} in state ${current.info.state}`,
-          { sandboxId: record.info.id, state: current.info.state, event: event.type },
-        );
-      }
-      const errorBefore = lastError();
-      const persistedBefore = JSON.stringify(actor.getPersistedSnapshot());
-      actor.send(event);
-      // A no-op (stop of a stopped sandbox) changes nothing and writes nothing.
-      const changed = JSON.stringify(actor.getPersistedSnapshot()) !== persistedBefore;
-      current = await this.settle(current, actor, signal, changed);
-      // The outcome is persisted either way (a failed restart ends in stopped with its reason, a
-      // failed stop or delete leaves the state as it was); the caller also gets the cause.
-      if (lastError() !== errorBefore) throw lastError();
-      return current;
-    } finally {
-      actor.stop();
-    }
-  }
-
-  /** Persists the current snapshot; if an effect is in flight, waits for it and persists again. */
-  private async settle(
-    record: SandboxRecord,
-    actor: SandboxActor,
-    signal: AbortSignal | undefined,
-    forcePersist = false,
-  ): Promise<SandboxRecord> {
-    let current = record;
-    if (actor.getSnapshot().hasTag('busy')) {
-      current = await this.persist(current, actor.getSnapshot(), actor);
-      await untilIdle(actor, signal);
-      return this.persist(current, actor.getSnapshot(), actor);
-    }
-    return forcePersist ? this.persist(current, actor.getSnapshot(), actor) : current;
+    return new MachineRun(record, actor, signal, (current, snap) =>
+      this.persist(current, snap, actor),
+    );
   }
 
   private async persist(
     record: SandboxRecord,
-    snapshot: MachineSnapshot,
+    snapshot: SandboxSnapshot,
     actor: SandboxActor,
   ): Promise<SandboxRecord> {
     const view: Partial<SandboxInfo> = viewOf(snapshot);
     // Protection is the machine's: the record's column mirrors it (its guard is the rule).
-    view.protected = snapshot.context.protected === true;
+    view.protected = snapshot.context.protected;
     const id = record.info.id;
-    const state = view.state ?? record.info.state;
-    if (state !== record.info.state) {
+    const before = { state: record.info.state, operation: record.info.operation };
+    const after = { state: view.state ?? before.state, operation: view.operation ?? null };
+    if (after.state !== before.state) {
       // Entering a public state sets its deadlines (idle stop, auto-delete) from the moment the
       // machine stamped on the transition, so autoDeleteAt - stoppedAt is exactly the delay.
-      const stamped = { running: view.startedAt, stopped: view.stoppedAt, deleted: view.deletedAt };
-      const at = state === 'pending' ? null : stamped[state];
+      const stamped: Record<SandboxState, string | null | undefined> = {
+        pending: null,
+        running: view.startedAt,
+        stopped: view.stoppedAt,
+        deleted: view.deletedAt,
+      };
+      const at = stamped[after.state];
       const now = at ? new Date(at) : new Date();
       const inputs = { ...record.info, startedAt: view.startedAt ?? record.info.startedAt };
       Object.assign(
         view,
-        deadlinesOnEntering(state, inputs, now, this.config.autoDeleteAfterSeconds),
-        LIVE_STATES.includes(state) ? { lastActivityAt: now.toISOString() } : {},
+        deadlinesOnEntering(after.state, inputs, now, this.config.autoDeleteAfterSeconds),
+        stateHasTag(after, 'live') ? { lastActivityAt: now.toISOString() } : {},
       );
     }
     const options = {
       expectedVersion: record.version,
       machineSnapshot: actor.getPersistedSnapshot(),
     };
-    const wasLive = LIVE_STATES.includes(record.info.state);
-    const isLive = LIVE_STATES.includes(state);
+    // Live sandboxes sit in the hot cache; the store moves a record out of it and back.
+    const wasLive = stateHasTag(before, 'live');
+    const isLive = stateHasTag(after, 'live');
     if (wasLive && !isLive) return this.store.archiveCache(id, view, options);
     const updated = await this.store.update(id, view, options);
     if (!wasLive && isLive) await this.store.restoreCache(id);
     return updated;
   }
+}
+
+/**
+ * One restored machine under one lock. `committed` collects the history entries as the writes
+ * that hold them succeed, for SandboxCommands to publish.
+ */
+export class MachineRun {
+  readonly committed: HistoryEntry[] = [];
+  private persistedHistory: HistoryEntry[];
+
+  constructor(
+    private current: SandboxRecord,
+    private readonly actor: SandboxActor,
+    private readonly signal: AbortSignal | undefined,
+    private readonly write: (
+      record: SandboxRecord,
+      snapshot: SandboxSnapshot,
+    ) => Promise<SandboxRecord>,
+  ) {
+    this.persistedHistory = actor.getSnapshot().context.stateHistory;
+  }
+
+  get record(): SandboxRecord {
+    return this.current;
+  }
+
+  get snapshot(): SandboxSnapshot {
+    return this.actor.getSnapshot();
+  }
+
+  /**
+   * Finishes the effect a restored snapshot was busy with (a crash interrupted it, or this is a
+   * create's first step) and persists it; false when nothing was in flight.
+   */
+  async finishInterrupted(): Promise<boolean> {
+    if (!this.snapshot.hasTag('busy')) return false;
+    await this.settle();
+    return true;
+  }
+
+  /**
+   * Sends an event the machine accepts and waits for its effect. The outcome is persisted either
+   * way (a failed restart ends in stopped with its reason, a failed stop or delete leaves the
+   * state as it was); then the failed effect's coded error is thrown, rebuilt from the machine.
+   */
+  async send(event: SandboxMachineEvent): Promise<void> {
+    const failureBefore = this.snapshot.context.lastFailure;
+    this.actor.send(event);
+    await this.settle(true);
+    const failure = this.snapshot.context.lastFailure;
+    if (failure !== null && failure !== failureBefore) throw errorOf(failure);
+  }
+
+  stop(): void {
+    this.actor.stop();
+  }
+
+  /** Persists the current snapshot; if an effect is in flight, waits for it and persists again. */
+  private async settle(forcePersist = false): Promise<void> {
+    if (this.snapshot.hasTag('busy')) {
+      await this.persist();
+      await untilIdle(this.actor, this.signal);
+      await this.persist();
+    } else if (forcePersist) {
+      await this.persist();
+    }
+  }
+
+  private async persist(): Promise<void> {
+    const snapshot = this.snapshot;
+    this.current = await this.write(this.current, snapshot);
+    const history = snapshot.context.stateHistory;
+    const last = this.persistedHistory.at(-1);
+    const from = last === undefined ? 0 : history.lastIndexOf(last) + 1;
+    this.committed.push(...history.slice(from));
+    this.persistedHistory = history;
+  }
+}
+
+/** The error a failed effect threw, from what the machine kept of it. */
+function errorOf(failure: Failure): Error {
+  return failure.code === null
+    ? new Error(failure.message)
+    : new CodedError(failure.code, failure.message, failure.details ?? undefined);
 }
 
 /**
@@ -168,20 +225,4 @@ function untilIdle(actor: SandboxActor, signal: AbortSignal | undefined): Promis
     });
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/**
- * A snapshot persisted before protection lived in the machine has no `protected` in its context:
- * it takes the record's flag, which was the rule's only home then.
- */
-function withProtection(persisted: unknown, record: SandboxRecord): Snapshot<unknown> {
-  const stored: { context?: Partial<SandboxMachineContext> } = persistedSnapshotOf(
-    persisted,
-    record.info.id,
-  );
-  if (stored.context === undefined || typeof stored.context.protected === 'boolean') {
-    return persisted as Snapshot<unknown>;
-  }
-  const upgraded = { ...stored, context: { ...stored.context, protected: record.info.protected } };
-  return upgraded as unknown as Snapshot<unknown>;
 }

@@ -12,15 +12,10 @@ import {
   ContainerFacts,
   ContainerRef,
   LogDirQuotaFacts,
+  SandboxMachine,
   SandboxRef,
   sandboxMachine,
 } from './sandbox.machine';
-
-/** The machine with real effects for one sandbox, plus the last error an effect threw. */
-export interface ProvidedMachine {
-  machine: typeof sandboxMachine;
-  lastError(): unknown;
-}
 
 /**
  * Supplies the state machine's side effects on the Docker engine. Every effect is idempotent
@@ -42,23 +37,17 @@ export class SandboxEffects {
    * @param lockSignal the caller's lock signal: it aborts when the lock is lost, and so aborts the
    * Docker calls of the effect in flight (as does stopping the actor, through its own signal).
    */
-  forRecord(record: SandboxRecord, lockSignal?: AbortSignal): ProvidedMachine {
+  forRecord(record: SandboxRecord, lockSignal?: AbortSignal): SandboxMachine {
     const sandboxId = record.info.id;
-    let lastError: unknown = null;
-    // Keep the original error (with its code) for the caller; the machine only keeps its message.
+    // A failed effect's error (its code, message and details) is kept by the machine itself.
     const track = <I, O>(effect: (input: I, signal: AbortSignal) => Promise<O>) =>
-      fromPromise<O, I>(async ({ input, signal }) => {
-        try {
-          return await effect(input, lockSignal ? AbortSignal.any([signal, lockSignal]) : signal);
-        } catch (error) {
-          lastError = error;
-          throw error;
-        }
-      });
+      fromPromise<O, I>(({ input, signal }) =>
+        effect(input, lockSignal ? AbortSignal.any([signal, lockSignal]) : signal),
+      );
     const containerOf = (containerId: string | null) =>
       containerId ?? this.deployment.containerName(sandboxId);
 
-    const machine = sandboxMachine.provide({
+    return sandboxMachine.provide({
       actors: {
         createContainer: track((_input: SandboxRef, signal) => this.create(record, signal)),
         startContainer: track(async (input: ContainerRef, signal) => {
@@ -77,7 +66,6 @@ export class SandboxEffects {
         }),
       },
     });
-    return { machine, lastError: () => lastError };
   }
 
   /**

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { isCodedError, SANDBOX_STATES } from '@app/domain';
+import { isCodedError, SANDBOX_STATES, SandboxInfo } from '@app/domain';
 import { SandboxMetaStore } from '@app/meta-store';
+import { stateHasTag } from './sandbox.machine';
 import { StartOutcomes } from './start-outcomes';
 
 /**
@@ -100,7 +101,7 @@ export class SandboxMetrics {
   private outcomeOf(operation: string, result: unknown): string {
     if (operation !== 'create' || !isRecord(result)) return 'ok';
     const { info } = result;
-    if (info.state !== 'stopped' || info.failureReason === null) return 'ok';
+    if (stateHasTag(info, 'live') || info.failureReason === null) return 'ok';
     return this.starts.takeFailureCode(info.id) ?? 'CONTAINER_FAILED';
   }
 
@@ -111,7 +112,7 @@ export class SandboxMetrics {
 
 function isRecord(
   value: unknown,
-): value is { info: { id: string; state: string; failureReason: string | null } } {
+): value is { info: Pick<SandboxInfo, 'id' | 'state' | 'operation' | 'failureReason'> } {
   if (typeof value !== 'object' || value === null) return false;
   const info = (value as { info?: unknown }).info;
   return typeof info === 'object' && info !== null && 'failureReason' in info && 'state' in info;

@@ -3,11 +3,11 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DockerConfig, SchedulerConfig } from '@app/config';
 import { describeError, SandboxRecord, SandboxState } from '@app/domain';
 import { ContainerEvent, ContainerState, DockerDeployment, exitReason } from '@app/deployment';
-import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
+import { SandboxMetaStore } from '@app/meta-store';
 import { settleBounded } from './bounded';
-import { SandboxDriver } from './sandbox-driver';
+import { SandboxCommands } from './sandbox-commands';
 import { SandboxMetrics } from './sandbox-metrics';
-import { SandboxService } from './sandbox.service';
+import { stateHasTag } from './sandbox.machine';
 
 export const DRIFT_KINDS = [
   'container-exited',
@@ -49,10 +49,8 @@ export class SandboxReconciler {
     private readonly dockerConfig: DockerConfig,
     private readonly schedulerConfig: SchedulerConfig,
     private readonly store: SandboxMetaStore,
-    private readonly lock: SandboxLock,
     private readonly deployment: DockerDeployment,
-    private readonly driver: SandboxDriver,
-    private readonly sandboxes: SandboxService,
+    private readonly commands: SandboxCommands,
     private readonly metrics: SandboxMetrics,
     private readonly provisioner: ContainerProvisioner,
   ) {}
@@ -67,7 +65,8 @@ export class SandboxReconciler {
     const items: DriftItem[] = [];
     const byId = new Map(containers.map((c) => [c.containerId, c]));
     for (const record of running) {
-      if (record.info.operation !== null) continue;
+      // Expected up and settled (work in flight is the operation's, not drift).
+      if (!stateHasTag(record.info, 'container-up')) continue;
       const container = record.info.containerId ? byId.get(record.info.containerId) : undefined;
       if (!container || !container.running) {
         items.push({
@@ -164,35 +163,39 @@ export class SandboxReconciler {
 
   /** A running record whose container is down or gone becomes stopped, with the reason. */
   private async settleExited(sandboxId: string): Promise<ReconcileAction['outcome']> {
-    const result = await this.lock.tryWithLock(sandboxId, async (signal) => {
-      const record = await this.store.load(sandboxId);
-      if (!record || record.info.state !== 'running' || record.info.operation !== null) {
-        return 'skipped' as const;
-      }
-      const container = await this.deployment.inspect(
-        record.info.containerId ?? this.deployment.containerName(sandboxId),
-        signal,
-      );
-      if (container?.running) return 'skipped' as const;
-      const reason = exitReason(container);
-      const stopped = await this.driver.drive(record, { type: 'exited', reason }, signal);
-      this.logger.warn(`sandbox ${sandboxId} stopped behind our back: ${reason}`);
-      await this.sandboxes.deleteIfEphemeral(stopped, signal);
-      return 'repaired' as const;
+    const result = await this.commands.run({
+      sandboxId,
+      lock: 'try',
+      refusals: 'skip',
+      // Only a sandbox the machine would stop for an exit costs an inspect.
+      event: {
+        probe: { type: 'exited', reason: 'probe' },
+        build: async ({ info }, signal) => {
+          const container = await this.deployment.inspect(
+            info.containerId ?? this.deployment.containerName(sandboxId),
+            signal,
+          );
+          return container?.running ? null : { type: 'exited', reason: exitReason(container) };
+        },
+      },
     });
-    return result.acquired ? result.value : 'busy';
+    if (result.outcome !== 'done') return result.outcome === 'busy' ? 'busy' : 'skipped';
+    this.logger.warn(
+      `sandbox ${sandboxId} stopped behind our back: ${result.record.info.failureReason}`,
+    );
+    return 'repaired';
   }
 
   private async finishInterrupted(sandboxId: string): Promise<ReconcileAction['outcome']> {
-    const result = await this.lock.tryWithLock(sandboxId, async (signal) => {
-      const record = await this.store.load(sandboxId);
-      if (!record || record.info.operation === null) return 'skipped' as const;
-      this.logger.warn(`finishing ${record.info.operation} of sandbox ${sandboxId} (interrupted)`);
-      const driven = await this.driver.drive(record, null, signal);
-      await this.sandboxes.deleteIfEphemeral(driven, signal);
-      return 'repaired' as const;
+    const result = await this.commands.run({
+      sandboxId,
+      lock: 'try',
+      refusals: 'skip',
+      event: null,
     });
-    return result.acquired ? result.value : 'busy';
+    if (result.outcome !== 'done') return result.outcome === 'busy' ? 'busy' : 'skipped';
+    this.logger.warn(`finished the interrupted operation of sandbox ${sandboxId}`);
+    return 'repaired';
   }
 
   private async containerDrift(
@@ -208,7 +211,7 @@ export class SandboxReconciler {
     for (const container of containers) {
       const record = container.sandboxId ? records.get(container.sandboxId) : undefined;
       const item = { sandboxId: container.sandboxId, containerId: container.containerId };
-      if (record?.info.state === 'deleted') {
+      if (record && stateHasTag(record.info, 'container-gone')) {
         items.push({ ...item, kind: 'deleted-container-present', detail: 'record is deleted' });
       } else if (this.isOrphan(container, record, knownInstances)) {
         items.push({
@@ -238,7 +241,7 @@ export class SandboxReconciler {
     if (!record) return true;
     // A second container for a sandbox that has settled on another one is a leftover.
     return (
-      record.info.operation === null &&
+      !stateHasTag(record.info, 'busy') &&
       record.info.containerId !== null &&
       record.info.containerId !== container.containerId
     );

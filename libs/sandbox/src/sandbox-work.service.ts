@@ -12,6 +12,7 @@ import {
 } from '@app/deployment';
 import type { SandboxInfo } from '@app/domain';
 import { SandboxService } from './sandbox.service';
+import { Capability, stateAllows } from './sandbox.machine';
 
 export interface ExecInput {
   /** argv, or one string run by `sh -c`. */
@@ -31,8 +32,9 @@ export interface PortBinding {
 
 /**
  * Work inside a sandbox: commands and files through Docker's exec and archive APIs, so any image
- * works without an agent inside it. Exec and writes need a running sandbox; reads also work on a
- * stopped one (Docker reads a stopped container's file system). Every call counts as activity.
+ * works without an agent inside it. Which states allow what is the machine's (`stateAllows`):
+ * exec and writes need a running sandbox; reads also work on a stopped one (Docker reads a
+ * stopped container's file system). Every call counts as activity.
  */
 @Injectable()
 export class SandboxWorkService {
@@ -75,7 +77,7 @@ export class SandboxWorkService {
   /** A file's content as a stream, or a directory's listing. */
   async read(idOrName: string, path: string, signal?: AbortSignal): Promise<FileRead> {
     const info = await this.sandboxes.get(idOrName);
-    const containerId = this.existingContainer(info, 'read files from');
+    const containerId = this.allowed(info, 'readFiles', 'read files from');
     void this.sandboxes.recordActivity(info.id);
     return this.deployment.readFile(containerId, path, {
       maxBytes: this.filesConfig.sizeLimitBytes,
@@ -98,19 +100,18 @@ export class SandboxWorkService {
   }
 
   private async runningContainer(idOrName: string, verb: string): Promise<string> {
-    return (await this.runningSandbox(idOrName, verb)).containerId;
+    return (await this.runningSandbox(idOrName, verb, 'writeFiles')).containerId;
   }
 
   private async runningSandbox(
     idOrName: string,
     verb: string,
+    capability: Capability = 'exec',
   ): Promise<{ info: SandboxInfo; containerId: string }> {
     const info = await this.sandboxes.get(idOrName);
-    if (info.state !== 'running' || info.operation !== null || info.containerId === null) {
-      throw notRunning(info, verb);
-    }
+    const containerId = this.allowed(info, capability, verb);
     void this.sandboxes.recordActivity(info.id);
-    return { info, containerId: info.containerId };
+    return { info, containerId };
   }
 
   /**
@@ -130,10 +131,9 @@ export class SandboxWorkService {
     return { containerId, request };
   }
 
-  private existingContainer(info: SandboxInfo, verb: string): string {
-    const usable =
-      (info.state === 'running' || info.state === 'stopped') && info.operation === null;
-    if (!usable || info.containerId === null) throw notRunning(info, verb);
+  /** The container, if the machine's state allows the work (its tags, no snapshot loaded). */
+  private allowed(info: SandboxInfo, capability: Capability, verb: string): string {
+    if (!stateAllows(info, capability) || info.containerId === null) throw notRunning(info, verb);
     return info.containerId;
   }
 

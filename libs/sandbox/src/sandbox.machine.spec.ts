@@ -1,13 +1,25 @@
 import { createActor, fromPromise, waitFor } from 'xstate';
-import { SANDBOX_STATES } from '@app/domain';
+import { CodedError, SANDBOX_STATES } from '@app/domain';
 import {
   ContainerFacts,
   ContainerRef,
   HISTORY_LIMIT,
+  SandboxFacts,
   SandboxRef,
-  refusalOf,
+  createSandboxMachine,
+  restore,
   sandboxMachine,
+  stateAllows,
+  verdictOf,
 } from './sandbox.machine';
+
+const T0 = Date.parse('2026-06-01T12:00:00.000Z');
+/** A clock that moves one second per reading: every timestamp is known in advance. */
+function fixedClock() {
+  let ticks = 0;
+  return () => new Date(T0 + 1000 * ticks++);
+}
+const RUNC: SandboxFacts = { runtime: 'runc', autoDeleteSeconds: -1 };
 
 const facts: ContainerFacts = { containerId: 'c1', ports: { '8080': 30001 }, host: '127.0.0.1' };
 
@@ -17,10 +29,15 @@ function machineWith(fail: string[] = [], calls: string[] = []) {
     fromPromise<O, I>(() => {
       calls.push(name);
       return fail.includes(name)
-        ? Promise.reject(new Error(`${name} broke`))
+        ? Promise.reject(
+            new CodedError('RUNTIME_UNAVAILABLE', `${name} broke`, {
+              sandboxId: 'sb1',
+              call: name,
+            }),
+          )
         : Promise.resolve(output);
     });
-  return sandboxMachine.provide({
+  return createSandboxMachine({ now: fixedClock() }).provide({
     actors: {
       createContainer: effect<ContainerFacts, SandboxRef>('createContainer', facts),
       startContainer: effect<ContainerFacts, ContainerRef>('startContainer', facts),
@@ -34,9 +51,9 @@ async function settle(actor: ReturnType<typeof start>) {
   return waitFor(actor, (s) => !s.hasTag('busy'));
 }
 
-function start(machine = machineWith(), protectedAtCreate = false) {
+function start(machine = machineWith(), protectedAtCreate = false, facts: SandboxFacts = RUNC) {
   return createActor(machine, {
-    input: { sandboxId: 'sb1', protected: protectedAtCreate },
+    input: { sandboxId: 'sb1', protected: protectedAtCreate, facts },
   }).start();
 }
 
@@ -63,9 +80,10 @@ describe('sandboxMachine', () => {
     const snap = await settle(actor);
     expect(publicState(snap.value)).toBe('running');
     expect(snap.context.containerId).toBe('c1');
-    expect(snap.context.startedAt).not.toBeNull();
+    // The injected clock: its first reading stamps the start.
+    expect(snap.context.startedAt).toBe('2026-06-01T12:00:00.000Z');
     expect(snap.context.stateHistory).toEqual([
-      expect.objectContaining({ from: 'pending', to: 'running', event: 'started' }),
+      { from: 'pending', to: 'running', event: 'started', at: '2026-06-01T12:00:00.000Z' },
     ]);
   });
 
@@ -74,6 +92,12 @@ describe('sandboxMachine', () => {
     const snap = await settle(actor);
     expect(publicState(snap.value)).toBe('stopped');
     expect(snap.context.failureReason).toBe('createContainer broke');
+    // The coded error itself, as JSON: a restored snapshot still knows the code.
+    expect(snap.context.lastFailure).toEqual({
+      code: 'RUNTIME_UNAVAILABLE',
+      message: 'createContainer broke',
+      details: { sandboxId: 'sb1', call: 'createContainer' },
+    });
     expect(snap.context.stateHistory[0]).toMatchObject({
       from: 'pending',
       to: 'stopped',
@@ -120,9 +144,14 @@ describe('sandboxMachine', () => {
   it('should refuse delete of a running sandbox unless forced', async () => {
     const actor = start();
     const running = await settle(actor);
-    expect(running.can({ type: 'delete' })).toBe(false);
-    expect(running.can({ type: 'delete', force: true })).toBe(true);
-    expect(running.can({ type: 'restart' })).toBe(false);
+    expect(verdictOf(running, { type: 'delete' })).toMatchObject({
+      verdict: 'refused',
+      code: 'INVALID_TRANSITION',
+      message: 'cannot delete sandbox sb1 in state running',
+      details: { sandboxId: 'sb1', state: 'running', event: 'delete' },
+    });
+    expect(verdictOf(running, { type: 'delete', force: true })).toEqual({ verdict: 'accepted' });
+    expect(verdictOf(running, { type: 'restart' })).toMatchObject({ code: 'INVALID_TRANSITION' });
   });
 
   it('should stop then delete on a forced delete', async () => {
@@ -130,7 +159,7 @@ describe('sandboxMachine', () => {
     const actor = start(machineWith([], calls));
     await settle(actor);
     actor.send({ type: 'delete', force: true });
-    const snap = await waitFor(actor, (s) => s.status === 'done');
+    const snap = await settle(actor);
     expect(publicState(snap.value)).toBe('deleted');
     expect(calls).toEqual(['createContainer', 'stopContainer', 'removeContainer']);
     expect(snap.context.deletedAt).not.toBeNull();
@@ -161,14 +190,131 @@ describe('sandboxMachine', () => {
     expect(snap.context.failureReason).toBe('stopContainer broke');
   });
 
-  it('should accept no command in the final deleted state', async () => {
+  it('should take a delete of a deleted sandbox as a no-op, and nothing else', async () => {
+    const calls: string[] = [];
+    const actor = start(machineWith([], calls));
+    await settle(actor);
+    actor.send({ type: 'delete', force: true });
+    const snap = await settle(actor);
+    expect(publicState(snap.value)).toBe('deleted');
+    for (const event of [{ type: 'delete' }, { type: 'delete', force: true }] as const) {
+      expect(verdictOf(snap, event)).toEqual({ verdict: 'no-op' });
+    }
+    for (const event of [{ type: 'stop' }, { type: 'restart' }] as const) {
+      expect(verdictOf(snap, event)).toMatchObject({
+        verdict: 'refused',
+        code: 'INVALID_TRANSITION',
+      });
+    }
+    actor.send({ type: 'delete' });
+    expect(actor.getSnapshot().context).toEqual(snap.context);
+    expect(calls.filter((c) => c === 'removeContainer')).toHaveLength(1);
+  });
+
+  it('should restore a deleted snapshot persisted while deleted was final (status done)', async () => {
     const actor = start();
     await settle(actor);
     actor.send({ type: 'delete', force: true });
-    const snap = await waitFor(actor, (s) => s.status === 'done');
-    for (const event of [{ type: 'stop' }, { type: 'restart' }, { type: 'delete' }] as const) {
-      expect(snap.can(event)).toBe(false);
-    }
+    await settle(actor);
+    const persisted = { ...(actor.getPersistedSnapshot() as object), status: 'done' };
+    actor.stop();
+    const restored = createActor(machineWith(), {
+      snapshot: restore(persisted, RUNC),
+      input: { sandboxId: 'sb1', protected: false, facts: RUNC },
+    }).start();
+    const snap = restored.getSnapshot();
+    expect(snap.status).toBe('active');
+    expect(verdictOf(snap, { type: 'delete' })).toEqual({ verdict: 'no-op' });
+    restored.stop();
+  });
+
+  it('should refuse a restart on Kata with RESTART_UNSUPPORTED, in any state', async () => {
+    const kata: SandboxFacts = { runtime: 'kata-runtime', autoDeleteSeconds: -1 };
+    const calls: string[] = [];
+    const actor = start(machineWith([], calls), false, kata);
+    const running = await settle(actor);
+    const refusal = {
+      verdict: 'refused',
+      code: 'RESTART_UNSUPPORTED',
+      message:
+        'sandbox sb1 runs on kata-runtime, whose disk image is removed on stop; it cannot be restarted',
+      details: { sandboxId: 'sb1', runtime: 'kata-runtime' },
+    };
+    expect(verdictOf(running, { type: 'restart' })).toEqual(refusal);
+    actor.send({ type: 'stop' });
+    const stopped = await settle(actor);
+    expect(verdictOf(stopped, { type: 'restart' })).toEqual(refusal);
+    actor.send({ type: 'restart' });
+    expect(calls).not.toContain('startContainer');
+    // The runtime is a fact of the record: restored with another one, the rule follows it.
+    const runc = restore(actor.getPersistedSnapshot(), RUNC);
+    const again = createActor(machineWith(), {
+      snapshot: runc,
+      input: { sandboxId: 'sb1', protected: false, facts: RUNC },
+    });
+    expect(verdictOf(again.getSnapshot(), { type: 'restart' })).toEqual({ verdict: 'accepted' });
+  });
+
+  describe('the ephemeral delete (effective autoDeleteSeconds 0)', () => {
+    const ephemeral: SandboxFacts = { runtime: 'runc', autoDeleteSeconds: 0 };
+
+    it('should delete as soon as the sandbox stops, with reason auto-delete', async () => {
+      const calls: string[] = [];
+      const actor = start(machineWith([], calls), false, ephemeral);
+      await settle(actor);
+      actor.send({ type: 'stop' });
+      const snap = await settle(actor);
+      expect(publicState(snap.value)).toBe('deleted');
+      expect(calls).toEqual(['createContainer', 'stopContainer', 'removeContainer']);
+      expect(snap.context.stateHistory.slice(1)).toEqual([
+        expect.objectContaining({
+          from: 'running',
+          to: 'stopped',
+          event: 'stop',
+          reason: 'manual',
+        }),
+        expect.objectContaining({ from: 'stopped', to: 'deleted', reason: 'auto-delete' }),
+      ]);
+    });
+
+    it('should delete one whose create failed, or whose container exited', async () => {
+      const failed = await settle(start(machineWith(['createContainer']), false, ephemeral));
+      expect(publicState(failed.value)).toBe('deleted');
+      const actor = start(machineWith(), false, ephemeral);
+      await settle(actor);
+      actor.send({ type: 'exited', reason: 'container exited with code 1' });
+      expect(publicState((await settle(actor)).value)).toBe('deleted');
+    });
+
+    it('should never delete a protected one, nor one unprotected after its stop', async () => {
+      const calls: string[] = [];
+      const actor = start(machineWith([], calls), true, ephemeral);
+      await settle(actor);
+      actor.send({ type: 'stop' });
+      expect(publicState((await settle(actor)).value)).toBe('stopped');
+      // Unprotecting leaves it to its auto-delete deadline (the scan), not to this rule.
+      actor.send({ type: 'protect', value: false });
+      expect(publicState(actor.getSnapshot().value)).toBe('stopped');
+      expect(calls).not.toContain('removeContainer');
+    });
+  });
+
+  describe('what each state allows (tags, read without an actor)', () => {
+    it.each([
+      ['pending', 'starting', []],
+      ['running', null, ['exec', 'writeFiles', 'readFiles', 'keepAlive']],
+      ['running', 'stopping', ['keepAlive']],
+      ['stopped', null, ['readFiles']],
+      ['stopped', 'deleting', []],
+      ['deleted', null, []],
+    ] as const)('%s (%s) allows %j', (state, operation, allowed) => {
+      for (const capability of ['exec', 'writeFiles', 'readFiles', 'keepAlive'] as const) {
+        expect(stateAllows({ state, operation }, capability)).toBe(
+          (allowed as readonly string[]).includes(capability) ||
+            (capability === 'keepAlive' && state === 'pending'),
+        );
+      }
+    });
   });
 
   it('should re-run the interrupted operation when a busy snapshot is restored', async () => {
@@ -182,7 +328,7 @@ describe('sandboxMachine', () => {
     actor.stop();
     const restored = createActor(machineWith([], calls), {
       snapshot: persisted,
-      input: { sandboxId: 'sb1' },
+      input: { sandboxId: 'sb1', protected: false, facts: RUNC },
     }).start();
     const snap = await settle(restored);
     expect(publicState(snap.value)).toBe('stopped');
@@ -215,8 +361,12 @@ describe('sandboxMachine', () => {
       const running = await settle(actor);
       expect(running.context.protected).toBe(true);
       for (const event of deletes) {
-        expect(running.can(event)).toBe(false);
-        expect(refusalOf(running.context, event)).toBe('protected');
+        expect(verdictOf(running, event)).toEqual({
+          verdict: 'refused',
+          code: 'SANDBOX_PROTECTED',
+          message: 'sandbox sb1 is protected; unset protected (PATCH) before deleting it',
+          details: { sandboxId: 'sb1' },
+        });
       }
       actor.send({ type: 'stop' });
       const stopped = await settle(actor);
@@ -238,12 +388,13 @@ describe('sandboxMachine', () => {
       actor.send({ type: 'protect', value: false });
       const stopped = actor.getSnapshot();
       expect(stopped.context.protected).toBe(false);
-      expect(stopped.can({ type: 'delete' })).toBe(true);
-      expect(refusalOf(stopped.context, { type: 'delete' })).toBeNull();
+      expect(verdictOf(stopped, { type: 'delete' })).toEqual({ verdict: 'accepted' });
       actor.send({ type: 'delete' });
-      const done = await waitFor(actor, (s) => s.status === 'done');
+      const done = await settle(actor);
       expect(publicState(done.value)).toBe('deleted');
-      expect(done.can({ type: 'protect', value: true })).toBe(false);
+      expect(verdictOf(done, { type: 'protect', value: true })).toMatchObject({
+        code: 'INVALID_TRANSITION',
+      });
     });
 
     it('should change protection without a transition or history entry', async () => {
@@ -253,6 +404,7 @@ describe('sandboxMachine', () => {
       const after = actor.getSnapshot();
       expect(after.value).toEqual(running.value);
       expect(after.context.stateHistory).toEqual(running.context.stateHistory);
+      expect(verdictOf(after, { type: 'protect', value: true })).toEqual({ verdict: 'no-op' });
     });
 
     it('should not finish a requested delete of a snapshot that became protected', () => {
@@ -267,7 +419,7 @@ describe('sandboxMachine', () => {
       };
       const restored = createActor(machineWith(), {
         snapshot: stoppedWithRequest as never,
-        input: { sandboxId: 'sb1' },
+        input: { sandboxId: 'sb1', protected: true, facts: RUNC },
       }).start();
       expect(restored.getSnapshot().value).toEqual({ stopped: 'idle' });
       restored.stop();

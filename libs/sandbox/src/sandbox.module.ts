@@ -4,7 +4,9 @@ import { DeploymentModule } from '@app/deployment';
 import { MetaStoreModule } from '@app/meta-store';
 import { QuotaModule } from '@app/quota';
 import { SandboxAutomation } from './sandbox-automation';
+import { SandboxCommands } from './sandbox-commands';
 import { SandboxDriver } from './sandbox-driver';
+import { SandboxEvents } from './sandbox-events';
 import { SandboxReconciler } from './sandbox-reconciler';
 import { SandboxResources } from './sandbox-resources';
 import { SandboxEffects } from './sandbox-effects';
@@ -19,6 +21,7 @@ import { WarmPool } from './warm-pool/warm-pool';
 @Module({
   exports: [
     SandboxAutomation,
+    SandboxEvents,
     SandboxHealth,
     SandboxMetrics,
     SandboxReconciler,
@@ -32,8 +35,10 @@ import { WarmPool } from './warm-pool/warm-pool';
     ContainerProvisioner,
     PoolMetrics,
     SandboxAutomation,
+    SandboxCommands,
     SandboxDriver,
     SandboxEffects,
+    SandboxEvents,
     SandboxHealth,
     SandboxMetrics,
     SandboxReconciler,

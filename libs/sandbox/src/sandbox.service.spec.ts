@@ -4,7 +4,9 @@ import type { DockerDeployment, EngineFacts } from '@app/deployment';
 import type { QuotaService } from '@app/quota';
 import type { SandboxLock, SandboxMetaStore, SecretsKeyring } from '@app/meta-store';
 import { ContainerProvisioner } from './container-provisioner';
+import { SandboxCommands } from './sandbox-commands';
 import { SandboxDriver } from './sandbox-driver';
+import { SandboxEvent, SandboxEvents } from './sandbox-events';
 import { SandboxEffects } from './sandbox-effects';
 import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxService } from './sandbox.service';
@@ -61,18 +63,19 @@ function build(env: Record<string, string> = {}, effectsKeyring?: SecretsKeyring
     resources,
     new PoolMetrics(metrics),
   );
+  const events = new SandboxEvents();
+  const commands = new SandboxCommands(storeAsReal, lock as unknown as SandboxLock, driver, events);
   const service = new SandboxService(
     config.lifecycle,
     config.resources,
     config.docker,
     storeAsReal,
-    lock as unknown as SandboxLock,
-    driver,
+    commands,
     metrics,
     resources,
     pool,
   );
-  return { service, store, deployment, pool };
+  return { service, store, deployment, pool, events };
 }
 
 describe(SandboxService.name, () => {
@@ -191,7 +194,7 @@ describe(SandboxService.name, () => {
     });
   });
 
-  it('should take protection from the record for a snapshot persisted without it', async () => {
+  it('should answer RECORD_CORRUPT for a snapshot without protection (migrations write it)', async () => {
     const { service, store } = build();
     const { sandbox } = await service.create({ image: 'img' }, { wait: true });
     const real = store as unknown as SandboxMetaStore;
@@ -204,7 +207,58 @@ describe(SandboxService.name, () => {
       { expectedVersion: record!.version, machineSnapshot: snapshot },
     );
     await expect(service.delete(sandbox.id, true)).rejects.toMatchObject({
-      code: 'SANDBOX_PROTECTED',
+      code: 'RECORD_CORRUPT',
+    });
+  });
+
+  it('should refuse a restart on Kata with RESTART_UNSUPPORTED before touching Docker', async () => {
+    const { service, deployment } = build({ ALLOWED_RUNTIMES: 'runc,kata-runtime' });
+    const { sandbox } = await service.create(
+      { image: 'img', runtime: 'kata-runtime' },
+      { wait: true },
+    );
+    await service.stop(sandbox.id);
+    deployment.calls.length = 0;
+    await expect(service.restart(sandbox.id)).rejects.toMatchObject({
+      code: 'RESTART_UNSUPPORTED',
+      details: { sandboxId: sandbox.id, runtime: 'kata-runtime' },
+    });
+    expect(deployment.calls).toEqual([]);
+  });
+
+  it('should delete an ephemeral sandbox right after its stop, and publish each step once stored', async () => {
+    const { service, store, events } = build({ AUTO_DELETE_AFTER_SECONDS: '0' });
+    const published: { event: SandboxEvent; state: string | undefined }[] = [];
+    events.subscribe((event) => {
+      // Published after the write: the store already holds the state the event enters.
+      published.push({ event, state: store.records.get(event.sandboxId)?.info.state });
+    });
+    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    const deleted = await service.stop(sandbox.id);
+    expect(deleted.state).toBe('deleted');
+    expect(deleted.stateHistory.at(-1)).toMatchObject({ to: 'deleted', reason: 'auto-delete' });
+    expect(published.map(({ event }) => `${event.from}>${event.to}:${event.event}`)).toEqual([
+      'pending>running:started',
+      'running>stopped:stop',
+      'stopped>deleted:delete',
+    ]);
+    expect(published.map((p) => p.event.sandboxId)).toEqual([sandbox.id, sandbox.id, sandbox.id]);
+    // Published once the command's outcome is stored, never before.
+    expect(published.map((p) => p.state)).toEqual(['running', 'deleted', 'deleted']);
+  });
+
+  it("should keep the failed effect's code through a crash: a recovered failure is coded", async () => {
+    const { service, store, deployment } = build();
+    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    deployment.failNext('stop', new CodedError('ENGINE_TIMEOUT', 'stop hung', { call: 'stop' }));
+    await expect(service.stop(sandbox.id)).rejects.toMatchObject({
+      code: 'ENGINE_TIMEOUT',
+      message: 'stop hung',
+      details: { call: 'stop' },
+    });
+    const stored = store.records.get(sandbox.id)!;
+    expect(stored.machineSnapshot).toMatchObject({
+      context: { lastFailure: { code: 'ENGINE_TIMEOUT', message: 'stop hung' } },
     });
   });
 
@@ -270,7 +324,14 @@ describe(SandboxService.name, () => {
       sandboxMachine.provide({
         actors: { stopContainer: fromPromise(() => new Promise<void>(() => undefined)) },
       }),
-      { snapshot: record.machineSnapshot as never, input: { sandboxId: sandbox.id } },
+      {
+        snapshot: record.machineSnapshot as never,
+        input: {
+          sandboxId: sandbox.id,
+          protected: false,
+          facts: { runtime: 'runc', autoDeleteSeconds: -1 },
+        },
+      },
     ).start();
     actor.send({ type: 'stop' });
     record.machineSnapshot = actor.getPersistedSnapshot();

@@ -1,16 +1,16 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { DockerConfig, LifecycleConfig, ResourcesConfig } from '@app/config';
-import { CodedError, describeError, LIVE_STATES, SandboxInfo, SandboxRecord } from '@app/domain';
+import { describeError, SandboxInfo, SandboxRecord } from '@app/domain';
 import { DockerDeployment } from '@app/deployment';
-import { ListSandboxesQuery, SandboxLock, SandboxMetaStore, SandboxPage } from '@app/meta-store';
+import { ListSandboxesQuery, SandboxMetaStore, SandboxPage } from '@app/meta-store';
 import { ContainerProvisioner } from './container-provisioner';
 import { CreateSandboxInput, fingerprintOf, toSandboxSpec } from './create-sandbox.input';
-import { autoStopAt, effectiveAutoDeleteSeconds } from './deadlines';
+import { autoStopAt } from './deadlines';
 import { newSandboxId } from './sandbox-id';
-import { SandboxDriver } from './sandbox-driver';
+import { notFound, SandboxCommands } from './sandbox-commands';
 import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxResources } from './sandbox-resources';
-import { MACHINE_VERSION, SandboxMachineEvent } from './sandbox.machine';
+import { isProtected, MACHINE_VERSION, SandboxMachineEvent, stateHasTag } from './sandbox.machine';
 import { WarmPool } from './warm-pool/warm-pool';
 
 export interface CreateOptions {
@@ -31,8 +31,9 @@ export type ListQuery = ListSandboxesQuery;
 const SETTLE_POLL_MS = 100;
 
 /**
- * The only service allowed to change sandbox state. Every command runs under the sandbox's lock
- * (serialised across processes sharing Redis) and through the state machine (SandboxDriver).
+ * The API's door to the sandbox domain: creates, reads, and the commands, which it builds and
+ * hands to SandboxCommands (lock → machine → effect → persist → publish), like every other
+ * trigger of a change of state.
  */
 @Injectable()
 export class SandboxService {
@@ -45,8 +46,7 @@ export class SandboxService {
     private readonly resourcesConfig: ResourcesConfig,
     private readonly dockerConfig: DockerConfig,
     private readonly store: SandboxMetaStore,
-    private readonly lock: SandboxLock,
-    private readonly driver: SandboxDriver,
+    private readonly commands: SandboxCommands,
     private readonly metrics: SandboxMetrics,
     private readonly resources: SandboxResources,
     private readonly pool: WarmPool,
@@ -118,7 +118,9 @@ export class SandboxService {
       memberUsed = true;
       this.pool.giveBack(member!);
     };
-    const run = this.lock.withLock(id, async (signal) => {
+    let existing: SandboxRecord | null = null;
+    // The pipeline's load is the insert: the machine's first step (the create effect) follows.
+    const insert = async (): Promise<SandboxRecord | null> => {
       const result = await this.resources.admit(spec, () =>
         this.store.insert({
           info,
@@ -131,11 +133,17 @@ export class SandboxService {
       if (result.created) memberUsed = true;
       else releaseMember();
       announce(result);
-      if (!result.created) return result.record;
-      return this.metrics.time('create', async () =>
-        this.deleteIfEphemeral(await this.driver.drive(result.record, null, signal), signal),
-      );
-    });
+      if (!result.created) existing = result.record;
+      return result.created ? result.record : null;
+    };
+    const run = this.metrics
+      .time('create', () =>
+        this.commands.run({ sandboxId: id, lock: 'wait', event: null, load: insert }),
+      )
+      .then((outcome) => {
+        if (outcome.outcome === 'busy' || outcome.record === null) return existing!;
+        return outcome.record;
+      });
     void run.catch(releaseMember);
     const refill = () => this.pool.refill(spec);
     void run.then(refill, refill);
@@ -180,24 +188,15 @@ export class SandboxService {
   }
 
   async restart(idOrName: string): Promise<SandboxInfo> {
-    const found = await this.store.load(idOrName);
-    // Kata removes the sandbox's disk image on stop, so `docker start` cannot bring it back: say
-    // so before touching Docker (the seed's guard) instead of failing cryptically in the agent.
-    if (found && /kata/i.test(found.info.runtime)) {
-      throw new CodedError(
-        'RESTART_UNSUPPORTED',
-        `sandbox ${found.info.id} runs on ${found.info.runtime}, whose disk image is removed on stop; it cannot be restarted`,
-        { sandboxId: found.info.id, runtime: found.info.runtime },
-      );
-    }
     return this.command(idOrName, { type: 'restart' });
   }
 
   async delete(idOrName: string, force: boolean): Promise<SandboxInfo> {
     // A forced delete of a starting sandbox cancels its provision (an image pull can take the
-    // engine's whole deadline) instead of waiting for it under the lock.
+    // engine's whole deadline) instead of waiting for it under the lock; the delete that follows
+    // is the machine's to allow (a protected sandbox is never deleted, so its start goes on).
     const found = force ? await this.store.load(idOrName) : null;
-    if (found?.info.state === 'pending' && !found.info.protected) {
+    if (found && stateHasTag(found.info, 'starting') && !isProtected(found.info)) {
       this.provisioner?.cancel(found.info.id, 'the sandbox was deleted while it was starting');
     }
     return this.command(idOrName, { type: 'delete', force });
@@ -206,17 +205,12 @@ export class SandboxService {
   /** Explicit activity: pushes the idle deadline out. Only live sandboxes have one. */
   async keepAlive(idOrName: string): Promise<SandboxInfo> {
     const id = await this.idOf(idOrName);
-    return this.lock.withLock(id, async () => {
-      const record = await this.loadOrThrow(id);
-      if (!LIVE_STATES.includes(record.info.state)) {
-        throw new CodedError(
-          'SANDBOX_NOT_RUNNING',
-          `sandbox ${id} is ${record.info.state}; only a pending or running sandbox can be kept alive`,
-          { sandboxId: id, state: record.info.state },
-        );
-      }
-      return (await this.bump(record)).info;
+    const record = await this.commands.record({
+      sandboxId: id,
+      lock: 'wait',
+      activity: { required: true },
     });
+    return record.info;
   }
 
   /**
@@ -226,15 +220,11 @@ export class SandboxService {
    */
   async recordActivity(id: string): Promise<void> {
     try {
-      await this.lock.tryWithLock(id, async () => {
-        const record = await this.store.load(id);
-        if (!record || !LIVE_STATES.includes(record.info.state)) return;
-        const next = autoStopAt(record.info, new Date());
-        const current = record.info.autoStopAt;
-        if (next !== null && current !== null && Date.parse(next) - Date.parse(current) < 1000) {
-          return;
-        }
-        await this.bump(record);
+      await this.commands.run({
+        sandboxId: id,
+        lock: 'try',
+        refusals: 'skip',
+        activity: { minMoveMs: 1000 },
       });
     } catch (error) {
       // Callers fire and forget this: a failed bump must never become an unhandled rejection.
@@ -249,27 +239,13 @@ export class SandboxService {
    */
   async setProtected(idOrName: string, value: boolean): Promise<SandboxInfo> {
     const id = await this.idOf(idOrName);
-    return this.lock.withLock(id, async (signal) => {
-      const record = await this.loadOrThrow(id);
-      const updated = await this.driver.drive(record, { type: 'protect', value }, signal);
-      return LIVE_STATES.includes(updated.info.state)
-        ? (await this.bump(updated)).info
-        : updated.info;
+    const record = await this.commands.record({
+      sandboxId: id,
+      lock: 'wait',
+      event: { type: 'protect', value },
+      activity: {},
     });
-  }
-
-  /**
-   * Called under the sandbox's lock after anything that may have stopped it: a sandbox whose
-   * effective autoDeleteSeconds is 0 (ephemeral) is deleted as soon as it stops.
-   * @param signal the caller's lock signal, aborting the delete if the lock is lost.
-   */
-  async deleteIfEphemeral(record: SandboxRecord, signal?: AbortSignal): Promise<SandboxRecord> {
-    const { info } = record;
-    // The machine refuses to delete a protected sandbox; its mirrored flag says so without asking.
-    if (info.state !== 'stopped' || info.protected || info.operation !== null) return record;
-    const fallback = this.lifecycleConfig.autoDeleteAfterSeconds;
-    if (effectiveAutoDeleteSeconds(info, fallback) !== 0) return record;
-    return this.driver.drive(record, { type: 'delete', reason: 'auto-delete' }, signal);
+    return record.info;
   }
 
   /**
@@ -280,19 +256,20 @@ export class SandboxService {
     const records = await this.store.listWithOperationInFlight();
     let recovered = 0;
     for (const record of records) {
+      const id = record.info.id;
       try {
-        await this.lock.withLock(record.info.id, async (signal) => {
-          const fresh = await this.store.load(record.info.id);
-          if (fresh && fresh.info.operation !== null) {
-            this.logger.warn(
-              `recovering sandbox ${fresh.info.id}: ${fresh.info.operation} was interrupted`,
-            );
-            await this.deleteIfEphemeral(await this.driver.drive(fresh, null, signal), signal);
-            recovered += 1;
-          }
+        const outcome = await this.commands.run({
+          sandboxId: id,
+          lock: 'wait',
+          event: null,
+          refusals: 'skip',
         });
+        if (outcome.outcome === 'done') {
+          this.logger.warn(`recovered sandbox ${id}: ${record.info.operation} was interrupted`);
+          recovered += 1;
+        }
       } catch (error) {
-        this.logger.error(`recovery of sandbox ${record.info.id} failed: ${describeError(error)}`);
+        this.logger.error(`recovery of sandbox ${id} failed: ${describeError(error)}`);
       }
     }
     return recovered;
@@ -306,13 +283,7 @@ export class SandboxService {
   private async command(idOrName: string, event: SandboxMachineEvent): Promise<SandboxInfo> {
     const id = await this.idOf(idOrName);
     const record = await this.metrics.time(event.type, () =>
-      this.lock.withLock(id, async (signal) => {
-        const fresh = await this.loadOrThrow(id);
-        // Deleting a deleted sandbox is idempotent: the answer is the same, nothing happens.
-        if (event.type === 'delete' && fresh.info.state === 'deleted') return fresh;
-        // Protection is the machine's guard: the driver answers SANDBOX_PROTECTED for any delete.
-        return this.deleteIfEphemeral(await this.driver.drive(fresh, event, signal), signal);
-      }),
+      this.commands.record({ sandboxId: id, lock: 'wait', event }),
     );
     return record.info;
   }
@@ -321,23 +292,6 @@ export class SandboxService {
     const found = await this.store.load(idOrName);
     if (!found) throw notFound(idOrName);
     return found.info.id;
-  }
-
-  private async loadOrThrow(id: string): Promise<SandboxRecord> {
-    const record = await this.store.load(id);
-    if (!record) throw notFound(id);
-    return record;
-  }
-
-  private async bump(record: SandboxRecord): Promise<SandboxRecord> {
-    const now = new Date();
-    const deadline = autoStopAt(record.info, now);
-    const updated = await this.store.update(
-      record.info.id,
-      { autoStopAt: deadline, lastActivityAt: now.toISOString() },
-      { expectedVersion: record.version },
-    );
-    return updated;
   }
 
   private async awaitWithin(run: Promise<SandboxRecord>, id: string): Promise<SandboxRecord> {
@@ -363,7 +317,7 @@ export class SandboxService {
     const deadline = Date.now() + this.lifecycleConfig.waitTimeoutSeconds * 1000;
     for (;;) {
       const info = await this.get(id);
-      if (info.operation === null || Date.now() >= deadline) return info;
+      if (!stateHasTag(info, 'busy') || Date.now() >= deadline) return info;
       await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
     }
   }
@@ -376,10 +330,4 @@ export class SandboxService {
       .finally(() => this.background.delete(tracked));
     this.background.add(tracked);
   }
-}
-
-function notFound(idOrName: string): CodedError {
-  return new CodedError('SANDBOX_NOT_FOUND', `sandbox ${idOrName} does not exist`, {
-    sandboxId: idOrName,
-  });
 }

@@ -15,7 +15,12 @@ async function persistedAfter(stop: boolean): Promise<Record<string, unknown>> {
       removeContainer: fromPromise(() => Promise.resolve()),
     },
   });
-  const actor = createActor(machine, { input: { sandboxId: 'sb1', protected: false } }).start();
+  const input = {
+    sandboxId: 'sb1',
+    protected: false,
+    facts: { runtime: 'runc', autoDeleteSeconds: -1 },
+  };
+  const actor = createActor(machine, { input }).start();
   await waitFor(actor, (s) => !s.hasTag('busy'));
   if (stop) actor.send({ type: 'stop' });
   const persisted = JSON.parse(JSON.stringify(actor.getPersistedSnapshot())) as Record<

@@ -9,8 +9,9 @@ import { z } from 'zod';
  *
  * Only what the machine and the view read is declared; XState's own keys (historyValue, children,
  * …) and context keys the machine may add later pass through unchanged (loose objects), so the
- * persisted snapshot is restored exactly as it was written. `protected` is optional: the driver
- * gives a snapshot without it the record's flag.
+ * persisted snapshot is restored exactly as it was written. BackfillStoredBlobs and
+ * BackfillMachineFailure wrote `protected` and `lastFailure` into every older snapshot; `facts`
+ * are not read from it at all (`restore` gives the machine this moment's).
  */
 const state = z.enum(SANDBOX_STATES);
 
@@ -33,7 +34,14 @@ const contextSchema = z.looseObject({
   failureReason: z.string().nullable(),
   stopReason: z.string().nullable(),
   deleteRequested: z.boolean(),
-  protected: z.boolean().optional(),
+  lastFailure: z
+    .object({
+      code: z.string().nullable(),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).nullable(),
+    })
+    .nullable(),
+  protected: z.boolean(),
   stateHistory: z.array(
     z.looseObject({ from: state, to: state, event: z.string(), at: z.string() }),
   ),

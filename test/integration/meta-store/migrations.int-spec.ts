@@ -463,8 +463,9 @@ async function expectSealingUpgrade(options: DataSourceOptions): Promise<void> {
         i % 3 === 0 ? {} : { A: `alpha-${i}`, TOKEN: 'secret-value' },
       );
     }
-    // Rolled back (BackfillStoredBlobs, which runs after it, first), the kept values are in clear
-    // again; a deleted sandbox's stay gone.
+    // Rolled back (BackfillMachineFailure and BackfillStoredBlobs, which run after it, first), the
+    // kept values are in clear again; a deleted sandbox's stay gone.
+    await upgraded.undoLastMigration({ transaction: 'all' });
     await upgraded.undoLastMigration({ transaction: 'all' });
     await upgraded.undoLastMigration({ transaction: 'all' });
     const reverted = await rawSpecs(upgraded);
@@ -476,9 +477,13 @@ async function expectSealingUpgrade(options: DataSourceOptions): Promise<void> {
   }
 }
 
-/** The release before BackfillStoredBlobs: every migration but the last. */
+/** The release before BackfillStoredBlobs: every migration before it. */
 function migrationsBeforeBackfill(): ReturnType<typeof metaStoreMigrations> {
-  return metaStoreMigrations(testKeyring()).slice(0, -1);
+  const all = metaStoreMigrations(testKeyring());
+  return all.slice(
+    0,
+    all.findIndex((m) => m.name === 'BackfillStoredBlobs1796200000000'),
+  );
 }
 
 /**
@@ -536,7 +541,13 @@ async function expectBackfilled(dataSource: DataSource): Promise<void> {
   }
   expect(JSON.parse(byId['bf-b'].machine_snapshot ?? 'null')).toMatchObject({
     value: 'running',
-    context: { sandboxId: 'bf-b', logDirQuota: null, protected: false, stateHistory: [] },
+    context: {
+      sandboxId: 'bf-b',
+      logDirQuota: null,
+      protected: false,
+      lastFailure: null,
+      stateHistory: [],
+    },
     historyValue: {},
   });
   expect(byId['bf-a'].machine_snapshot).toBeNull();

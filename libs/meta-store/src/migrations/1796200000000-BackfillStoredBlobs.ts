@@ -34,7 +34,7 @@ const SPEC_FIELDS: Readonly<Record<string, unknown>> = {
   runtime: 'runc',
 };
 
-type Blob = Record<string, unknown>;
+export type Blob = Record<string, unknown>;
 
 /**
  * Writes into every row's `info` and `spec` JSON the fields that earlier migrations added as
@@ -88,7 +88,7 @@ export class BackfillStoredBlobs1796200000000 implements MigrationInterface {
 }
 
 /** A JSON object column's value as an object, or null when it is no JSON object. */
-function parseBlob(raw: unknown): Blob | null {
+export function parseBlob(raw: unknown): Blob | null {
   let value: unknown = raw;
   if (typeof raw === 'string') {
     try {
@@ -141,7 +141,7 @@ function fillSnapshot(snapshot: Blob, info: Blob): boolean {
 }
 
 /** The drivers this migration was written and tested for; any other fails loudly. */
-function placeholders(queryRunner: QueryRunner): (n: number) => string {
+export function placeholders(queryRunner: QueryRunner): (n: number) => string {
   const type = queryRunner.connection.options.type;
   if (type === 'postgres') return (n) => `$${n}`;
   if (type === 'better-sqlite3') return () => '?';

@@ -5,6 +5,7 @@ import { AddResourceColumns1795816735854 } from './1795816735854-AddResourceColu
 import { AddLabelContainmentIndex1795818000000 } from './1795818000000-AddLabelContainmentIndex';
 import { sealEnvValuesMigration } from './1796183903821-SealEnvValues';
 import { BackfillStoredBlobs1796200000000 } from './1796200000000-BackfillStoredBlobs';
+import { BackfillMachineFailure1796300000000 } from './1796300000000-BackfillMachineFailure';
 import type { MigrationClass } from './1796183903821-SealEnvValues';
 
 /**
@@ -27,5 +28,6 @@ export function metaStoreMigrations(keyring: SecretsKeyring): MigrationClass[] {
     ...META_STORE_MIGRATIONS,
     sealEnvValuesMigration(keyring),
     BackfillStoredBlobs1796200000000,
+    BackfillMachineFailure1796300000000,
   ];
 }

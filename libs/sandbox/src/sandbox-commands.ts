@@ -1,0 +1,207 @@
+import { Injectable } from '@nestjs/common';
+import { CodedError, SandboxRecord } from '@app/domain';
+import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
+import { autoStopAt } from './deadlines';
+import { SandboxDriver } from './sandbox-driver';
+import { SandboxEvents } from './sandbox-events';
+import { SandboxMachineEvent, stateAllows, verdictOf } from './sandbox.machine';
+
+/**
+ * An event that needs a look at the world under the lock (the reconciler inspects the container
+ * to say why it exited). `probe` is asked of the machine first, so the look is spent only when an
+ * event of that kind is legal now.
+ */
+export interface EventBuilder {
+  probe: SandboxMachineEvent;
+  build(record: SandboxRecord, signal: AbortSignal): Promise<SandboxMachineEvent | null>;
+}
+
+/** What makes a command count as activity: the idle deadline moves out. */
+export interface ActivityOptions {
+  /** A sandbox that is not live is refused (SANDBOX_NOT_RUNNING) instead of skipped. */
+  required?: boolean;
+  /** A move of the deadline by less than this is not written (best-effort activity). */
+  minMoveMs?: number;
+}
+
+export interface SandboxCommand {
+  sandboxId: string;
+  /** `wait` queues behind the holder (API calls); `try` answers `busy` at once (background work). */
+  lock: 'wait' | 'try';
+  /**
+   * What the machine is asked. null: nothing but finishing the operation a crash interrupted (or
+   * a create's first step). Absent: the command is only activity.
+   */
+  event?: SandboxMachineEvent | EventBuilder | null;
+  /** After the event: counts as activity. */
+  activity?: ActivityOptions;
+  /**
+   * `throw` (the API's): a refusal or a missing sandbox is a CodedError. `skip` (a trigger's): it
+   * is a `skipped` outcome, saying why.
+   */
+  refusals?: 'throw' | 'skip';
+  /**
+   * The trigger's own condition, checked on the record loaded under the lock (a deadline still
+   * due): why the command no longer applies, or null. Never a state comparison: the machine says
+   * what each state takes.
+   */
+  unless?: (record: SandboxRecord) => string | null;
+  /** Where the record comes from instead of the store: a create inserts it under the lock. */
+  load?: () => Promise<SandboxRecord | null>;
+}
+
+export type CommandOutcome =
+  | { outcome: 'done'; record: SandboxRecord }
+  | { outcome: 'skipped'; why: string; record: SandboxRecord | null }
+  | { outcome: 'busy' };
+
+/**
+ * The one pipeline every command on a sandbox goes through, whoever triggers it (HTTP, a deadline
+ * scan, a Docker event, the reconciler, recovery at boot): lock → load → ask the machine →
+ * persist busy → run the effect → persist the outcome → publish the committed transitions. The
+ * triggers only build the command. Which commands are legal, what a refusal says and what follows
+ * a stop all live in sandbox.machine.ts.
+ */
+@Injectable()
+export class SandboxCommands {
+  constructor(
+    private readonly store: SandboxMetaStore,
+    private readonly lock: SandboxLock,
+    private readonly driver: SandboxDriver,
+    private readonly events: SandboxEvents,
+  ) {}
+
+  async run(command: SandboxCommand): Promise<CommandOutcome> {
+    const body = (signal: AbortSignal) => this.locked(command, signal);
+    if (command.lock === 'wait') return this.lock.withLock(command.sandboxId, body);
+    const result = await this.lock.tryWithLock(command.sandboxId, body);
+    return result.acquired ? result.value : { outcome: 'busy' };
+  }
+
+  /** run() for an API caller: the record, or the refusal as a CodedError. */
+  async record(command: Omit<SandboxCommand, 'refusals'>): Promise<SandboxRecord> {
+    const outcome = await this.run({ ...command, refusals: 'throw' });
+    // A waiting lock never answers busy, and refusals throw: there is always a record.
+    if (outcome.outcome === 'busy' || outcome.record === null) {
+      throw notFound(command.sandboxId);
+    }
+    return outcome.record;
+  }
+
+  private async locked(command: SandboxCommand, signal: AbortSignal): Promise<CommandOutcome> {
+    const loaded = await (command.load ? command.load() : this.store.load(command.sandboxId));
+    if (!loaded) {
+      if (command.refusals === 'throw') throw notFound(command.sandboxId);
+      return { outcome: 'skipped', why: 'no such sandbox', record: null };
+    }
+    const why = command.unless?.(loaded);
+    if (why) return { outcome: 'skipped', why, record: loaded };
+
+    let outcome: CommandOutcome = { outcome: 'done', record: loaded };
+    if (command.event !== undefined) {
+      outcome = await this.drive(loaded, command, signal);
+      if (outcome.outcome !== 'done' && command.activity === undefined) return outcome;
+    }
+    if (command.activity === undefined || outcome.outcome === 'busy') return outcome;
+    const record = outcome.record ?? loaded;
+    return this.touch(record, command, outcome);
+  }
+
+  private async drive(
+    record: SandboxRecord,
+    command: SandboxCommand,
+    signal: AbortSignal,
+  ): Promise<CommandOutcome> {
+    const run = this.driver.open(record, signal);
+    try {
+      const finished = await run.finishInterrupted();
+      const asked = command.event ?? null;
+      if (asked === null) {
+        return finished
+          ? { outcome: 'done', record: run.record }
+          : { outcome: 'skipped', why: 'nothing was in flight', record: run.record };
+      }
+      let event: SandboxMachineEvent | null;
+      if ('build' in asked) {
+        const probe = verdictOf(run.snapshot, asked.probe);
+        if (probe.verdict !== 'accepted') {
+          return this.refused(command, run.record, probe.verdict === 'refused' ? probe : null);
+        }
+        event = await asked.build(run.record, signal);
+        if (event === null) return { outcome: 'skipped', why: 'nothing to do', record: run.record };
+      } else {
+        event = asked;
+      }
+      const verdict = verdictOf(run.snapshot, event);
+      if (verdict.verdict === 'no-op') {
+        return { outcome: 'skipped', why: 'no-op', record: run.record };
+      }
+      if (verdict.verdict === 'refused') return this.refused(command, run.record, verdict);
+      await run.send(event);
+      return { outcome: 'done', record: run.record };
+    } finally {
+      run.stop();
+      for (const entry of run.committed) {
+        this.events.publish({ sandboxId: record.info.id, ...entry });
+      }
+    }
+  }
+
+  private refused(
+    command: SandboxCommand,
+    record: SandboxRecord,
+    refusal: { code: CodedError['code']; message: string; details: Record<string, unknown> } | null,
+  ): CommandOutcome {
+    if (refusal === null) return { outcome: 'skipped', why: 'no-op', record };
+    if (command.refusals === 'throw') {
+      throw new CodedError(refusal.code, refusal.message, refusal.details);
+    }
+    return { outcome: 'skipped', why: refusal.code, record };
+  }
+
+  /** Activity: the idle deadline moves out, in the states the machine tags live. */
+  private async touch(
+    record: SandboxRecord,
+    command: SandboxCommand,
+    outcome: CommandOutcome,
+  ): Promise<CommandOutcome> {
+    const options = command.activity ?? {};
+    const { info } = record;
+    if (!stateAllows(info, 'keepAlive')) {
+      if (options.required && command.refusals === 'throw') {
+        throw new CodedError(
+          'SANDBOX_NOT_RUNNING',
+          `sandbox ${info.id} is ${info.state}; only a pending or running sandbox can be kept alive`,
+          { sandboxId: info.id, state: info.state },
+        );
+      }
+      return outcome.outcome === 'done' && command.event !== undefined
+        ? outcome
+        : { outcome: 'skipped', why: 'not live', record };
+    }
+    const now = new Date();
+    const deadline = autoStopAt(info, now);
+    const current = info.autoStopAt;
+    const minMoveMs = options.minMoveMs ?? 0;
+    if (
+      minMoveMs > 0 &&
+      deadline !== null &&
+      current !== null &&
+      Date.parse(deadline) - Date.parse(current) < minMoveMs
+    ) {
+      return { outcome: 'skipped', why: 'deadline barely moves', record };
+    }
+    const updated = await this.store.update(
+      info.id,
+      { autoStopAt: deadline, lastActivityAt: now.toISOString() },
+      { expectedVersion: record.version },
+    );
+    return { outcome: 'done', record: updated };
+  }
+}
+
+export function notFound(idOrName: string): CodedError {
+  return new CodedError('SANDBOX_NOT_FOUND', `sandbox ${idOrName} does not exist`, {
+    sandboxId: idOrName,
+  });
+}
