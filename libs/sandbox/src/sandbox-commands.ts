@@ -36,7 +36,7 @@ export interface SandboxCommand {
   /** After the event: counts as activity. */
   activity?: ActivityOptions;
   /**
-   * `throw` (the API's): a refusal or a missing sandbox is a CodedError. `skip` (a trigger's): it
+   * `throw` (the API's): a refusal or a missing sandbox is a CodedError. `skip` (a trigger's, the default): it
    * is a `skipped` outcome, saying why.
    */
   refusals?: 'throw' | 'skip';
@@ -54,6 +54,11 @@ export type CommandOutcome =
   | { outcome: 'done'; record: SandboxRecord }
   | { outcome: 'skipped'; why: string; record: SandboxRecord | null }
   | { outcome: 'busy' };
+
+/** The outcome of a command whose sandbox was loaded: there is a record either way. */
+type LoadedOutcome =
+  | { outcome: 'done'; record: SandboxRecord }
+  | { outcome: 'skipped'; why: string; record: SandboxRecord };
 
 /**
  * The one pipeline every command on a sandbox goes through, whoever triggers it (HTTP, a deadline
@@ -97,21 +102,17 @@ export class SandboxCommands {
     const why = command.unless?.(loaded);
     if (why) return { outcome: 'skipped', why, record: loaded };
 
-    let outcome: CommandOutcome = { outcome: 'done', record: loaded };
-    if (command.event !== undefined) {
-      outcome = await this.drive(loaded, command, signal);
-      if (outcome.outcome !== 'done' && command.activity === undefined) return outcome;
-    }
-    if (command.activity === undefined || outcome.outcome === 'busy') return outcome;
-    const record = outcome.record ?? loaded;
-    return this.touch(record, command, outcome);
+    // The event first (if any), then the activity it counts as (if any), on what it left.
+    const outcome = command.event === undefined ? null : await this.drive(loaded, command, signal);
+    if (command.activity === undefined) return outcome ?? { outcome: 'done', record: loaded };
+    return this.touch(outcome?.record ?? loaded, command, outcome);
   }
 
   private async drive(
     record: SandboxRecord,
     command: SandboxCommand,
     signal: AbortSignal,
-  ): Promise<CommandOutcome> {
+  ): Promise<LoadedOutcome> {
     const run = this.driver.open(record, signal);
     try {
       const finished = await run.finishInterrupted();
@@ -151,7 +152,7 @@ export class SandboxCommands {
     command: SandboxCommand,
     record: SandboxRecord,
     refusal: { code: CodedError['code']; message: string; details: Record<string, unknown> } | null,
-  ): CommandOutcome {
+  ): LoadedOutcome {
     if (refusal === null) return { outcome: 'skipped', why: 'no-op', record };
     if (command.refusals === 'throw') {
       throw new CodedError(refusal.code, refusal.message, refusal.details);
@@ -159,12 +160,15 @@ export class SandboxCommands {
     return { outcome: 'skipped', why: refusal.code, record };
   }
 
-  /** Activity: the idle deadline moves out, in the states the machine tags live. */
+  /**
+   * Activity: the idle deadline moves out, in the states the machine tags live. Elsewhere it is
+   * refused (keepalive) or nothing (implicit activity): then the event's outcome stands.
+   */
   private async touch(
     record: SandboxRecord,
     command: SandboxCommand,
-    outcome: CommandOutcome,
-  ): Promise<CommandOutcome> {
+    eventOutcome: LoadedOutcome | null,
+  ): Promise<LoadedOutcome> {
     const options = command.activity ?? {};
     const { info } = record;
     if (!stateAllows(info, 'keepAlive')) {
@@ -175,9 +179,7 @@ export class SandboxCommands {
           { sandboxId: info.id, state: info.state },
         );
       }
-      return outcome.outcome === 'done' && command.event !== undefined
-        ? outcome
-        : { outcome: 'skipped', why: 'not live', record };
+      return eventOutcome ?? { outcome: 'skipped', why: 'not live', record };
     }
     const now = new Date();
     const deadline = autoStopAt(info, now);
@@ -189,7 +191,7 @@ export class SandboxCommands {
       current !== null &&
       Date.parse(deadline) - Date.parse(current) < minMoveMs
     ) {
-      return { outcome: 'skipped', why: 'deadline barely moves', record };
+      return eventOutcome ?? { outcome: 'skipped', why: 'the deadline barely moves', record };
     }
     const updated = await this.store.update(
       info.id,
