@@ -4,7 +4,7 @@ import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
 import { autoStopAt } from './deadlines';
 import { SandboxDriver } from './sandbox-driver';
 import { SandboxEvents } from './sandbox-events';
-import { SandboxMachineEvent, stateAllows, verdictOf } from './sandbox.machine';
+import { capabilityVerdict, SandboxMachineEvent, verdictOf } from './sandbox.machine';
 
 /**
  * An event that needs a look at the world under the lock (the reconciler inspects the container
@@ -171,13 +171,10 @@ export class SandboxCommands {
   ): Promise<LoadedOutcome> {
     const options = command.activity ?? {};
     const { info } = record;
-    if (!stateAllows(info, 'keepAlive')) {
+    const verdict = capabilityVerdict(info, 'keepAlive');
+    if (verdict.verdict === 'refused') {
       if (options.required && command.refusals === 'throw') {
-        throw new CodedError(
-          'SANDBOX_NOT_RUNNING',
-          `sandbox ${info.id} is ${info.state}; only a pending or running sandbox can be kept alive`,
-          { sandboxId: info.id, state: info.state },
-        );
+        throw new CodedError(verdict.code, verdict.message, verdict.details);
       }
       return eventOutcome ?? { outcome: 'skipped', why: 'not live', record };
     }

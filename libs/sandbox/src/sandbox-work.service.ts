@@ -12,7 +12,7 @@ import {
 } from '@app/deployment';
 import type { SandboxInfo } from '@app/domain';
 import { SandboxService } from './sandbox.service';
-import { Capability, stateAllows } from './sandbox.machine';
+import { Capability, capabilityRefusal, capabilityVerdict } from './sandbox.machine';
 
 export interface ExecInput {
   /** argv, or one string run by `sh -c`. */
@@ -67,7 +67,7 @@ export class SandboxWorkService {
     data: Readable | Buffer,
     options: { mode?: number; size?: number; signal?: AbortSignal } = {},
   ): Promise<FileInfo> {
-    const containerId = await this.runningContainer(idOrName, 'write files to');
+    const containerId = await this.runningContainer(idOrName, 'writeFiles');
     return this.deployment.writeFile(containerId, path, data, {
       ...options,
       maxBytes: this.filesConfig.sizeLimitBytes,
@@ -77,7 +77,7 @@ export class SandboxWorkService {
   /** A file's content as a stream, or a directory's listing. */
   async read(idOrName: string, path: string, signal?: AbortSignal): Promise<FileRead> {
     const info = await this.sandboxes.get(idOrName);
-    const containerId = this.allowed(info, 'readFiles', 'read files from');
+    const containerId = this.allowed(info, 'readFiles');
     void this.sandboxes.recordActivity(info.id);
     return this.deployment.readFile(containerId, path, {
       maxBytes: this.filesConfig.sizeLimitBytes,
@@ -86,7 +86,7 @@ export class SandboxWorkService {
   }
 
   async deleteFile(idOrName: string, path: string): Promise<void> {
-    const containerId = await this.runningContainer(idOrName, 'delete files in');
+    const containerId = await this.runningContainer(idOrName, 'deleteFiles');
     await this.deployment.deleteFile(containerId, path);
   }
 
@@ -99,17 +99,16 @@ export class SandboxWorkService {
     }));
   }
 
-  private async runningContainer(idOrName: string, verb: string): Promise<string> {
-    return (await this.runningSandbox(idOrName, verb, 'writeFiles')).containerId;
+  private async runningContainer(idOrName: string, capability: Capability): Promise<string> {
+    return (await this.runningSandbox(idOrName, capability)).containerId;
   }
 
   private async runningSandbox(
     idOrName: string,
-    verb: string,
-    capability: Capability = 'exec',
+    capability: Capability,
   ): Promise<{ info: SandboxInfo; containerId: string }> {
     const info = await this.sandboxes.get(idOrName);
-    const containerId = this.allowed(info, capability, verb);
+    const containerId = this.allowed(info, capability);
     void this.sandboxes.recordActivity(info.id);
     return { info, containerId };
   }
@@ -123,7 +122,7 @@ export class SandboxWorkService {
     idOrName: string,
     input: ExecInput,
   ): Promise<{ containerId: string; request: ExecRequest }> {
-    const { info, containerId } = await this.runningSandbox(idOrName, 'run commands in');
+    const { info, containerId } = await this.runningSandbox(idOrName, 'exec');
     const request = this.toRequest(input);
     if (info.fromPool && info.envKeys.length > 0) {
       request.env = { ...(await this.sandboxes.envOf(info.id)), ...request.env };
@@ -132,9 +131,11 @@ export class SandboxWorkService {
   }
 
   /** The container, if the machine's state allows the work (its tags, no snapshot loaded). */
-  private allowed(info: SandboxInfo, capability: Capability, verb: string): string {
-    if (!stateAllows(info, capability) || info.containerId === null) throw notRunning(info, verb);
-    return info.containerId;
+  private allowed(info: SandboxInfo, capability: Capability): string {
+    const verdict = capabilityVerdict(info, capability);
+    if (verdict.verdict === 'accepted' && info.containerId !== null) return info.containerId;
+    const refusal = verdict.verdict === 'refused' ? verdict : capabilityRefusal(info, capability);
+    throw new CodedError(refusal.code, refusal.message, refusal.details);
   }
 
   private toRequest(input: ExecInput): ExecRequest {
@@ -155,13 +156,4 @@ export class SandboxWorkService {
       outputLimitBytes: this.execConfig.outputLimitBytes,
     };
   }
-}
-
-function notRunning(info: SandboxInfo, verb: string): CodedError {
-  const state = info.operation ? `${info.state} (${info.operation})` : info.state;
-  return new CodedError(
-    'SANDBOX_NOT_RUNNING',
-    `cannot ${verb} sandbox ${info.id}: it is ${state}`,
-    { sandboxId: info.id, state: info.state },
-  );
 }

@@ -6,6 +6,7 @@ import {
   HISTORY_LIMIT,
   SandboxFacts,
   SandboxRef,
+  capabilityVerdict,
   createSandboxMachine,
   restore,
   sandboxMachine,
@@ -300,6 +301,22 @@ describe('sandboxMachine', () => {
   });
 
   describe('what each state allows (tags, read without an actor)', () => {
+    it('refuses work with SANDBOX_NOT_RUNNING, saying the state', () => {
+      const stopping = { id: 'sb1', state: 'running', operation: 'stopping' } as const;
+      expect(capabilityVerdict(stopping, 'exec')).toEqual({
+        verdict: 'refused',
+        code: 'SANDBOX_NOT_RUNNING',
+        message: 'cannot run commands in sandbox sb1: it is running (stopping)',
+        details: { sandboxId: 'sb1', state: 'running' },
+      });
+      const stopped = { id: 'sb1', state: 'stopped', operation: null } as const;
+      expect(capabilityVerdict(stopped, 'readFiles')).toEqual({ verdict: 'accepted' });
+      expect(capabilityVerdict(stopped, 'keepAlive')).toMatchObject({
+        code: 'SANDBOX_NOT_RUNNING',
+        message: 'sandbox sb1 is stopped; only a pending or running sandbox can be kept alive',
+      });
+    });
+
     it.each([
       ['pending', 'starting', []],
       ['running', null, ['exec', 'writeFiles', 'readFiles', 'keepAlive']],

@@ -533,14 +533,47 @@ export interface StateView {
 }
 
 /** What work on a sandbox asks for: each is a tag of the states that allow it. */
-export type Capability = 'exec' | 'writeFiles' | 'readFiles' | 'keepAlive';
+export type Capability = 'exec' | 'writeFiles' | 'deleteFiles' | 'readFiles' | 'keepAlive';
 
 const CAPABILITY_TAGS: Readonly<Record<Capability, SandboxTag>> = {
   exec: 'exec',
   writeFiles: 'exec',
+  deleteFiles: 'exec',
   readFiles: 'read',
   keepAlive: 'live',
 };
+
+const CAPABILITY_VERBS: Readonly<Record<Exclude<Capability, 'keepAlive'>, string>> = {
+  exec: 'run commands in',
+  writeFiles: 'write files to',
+  deleteFiles: 'delete files in',
+  readFiles: 'read files from',
+};
+
+/** Whether a sandbox in this state allows the work, and if not, the refusal. */
+export function capabilityVerdict(
+  view: StateView & { id: string },
+  capability: Capability,
+): Verdict {
+  return stateAllows(view, capability)
+    ? { verdict: 'accepted' }
+    : capabilityRefusal(view, capability);
+}
+
+/** SANDBOX_NOT_RUNNING for the work, saying the state (and the operation in flight). */
+export function capabilityRefusal(
+  view: StateView & { id: string },
+  capability: Capability,
+): Verdict & { verdict: 'refused' } {
+  const details = { sandboxId: view.id, state: view.state };
+  if (capability === 'keepAlive') {
+    const message = `sandbox ${view.id} is ${view.state}; only a pending or running sandbox can be kept alive`;
+    return { verdict: 'refused', code: 'SANDBOX_NOT_RUNNING', message, details };
+  }
+  const state = view.operation ? `${view.state} (${view.operation})` : view.state;
+  const message = `cannot ${CAPABILITY_VERBS[capability]} sandbox ${view.id}: it is ${state}`;
+  return { verdict: 'refused', code: 'SANDBOX_NOT_RUNNING', message, details };
+}
 
 const tagCache = new Map<string, ReadonlySet<string>>();
 
