@@ -4,7 +4,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { z } from 'zod';
 import { ExecConfig, ResourcesConfig } from '@app/config';
 import { SandboxInfo, describeError, isCodedError } from '@app/domain';
-import { SandboxService, SandboxWorkService } from '@app/sandbox';
+import { SandboxService, SandboxWorkService, stateAllows } from '@app/sandbox';
 import { BashSessions, Observation } from './bash-sessions';
 import { ROCK_CODES, RockEnvelope, rockSuccess } from './rock-envelope';
 import { RockError, badRequest, isUnexpected, rockFailureOf } from './rock-errors';
@@ -100,9 +100,7 @@ export class RockSandboxes {
         );
       }
       // As on ROCK, polling the status of a live sandbox keeps it from going idle.
-      if (info.state === 'pending' || info.state === 'running') {
-        void this.sandboxes.recordActivity(info.id);
-      }
+      if (stateAllows(info, 'keepAlive')) void this.sandboxes.recordActivity(info.id);
       return toStatus(info, id);
     });
   }
@@ -131,10 +129,11 @@ export class RockSandboxes {
     return this.answer('restart sandbox', async (): Promise<RockStart> => {
       const { sandbox_id: id } = parseBody(idOnly, body);
       const info = await this.find(id);
-      if (info.state !== 'stopped') {
-        throw badRequest(`sandbox ${id} cannot be restarted: current state is '${info.state}'`);
-      }
-      return toStart(await this.sandboxes.restart(info.id), id);
+      // The machine decides; ROCK's wording of its refusal.
+      const restarted = await this.sandboxes.restart(info.id).catch((error: unknown) => {
+        throw refusedIn(error, (state) => `cannot be restarted: current state is '${state}'`, id);
+      });
+      return toStart(restarted, id);
     });
   }
 
@@ -142,12 +141,13 @@ export class RockSandboxes {
     return this.answer('delete sandbox', async () => {
       const { sandbox_id: id } = parseBody(idOnly, body);
       const info = await this.find(id);
-      if (info.state === 'pending' || info.state === 'running') {
-        throw badRequest(
-          `sandbox ${id} cannot be deleted: current state is '${info.state}', it must be stopped first`,
+      await this.sandboxes.delete(info.id, false).catch((error: unknown) => {
+        throw refusedIn(
+          error,
+          (state) => `cannot be deleted: current state is '${state}', it must be stopped first`,
+          id,
         );
-      }
-      await this.sandboxes.delete(info.id, false);
+      });
       return `${id} deleted`;
     });
   }
@@ -298,6 +298,16 @@ export class RockSandboxes {
       return failure;
     }
   }
+}
+
+/**
+ * The machine's INVALID_TRANSITION in ROCK's words (a 4000 either way, see rockCodeOf); any other
+ * error as it is.
+ */
+function refusedIn(error: unknown, saying: (state: string) => string, id: string): unknown {
+  if (!isCodedError(error, 'INVALID_TRANSITION')) return error;
+  const state = typeof error.details?.state === 'string' ? error.details.state : 'unknown';
+  return badRequest(`sandbox ${id} ${saying(state)}`);
 }
 
 function absolute(path: string, field: string): string {

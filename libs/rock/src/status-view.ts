@@ -1,5 +1,5 @@
 import { SandboxInfo, SandboxState } from '@app/domain';
-import { formatMemorySize } from '@app/sandbox';
+import { formatMemorySize, stateAllows, stateHasTag } from '@app/sandbox';
 import { OWNER_LABELS } from './start-request';
 
 /** One phase of a start as ROCK reports it (`PhaseStatus`). */
@@ -49,7 +49,8 @@ export interface RockStart {
 
 /** A sandbox whose last transition was a failed create or restart. */
 export function failedToStart(info: SandboxInfo): boolean {
-  return info.state === 'stopped' && info.stateHistory.at(-1)?.event === 'startFailed';
+  // The last transition says it: it entered stopped, and nothing happened since.
+  return info.stateHistory.at(-1)?.event === 'startFailed';
 }
 
 /**
@@ -58,7 +59,7 @@ export function failedToStart(info: SandboxInfo): boolean {
  * phase and raises its reason instead of an opaque "not found".
  */
 export function visibleByDefault(info: SandboxInfo): boolean {
-  return info.state === 'pending' || info.state === 'running' || failedToStart(info);
+  return stateAllows(info, 'keepAlive') || failedToStart(info);
 }
 
 /**
@@ -76,7 +77,7 @@ export function phasesOf(info: SandboxInfo): Record<string, RockPhase> {
       },
     };
   }
-  if (info.state === 'pending') {
+  if (stateHasTag(info, 'starting')) {
     const restarting = info.stateHistory.at(-1)?.event === 'restart';
     return restarting
       ? { image_pull: done, docker_run: { status: 'running', message: 'starting the container' } }
@@ -95,7 +96,8 @@ export function toStatus(info: SandboxInfo, requestedId: string): RockStatus {
     sandbox_id: requestedId,
     status: phasesOf(info),
     state: info.state,
-    is_alive: info.state === 'running' && info.operation === null,
+    // Alive: the machine takes exec now (running, nothing in flight).
+    is_alive: stateAllows(info, 'exec'),
     port_mapping: { ...info.ports },
     host_name: hostNameOf(info),
     host_ip: info.host,
