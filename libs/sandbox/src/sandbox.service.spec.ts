@@ -75,7 +75,7 @@ function build(env: Record<string, string> = {}, effectsKeyring?: SecretsKeyring
     resources,
     pool,
   );
-  return { service, store, deployment, pool, events };
+  return { service, store, deployment, pool, events, metrics };
 }
 
 describe(SandboxService.name, () => {
@@ -293,6 +293,16 @@ describe(SandboxService.name, () => {
     expect(sandbox.stateHistory).toEqual([
       expect.objectContaining({ from: 'pending', to: 'stopped', event: 'startFailed' }),
     ]);
+  });
+
+  it('should count a create whose start failed as a failed create', async () => {
+    const { service, deployment, metrics } = build();
+    deployment.failNext('provision', new CodedError('IMAGE_UNAVAILABLE', 'no such image'));
+    await service.create({ image: 'img' }, { wait: true });
+    const counted = await metrics.registry.getSingleMetricAsString('sandboxd_operations_total');
+    expect(counted).toContain(
+      'sandboxd_operations_total{operation="create",outcome="CONTAINER_FAILED"} 1',
+    );
   });
 
   it('should report a restart of a vanished container and end in stopped', async () => {

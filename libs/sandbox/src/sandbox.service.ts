@@ -136,14 +136,17 @@ export class SandboxService {
       if (!result.created) existing = result.record;
       return result.created ? result.record : null;
     };
-    const run = this.metrics
-      .time('create', () =>
-        this.commands.run({ sandboxId: id, lock: 'wait', event: null, load: insert }),
-      )
-      .then((outcome) => {
-        if (outcome.outcome === 'busy' || outcome.record === null) return existing!;
-        return outcome.record;
+    // Timed and counted on the record it ends with (a failed start is a failed create).
+    const run = this.metrics.time('create', async () => {
+      const outcome = await this.commands.run({
+        sandboxId: id,
+        lock: 'wait',
+        event: null,
+        load: insert,
       });
+      if (outcome.outcome === 'busy' || outcome.record === null) return existing!;
+      return outcome.record;
+    });
     void run.catch(releaseMember);
     const refill = () => this.pool.refill(spec);
     void run.then(refill, refill);
