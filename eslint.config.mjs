@@ -3,10 +3,10 @@ import eslint from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
-// The one-way library graph: app → {scheduler, rock} → sandbox → {meta-store, deployment} → config
-// → domain, and quota → domain. rock (ROCK compatibility) translates onto sandbox's public
-// services. The domain (the sandbox model and the coded errors) imports no other library. The leaf
-// libraries import only their own config slices.
+// The one-way library graph: app → {scheduler, rock, e2b} → sandbox → {meta-store, deployment} →
+// config → domain, and quota → domain. rock (ROCK compatibility) and e2b (E2B compatibility)
+// translate onto sandbox's public services. The domain (the sandbox model and the coded errors)
+// imports no other library. The leaf libraries import only their own config slices.
 const LIBRARIES = [
   'domain',
   'config',
@@ -16,6 +16,7 @@ const LIBRARIES = [
   'sandbox',
   'scheduler',
   'rock',
+  'e2b',
 ];
 const deepImport = {
   group: ['@app/*/src', '@app/*/src/**'],
@@ -57,6 +58,7 @@ export default tseslint.config(
       '**/*.js',
       '**/*.mjs',
       'libs/sdk/src/generated/',
+      'libs/e2b/src/gen/',
     ],
   },
   eslint.configs.recommended,
@@ -129,10 +131,26 @@ export default tseslint.config(
     },
   },
   {
+    files: ['libs/e2b/**/*.ts'],
+    rules: {
+      'no-restricted-imports': onlyImports(
+        ['domain', 'config', 'sandbox'],
+        ['E2bConfig', 'ExecConfig', 'FilesConfig', 'DockerConfig'],
+      ),
+    },
+  },
+  {
     // The HTTP edge speaks the domain's language: never storage or Docker types.
     files: ['apps/sandbox-api/**/*.ts'],
     rules: {
-      'no-restricted-imports': onlyImports(['domain', 'config', 'sandbox', 'scheduler', 'rock']),
+      'no-restricted-imports': onlyImports([
+        'domain',
+        'config',
+        'sandbox',
+        'scheduler',
+        'rock',
+        'e2b',
+      ]),
     },
   },
   {

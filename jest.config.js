@@ -1,5 +1,5 @@
 // Unit tests: pure logic and services with fakes, beside their subject. No network.
-const moduleNameMapper = { '^@app/([a-z-]+)(.*)$': '<rootDir>/libs/$1/src$2' };
+const moduleNameMapper = { '^@app/([a-z0-9-]+)(.*)$': '<rootDir>/libs/$1/src$2' };
 
 module.exports = {
   moduleFileExtensions: ['js', 'json', 'ts'],

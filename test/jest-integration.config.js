@@ -6,6 +6,6 @@ module.exports = {
   testRegex: '\\.int-spec\\.ts$',
   transform: { '^.+\\.ts$': 'ts-jest' },
   testEnvironment: 'node',
-  moduleNameMapper: { '^@app/([a-z-]+)(.*)$': '<rootDir>/libs/$1/src$2' },
+  moduleNameMapper: { '^@app/([a-z0-9-]+)(.*)$': '<rootDir>/libs/$1/src$2' },
   testTimeout: 60000,
 };

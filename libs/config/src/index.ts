@@ -2,6 +2,7 @@ export { configProviders, CONFIG_SLICES, LOADED_CONFIG, loadConfig } from './loa
 export type { ConfigSlices } from './load-config';
 export { AppConfigModule } from './config.module';
 export { DockerConfig } from './slices/docker.config';
+export { E2bConfig } from './slices/e2b.config';
 export { ExecConfig } from './slices/exec.config';
 export { FilesConfig } from './slices/files.config';
 export { LifecycleConfig } from './slices/lifecycle.config';

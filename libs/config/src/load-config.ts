@@ -1,6 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import type { SliceDefinition } from './env/slice';
 import { DOCKER_SLICE } from './slices/docker.config';
+import { E2B_SLICE } from './slices/e2b.config';
 import { EXEC_SLICE } from './slices/exec.config';
 import { FILES_SLICE } from './slices/files.config';
 import { LIFECYCLE_SLICE } from './slices/lifecycle.config';
@@ -25,6 +26,7 @@ export const CONFIG_SLICES = {
   scheduler: SCHEDULER_SLICE,
   pool: POOL_SLICE,
   logDir: LOG_DIR_SLICE,
+  e2b: E2B_SLICE,
 } as const;
 
 type Slices = typeof CONFIG_SLICES;
