@@ -7,6 +7,7 @@ import { AdminController } from './admin.controller';
 import { HealthController } from './health.controller';
 import { ErrorFilter } from './http/error.filter';
 import { createValidationPipe } from './http/validation.pipe';
+import { E2bApiModule } from './e2b/e2b-api.module';
 import { RockApiModule } from './rock/rock-api.module';
 import { SandboxController } from './sandbox.controller';
 import { SandboxWorkController } from './sandbox-work.controller';
@@ -14,7 +15,7 @@ import { SandboxWorkController } from './sandbox-work.controller';
 /** Composition root. The pipe and filter are providers, so tests get exactly production's. */
 @Module({
   controllers: [AdminController, HealthController, SandboxController, SandboxWorkController],
-  imports: [AppConfigModule, SandboxModule, SchedulerModule, RockApiModule],
+  imports: [AppConfigModule, SandboxModule, SchedulerModule, RockApiModule, E2bApiModule],
   providers: [
     { provide: APP_FILTER, useClass: ErrorFilter },
     { provide: APP_PIPE, useFactory: createValidationPipe },

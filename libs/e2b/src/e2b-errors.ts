@@ -1,0 +1,128 @@
+import { Code, ConnectError } from '@connectrpc/connect';
+import { ErrorCode, describeError, isCodedError } from '@app/domain';
+
+/**
+ * A control-plane failure as E2B's API answers it: the HTTP status and the JSON body
+ * `{code, message}`, whose `code` repeats the status (the SDK reads `body.code === 404`, not the
+ * status, to tell "not found" from a failure).
+ */
+export class E2bApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'E2bApiError';
+  }
+
+  get body(): { code: number; message: string } {
+    return { code: this.status, message: this.message };
+  }
+}
+
+/** The HTTP status of a domain error on E2B's API; no client mistake is a 5xx. */
+export function statusOfCode(code: ErrorCode): number {
+  switch (code) {
+    case 'VALIDATION_FAILED':
+    case 'MALFORMED_JSON':
+    case 'JSON_TOO_DEEP':
+    case 'NOT_A_DIRECTORY':
+    case 'NOT_A_FILE':
+    case 'SYMLINK_LOOP':
+    case 'UNSUPPORTED_ENCODING':
+    case 'IMAGE_UNAVAILABLE':
+    case 'DISK_LIMIT_UNSUPPORTED':
+    case 'EXCEEDS_HOST_CAPACITY':
+    case 'EXEC_FAILED':
+      return 400;
+    case 'REGISTRY_NOT_ALLOWED':
+      return 403;
+    case 'ROUTE_NOT_FOUND':
+    case 'FILE_NOT_FOUND':
+    case 'SANDBOX_NOT_FOUND':
+      return 404;
+    case 'INVALID_TRANSITION':
+    case 'SANDBOX_NOT_RUNNING':
+    case 'SANDBOX_PROTECTED':
+    case 'CONTAINER_MISSING':
+    case 'RESTART_UNSUPPORTED':
+    case 'SANDBOX_BUSY':
+    case 'NAME_CONFLICT':
+    case 'IDEMPOTENCY_CONFLICT':
+    case 'CONCURRENT_MODIFICATION':
+    case 'PATH_PROTECTED':
+      return 409;
+    case 'PAYLOAD_TOO_LARGE':
+    case 'FILE_TOO_LARGE':
+      return 413;
+    case 'INSUFFICIENT_CAPACITY':
+      return 429;
+    case 'CONTAINER_FAILED':
+      return 502;
+    case 'PORTS_EXHAUSTED':
+    case 'RUNTIME_UNAVAILABLE':
+    case 'STORE_UNAVAILABLE':
+    case 'EXEC_OUTPUT_BUDGET_EXHAUSTED':
+      return 503;
+    case 'ENGINE_TIMEOUT':
+      return 504;
+    case 'SECRETS_UNREADABLE':
+    case 'RECORD_CORRUPT':
+    case 'INTERNAL_ERROR':
+      return 500;
+    default: {
+      const unreachable: never = code;
+      return unreachable;
+    }
+  }
+}
+
+export function apiErrorOf(error: unknown): E2bApiError {
+  if (error instanceof E2bApiError) return error;
+  if (isCodedError(error)) return new E2bApiError(statusOfCode(error.code), error.message);
+  return new E2bApiError(500, `internal error: ${describeError(error)}`);
+}
+
+/**
+ * A data-plane failure as a Connect error the SDK turns into its own typed error. A sandbox that
+ * is gone or not running answers `unavailable`, as envd behind E2B's proxy does (the SDK reports
+ * it as the sandbox's timeout).
+ */
+export function connectErrorOf(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (error instanceof E2bApiError)
+    return new ConnectError(error.message, codeOfStatus(error.status));
+  if (!isCodedError(error)) return new ConnectError(describeError(error), Code.Internal);
+  if (GONE.includes(error.code)) return new ConnectError(error.message, Code.Unavailable);
+  return new ConnectError(error.message, codeOfStatus(statusOfCode(error.code)));
+}
+
+/** Codes that mean the sandbox is not there to serve envd (as a dead sandbox behind E2B's proxy). */
+const GONE: readonly ErrorCode[] = [
+  'SANDBOX_NOT_FOUND',
+  'SANDBOX_NOT_RUNNING',
+  'CONTAINER_MISSING',
+];
+
+function codeOfStatus(status: number): Code {
+  if (status === 404) return Code.NotFound;
+  if (status === 409) return Code.FailedPrecondition;
+  if (status === 413 || status === 429) return Code.ResourceExhausted;
+  if (status === 503) return Code.Unavailable;
+  if (status === 504) return Code.DeadlineExceeded;
+  if (status >= 500) return Code.Internal;
+  return Code.InvalidArgument;
+}
+
+/** The REST status of a data-plane failure (GET/POST /files): a gone sandbox is 502. */
+export function envdStatusOf(error: unknown): { status: number; message: string } {
+  if (isCodedError(error)) {
+    if (GONE.includes(error.code)) return { status: 502, message: error.message };
+    return { status: statusOfCode(error.code), message: error.message };
+  }
+  if (error instanceof E2bApiError) return { status: error.status, message: error.message };
+  return { status: 500, message: `internal error: ${describeError(error)}` };
+}
+
+export const badRequest = (message: string): E2bApiError => new E2bApiError(400, message);
+export const notFound = (message: string): E2bApiError => new E2bApiError(404, message);

@@ -1,0 +1,157 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ConnectError } from '@connectrpc/connect';
+import { FilesConfig } from '@app/config';
+import { CodedError } from '@app/domain';
+import { SandboxWorkService } from '@app/sandbox';
+import { E2bApiError, envdStatusOf } from './e2b-errors';
+import { resolvePath } from './envd-paths';
+
+type Reply = (status: number, body?: unknown) => void;
+
+/**
+ * envd's `GET /files` (the raw bytes) and `POST /files` (multipart with the target path as each
+ * part's filename, or octet-stream with `?path=`), through Docker's archive API as /v1's files.
+ * Missing parent directories are created, as envd does.
+ */
+export class EnvdFiles {
+  constructor(
+    private readonly filesConfig: FilesConfig,
+    private readonly work: SandboxWorkService,
+  ) {}
+
+  async download(req: IncomingMessage, res: ServerResponse, url: URL, reply: Reply): Promise<void> {
+    try {
+      const { sandboxId, user } = this.caller(req, url);
+      const path = this.path(url.searchParams.get('path'), user);
+      const read = await this.work.read(sandboxId, path);
+      if (read.kind !== 'file') throw new E2bApiError(400, `path ${path} is a directory`);
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(read.info.size),
+        'content-disposition': `attachment; filename="${encodeURIComponent(posix.basename(path))}"`,
+      });
+      await pipeline(read.content, res);
+    } catch (error) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      this.fail(error, reply);
+    }
+  }
+
+  async upload(req: IncomingMessage, url: URL, reply: Reply): Promise<void> {
+    try {
+      const { sandboxId, user } = this.caller(req, url);
+      const type = req.headers['content-type'] ?? '';
+      const written: { path: string; name: string; type: 'file' }[] = [];
+      if (type.startsWith('multipart/form-data')) {
+        const form = await new Response(
+          Readable.toWeb(this.capped(req)) as ReadableStream<Uint8Array>,
+          { headers: { 'content-type': type } },
+        ).formData();
+        const files = form
+          .getAll('file')
+          .filter((part) => typeof part !== 'string')
+          .map((part) => part as Blob & { name: string });
+        if (files.length === 0) throw new E2bApiError(400, 'no file part in the upload');
+        const only = url.searchParams.get('path');
+        for (const file of files) {
+          const target = this.path(files.length === 1 && only ? only : file.name, user);
+          await this.write(sandboxId, target, Buffer.from(await file.arrayBuffer()), user);
+          written.push({ path: target, name: posix.basename(target), type: 'file' });
+        }
+      } else {
+        const target = this.path(url.searchParams.get('path'), user);
+        const chunks: Buffer[] = [];
+        for await (const chunk of this.capped(req)) chunks.push(chunk as Buffer);
+        await this.write(sandboxId, target, Buffer.concat(chunks), user);
+        written.push({ path: target, name: posix.basename(target), type: 'file' });
+      }
+      reply(200, written);
+    } catch (error) {
+      this.fail(error, reply);
+    }
+  }
+
+  private caller(req: IncomingMessage, url: URL): { sandboxId: string; user?: string } {
+    const sandboxId = req.headers['e2b-sandbox-id'];
+    if (typeof sandboxId !== 'string' || !sandboxId) {
+      throw new E2bApiError(
+        400,
+        'the E2b-Sandbox-Id header is missing: set E2B_SANDBOX_URL (or sandboxUrl) to this server and use e2b >= 2.15',
+      );
+    }
+    const user = url.searchParams.get('username') || basicUser(req.headers.authorization);
+    return { sandboxId, user: user || undefined };
+  }
+
+  private path(raw: string | null, user: string | undefined): string {
+    if (!raw) throw new E2bApiError(400, 'path is required');
+    try {
+      return resolvePath(raw, user);
+    } catch (error) {
+      throw new E2bApiError(400, error instanceof ConnectError ? error.rawMessage : 'bad path');
+    }
+  }
+
+  /** The request body, failing past FILE_SIZE_LIMIT (the limit of /v1's writes). */
+  private capped(req: IncomingMessage): Readable {
+    const limit = this.filesConfig.sizeLimitBytes;
+    let seen = 0;
+    const capped = new Readable({ read() {} });
+    req.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > limit + 64 * 1024) {
+        capped.destroy(
+          new E2bApiError(413, `the upload is larger than FILE_SIZE_LIMIT (${limit} bytes)`),
+        );
+        req.destroy();
+        return;
+      }
+      capped.push(chunk);
+    });
+    req.on('end', () => capped.push(null));
+    req.on('error', (error) => capped.destroy(error));
+    return capped;
+  }
+
+  private async write(sandboxId: string, path: string, data: Buffer, user?: string): Promise<void> {
+    const parent = posix.dirname(path);
+    if (parent !== '/') {
+      const made = await this.work.exec(sandboxId, {
+        command: ['mkdir', '-p', '--', parent],
+        user,
+        timeoutSeconds: 30,
+      });
+      try {
+        if (made.exitCode !== 0) {
+          throw new E2bApiError(
+            400,
+            `could not create ${parent}: ${made.stderr.toString('utf8').trim()}`,
+          );
+        }
+      } finally {
+        made.release();
+      }
+    }
+    await this.work.writeFile(sandboxId, path, data);
+  }
+
+  private fail(error: unknown, reply: Reply): void {
+    if (error instanceof CodedError && error.code === 'FILE_NOT_FOUND') {
+      reply(404, { code: 404, message: error.message });
+      return;
+    }
+    const { status, message } = envdStatusOf(error);
+    reply(status, { code: status, message });
+  }
+}
+
+function basicUser(header: string | undefined): string | undefined {
+  if (!header?.startsWith('Basic ')) return undefined;
+  return Buffer.from(header.slice(6), 'base64').toString('utf8').split(':')[0] || undefined;
+}

@@ -1,0 +1,10 @@
+/**
+ * E2B compatibility: the e2b SDK drives sandboxd unchanged. E2B's control plane and envd's data
+ * plane (Connect RPC, JSON over HTTP/1.1, plus /files and /health) on one listener, translated onto
+ * the domain's services (@app/sandbox); processes keep their state in the container
+ * (process-scripts.ts), so any replica serves them.
+ */
+export { E2bModule } from './e2b.module';
+export { E2bServer } from './e2b-server';
+export { E2bControlPlane, DEFAULT_TIMEOUT_SECONDS, accessTokenOf } from './control-plane';
+export { ENVD_VERSION } from './sandbox-view';
