@@ -6,6 +6,10 @@ module.exports = {
   testRegex: '\\.e2e-spec\\.ts$',
   transform: { '^.+\\.ts$': 'ts-jest' },
   testEnvironment: 'node',
-  moduleNameMapper: { '^@app/([a-z-]+)(.*)$': '<rootDir>/libs/$1/src$2' },
+  moduleNameMapper: {
+    '^@app/([a-z0-9-]+)(.*)$': '<rootDir>/libs/$1/src$2',
+    // e2b's CommonJS build requires ESM-only chalk 5 (see the stub).
+    '^chalk$': '<rootDir>/test/support/chalk-stub.js',
+  },
   testTimeout: 120000,
 };
