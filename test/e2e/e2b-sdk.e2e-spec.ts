@@ -1,7 +1,7 @@
 import { CommandExitError, Sandbox } from 'e2b';
 import { Sandbox as OldSandbox } from 'e2b-2.50';
 import { E2bServer } from '@app/e2b';
-import { Backend, TestApp, createTestApp, eventually } from '../support/app';
+import { Backend, TestApp, appFromEnv, createTestApp, eventually } from '../support/app';
 import { DEMO_IMAGE, ensureDemoImage } from '../support/docker';
 
 /**
@@ -83,6 +83,15 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('e2b SDK (%s)', (backend)
     expect(await sbx.commands.kill(999_999)).toBe(false);
   });
 
+  it('should feed stdin to a command and close it', async () => {
+    const cat = await sbx.commands.run('cat', { background: true, stdin: true });
+    await sbx.commands.sendStdin(cat.pid, 'fed through stdin\n');
+    await sbx.commands.closeStdin(cat.pid);
+    const done = await cat.wait();
+    expect(done.stdout).toBe('fed through stdin\n');
+    expect(done.exitCode).toBe(0);
+  });
+
   it('should read and write files, text and binary, and list, check, make and remove', async () => {
     const bytes = new Uint8Array([0, 1, 2, 255, 254, 10, 13]);
     await sbx.files.write('/tmp/data/bin.dat', bytes.buffer);
@@ -124,6 +133,63 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('e2b SDK (%s)', (backend)
     expect((await resumed.commands.run('echo back')).stdout).toBe('back\n');
   });
 
+  it('should answer bad data-plane input with the errors the SDK types, never a 5xx or a hang', async () => {
+    const url = opts.sandboxUrl;
+    const rpc = (path: string, body: string, headers: Record<string, string> = {}) =>
+      fetch(`${url}/${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'connect-protocol-version': '1',
+          'e2b-sandbox-id': sbx.sandboxId,
+          ...headers,
+        },
+        body,
+      });
+    // An unknown sandbox: unavailable, as a dead sandbox behind E2B's proxy.
+    const unknown = await rpc('process.Process/List', '{}', { 'e2b-sandbox-id': 'nosuchsandbox' });
+    expect(await unknown.json()).toMatchObject({ code: 'unavailable' });
+    // Malformed JSON, and a stream frame that lies about its length.
+    const malformed = await rpc('filesystem.Filesystem/Stat', '{"path":');
+    expect(malformed.status).toBeLessThan(500);
+    expect(await malformed.json()).toMatchObject({ code: 'invalid_argument' });
+    const frame = await fetch(`${url}/process.Process/Start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/connect+json', 'e2b-sandbox-id': sbx.sandboxId },
+      body: Buffer.from([0, 0, 0, 0, 200, 0x7b, 0x7d]),
+    });
+    expect(frame.status).toBeLessThan(500);
+    // An unknown pid, and huge stdin.
+    await expect(sbx.commands.kill(424_242)).resolves.toBe(false);
+    await expect(sbx.commands.sendStdin(424_242, 'x')).rejects.toThrow(/not found/i);
+    const huge = await rpc(
+      'process.Process/SendInput',
+      JSON.stringify({
+        process: { pid: 1 },
+        input: { stdin: Buffer.alloc(2 * 1024 * 1024).toString('base64') },
+      }),
+    );
+    expect(huge.status).toBeLessThan(500);
+    // Paths: `..` stays inside the container, a write onto a directory is refused.
+    await sbx.files.write('/tmp/inside.txt', 'in');
+    expect(await sbx.files.read('/tmp/../../tmp/inside.txt')).toBe('in');
+    await expect(sbx.files.write('/tmp', 'not a file')).rejects.toThrow();
+    // Unserved features answer unimplemented, with a message.
+    const watch = await rpc('filesystem.Filesystem/CreateWatcher', '{"path":"/tmp"}');
+    expect(await watch.json()).toMatchObject({ code: 'unimplemented' });
+    // The control plane's errors carry `code`, the SDK's way of telling 404 from a failure.
+    const missing = await fetch(`${url}/sandboxes/nosuchsandbox`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ code: 404, message: expect.any(String) });
+    const badCreate = await fetch(`${url}/v2/sandboxes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"templateID":"base","timeout":-5}',
+    });
+    expect(badCreate.status).toBe(400);
+    expect((await fetch(`${url}/health`)).status).toBe(204);
+  });
+
   it('should kill, and answer false for a sandbox that is gone', async () => {
     expect(await sbx.kill()).toBe(true);
     expect(await Sandbox.kill(sbx.sandboxId, opts)).toBe(false);
@@ -152,5 +218,44 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('e2b SDK (%s)', (backend)
 
   it('should refuse an unknown template with a clear message', async () => {
     await expect(Sandbox.create('no-such-template', opts)).rejects.toThrow(/template/);
+  });
+});
+
+describe('e2b SDK across two API replicas (postgres+redis)', () => {
+  let t: TestApp;
+  let other: { app: { close(): Promise<void>; get: TestApp['app']['get'] } };
+  let a: { apiKey: string; apiUrl: string; sandboxUrl: string };
+  let b: typeof a;
+
+  beforeAll(async () => {
+    await ensureDemoImage();
+    t = await createTestApp('postgres+redis', {
+      E2B_PORT: '0',
+      E2B_TEMPLATES: `base=${DEMO_IMAGE}`,
+    });
+    other = await appFromEnv(t.env);
+    const at = (port: number | null) => `http://127.0.0.1:${port}`;
+    const urlA = at(t.app.get(E2bServer).port);
+    const urlB = at(other.app.get(E2bServer).port);
+    a = { apiKey: 'k', apiUrl: urlA, sandboxUrl: urlA };
+    b = { apiKey: 'k', apiUrl: urlB, sandboxUrl: urlB };
+  }, 120_000);
+
+  afterAll(async () => {
+    await other?.app.close();
+    await t?.close();
+  });
+
+  it('should list, reattach to and kill a background command from the other replica', async () => {
+    const onA = await Sandbox.create(a);
+    const bg = await onA.commands.run('sleep 60', { background: true, timeoutMs: 0 });
+    const onB = await Sandbox.connect(onA.sandboxId, b);
+    expect((await onB.commands.list()).map((p) => p.pid)).toContain(bg.pid);
+    const short = await onA.commands.run('sleep 1; exit 4', { background: true });
+    const reattached = await onB.commands.connect(short.pid);
+    await expect(reattached.wait()).rejects.toMatchObject({ exitCode: 4 });
+    expect(await onB.commands.kill(bg.pid)).toBe(true);
+    expect((await onA.commands.list()).map((p) => p.pid)).not.toContain(bg.pid);
+    expect(await onB.kill()).toBe(true);
   });
 });

@@ -17,6 +17,7 @@ import {
   StartResponse,
   StartResponseSchema,
 } from './gen/process/process_pb';
+import { keepaliveIntervalMs, withKeepalive } from './keepalive';
 import { LiveProcesses, ProcessOutput } from './live-processes';
 import {
   CLOSE_STDIN_SCRIPT,
@@ -183,16 +184,31 @@ export class EnvdProcess {
       return;
     }
     // Pumped by another replica (or a restarted one): its output is not here; its end is.
-    const check = await this.helper(ctx, WAIT_SCRIPT, [String(pid)], undefined, 1);
-    if (check.startsWith('none'))
+    const check = await this.helper(ctx, WAIT_SCRIPT, [String(pid), '0']);
+    if (check.startsWith('none')) {
       throw new ConnectError(`process with pid ${pid} not found`, Code.NotFound);
+    }
     yield create(ConnectResponseSchema, { event: { event: { case: 'start', value: { pid } } } });
-    const answer = check.startsWith('end')
-      ? check
-      : await this.helper(ctx, WAIT_SCRIPT, [String(pid)], undefined, this.timeoutSeconds(ctx));
+    let answer = check;
+    if (!check.startsWith('end')) {
+      const waited = this.helper(ctx, WAIT_SCRIPT, [String(pid), '1'], undefined, {
+        timeoutSeconds: this.timeoutSeconds(ctx),
+        signal: ctx.signal,
+      });
+      const interval = keepaliveIntervalMs(ctx.requestHeader.get('keepalive-ping-interval'));
+      for await (const item of withKeepalive(single(waited), interval)) {
+        if (item === 'keepalive') {
+          yield create(ConnectResponseSchema, {
+            event: { event: { case: 'keepalive', value: {} } },
+          });
+        } else {
+          answer = item;
+        }
+      }
+    }
     const rc = answer.trim().split(' ')[1];
     yield create(ConnectResponseSchema, {
-      event: { event: { case: 'end', value: endOf(rc === undefined ? null : Number(rc), false) } },
+      event: { event: { case: 'end', value: endOf(rc ? Number(rc) : null, false) } },
     });
   }
 
@@ -203,8 +219,13 @@ export class EnvdProcess {
   ): AsyncGenerator<T> {
     const onAbort = () => subscription.close();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const interval = keepaliveIntervalMs(ctx.requestHeader.get('keepalive-ping-interval'));
     try {
-      for await (const out of subscription) {
+      for await (const out of withKeepalive(subscription, interval)) {
+        if (out === 'keepalive') {
+          yield create(schema, { event: { event: { case: 'keepalive', value: {} } } }) as T;
+          continue;
+        }
         if (out.type === 'end') {
           yield create(schema, {
             event: { event: { case: 'end', value: endOf(out.exitCode, out.timedOut) } },
@@ -283,18 +304,26 @@ export class EnvdProcess {
     script: string,
     args: string[],
     stdin?: Uint8Array,
-    timeoutSeconds = HELPER_TIMEOUT_SECONDS,
+    {
+      timeoutSeconds = HELPER_TIMEOUT_SECONDS,
+      signal,
+    }: { timeoutSeconds?: number; signal?: AbortSignal } = {},
   ): Promise<string> {
     const sandboxId = sandboxIdOf((n) => ctx.requestHeader.get(n));
     const user = userOf((n) => ctx.requestHeader.get(n));
     let out: string;
     try {
-      const result = await this.work.exec(sandboxId, {
-        command: ['sh', '-c', script, 'sh', ...args],
-        stdin: stdin === undefined ? undefined : Buffer.from(stdin).toString('latin1'),
-        user,
-        timeoutSeconds,
-      });
+      const result = await this.work.exec(
+        sandboxId,
+        {
+          command: ['sh', '-c', script, 'sh', ...args],
+          // ExecInput takes text: stdin that is not UTF-8 is not passed byte for byte.
+          stdin: stdin === undefined ? undefined : Buffer.from(stdin).toString('utf8'),
+          user,
+          timeoutSeconds,
+        },
+        signal,
+      );
       try {
         out = result.stdout.toString('utf8');
       } finally {
@@ -323,4 +352,8 @@ function endOf(exitCode: number | null, timedOut: boolean) {
     status: timedOut ? 'signal: killed' : exitCode === null ? 'unknown' : `exit status ${code}`,
     error: timedOut ? 'the process was killed at its timeout' : undefined,
   };
+}
+
+async function* single<T>(value: Promise<T>): AsyncGenerator<T> {
+  yield await value;
 }

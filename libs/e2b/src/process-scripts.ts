@@ -85,12 +85,16 @@ read -r k < "$b/$p/keep" 2>/dev/null || { echo nostdin; exit 0; }
 kill "$k" 2>/dev/null; echo ok`;
 
 /**
- * Args: pid. Waits (polling each second) until the process ends; prints `none` when there is no
- * such process, else `end <exit code>` (empty when it was killed before it could write one).
+ * Args: pid, wait (1: poll each second until the process ends). Prints `none` when there is no
+ * such process, `running` (without wait), else `end <exit code>` (empty when it was killed before
+ * it could write one).
  */
-export const WAIT_SCRIPT = `p=$1
+export const WAIT_SCRIPT = `p=$1 w=$2
 ${BOOT_DIR}
 [ -d "$b/$p" ] || { echo none; exit 0; }
-while [ ! -f "$b/$p/exit" ] && [ -d "/proc/$p" ]; do sleep 1; done
+while [ ! -f "$b/$p/exit" ] && [ -d "/proc/$p" ]; do
+  [ "$w" = 1 ] || { echo running; exit 0; }
+  sleep 1
+done
 rc=; read -r rc < "$b/$p/exit" 2>/dev/null
 echo "end $rc"`;
