@@ -1,0 +1,147 @@
+/**
+ * What does a command through the e2b SDK cost against a native exec?
+ *
+ *   npx ts-node -r tsconfig-paths/register bench/e2b-exec.bench.ts
+ *
+ * Needs the Docker engine, the PostgreSQL and Redis of the integration tests and a build (npm run
+ * build): the server is dist/apps/sandbox-api/main.js in its own process on 127.0.0.1 (scheduler
+ * off) with its E2B listener on. Per backend it creates one sandbox of the demo image through
+ * the SDK (Sandbox.create, template base), then times, in pairs interleaved:
+ *
+ *   e2b     sbx.commands.run('true'): the SDK's Connect stream of process.Process/Start, which
+ *           runs `/bin/bash -l -c true` (the SDK's fixed shell) under sandboxd's process wrapper
+ *   native  POST /v1/sandboxes/:id/exec {"command": ["true"]} in the same sandbox
+ *
+ * Prints n, medians and p95s and their ratios. Target: e2b / native ≤ 1.3 at the median; exits 1
+ * when missed. Writes bench/results/e2b-exec.json. Everything is removed at the end.
+ * Env: BENCH_SAMPLES (pairs, default 100), BENCH_WARMUP (default 5), BENCH_BACKENDS.
+ */
+import 'reflect-metadata';
+import { DEMO_IMAGE, ensureDemoImage } from '../test/support/docker';
+import { Backend, backendsFromEnv, benchEnv } from './support/app';
+import { e2bListener, loadE2b } from './support/e2b';
+import { apiExec } from './support/exec';
+import { Cleanups, runBenchmark } from './support/run';
+import { BenchServer, staleBuild } from './support/server';
+import {
+  Stats,
+  fmtMs,
+  fmtRatio,
+  interleaved,
+  log,
+  positiveInt,
+  printTable,
+  ratio,
+  statsOf,
+  writeResults,
+} from './support/stats';
+
+const SAMPLES = positiveInt('BENCH_SAMPLES', 100);
+const WARMUP = positiveInt('BENCH_WARMUP', 5);
+const BACKENDS = backendsFromEnv();
+const TARGET_RATIO = 1.3;
+type Variant = 'e2b' | 'native';
+
+interface BackendResult {
+  e2b: Stats;
+  native: Stats;
+  ratioMedian: number | null;
+  ratioP95: number | null;
+}
+
+runBenchmark('e2b-exec', 600, async (cleanups, deadline) => {
+  const stale = staleBuild();
+  if (stale !== null) log(`WARNING: ${stale} is newer than the build; run "npm run build" first`);
+  await ensureDemoImage();
+  const { Sandbox } = await loadE2b();
+  const results: Partial<Record<Backend, BackendResult>> = {};
+
+  for (const backend of BACKENDS) {
+    deadline.check(backend);
+    const scoped = new Cleanups();
+    cleanups.add(`${backend} backend`, () => scoped.runAll());
+    const listener = await e2bListener();
+    const environment = await benchEnv(
+      backend,
+      { SCHEDULER_ENABLED: 'false', E2B_TEMPLATES: `base=${DEMO_IMAGE}`, ...listener.env },
+      scoped,
+    );
+    const api = await BenchServer.start(environment.env, scoped);
+    const sbx = await Sandbox.create({ ...listener.options(api.url), timeoutMs: 1_800_000 });
+    scoped.add(`sandbox ${sbx.sandboxId}`, async () => void (await sbx.kill()));
+    log(`${backend}: server pid ${api.pid}, sandbox ${sbx.sandboxId}`);
+
+    const times: Record<Variant, number[]> = { e2b: [], native: [] };
+    for (let i = 0; i < WARMUP + SAMPLES; i += 1) {
+      deadline.check(`${backend} pair ${i + 1}`);
+      for (const variant of interleaved<Variant>(i, 'e2b', 'native')) {
+        let ms: number;
+        if (variant === 'e2b') {
+          const started = performance.now();
+          const run = await sbx.commands.run('true');
+          ms = performance.now() - started;
+          if (run.exitCode !== 0) throw new Error(`e2b exit code ${run.exitCode}`);
+        } else {
+          const run = await apiExec(api.url, sbx.sandboxId, ['true']);
+          if (run.exitCode !== 0) throw new Error(`native exit code ${run.exitCode}`);
+          ms = run.ms;
+        }
+        if (i >= WARMUP) times[variant].push(ms);
+      }
+    }
+    const e2b = statsOf(times.e2b);
+    const native = statsOf(times.native);
+    results[backend] = {
+      e2b,
+      native,
+      ratioMedian: ratio(e2b.medianMs, native.medianMs),
+      ratioP95: ratio(e2b.p95Ms, native.p95Ms),
+    };
+    log(`${backend}: e2b ${fmtMs(e2b.medianMs)} ms, native ${fmtMs(native.medianMs)} ms (median)`);
+    await scoped.runAll();
+  }
+
+  printTable(
+    `commands.run('true') vs native exec of ["true"], ${SAMPLES} interleaved pairs`,
+    [
+      'backend',
+      'n',
+      'e2b median',
+      'e2b p95',
+      'native median',
+      'native p95',
+      'ratio median',
+      'ratio p95',
+    ],
+    (Object.entries(results) as [Backend, BackendResult][]).map(([backend, r]) => [
+      backend,
+      String(r.e2b.samples),
+      fmtMs(r.e2b.medianMs),
+      fmtMs(r.e2b.p95Ms),
+      fmtMs(r.native.medianMs),
+      fmtMs(r.native.p95Ms),
+      fmtRatio(r.ratioMedian),
+      fmtRatio(r.ratioP95),
+    ]),
+  );
+  let pass = true;
+  for (const [backend, r] of Object.entries(results) as [Backend, BackendResult][]) {
+    const ok = r.ratioMedian !== null && r.ratioMedian <= TARGET_RATIO;
+    pass &&= ok;
+    console.log(
+      `${backend}: e2b/native ${fmtRatio(r.ratioMedian)} at the median (target <= ${TARGET_RATIO.toFixed(2)}x) -> ${ok ? 'OK' : 'MISSED'}`,
+    );
+  }
+  const file = writeResults('e2b-exec', {
+    server: 'node dist/apps/sandbox-api/main.js (own process)',
+    buildOlderThan: stale,
+    image: DEMO_IMAGE,
+    samples: SAMPLES,
+    warmup: WARMUP,
+    results,
+    target: { maxMedianRatio: TARGET_RATIO },
+    pass,
+  });
+  log(`wrote ${file}`);
+  return pass ? 0 : 1;
+});
