@@ -6,7 +6,8 @@ import tseslint from 'typescript-eslint';
 // The one-way library graph: app → {scheduler, rock, e2b} → sandbox → {meta-store, deployment} →
 // config → domain, and quota → domain. rock (ROCK compatibility) and e2b (E2B compatibility)
 // translate onto sandbox's public services. The domain (the sandbox model and the coded errors)
-// imports no other library. The leaf libraries import only their own config slices.
+// imports no other library. The leaf libraries import only their own config slices. rock and e2b
+// share container-shell's sh snippets (which imports nothing).
 const LIBRARIES = [
   'domain',
   'config',
@@ -17,6 +18,7 @@ const LIBRARIES = [
   'scheduler',
   'rock',
   'e2b',
+  'container-shell',
 ];
 const deepImport = {
   group: ['@app/*/src', '@app/*/src/**'],
@@ -122,10 +124,14 @@ export default tseslint.config(
     },
   },
   {
+    files: ['libs/container-shell/**/*.ts'],
+    rules: { 'no-restricted-imports': onlyImports([]) },
+  },
+  {
     files: ['libs/rock/**/*.ts'],
     rules: {
       'no-restricted-imports': onlyImports(
-        ['domain', 'config', 'sandbox'],
+        ['domain', 'config', 'sandbox', 'container-shell'],
         ['ResourcesConfig', 'ExecConfig'],
       ),
     },
@@ -134,7 +140,7 @@ export default tseslint.config(
     files: ['libs/e2b/**/*.ts'],
     rules: {
       'no-restricted-imports': onlyImports(
-        ['domain', 'config', 'sandbox'],
+        ['domain', 'config', 'sandbox', 'container-shell'],
         ['E2bConfig', 'ExecConfig', 'FilesConfig', 'DockerConfig'],
       ),
     },

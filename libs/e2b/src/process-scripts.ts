@@ -1,3 +1,5 @@
+import { BOOT_ID, descendantsOf } from '@app/container-shell';
+
 /**
  * The shell side of E2B processes, with no agent in the image. Every command runs under a small
  * wrapper whose PID (in the container) is the process's E2B pid; its state lives only in the
@@ -12,8 +14,8 @@
  * sandbox lists none of the processes of its previous life.
  */
 
-const BOOT_DIR = `boot_of() { boot=\${20}; }
-read -r s < /proc/1/stat; s=\${s##*") "}; boot_of $s
+/** The base of every boot in `r`, this boot's in `b` (see BOOT_ID). */
+const BOOT_DIR = `${BOOT_ID}
 r=/tmp/.sandboxd-e2b; b=$r/$boot`;
 
 /**
@@ -58,15 +60,7 @@ done`;
 export const SIGNAL_SCRIPT = `p=$1 sig=$2
 ${BOOT_DIR}
 if [ ! -d "$b/$p" ] || [ -f "$b/$p/exit" ] || [ ! -d "/proc/$p" ]; then echo none; exit 0; fi
-all=" $p " more=1
-while [ -n "$more" ]; do
-  more=
-  for f in /proc/[0-9]*/stat; do
-    read -r l < "$f" 2>/dev/null || continue
-    q=\${f#/proc/}; q=\${q%/stat}; l=\${l##*") "}; set -- $l
-    case "$all" in *" $q "*) ;; *" $2 "*) all="$all$q "; more=1 ;; esac
-  done
-done
+${descendantsOf('p')}
 kill -"$sig" $all 2>/dev/null
 echo ok`;
 

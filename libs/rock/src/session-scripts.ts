@@ -1,3 +1,5 @@
+import { BOOT_ID, descendantsOf } from '@app/container-shell';
+
 /**
  * The shell side of ROCK bash sessions, with no agent in the image. A session is one long-lived
  * shell (bash, else sh) in the container, reading command ids from a FIFO; its state lives only
@@ -17,12 +19,8 @@
  * a shell that died cannot hang a caller.
  */
 
-/**
- * The session directory of `$name` in `d` and the boot's base in `b`; needs no fork, and leaves the
- * script's own arguments alone (a function's are its own).
- */
-const SESSION_DIR = `boot_of() { boot=\${20}; }
-read -r s < /proc/1/stat; s=\${s##*") "}; boot_of $s
+/** The session directory of `$name` in `d` and the boot's base in `b` (see BOOT_ID). */
+const SESSION_DIR = `${BOOT_ID}
 b=/tmp/.sandboxd-rock; d=$b/$boot/$name`;
 
 /**
@@ -98,15 +96,7 @@ while ! IFS= read -r -t 1 rc <&3; do
   st=timeout
   if [ "$n" -ge $((t+3)) ]; then kill -KILL "$pid"; st=killed; break; fi
   kill -USR1 "$pid"
-  all=" $pid " more=1
-  while [ -n "$more" ]; do
-    more=
-    for f in /proc/[0-9]*/stat; do
-      read -r l < "$f" 2>/dev/null || continue
-      p=\${f#/proc/}; p=\${p%/stat}; l=\${l##*") "}; set -- $l
-      case "$all" in *" $p "*) ;; *" $2 "*) all="$all$p "; more=1 ;; esac
-    done
-  done
+  ${descendantsOf('pid')}
   kids=\${all# $pid }
   [ -n "$kids" ] && kill -KILL $kids 2>/dev/null
 done
