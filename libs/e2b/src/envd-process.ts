@@ -228,7 +228,9 @@ export class EnvdProcess {
         }
         if (out.type === 'end') {
           yield create(schema, {
-            event: { event: { case: 'end', value: endOf(out.exitCode, out.timedOut) } },
+            event: {
+              event: { case: 'end', value: endOf(out.exitCode, out.timedOut, out.truncated) },
+            },
           }) as T;
           return;
         }
@@ -344,13 +346,18 @@ export class EnvdProcess {
   }
 }
 
-function endOf(exitCode: number | null, timedOut: boolean) {
+/** envd's end event: the exit code (-1 when unknown), and why it ended when it was cut short. */
+export function endOf(exitCode: number | null, timedOut: boolean, truncated = false) {
   const code = exitCode ?? -1;
+  const problems = [
+    timedOut ? 'the process was killed at its timeout' : null,
+    truncated ? 'output past EXEC_OUTPUT_LIMIT was dropped' : null,
+  ].filter((p): p is string => p !== null);
   return {
     exitCode: code,
     exited: exitCode !== null && exitCode < 128,
     status: timedOut ? 'signal: killed' : exitCode === null ? 'unknown' : `exit status ${code}`,
-    error: timedOut ? 'the process was killed at its timeout' : undefined,
+    error: problems.length > 0 ? problems.join('; ') : undefined,
   };
 }
 

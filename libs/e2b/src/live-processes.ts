@@ -3,7 +3,10 @@ import type { ExecEvent } from '@app/sandbox';
 /** What a stream of one process yields: its output, then its end. */
 export type ProcessOutput =
   | { type: 'stdout' | 'stderr'; data: Buffer }
-  | { type: 'end'; exitCode: number | null; timedOut: boolean };
+  | { type: 'end'; exitCode: number | null; timedOut: boolean; truncated: boolean };
+
+/** The end of a stream that broke off: the process's end is not known. */
+const LOST: ProcessOutput = { type: 'end', exitCode: null, timedOut: false, truncated: false };
 
 /** One consumer's queue of a live process's output; the pump never waits for it. */
 export class Subscription implements AsyncIterable<ProcessOutput> {
@@ -77,14 +80,19 @@ export class LiveProcesses {
           const event = next.value;
           const out: ProcessOutput =
             event.type === 'exit'
-              ? { type: 'end', exitCode: event.exitCode, timedOut: event.timedOut }
+              ? {
+                  type: 'end',
+                  exitCode: event.exitCode,
+                  timedOut: event.timedOut,
+                  truncated: event.truncated,
+                }
               : { type: event.type, data: event.data };
           for (const s of subscribers) s.push(out);
           if (out.type === 'end') return;
         }
-        for (const s of subscribers) s.push({ type: 'end', exitCode: null, timedOut: false });
+        for (const s of subscribers) s.push(LOST);
       } catch {
-        for (const s of subscribers) s.push({ type: 'end', exitCode: null, timedOut: false });
+        for (const s of subscribers) s.push(LOST);
       } finally {
         this.live.delete(key);
         for (const s of [...subscribers]) s.close();
