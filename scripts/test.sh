@@ -19,6 +19,8 @@ log "lint"
 npm run --silent lint
 log "OpenAPI document and SDK types up to date"
 npx ts-node -r tsconfig-paths/register scripts/generate-openapi.ts --check
+log "envd Connect code up to date"
+bash scripts/generate-envd-proto.sh --check
 log "build"
 npm run --silent build
 results="$(mktemp -d)"
