@@ -124,6 +124,12 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('e2b SDK (%s)', (backend)
     expect(await second.kill()).toBe(true);
   });
 
+  it('should refuse setTimeout with a message saying so (no deadline change in sandboxd yet)', async () => {
+    const before = (await sbx.getInfo()).endAt;
+    await expect(sbx.setTimeout(600_000)).rejects.toThrow(/not supported by sandboxd/);
+    expect((await sbx.getInfo()).endAt).toEqual(before);
+  });
+
   it('should pause, then connect with the files kept', async () => {
     await sbx.files.write('/root/kept.txt', 'still here');
     expect(await sbx.pause()).toBe(true);
