@@ -8,10 +8,18 @@ export type ProcessOutput =
 /** The end of a stream that broke off: the process's end is not known. */
 const LOST: ProcessOutput = { type: 'end', exitCode: null, timedOut: false, truncated: false };
 
-/** One consumer's queue of a live process's output; the pump never waits for it. */
+/**
+ * Bytes a reader may have queued before the pump waits for it (until it has taken half): a client
+ * that does not read holds back its own command, as a native exec stream does, not memory.
+ */
+export const HIGH_WATER_BYTES = 1024 * 1024;
+
+/** One consumer's queue of a live process's output. */
 export class Subscription implements AsyncIterable<ProcessOutput> {
   private readonly queue: ProcessOutput[] = [];
+  private queuedBytes = 0;
   private wake: (() => void) | null = null;
+  private drained: (() => void) | null = null;
   private closed = false;
 
   constructor(private readonly onClose: () => void) {}
@@ -19,13 +27,27 @@ export class Subscription implements AsyncIterable<ProcessOutput> {
   push(event: ProcessOutput): void {
     if (this.closed) return;
     this.queue.push(event);
+    if (event.type !== 'end') this.queuedBytes += event.data.length;
     this.wake?.();
+  }
+
+  /** Resolves once this reader has room again (at once if it has, or once it is gone). */
+  room(): Promise<void> {
+    if (this.closed || this.queuedBytes < HIGH_WATER_BYTES) return Promise.resolve();
+    return new Promise((resolve) => (this.drained = resolve));
+  }
+
+  private release(): void {
+    const drained = this.drained;
+    this.drained = null;
+    drained?.();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.wake?.();
+    this.release();
     this.onClose();
   }
 
@@ -34,6 +56,8 @@ export class Subscription implements AsyncIterable<ProcessOutput> {
       for (;;) {
         const next = this.queue.shift();
         if (next) {
+          if (next.type !== 'end') this.queuedBytes -= next.data.length;
+          if (this.queuedBytes < HIGH_WATER_BYTES / 2) this.release();
           yield next;
           if (next.type === 'end') return;
           continue;
@@ -51,7 +75,8 @@ export class Subscription implements AsyncIterable<ProcessOutput> {
 /**
  * The processes whose exec this API process is pumping, by sandbox and pid, so Connect on this
  * replica reattaches to their live output. A client that goes away stops reading; the pump goes on
- * to the end, so the process keeps running as on E2B.
+ * to the end, so the process keeps running as on E2B. A reader that is there but slow holds the
+ * pump back (HIGH_WATER_BYTES), and with it the exec's own backpressure.
  */
 export class LiveProcesses {
   private readonly live = new Map<string, Set<Subscription>>();
@@ -89,6 +114,7 @@ export class LiveProcesses {
               : { type: event.type, data: event.data };
           for (const s of subscribers) s.push(out);
           if (out.type === 'end') return;
+          await Promise.all([...subscribers].map((s) => s.room()));
         }
         for (const s of subscribers) s.push(LOST);
       } catch {
