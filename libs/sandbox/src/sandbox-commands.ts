@@ -193,7 +193,7 @@ export class SandboxCommands {
     const updated = await this.store.update(
       info.id,
       { autoStopAt: deadline, lastActivityAt: now.toISOString() },
-      { expectedVersion: record.version },
+      { expectedVersion: record.version, current: record },
     );
     return { outcome: 'done', record: updated };
   }

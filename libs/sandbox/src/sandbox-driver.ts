@@ -106,6 +106,7 @@ export class SandboxDriver {
     const options = {
       expectedVersion: record.version,
       machineSnapshot: actor.getPersistedSnapshot(),
+      current: record,
     };
     // Live sandboxes sit in the hot cache; the store moves a record out of it and back.
     const wasLive = stateHasTag(before, 'live');

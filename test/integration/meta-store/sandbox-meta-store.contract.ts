@@ -385,6 +385,23 @@ export function describeSandboxMetaStoreContract(
         expect((await store.load(record.info.id))?.version).toBe(2);
       });
 
+      it('writes from the record the caller holds, and still refuses it once another writer moved on', async () => {
+        const record = await insert();
+        const first = await store.update(
+          record.info.id,
+          { host: 'first' },
+          { expectedVersion: 1, current: record },
+        );
+        expect(first.info).toMatchObject({ host: 'first', image: record.info.image });
+        expect((await store.load(record.info.id))?.info.host).toBe('first');
+        // `record` is version 1; the row is at 2: the UPDATE's own version check refuses it.
+        const error = await rejectionOf(
+          store.update(record.info.id, { host: 'stale' }, { expectedVersion: 1, current: record }),
+        );
+        expect(isCodedError(error, 'CONCURRENT_MODIFICATION')).toBe(true);
+        expect((await store.load(record.info.id))?.info.host).toBe('first');
+      });
+
       it('reports an unknown sandbox as SANDBOX_NOT_FOUND', async () => {
         expect(await codeOf(store.update(`missing-${newId()}`, {}, { expectedVersion: 1 }))).toBe(
           'SANDBOX_NOT_FOUND',

@@ -1,4 +1,4 @@
-import type { SandboxInfo, SandboxSpec, SandboxState } from '@app/domain';
+import type { SandboxInfo, SandboxRecord, SandboxSpec, SandboxState } from '@app/domain';
 
 export interface IdempotencyInput {
   key: string;
@@ -20,6 +20,12 @@ export interface VersionedWriteOptions {
   expectedVersion: number;
   /** Replaces the stored machine snapshot; omitted (undefined) keeps it. */
   machineSnapshot?: unknown;
+  /**
+   * The record the caller holds at `expectedVersion`, when it has it (the lifecycle pipeline
+   * always does): the write then skips reading the row back first. The UPDATE still checks the
+   * version, so a writer in between is detected all the same.
+   */
+  current?: SandboxRecord;
 }
 
 export interface ListSandboxesQuery {

@@ -172,17 +172,11 @@ export class SandboxDb {
     id: string,
     expectedVersion: number,
     change: RecordChange,
+    known?: SandboxRecord,
   ): Promise<SandboxRecord> {
     return this.gate.run(async (manager) => {
-      const current = await this.byId(manager, id);
-      if (current === null) {
-        throw new CodedError('SANDBOX_NOT_FOUND', `Sandbox ${id} does not exist`, {
-          sandboxId: id,
-        });
-      }
-      if (current.version !== expectedVersion) throw concurrentModification(id, expectedVersion);
-
-      const before = toSandboxRecord(current);
+      const before = knownAt(known, id, expectedVersion) ?? (await this.current(manager, id));
+      if (before.version !== expectedVersion) throw concurrentModification(id, expectedVersion);
       const next = change(before);
       const snapshot =
         next.machineSnapshot === undefined ? before.machineSnapshot : next.machineSnapshot;
@@ -431,6 +425,15 @@ export class SandboxDb {
     throw error;
   }
 
+  /** The stored record, read for a versioned write whose caller did not pass it. */
+  private async current(manager: EntityManager, id: string): Promise<SandboxRecord> {
+    const row = await this.byId(manager, id);
+    if (row === null) {
+      throw new CodedError('SANDBOX_NOT_FOUND', `Sandbox ${id} does not exist`, { sandboxId: id });
+    }
+    return toSandboxRecord(row);
+  }
+
   private byId(manager: EntityManager, id: string): Promise<SandboxEntity | null> {
     return manager.findOneBy(SandboxEntity, { id });
   }
@@ -446,4 +449,15 @@ function concurrentModification(id: string, expectedVersion: number): CodedError
     `Sandbox ${id} was modified concurrently; reload it and retry`,
     { sandboxId: id, expectedVersion },
   );
+}
+
+/** The caller's record, if it is the one the write expects (same sandbox, same version). */
+function knownAt(
+  known: SandboxRecord | undefined,
+  id: string,
+  expectedVersion: number,
+): SandboxRecord | null {
+  return known !== undefined && known.info.id === id && known.version === expectedVersion
+    ? known
+    : null;
 }

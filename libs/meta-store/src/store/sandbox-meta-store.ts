@@ -98,10 +98,15 @@ export class SandboxMetaStore {
     opts: VersionedWriteOptions,
   ): Promise<SandboxRecord> {
     const picked = withoutId(patch);
-    const record = await this.db.updateVersioned(id, opts.expectedVersion, (current) => ({
-      info: { ...current.info, ...picked },
-      machineSnapshot: opts.machineSnapshot,
-    }));
+    const record = await this.db.updateVersioned(
+      id,
+      opts.expectedVersion,
+      (current) => ({
+        info: { ...current.info, ...picked },
+        machineSnapshot: opts.machineSnapshot,
+      }),
+      opts.current,
+    );
     await this.afterWrite(record, () => this.refreshCache(record, picked));
     return record;
   }
@@ -117,10 +122,12 @@ export class SandboxMetaStore {
     opts: VersionedWriteOptions,
   ): Promise<SandboxRecord> {
     const final = withoutId(finalInfo);
-    const record = await this.db.updateVersioned(id, opts.expectedVersion, (current) => ({
-      info: { ...current.info, ...final },
-      machineSnapshot: opts.machineSnapshot,
-    }));
+    const record = await this.db.updateVersioned(
+      id,
+      opts.expectedVersion,
+      (current) => ({ info: { ...current.info, ...final }, machineSnapshot: opts.machineSnapshot }),
+      opts.current,
+    );
     await this.afterWrite(record, () => this.afterCommit(record, () => this.cache.evict(id)));
     return record;
   }
