@@ -8,3 +8,11 @@ import { randomBytes } from 'node:crypto';
 export function newSandboxId(now: number = Date.now()): string {
   return `${now.toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`;
 }
+
+/**
+ * Whether `value` has the shape of a sandbox id (25 base-36 characters). Names never do: the
+ * create routes refuse an id-shaped name, so such a string can only ever be an id.
+ */
+export function isSandboxIdShaped(value: string): boolean {
+  return /^[0-9a-z]{25}$/.test(value);
+}

@@ -6,7 +6,7 @@ import { ListSandboxesQuery, SandboxMetaStore, SandboxPage } from '@app/meta-sto
 import { ContainerProvisioner } from './container-provisioner';
 import { CreateSandboxInput, fingerprintOf, toSandboxSpec } from './create-sandbox.input';
 import { autoStopAt } from './deadlines';
-import { newSandboxId } from './sandbox-id';
+import { isSandboxIdShaped, newSandboxId } from './sandbox-id';
 import { notFound, SandboxCommands } from './sandbox-commands';
 import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxResources } from './sandbox-resources';
@@ -292,6 +292,9 @@ export class SandboxService {
   }
 
   private async idOf(idOrName: string): Promise<string> {
+    // An id needs no lookup: the pipeline loads the record under the lock anyway, and answers
+    // SANDBOX_NOT_FOUND there when there is none. Only a name is resolved first.
+    if (isSandboxIdShaped(idOrName)) return idOrName;
     const found = await this.store.load(idOrName);
     if (!found) throw notFound(idOrName);
     return found.info.id;

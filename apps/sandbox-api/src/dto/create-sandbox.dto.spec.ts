@@ -36,6 +36,8 @@ describe(CreateSandboxDto.name, () => {
     ['a label value with DEL', { labels: { a: 'x\u007f' } }, 'labels'],
     ['a label value with NUL', { labels: { a: 'x\u0000' } }, 'labels'],
     ['a label value over 512 characters', { labels: { a: 'v'.repeat(513) } }, 'labels'],
+    // The service takes an id-shaped string for an id without looking it up (isSandboxIdShaped).
+    ['a name shaped like a sandbox id', { name: '0mf2x9k1a3c4d5e6f7a8b9c0d' }, 'name'],
   ])('should refuse %s', async (_case, extra, field) => {
     expect(await create(extra)).toEqual([field]);
   });
