@@ -124,10 +124,16 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('e2b SDK (%s)', (backend)
     expect(await second.kill()).toBe(true);
   });
 
-  it('should refuse setTimeout with a message saying so (no deadline change in sandboxd yet)', async () => {
-    const before = (await sbx.getInfo()).endAt;
-    await expect(sbx.setTimeout(600_000)).rejects.toThrow(/not supported by sandboxd/);
-    expect((await sbx.getInfo()).endAt).toEqual(before);
+  it('should move the end of life with setTimeout, from now', async () => {
+    const asked = Date.now();
+    await sbx.setTimeout(600_000);
+    const endAt = new Date((await sbx.getInfo()).endAt).getTime();
+    // Whole seconds from the start, so up to a second later than asked; never earlier.
+    expect(endAt).toBeGreaterThanOrEqual(asked + 600_000 - 1000);
+    expect(endAt).toBeLessThanOrEqual(Date.now() + 600_000 + 1000);
+    await sbx.setTimeout(120_000);
+    const shorter = new Date((await sbx.getInfo()).endAt).getTime();
+    expect(shorter).toBeLessThan(endAt - 400_000);
   });
 
   it('should pause, then connect with the files kept', async () => {

@@ -159,16 +159,15 @@ export class E2bControlPlane {
   }
 
   /**
-   * Not yet: E2B's setTimeout moves the end of life to now + timeout, which needs a way to change
-   * a live sandbox's max lifetime that SandboxService does not offer.
+   * E2B's setTimeout: the end of life becomes now + timeout. sandboxd keeps it as the max
+   * lifetime, counted from the start, so the new lifetime is the time from the start to then.
    */
   async setTimeout(id: string, body: unknown): Promise<void> {
-    parse(timeoutSchema, body ?? {});
-    await this.find(id);
-    throw new E2bApiError(
-      501,
-      'setTimeout is not supported by sandboxd yet: the lifetime set at create holds',
-    );
+    const { timeout } = parse(timeoutSchema, body ?? {});
+    const { info } = await this.find(id);
+    const since = Date.parse(info.startedAt ?? info.createdAt);
+    const seconds = Math.max(1, Math.ceil((Date.now() + timeout * 1000 - since) / 1000));
+    await this.sandboxes.setMaxLifetime(info.id, seconds);
   }
 
   /** 409 when already paused, as E2B answers (the SDK returns false). */

@@ -22,6 +22,11 @@ export interface ActivityOptions {
   required?: boolean;
   /** A move of the deadline by less than this is not written (best-effort activity). */
   minMoveMs?: number;
+  /**
+   * A new max lifetime, counted from the sandbox's start like the one it was created with (E2B's
+   * setTimeout); written with the deadline it gives.
+   */
+  maxLifetimeSeconds?: number;
 }
 
 export interface SandboxCommand {
@@ -179,7 +184,11 @@ export class SandboxCommands {
       return eventOutcome ?? { outcome: 'skipped', why: 'not live', record };
     }
     const now = new Date();
-    const deadline = autoStopAt(info, now);
+    const lifetime =
+      options.maxLifetimeSeconds === undefined
+        ? {}
+        : { maxLifetimeSeconds: options.maxLifetimeSeconds };
+    const deadline = autoStopAt({ ...info, ...lifetime }, now);
     const current = info.autoStopAt;
     const minMoveMs = options.minMoveMs ?? 0;
     if (
@@ -192,7 +201,7 @@ export class SandboxCommands {
     }
     const updated = await this.store.update(
       info.id,
-      { autoStopAt: deadline, lastActivityAt: now.toISOString() },
+      { ...lifetime, autoStopAt: deadline, lastActivityAt: now.toISOString() },
       { expectedVersion: record.version, current: record },
     );
     return { outcome: 'done', record: updated };

@@ -1,6 +1,6 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { DockerConfig, LifecycleConfig, ResourcesConfig } from '@app/config';
-import { describeError, SandboxInfo, SandboxRecord } from '@app/domain';
+import { describeError, SandboxInfo, SandboxRecord, validationError } from '@app/domain';
 import { DockerDeployment } from '@app/deployment';
 import { ListSandboxesQuery, SandboxMetaStore, SandboxPage } from '@app/meta-store';
 import { ContainerProvisioner } from './container-provisioner';
@@ -212,6 +212,24 @@ export class SandboxService {
       sandboxId: id,
       lock: 'wait',
       activity: { required: true },
+    });
+    return record.info;
+  }
+
+  /**
+   * Gives a live sandbox a new max lifetime, counted from its start (E2B's setTimeout moves the
+   * end of life to now + timeout); counts as activity. A sandbox that is not live has no deadline
+   * to move: SANDBOX_NOT_RUNNING.
+   */
+  async setMaxLifetime(idOrName: string, seconds: number): Promise<SandboxInfo> {
+    if (!Number.isInteger(seconds) || seconds < 1) {
+      throw validationError('maxLifetimeSeconds', 'must be a whole number of seconds, at least 1');
+    }
+    const id = await this.idOf(idOrName);
+    const record = await this.commands.record({
+      sandboxId: id,
+      lock: 'wait',
+      activity: { required: true, maxLifetimeSeconds: seconds },
     });
     return record.info;
   }

@@ -133,6 +133,34 @@ describe('SandboxAutomation deadline scans on the real store', () => {
     expect(h.deployment.stop).not.toHaveBeenCalled();
   });
 
+  it('stops a sandbox at the max lifetime it was given later, not the one it was created with', async () => {
+    const setNow = await boot();
+    const sandbox = await h.createRunning({ idleTimeoutSeconds: 0, maxLifetimeSeconds: 100 });
+    setNow(at(50).toISOString());
+    const moved = await h.sandboxes.setMaxLifetime(sandbox.id, 300);
+    expect(moved).toMatchObject({ maxLifetimeSeconds: 300, autoStopAt: at(300).toISOString() });
+
+    expect(await h.automation.autoStopDue(at(200))).toMatchObject({ scanned: 0 });
+    expect((await h.info(sandbox.id)).state).toBe('running');
+    expect(await h.automation.autoStopDue(at(300))).toMatchObject({ done: 1 });
+    expect((await h.info(sandbox.id)).stateHistory.at(-1)).toMatchObject({
+      reason: 'max-lifetime',
+    });
+  });
+
+  it('refuses a new max lifetime for a sandbox that is not live, or of less than a second', async () => {
+    await boot();
+    const sandbox = await h.createRunning();
+    await expect(h.sandboxes.setMaxLifetime(sandbox.id, 0)).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
+    await h.sandboxes.stop(sandbox.id);
+    await expect(h.sandboxes.setMaxLifetime(sandbox.id, 60)).rejects.toMatchObject({
+      code: 'SANDBOX_NOT_RUNNING',
+    });
+    expect((await h.info(sandbox.id)).maxLifetimeSeconds).toBeNull();
+  });
+
   it('counts a failed stop as failed and keeps the sandbox for the next scan', async () => {
     await boot();
     const sandbox = await h.createRunning({ idleTimeoutSeconds: 100 });
