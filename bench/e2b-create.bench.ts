@@ -22,19 +22,9 @@ import { e2bListener, loadE2b } from './support/e2b';
 import { apiExec } from './support/exec';
 import { SandboxAnswer, callApi, expectStatus } from './support/http';
 import { Cleanups, runBenchmark } from './support/run';
+import { VsNative, reportVsNative, vsNative } from './support/vs-native';
 import { BenchServer, staleBuild } from './support/server';
-import {
-  Stats,
-  fmtMs,
-  fmtRatio,
-  interleaved,
-  log,
-  positiveInt,
-  printTable,
-  ratio,
-  statsOf,
-  writeResults,
-} from './support/stats';
+import { fmtMs, interleaved, log, positiveInt, statsOf } from './support/stats';
 
 const SAMPLES = positiveInt('BENCH_SAMPLES', 20);
 const WARMUP = positiveInt('BENCH_WARMUP', 2);
@@ -42,19 +32,12 @@ const BACKENDS = backendsFromEnv();
 const TARGET_RATIO = 1.15;
 type Variant = 'e2b' | 'native';
 
-interface BackendResult {
-  e2b: Stats;
-  native: Stats;
-  ratioMedian: number | null;
-  ratioP95: number | null;
-}
-
 runBenchmark('e2b-create', 900, async (cleanups, deadline) => {
   const stale = staleBuild();
   if (stale !== null) log(`WARNING: ${stale} is newer than the build; run "npm run build" first`);
   await ensureDemoImage();
   const { Sandbox } = await loadE2b();
-  const results: Partial<Record<Backend, BackendResult>> = {};
+  const results: Partial<Record<Backend, VsNative>> = {};
 
   for (const backend of BACKENDS) {
     deadline.check(backend);
@@ -96,57 +79,19 @@ runBenchmark('e2b-create', 900, async (cleanups, deadline) => {
     }
     const e2b = statsOf(times.e2b);
     const native = statsOf(times.native);
-    results[backend] = {
-      e2b,
-      native,
-      ratioMedian: ratio(e2b.medianMs, native.medianMs),
-      ratioP95: ratio(e2b.p95Ms, native.p95Ms),
-    };
+    results[backend] = vsNative(e2b, native);
     log(`${backend}: e2b ${fmtMs(e2b.medianMs)} ms, native ${fmtMs(native.medianMs)} ms (median)`);
     await scoped.runAll();
   }
 
-  printTable(
-    `create to a first command ('true'), e2b vs native, ${SAMPLES} interleaved pairs`,
-    [
-      'backend',
-      'n',
-      'e2b median',
-      'e2b p95',
-      'native median',
-      'native p95',
-      'ratio median',
-      'ratio p95',
-    ],
-    (Object.entries(results) as [Backend, BackendResult][]).map(([backend, r]) => [
-      backend,
-      String(r.e2b.samples),
-      fmtMs(r.e2b.medianMs),
-      fmtMs(r.e2b.p95Ms),
-      fmtMs(r.native.medianMs),
-      fmtMs(r.native.p95Ms),
-      fmtRatio(r.ratioMedian),
-      fmtRatio(r.ratioP95),
-    ]),
-  );
-  let pass = true;
-  for (const [backend, r] of Object.entries(results) as [Backend, BackendResult][]) {
-    const ok = r.ratioMedian !== null && r.ratioMedian <= TARGET_RATIO;
-    pass &&= ok;
-    console.log(
-      `${backend}: e2b/native ${fmtRatio(r.ratioMedian)} at the median (target <= ${TARGET_RATIO.toFixed(2)}x) -> ${ok ? 'OK' : 'MISSED'}`,
-    );
-  }
-  const file = writeResults('e2b-create', {
-    server: 'node dist/apps/sandbox-api/main.js (own process)',
-    buildOlderThan: stale,
-    image: DEMO_IMAGE,
+  return reportVsNative({
+    name: 'e2b-create',
+    title: `create to a first command ('true'), e2b vs native, ${SAMPLES} interleaved pairs`,
+    label: 'e2b',
+    results,
+    targetRatio: TARGET_RATIO,
     samples: SAMPLES,
     warmup: WARMUP,
-    results,
-    target: { maxMedianRatio: TARGET_RATIO },
-    pass,
+    stale,
   });
-  log(`wrote ${file}`);
-  return pass ? 0 : 1;
 });

@@ -24,19 +24,9 @@ import { Backend, backendsFromEnv, benchEnv } from './support/app';
 import { apiExec } from './support/exec';
 import { callApi } from './support/http';
 import { Cleanups, runBenchmark } from './support/run';
+import { VsNative, reportVsNative, vsNative } from './support/vs-native';
 import { BenchServer, staleBuild } from './support/server';
-import {
-  Stats,
-  fmtMs,
-  fmtRatio,
-  interleaved,
-  log,
-  positiveInt,
-  printTable,
-  ratio,
-  statsOf,
-  writeResults,
-} from './support/stats';
+import { fmtMs, interleaved, log, positiveInt, statsOf } from './support/stats';
 
 const SAMPLES = positiveInt('BENCH_SAMPLES', 100);
 const WARMUP = positiveInt('BENCH_WARMUP', 5);
@@ -64,18 +54,11 @@ async function rockCall(
   return { ms: timed.ms, answer };
 }
 
-interface BackendResult {
-  rock: Stats;
-  native: Stats;
-  ratioMedian: number | null;
-  ratioP95: number | null;
-}
-
 runBenchmark('rock-session', 600, async (cleanups, deadline) => {
   const stale = staleBuild();
   if (stale !== null) log(`WARNING: ${stale} is newer than the build; run "npm run build" first`);
   await ensureDemoImage();
-  const results: Partial<Record<Backend, BackendResult>> = {};
+  const results: Partial<Record<Backend, VsNative>> = {};
 
   for (const backend of BACKENDS) {
     deadline.check(backend);
@@ -140,59 +123,21 @@ runBenchmark('rock-session', 600, async (cleanups, deadline) => {
     }
     const rock = statsOf(times.rock);
     const native = statsOf(times.native);
-    results[backend] = {
-      rock,
-      native,
-      ratioMedian: ratio(rock.medianMs, native.medianMs),
-      ratioP95: ratio(rock.p95Ms, native.p95Ms),
-    };
+    results[backend] = vsNative(rock, native);
     log(
       `${backend}: ROCK ${fmtMs(rock.medianMs)} ms, native ${fmtMs(native.medianMs)} ms (median)`,
     );
     await scoped.runAll();
   }
 
-  printTable(
-    `run_in_session "echo hello" vs native exec, ${SAMPLES} interleaved pairs`,
-    [
-      'backend',
-      'n',
-      'ROCK median',
-      'ROCK p95',
-      'native median',
-      'native p95',
-      'ratio median',
-      'ratio p95',
-    ],
-    (Object.entries(results) as [Backend, BackendResult][]).map(([backend, r]) => [
-      backend,
-      String(r.rock.samples),
-      fmtMs(r.rock.medianMs),
-      fmtMs(r.rock.p95Ms),
-      fmtMs(r.native.medianMs),
-      fmtMs(r.native.p95Ms),
-      fmtRatio(r.ratioMedian),
-      fmtRatio(r.ratioP95),
-    ]),
-  );
-  let pass = true;
-  for (const [backend, r] of Object.entries(results) as [Backend, BackendResult][]) {
-    const ok = r.ratioMedian !== null && r.ratioMedian <= TARGET_RATIO;
-    pass &&= ok;
-    console.log(
-      `${backend}: ROCK/native ${fmtRatio(r.ratioMedian)} at the median (target <= ${TARGET_RATIO.toFixed(2)}x) -> ${ok ? 'OK' : 'MISSED'}`,
-    );
-  }
-  const file = writeResults('rock-session', {
-    server: 'node dist/apps/sandbox-api/main.js (own process)',
-    buildOlderThan: stale,
-    image: DEMO_IMAGE,
+  return reportVsNative({
+    name: 'rock-session',
+    title: `run_in_session "echo hello" vs native exec, ${SAMPLES} interleaved pairs`,
+    label: 'ROCK',
+    results,
+    targetRatio: TARGET_RATIO,
     samples: SAMPLES,
     warmup: WARMUP,
-    results,
-    target: { maxMedianRatio: TARGET_RATIO },
-    pass,
+    stale,
   });
-  log(`wrote ${file}`);
-  return pass ? 0 : 1;
 });
