@@ -1,39 +1,33 @@
 import { z } from 'zod';
-import { COLUMN_LIMITS, CreateSandboxInput, formatMemorySize, parseMemorySize } from '@app/sandbox';
+import {
+  COLUMN_LIMITS,
+  CreateSandboxInput,
+  IMAGE_REFERENCE_PATTERN,
+  SANDBOX_NAME_PATTERN,
+  isRequestedSize,
+  requestedSizeProblem,
+} from '@app/sandbox';
 import { badRequest } from './rock-errors';
 import { nonBlank, parseBody } from './rock-input';
 
-/** Docker refuses memory limits below 6 MiB; /v1 says so at its edge, and so does this one. */
-const MIN_SIZE_BYTES = 6 * 1024 * 1024;
-// The image and name rules of /v1 (apps/sandbox-api/src/dto/create-sandbox.dto.ts).
-const IMAGE_PATTERN =
-  /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-const NAME_PATTERN = /^(?![0-9a-z]{25}$)[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const MAX_SECONDS = 31_536_000;
 
 const size = (field: string) =>
   z
     .string()
     .nullish()
-    .refine(
-      (value) => {
-        if (value === null || value === undefined) return true;
-        const bytes = value === value.trim() ? parseMemorySize(value) : null;
-        return bytes !== null && bytes >= MIN_SIZE_BYTES;
-      },
-      {
-        message: `${field} must be a size such as 512m or 2g, at least ${formatMemorySize(MIN_SIZE_BYTES)}`,
-      },
-    );
+    .refine((value) => value === null || value === undefined || isRequestedSize(value), {
+      message: requestedSizeProblem(field),
+    });
 
 /** `SandboxStartRequest` of ROCK's SDK; GPU, registry and OS fields are accepted and ignored. */
 const startSchema = z.object({
-  image: nonBlank.refine((value) => value.length <= 512 && IMAGE_PATTERN.test(value), {
+  image: nonBlank.refine((value) => value.length <= 512 && IMAGE_REFERENCE_PATTERN.test(value), {
     message: 'must be a valid image reference (name[:tag][@digest])',
   }),
   sandbox_id: z
     .string()
-    .regex(NAME_PATTERN, {
+    .regex(SANDBOX_NAME_PATTERN, {
       message:
         'must be 1-63 letters, digits, _ . - (starting with a letter or digit, not 25 lower-case letters and digits)',
     })

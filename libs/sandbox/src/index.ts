@@ -4,6 +4,13 @@ export type { CreateOptions, CreateResult, ListQuery } from './sandbox.service';
 export { SandboxMetrics } from './sandbox-metrics';
 export type { CreateSandboxInput } from './create-sandbox.input';
 export { MEMORY_SIZE_PATTERN, formatMemorySize, parseMemorySize } from './memory-size';
+export {
+  IMAGE_REFERENCE_PATTERN,
+  MIN_MEMORY_BYTES,
+  SANDBOX_NAME_PATTERN,
+  isRequestedSize,
+  requestedSizeProblem,
+} from './create-request-rules';
 export { sandboxMachine, MACHINE_VERSION, stateAllows, stateHasTag } from './sandbox.machine';
 export type { Capability, SandboxTag, StateView } from './sandbox.machine';
 export { SandboxEvents } from './sandbox-events';

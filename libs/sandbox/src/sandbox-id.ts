@@ -9,10 +9,13 @@ export function newSandboxId(now: number = Date.now()): string {
   return `${now.toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`;
 }
 
+/** The shape of every id newSandboxId makes: 9 + 16 base-36 characters. */
+export const SANDBOX_ID_PATTERN = /^[0-9a-z]{25}$/;
+
 /**
- * Whether `value` has the shape of a sandbox id (25 base-36 characters). Names never do: the
- * create routes refuse an id-shaped name, so such a string can only ever be an id.
+ * Whether `value` has the shape of a sandbox id. Names never do (SANDBOX_NAME_PATTERN refuses
+ * it), so such a string can only ever be an id.
  */
 export function isSandboxIdShaped(value: string): boolean {
-  return /^[0-9a-z]{25}$/.test(value);
+  return SANDBOX_ID_PATTERN.test(value);
 }

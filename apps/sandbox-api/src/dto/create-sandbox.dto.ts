@@ -15,23 +15,17 @@ import {
   MinLength,
   NotEquals,
 } from 'class-validator';
-import { COLUMN_LIMITS } from '@app/sandbox';
+import { COLUMN_LIMITS, IMAGE_REFERENCE_PATTERN, SANDBOX_NAME_PATTERN } from '@app/sandbox';
 import { IsArgv } from './argv.validator';
 import { IsMemorySize } from './memory-size.validator';
 import { IsStringMap } from './string-map.validator';
-
-// Docker image references: [registry[:port]/]path[:tag][@digest], lower-case path components.
-const IMAGE_PATTERN =
-  /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-// A name must not look like a generated id (25 base-36 characters), so lookups are unambiguous.
-const NAME_PATTERN = /^(?![0-9a-z]{25}$)[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 
 export class CreateSandboxDto {
   @ApiProperty({ example: 'sandboxd/demo:latest', description: 'Image reference' })
   @IsString()
   @MinLength(1)
   @MaxLength(512)
-  @Matches(IMAGE_PATTERN, {
+  @Matches(IMAGE_REFERENCE_PATTERN, {
     message: 'image must be a valid image reference (name[:tag][@digest])',
   })
   image!: string;
@@ -42,7 +36,7 @@ export class CreateSandboxDto {
   })
   @IsOptional()
   @IsString()
-  @Matches(NAME_PATTERN, {
+  @Matches(SANDBOX_NAME_PATTERN, {
     message: 'name must be 1-63 letters, digits, _ . - (starting with a letter or digit)',
   })
   name?: string;
