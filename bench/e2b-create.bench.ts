@@ -22,15 +22,14 @@ import { e2bListener, loadE2b } from './support/e2b';
 import { apiExec } from './support/exec';
 import { SandboxAnswer, callApi, expectStatus } from './support/http';
 import { Cleanups, runBenchmark } from './support/run';
-import { VsNative, reportVsNative, vsNative } from './support/vs-native';
+import { VsNative, reportVsNative, timePairs } from './support/vs-native';
 import { BenchServer, staleBuild } from './support/server';
-import { fmtMs, interleaved, log, positiveInt, statsOf } from './support/stats';
+import { log, positiveInt } from './support/stats';
 
 const SAMPLES = positiveInt('BENCH_SAMPLES', 20);
 const WARMUP = positiveInt('BENCH_WARMUP', 2);
 const BACKENDS = backendsFromEnv();
 const TARGET_RATIO = 1.15;
-type Variant = 'e2b' | 'native';
 
 runBenchmark('e2b-create', 900, async (cleanups, deadline) => {
   const stale = staleBuild();
@@ -53,13 +52,16 @@ runBenchmark('e2b-create', 900, async (cleanups, deadline) => {
     const options = listener.options(api.url);
     log(`${backend}: server pid ${api.pid}`);
 
-    const times: Record<Variant, number[]> = { e2b: [], native: [] };
-    for (let i = 0; i < WARMUP + SAMPLES; i += 1) {
-      deadline.check(`${backend} pair ${i + 1}`);
-      for (const variant of interleaved<Variant>(i, 'e2b', 'native')) {
+    results[backend] = await timePairs({
+      backend,
+      label: 'e2b',
+      samples: SAMPLES,
+      warmup: WARMUP,
+      deadline,
+      time: async (variant) => {
         const started = performance.now();
         let id: string;
-        if (variant === 'e2b') {
+        if (variant === 'subject') {
           const sbx = await Sandbox.create(options);
           const run = await sbx.commands.run('true');
           if (run.exitCode !== 0) throw new Error(`e2b exit code ${run.exitCode}`);
@@ -73,14 +75,10 @@ runBenchmark('e2b-create', 900, async (cleanups, deadline) => {
           if (run.exitCode !== 0) throw new Error(`native exit code ${run.exitCode}`);
         }
         const ms = performance.now() - started;
-        if (i >= WARMUP) times[variant].push(ms);
         await callApi(api.url, 'DELETE', `/v1/sandboxes/${id}?force=true`);
-      }
-    }
-    const e2b = statsOf(times.e2b);
-    const native = statsOf(times.native);
-    results[backend] = vsNative(e2b, native);
-    log(`${backend}: e2b ${fmtMs(e2b.medianMs)} ms, native ${fmtMs(native.medianMs)} ms (median)`);
+        return ms;
+      },
+    });
     await scoped.runAll();
   }
 

@@ -22,15 +22,14 @@ import { Backend, backendsFromEnv, benchEnv } from './support/app';
 import { e2bListener, loadE2b } from './support/e2b';
 import { apiExec } from './support/exec';
 import { Cleanups, runBenchmark } from './support/run';
-import { VsNative, reportVsNative, vsNative } from './support/vs-native';
+import { VsNative, reportVsNative, timePairs } from './support/vs-native';
 import { BenchServer, staleBuild } from './support/server';
-import { fmtMs, interleaved, log, positiveInt, statsOf } from './support/stats';
+import { log, positiveInt } from './support/stats';
 
 const SAMPLES = positiveInt('BENCH_SAMPLES', 100);
 const WARMUP = positiveInt('BENCH_WARMUP', 5);
 const BACKENDS = backendsFromEnv();
 const TARGET_RATIO = 1.3;
-type Variant = 'e2b' | 'native';
 
 runBenchmark('e2b-exec', 600, async (cleanups, deadline) => {
   const stale = staleBuild();
@@ -54,28 +53,25 @@ runBenchmark('e2b-exec', 600, async (cleanups, deadline) => {
     scoped.add(`sandbox ${sbx.sandboxId}`, async () => void (await sbx.kill()));
     log(`${backend}: server pid ${api.pid}, sandbox ${sbx.sandboxId}`);
 
-    const times: Record<Variant, number[]> = { e2b: [], native: [] };
-    for (let i = 0; i < WARMUP + SAMPLES; i += 1) {
-      deadline.check(`${backend} pair ${i + 1}`);
-      for (const variant of interleaved<Variant>(i, 'e2b', 'native')) {
-        let ms: number;
-        if (variant === 'e2b') {
+    results[backend] = await timePairs({
+      backend,
+      label: 'e2b',
+      samples: SAMPLES,
+      warmup: WARMUP,
+      deadline,
+      time: async (variant) => {
+        if (variant === 'subject') {
           const started = performance.now();
           const run = await sbx.commands.run('true');
-          ms = performance.now() - started;
+          const ms = performance.now() - started;
           if (run.exitCode !== 0) throw new Error(`e2b exit code ${run.exitCode}`);
-        } else {
-          const run = await apiExec(api.url, sbx.sandboxId, ['true']);
-          if (run.exitCode !== 0) throw new Error(`native exit code ${run.exitCode}`);
-          ms = run.ms;
+          return ms;
         }
-        if (i >= WARMUP) times[variant].push(ms);
-      }
-    }
-    const e2b = statsOf(times.e2b);
-    const native = statsOf(times.native);
-    results[backend] = vsNative(e2b, native);
-    log(`${backend}: e2b ${fmtMs(e2b.medianMs)} ms, native ${fmtMs(native.medianMs)} ms (median)`);
+        const run = await apiExec(api.url, sbx.sandboxId, ['true']);
+        if (run.exitCode !== 0) throw new Error(`native exit code ${run.exitCode}`);
+        return run.ms;
+      },
+    });
     await scoped.runAll();
   }
 

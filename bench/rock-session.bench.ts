@@ -24,16 +24,15 @@ import { Backend, backendsFromEnv, benchEnv } from './support/app';
 import { apiExec } from './support/exec';
 import { callApi } from './support/http';
 import { Cleanups, runBenchmark } from './support/run';
-import { VsNative, reportVsNative, vsNative } from './support/vs-native';
+import { VsNative, reportVsNative, timePairs } from './support/vs-native';
 import { BenchServer, staleBuild } from './support/server';
-import { fmtMs, interleaved, log, positiveInt, statsOf } from './support/stats';
+import { log, positiveInt } from './support/stats';
 
 const SAMPLES = positiveInt('BENCH_SAMPLES', 100);
 const WARMUP = positiveInt('BENCH_WARMUP', 5);
 const BACKENDS = backendsFromEnv();
 const TARGET_RATIO = 1.3;
 const ROCK = '/apis/envs/sandbox/v1';
-type Variant = 'rock' | 'native';
 
 interface Envelope {
   status: string;
@@ -95,12 +94,14 @@ runBenchmark('rock-session', 600, async (cleanups, deadline) => {
     });
     log(`${backend}: server pid ${api.pid}, sandbox ${id}, session "bench"`);
 
-    const times: Record<Variant, number[]> = { rock: [], native: [] };
-    for (let i = 0; i < WARMUP + SAMPLES; i += 1) {
-      deadline.check(`${backend} pair ${i + 1}`);
-      for (const variant of interleaved<Variant>(i, 'rock', 'native')) {
-        let ms: number;
-        if (variant === 'rock') {
+    results[backend] = await timePairs({
+      backend,
+      label: 'ROCK',
+      samples: SAMPLES,
+      warmup: WARMUP,
+      deadline,
+      time: async (variant) => {
+        if (variant === 'subject') {
           const run = await rockCall(api.url, 'run_in_session', {
             action_type: 'bash',
             session: 'bench',
@@ -111,22 +112,14 @@ runBenchmark('rock-session', 600, async (cleanups, deadline) => {
           });
           if (run.answer.result.output !== 'hello')
             throw new Error(`ROCK output ${JSON.stringify(run.answer.result)}`);
-          ms = run.ms;
-        } else {
-          const run = await apiExec(api.url, id, ['echo', 'hello']);
-          if (run.stdout !== 'hello\n')
-            throw new Error(`native output ${JSON.stringify(run.stdout)}`);
-          ms = run.ms;
+          return run.ms;
         }
-        if (i >= WARMUP) times[variant].push(ms);
-      }
-    }
-    const rock = statsOf(times.rock);
-    const native = statsOf(times.native);
-    results[backend] = vsNative(rock, native);
-    log(
-      `${backend}: ROCK ${fmtMs(rock.medianMs)} ms, native ${fmtMs(native.medianMs)} ms (median)`,
-    );
+        const run = await apiExec(api.url, id, ['echo', 'hello']);
+        if (run.stdout !== 'hello\n')
+          throw new Error(`native output ${JSON.stringify(run.stdout)}`);
+        return run.ms;
+      },
+    });
     await scoped.runAll();
   }
 

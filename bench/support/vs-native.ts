@@ -1,6 +1,17 @@
 import type { Backend } from '../../test/support/app';
 import { DEMO_IMAGE } from '../../test/support/docker';
-import { Stats, fmtMs, fmtRatio, log, printTable, ratio, writeResults } from './stats';
+import type { Deadline } from './run';
+import {
+  Stats,
+  fmtMs,
+  fmtRatio,
+  interleaved,
+  log,
+  printTable,
+  ratio,
+  statsOf,
+  writeResults,
+} from './stats';
 
 /** One backend's result of a compatibility front door measured against native /v1. */
 export interface VsNative {
@@ -18,6 +29,35 @@ export function vsNative(subject: Stats, native: Stats): VsNative {
     ratioMedian: ratio(subject.medianMs, native.medianMs),
     ratioP95: ratio(subject.p95Ms, native.p95Ms),
   };
+}
+
+export interface PairRun {
+  backend: Backend;
+  /** What the subject is called in the log (`ROCK`, `e2b`). */
+  label: string;
+  samples: number;
+  /** Pairs run first and not measured. */
+  warmup: number;
+  deadline: Deadline;
+  /** One timed run of the subject or of native /v1, in ms; it checks its own answer. */
+  time(variant: 'subject' | 'native'): Promise<number>;
+}
+
+/** Times `warmup + samples` pairs, the order alternating each pair, and compares the medians. */
+export async function timePairs(run: PairRun): Promise<VsNative> {
+  const times = { subject: [] as number[], native: [] as number[] };
+  for (let i = 0; i < run.warmup + run.samples; i += 1) {
+    run.deadline.check(`${run.backend} pair ${i + 1}`);
+    for (const variant of interleaved(i, 'subject' as const, 'native' as const)) {
+      const ms = await run.time(variant);
+      if (i >= run.warmup) times[variant].push(ms);
+    }
+  }
+  const result = vsNative(statsOf(times.subject), statsOf(times.native));
+  log(
+    `${run.backend}: ${run.label} ${fmtMs(result.subject.medianMs)} ms, native ${fmtMs(result.native.medianMs)} ms (median)`,
+  );
+  return result;
 }
 
 export interface VsNativeReport {
