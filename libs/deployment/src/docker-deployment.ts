@@ -28,7 +28,7 @@ import { ExecOutputBudget } from './exec-output-budget';
 import { runExec, streamExec } from './exec-runner';
 import type { ExecEvent, ExecRequest, ExecResult } from './exec-types';
 import { deletePath } from './file-delete';
-import { readPath } from './file-read';
+import { readPath, statPathFollowing } from './file-read';
 import type { FileInfo, FileRead, ReadOptions, WriteOptions } from './file-types';
 import { writePath } from './file-write';
 import { HostPortAllocator, type PortLease } from './host-port-allocator';
@@ -261,6 +261,11 @@ export class DockerDeployment implements OnModuleDestroy {
   /** A regular file as a stream, or a directory's listing; works on stopped containers. */
   readFile(containerId: string, path: string, options: ReadOptions): Promise<FileRead> {
     return readPath(this.docker, containerId, path, options);
+  }
+
+  /** One stat of what `path` names, symlinks followed: no content read, no listing. */
+  statFile(containerId: string, path: string, signal?: AbortSignal): Promise<FileInfo> {
+    return statPathFollowing(this.docker, containerId, path, signal);
   }
 
   /** Writes one file into an existing directory; works on stopped containers. */

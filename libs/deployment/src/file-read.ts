@@ -54,6 +54,21 @@ async function statFollowing(
   throw symlinkLoop(path);
 }
 
+/** What `rawPath` names (symlinks followed), without reading its content or listing it. */
+export function statPathFollowing(
+  docker: Dockerode,
+  containerId: string,
+  rawPath: string,
+  signal?: AbortSignal,
+): Promise<FileInfo> {
+  return statFollowing(
+    docker,
+    containerId,
+    normalizeContainerPath(rawPath, { allowRoot: true }),
+    signal,
+  );
+}
+
 /** A regular file's content as a stream, or a directory's listing; symlinks are followed. */
 export async function readPath(
   docker: Dockerode,

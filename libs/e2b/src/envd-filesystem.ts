@@ -94,13 +94,8 @@ export class EnvdFilesystem {
 
   private async stat(sandboxId: string, path: string): Promise<EntryInfo> {
     try {
-      const read = await this.work.read(sandboxId, path);
-      if (read.kind === 'file') read.content.destroy();
-      return entryOf(
-        posix.dirname(path),
-        { ...read.info, name: posix.basename(path) || '/' },
-        path,
-      );
+      const info = await this.work.stat(sandboxId, path);
+      return entryOf(posix.dirname(path), { ...info, name: posix.basename(path) || '/' }, path);
     } catch (error) {
       throw fileError(error, path);
     }

@@ -85,6 +85,14 @@ export class SandboxWorkService {
     });
   }
 
+  /** What a path names (type, size, mode, times), where files can be read; nothing is read. */
+  async stat(idOrName: string, path: string, signal?: AbortSignal): Promise<FileInfo> {
+    const info = await this.sandboxes.get(idOrName);
+    const containerId = this.allowed(info, 'readFiles');
+    void this.sandboxes.recordActivity(info.id);
+    return this.deployment.statFile(containerId, path, signal);
+  }
+
   async deleteFile(idOrName: string, path: string): Promise<void> {
     const containerId = await this.runningContainer(idOrName, 'deleteFiles');
     await this.deployment.deleteFile(containerId, path);

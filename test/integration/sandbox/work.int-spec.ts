@@ -115,6 +115,17 @@ describe('SandboxWorkService on the real store', () => {
     expect(options.maxBytes).toBe(h.config.files.sizeLimitBytes);
   });
 
+  it('stats a path with one engine stat, reading no content, also on a stopped sandbox', async () => {
+    const sandbox = await h.createRunning();
+    await h.sandboxes.stop(sandbox.id);
+    h.deployment.statFile.mockResolvedValue(FILE_INFO);
+
+    expect(await h.work.stat(sandbox.id, '/etc/hostname')).toEqual(FILE_INFO);
+    const [containerId, path] = h.deployment.statFile.mock.calls[0];
+    expect([containerId, path]).toEqual([containerIdOf(sandbox.id), '/etc/hostname']);
+    expect(h.deployment.readFile).not.toHaveBeenCalled();
+  });
+
   it('refuses to read from a deleted sandbox', async () => {
     const sandbox = await h.createRunning();
     await h.sandboxes.delete(sandbox.id, true);
