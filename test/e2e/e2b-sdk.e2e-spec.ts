@@ -186,6 +186,12 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('e2b SDK (%s)', (backend)
     await sbx.files.write('/tmp/inside.txt', 'in');
     expect(await sbx.files.read('/tmp/../../tmp/inside.txt')).toBe('in');
     await expect(sbx.files.write('/tmp', 'not a file')).rejects.toThrow();
+    // /files checks its user as the Connect calls do, whether named by Basic auth or ?username=.
+    const badUser = await fetch(`${url}/files?path=/tmp/inside.txt&username=..%2Froot`, {
+      headers: { 'e2b-sandbox-id': sbx.sandboxId },
+    });
+    expect(badUser.status).toBe(400);
+    expect(await badUser.json()).toEqual({ code: 400, message: "invalid user '../root'" });
     // Unserved features answer unimplemented, with a message.
     const watch = await rpc('filesystem.Filesystem/CreateWatcher', '{"path":"/tmp"}');
     expect(await watch.json()).toMatchObject({ code: 'unimplemented' });

@@ -2,12 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { FilesConfig } from '@app/config';
 import { CodedError } from '@app/domain';
 import { SandboxWorkService } from '@app/sandbox';
 import { E2bApiError, envdStatusOf } from './e2b-errors';
 import { resolvePath } from './envd-paths';
+import { checkedUser, sandboxIdOf, userOf } from './envd-request';
 
 type Reply = (status: number, body?: unknown) => void;
 
@@ -77,16 +78,21 @@ export class EnvdFiles {
     }
   }
 
+  /** The sandbox and user of a /files call: the same headers, and checks, as the Connect calls. */
   private caller(req: IncomingMessage, url: URL): { sandboxId: string; user?: string } {
-    const sandboxId = req.headers['e2b-sandbox-id'];
-    if (typeof sandboxId !== 'string' || !sandboxId) {
-      throw new E2bApiError(
-        400,
-        'the E2b-Sandbox-Id header is missing: set E2B_SANDBOX_URL (or sandboxUrl) to this server and use e2b >= 2.15',
-      );
+    const get = (name: string): string | undefined => {
+      const value = req.headers[name];
+      return typeof value === 'string' ? value : undefined;
+    };
+    try {
+      const sandboxId = sandboxIdOf(get);
+      const named = url.searchParams.get('username');
+      return { sandboxId, user: named ? checkedUser(named) : userOf(get) };
+    } catch (error) {
+      // REST answers of the Connect refusals: a bad request, or a sandbox that is not there.
+      if (!(error instanceof ConnectError)) throw error;
+      throw new E2bApiError(error.code === Code.InvalidArgument ? 400 : 502, error.rawMessage);
     }
-    const user = url.searchParams.get('username') || basicUser(req.headers.authorization);
-    return { sandboxId, user: user || undefined };
   }
 
   private path(raw: string | null, user: string | undefined): string {
@@ -149,9 +155,4 @@ export class EnvdFiles {
     const { status, message } = envdStatusOf(error);
     reply(status, { code: status, message });
   }
-}
-
-function basicUser(header: string | undefined): string | undefined {
-  if (!header?.startsWith('Basic ')) return undefined;
-  return Buffer.from(header.slice(6), 'base64').toString('utf8').split(':')[0] || undefined;
 }

@@ -23,7 +23,11 @@ export function userOf(get: HeaderGet): string | undefined {
   const header = get('authorization');
   if (!header?.startsWith('Basic ')) return undefined;
   const user = Buffer.from(header.slice(6), 'base64').toString('utf8').split(':')[0];
-  if (!user) return undefined;
+  return user ? checkedUser(user) : undefined;
+}
+
+/** A user name as the SDK may send it (Basic auth, `?username=`); anything else is refused. */
+export function checkedUser(user: string): string {
   if (!USER.test(user)) throw new ConnectError(`invalid user '${user}'`, Code.InvalidArgument);
   return user;
 }
