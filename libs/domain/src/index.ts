@@ -5,4 +5,5 @@
 export { CodedError, describeError, isCodedError, validationError } from './coded-error';
 export { ERROR_CODES } from './error-codes';
 export type { ErrorCode } from './error-codes';
+export * from './actor';
 export * from './sandbox-info';

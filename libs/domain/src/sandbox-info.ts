@@ -1,3 +1,5 @@
+import type { Actor } from './actor';
+
 /**
  * The shape of a sandbox as the service reports it, and the vocabulary shared by the libraries.
  * Declared here (the lowest library that needs it) so imports stay one-way: meta-store stores it,
@@ -19,6 +21,8 @@ export interface StateTransitionRecord {
   event: string;
   at: string;
   reason?: string;
+  /** Who caused it; absent on entries written before actors were recorded. */
+  actor?: Actor;
 }
 
 /** The disk limit asked for at create, and whether the storage driver could enforce it. */

@@ -1,4 +1,4 @@
-import { CodedError, SANDBOX_OPERATIONS, SANDBOX_STATES } from '@app/domain';
+import { ACTOR_KINDS, CodedError, SANDBOX_OPERATIONS, SANDBOX_STATES } from '@app/domain';
 import { z } from 'zod';
 import type { SandboxInfo, SealedSandboxSpec } from '@app/domain';
 
@@ -26,6 +26,14 @@ const historyEntrySchema = z.object({
   event: z.string(),
   at: z.string(),
   reason: z.string().optional(),
+  // Entries written before actors were recorded have none: optional, not back-filled.
+  actor: z
+    .object({
+      kind: z.enum(ACTOR_KINDS),
+      tenant: z.string().nullable(),
+      keyId: z.string().nullable(),
+    })
+    .optional(),
 });
 
 const diskLimitSchema = z.object({

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { CodedError, SandboxRecord } from '@app/domain';
+import { Actor, CodedError, SandboxRecord, SYSTEM_ACTOR } from '@app/domain';
 import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
 import { autoStopAt } from './deadlines';
 import { SandboxDriver } from './sandbox-driver';
@@ -31,6 +31,11 @@ export interface ActivityOptions {
 
 export interface SandboxCommand {
   sandboxId: string;
+  /**
+   * Who the command is for (an API key, or sandboxd itself: the default). Every history entry and
+   * event it produces names them.
+   */
+  actor?: Actor;
   /** `wait` queues behind the holder (API calls); `try` answers `busy` at once (background work). */
   lock: 'wait' | 'try';
   /**
@@ -118,7 +123,7 @@ export class SandboxCommands {
     command: SandboxCommand,
     signal: AbortSignal,
   ): Promise<LoadedOutcome> {
-    const run = this.driver.open(record, signal);
+    const run = this.driver.open(record, signal, command.actor ?? SYSTEM_ACTOR);
     try {
       const finished = await run.finishInterrupted();
       const asked = command.event ?? null;

@@ -1,7 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { Actor, createActor } from 'xstate';
+import { Actor as MachineActor, createActor } from 'xstate';
 import { LifecycleConfig } from '@app/config';
-import { CodedError, describeError, SandboxInfo, SandboxRecord, SandboxState } from '@app/domain';
+import {
+  Actor,
+  CodedError,
+  describeError,
+  SandboxInfo,
+  SandboxRecord,
+  SandboxState,
+  SYSTEM_ACTOR,
+} from '@app/domain';
 import { SandboxMetaStore } from '@app/meta-store';
 import { deadlinesOnEntering, effectiveAutoDeleteSeconds } from './deadlines';
 import { SandboxEffects } from './sandbox-effects';
@@ -19,7 +27,7 @@ import {
 import { viewOf } from './snapshot-view';
 import { persistedSnapshotOf } from './snapshot-schema';
 
-type SandboxActor = Actor<SandboxMachine>;
+type SandboxActor = MachineActor<SandboxMachine>;
 
 /**
  * Runs the state machine of one sandbox for SandboxCommands, which holds the sandbox's lock and
@@ -42,19 +50,26 @@ export class SandboxDriver {
     private readonly effects: SandboxEffects,
   ) {}
 
-  /** What the record and the configuration tell the machine, each time it is restored. */
-  factsOf(info: SandboxInfo): SandboxFacts {
+  /**
+   * What the record, the configuration and the command's actor tell the machine, each time it is
+   * restored.
+   */
+  factsOf(info: SandboxInfo, actor: Actor = SYSTEM_ACTOR): SandboxFacts {
     return {
       runtime: info.runtime,
       autoDeleteSeconds: effectiveAutoDeleteSeconds(info, this.config.autoDeleteAfterSeconds),
+      actor,
     };
   }
 
-  /** The record's machine, restored and started (an interrupted effect runs again). */
-  open(record: SandboxRecord, signal?: AbortSignal): MachineRun {
+  /**
+   * The record's machine, restored and started (an interrupted effect runs again). `actor` is who
+   * the command is for; the history entries it writes name them.
+   */
+  open(record: SandboxRecord, signal?: AbortSignal, actor: Actor = SYSTEM_ACTOR): MachineRun {
     signal?.throwIfAborted();
     const machine = this.effects.forRecord(record, signal);
-    const facts = this.factsOf(record.info);
+    const facts = this.factsOf(record.info, actor);
     // No snapshot yet means the create has not run its first step: start from the beginning.
     // A snapshot of another machine version would need a migration; there is only version 1 yet.
     if (record.machineSnapshot !== null && record.machineVersion !== MACHINE_VERSION) {
@@ -67,10 +82,10 @@ export class SandboxDriver {
         ? undefined
         : restore(persistedSnapshotOf(record.machineSnapshot, record.info.id), facts);
     const input = { sandboxId: record.info.id, protected: record.info.protected, facts };
-    const actor: SandboxActor = createActor(machine, { input, snapshot });
-    actor.start();
-    return new MachineRun(record, actor, signal, (current, snap) =>
-      this.persist(current, snap, actor),
+    const running: SandboxActor = createActor(machine, { input, snapshot });
+    running.start();
+    return new MachineRun(record, running, signal, (current, snap) =>
+      this.persist(current, snap, running),
     );
   }
 

@@ -1,5 +1,5 @@
 import { createActor, fromPromise, waitFor } from 'xstate';
-import { CodedError, SANDBOX_STATES } from '@app/domain';
+import { Actor, CodedError, SANDBOX_STATES, SYSTEM_ACTOR } from '@app/domain';
 import {
   ContainerFacts,
   ContainerRef,
@@ -20,7 +20,7 @@ function fixedClock() {
   let ticks = 0;
   return () => new Date(T0 + 1000 * ticks++);
 }
-const RUNC: SandboxFacts = { runtime: 'runc', autoDeleteSeconds: -1 };
+const RUNC: SandboxFacts = { runtime: 'runc', autoDeleteSeconds: -1, actor: SYSTEM_ACTOR };
 
 const facts: ContainerFacts = { containerId: 'c1', ports: { '8080': 30001 }, host: '127.0.0.1' };
 
@@ -84,8 +84,32 @@ describe('sandboxMachine', () => {
     // The injected clock: its first reading stamps the start.
     expect(snap.context.startedAt).toBe('2026-06-01T12:00:00.000Z');
     expect(snap.context.stateHistory).toEqual([
-      { from: 'pending', to: 'running', event: 'started', at: '2026-06-01T12:00:00.000Z' },
+      {
+        from: 'pending',
+        to: 'running',
+        event: 'started',
+        at: '2026-06-01T12:00:00.000Z',
+        actor: SYSTEM_ACTOR,
+      },
     ]);
+  });
+
+  it("should name the restore's actor in every entry written under it, and only those", async () => {
+    const tenant: Actor = { kind: 'tenant', tenant: 'team-a', keyId: 'key-1' };
+    const actor = start(machineWith(), false, { ...RUNC, actor: tenant });
+    const running = await settle(actor);
+    expect(running.context.stateHistory.map((h) => h.actor)).toEqual([tenant]);
+    const persisted = actor.getPersistedSnapshot();
+    actor.stop();
+    // The next command is sandboxd's own (an idle stop): its entries name the system.
+    const restored = createActor(machineWith(), {
+      input: { sandboxId: 'sb1', protected: false, facts: RUNC },
+      snapshot: restore(persisted, RUNC),
+    }).start();
+    restored.send({ type: 'stop', reason: 'idle-timeout' });
+    const stopped = await settle(restored);
+    expect(stopped.context.stateHistory.map((h) => h.actor)).toEqual([tenant, SYSTEM_ACTOR]);
+    restored.stop();
   });
 
   it('should end in stopped with the failure reason when the create fails', async () => {
@@ -230,7 +254,11 @@ describe('sandboxMachine', () => {
   });
 
   it('should refuse a restart on Kata with RESTART_UNSUPPORTED, in any state', async () => {
-    const kata: SandboxFacts = { runtime: 'kata-runtime', autoDeleteSeconds: -1 };
+    const kata: SandboxFacts = {
+      runtime: 'kata-runtime',
+      autoDeleteSeconds: -1,
+      actor: SYSTEM_ACTOR,
+    };
     const calls: string[] = [];
     const actor = start(machineWith([], calls), false, kata);
     const running = await settle(actor);
@@ -257,7 +285,7 @@ describe('sandboxMachine', () => {
   });
 
   describe('the ephemeral delete (effective autoDeleteSeconds 0)', () => {
-    const ephemeral: SandboxFacts = { runtime: 'runc', autoDeleteSeconds: 0 };
+    const ephemeral: SandboxFacts = { runtime: 'runc', autoDeleteSeconds: 0, actor: SYSTEM_ACTOR };
 
     it('should delete as soon as the sandbox stops, with reason auto-delete', async () => {
       const calls: string[] = [];

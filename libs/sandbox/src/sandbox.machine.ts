@@ -20,7 +20,7 @@
  * was interrupted and restoring it re-runs that (idempotent) actor.
  */
 import { assign, fromPromise, getNextSnapshot, setup, Snapshot, SnapshotFrom } from 'xstate';
-import type { ErrorCode, SandboxOperation, SandboxState } from '@app/domain';
+import type { Actor, ErrorCode, SandboxOperation, SandboxState } from '@app/domain';
 
 export const MACHINE_VERSION = '1';
 
@@ -33,6 +33,8 @@ export interface HistoryEntry {
   event: string;
   at: string;
   reason?: string;
+  /** Who caused it: the actor of the command that was running when the machine entered `to`. */
+  actor?: Actor;
 }
 
 export interface LogDirQuotaFacts {
@@ -58,6 +60,11 @@ export interface SandboxFacts {
   runtime: string;
   /** The sandbox's own autoDeleteSeconds, else the global default; 0 is "ephemeral". */
   autoDeleteSeconds: number;
+  /**
+   * Who runs the command this restore serves: every entry the machine writes under it names them.
+   * A fact like the others because it belongs to the moment, not to the sandbox.
+   */
+  actor: Actor;
 }
 
 /** A failed effect's error as JSON: enough to rebuild the coded error the effect threw. */
@@ -174,7 +181,7 @@ export function createSandboxMachine(options: MachineOptions = {}) {
   ): Pick<SandboxMachineContext, 'state' | 'stateHistory'> &
     Partial<Pick<SandboxMachineContext, 'startedAt' | 'stoppedAt' | 'deletedAt'>> {
     const at = now().toISOString();
-    const entry: HistoryEntry = { from: context.state, to, event, at };
+    const entry: HistoryEntry = { from: context.state, to, event, at, actor: context.facts.actor };
     if (reason) entry.reason = reason;
     return {
       state: to,

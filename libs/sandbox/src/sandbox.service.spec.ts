@@ -1,5 +1,5 @@
 import { loadConfig } from '@app/config';
-import { CodedError } from '@app/domain';
+import { CodedError, SYSTEM_ACTOR } from '@app/domain';
 import type { DockerDeployment, EngineFacts } from '@app/deployment';
 import type { QuotaService } from '@app/quota';
 import type { SandboxLock, SandboxMetaStore, SecretsKeyring } from '@app/meta-store';
@@ -339,7 +339,7 @@ describe(SandboxService.name, () => {
         input: {
           sandboxId: sandbox.id,
           protected: false,
-          facts: { runtime: 'runc', autoDeleteSeconds: -1 },
+          facts: { runtime: 'runc', autoDeleteSeconds: -1, actor: SYSTEM_ACTOR },
         },
       },
     ).start();

@@ -1,3 +1,4 @@
+import { SYSTEM_ACTOR } from '@app/domain';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { sandboxMachine } from './sandbox.machine';
 import type { ContainerFacts } from './sandbox.machine';
@@ -18,7 +19,7 @@ async function persistedAfter(stop: boolean): Promise<Record<string, unknown>> {
   const input = {
     sandboxId: 'sb1',
     protected: false,
-    facts: { runtime: 'runc', autoDeleteSeconds: -1 },
+    facts: { runtime: 'runc', autoDeleteSeconds: -1, actor: SYSTEM_ACTOR },
   };
   const actor = createActor(machine, { input }).start();
   await waitFor(actor, (s) => !s.hasTag('busy'));

@@ -1,4 +1,8 @@
+import { Actor, SYSTEM_ACTOR } from '@app/domain';
 import { sandboxLockKey } from '@app/meta-store';
+import { SandboxEvent, SandboxEvents } from '@app/sandbox';
+// The pipeline itself is internal to the library; this spec drives it as SandboxService does.
+import { SandboxCommands } from '../../../libs/sandbox/src/sandbox-commands';
 import { Harness, bootHarness, containerIdOf, freezeClock, targets, until } from './support';
 
 const T0 = '2026-06-01T12:00:00.000Z';
@@ -40,7 +44,12 @@ describe('SandboxAutomation deadline scans on the real store', () => {
     for (const id of [first.id, second.id]) {
       const info = await h.info(id);
       expect(info).toMatchObject({ state: 'stopped', operation: null });
-      expect(info.stateHistory.at(-1)).toMatchObject({ to: 'stopped', reason: 'idle-timeout' });
+      // The scan is sandboxd's own work: its entry names the system as the actor.
+      expect(info.stateHistory.at(-1)).toMatchObject({
+        to: 'stopped',
+        reason: 'idle-timeout',
+        actor: SYSTEM_ACTOR,
+      });
     }
     expect((await h.info(late.id)).state).toBe('running');
   });
@@ -58,6 +67,29 @@ describe('SandboxAutomation deadline scans on the real store', () => {
     expect(await h.automation.autoStopDue(at(1000))).toMatchObject({ scanned: 1, done: 1 });
     expect((await h.info(c.id)).state).toBe('stopped');
     expect(await h.automation.autoStopDue(at(1000))).toMatchObject({ scanned: 0 });
+  });
+
+  it("names a command's actor in its history entries and in the events it publishes", async () => {
+    await boot();
+    const sandbox = await h.createRunning({ idleTimeoutSeconds: 300 });
+    const tenant: Actor = { kind: 'tenant', tenant: 'team-a', keyId: 'key-1' };
+    const published: SandboxEvent[] = [];
+    const unsubscribe = h.moduleRef.get(SandboxEvents).subscribe((e) => published.push(e));
+    const commands = h.moduleRef.get(SandboxCommands);
+
+    await commands.record({
+      sandboxId: sandbox.id,
+      lock: 'wait',
+      actor: tenant,
+      event: { type: 'stop' },
+    });
+    unsubscribe();
+
+    const entry = (await h.info(sandbox.id)).stateHistory.at(-1);
+    expect(entry).toMatchObject({ to: 'stopped', event: 'stop', actor: tenant });
+    expect(published).toEqual([
+      expect.objectContaining({ sandboxId: sandbox.id, to: 'stopped', actor: tenant }),
+    ]);
   });
 
   it('stops a sandbox at its max lifetime however active it is', async () => {

@@ -1,6 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { formatMemorySize } from '@app/sandbox';
 import {
+  ACTOR_KINDS,
+  ActorKind,
   SANDBOX_OPERATIONS,
   SANDBOX_STATES,
   SandboxInfo,
@@ -23,12 +25,24 @@ export class LogDirQuotaView {
   @ApiProperty({ type: String, nullable: true }) reason!: string | null;
 }
 
+export class ActorView {
+  @ApiProperty({ enum: ACTOR_KINDS, example: 'tenant' }) kind!: ActorKind;
+  @ApiProperty({ type: String, nullable: true, example: 'team-a' }) tenant!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'The API key id (never the key)' })
+  keyId!: string | null;
+}
+
 export class StateTransitionView {
   @ApiProperty({ enum: SANDBOX_STATES }) from!: SandboxState;
   @ApiProperty({ enum: SANDBOX_STATES }) to!: SandboxState;
   @ApiProperty({ example: 'stop' }) event!: string;
   @ApiProperty({ example: '2026-01-01T00:00:00.000Z' }) at!: string;
   @ApiPropertyOptional({ example: 'manual' }) reason?: string;
+  @ApiPropertyOptional({
+    type: ActorView,
+    description: 'Who caused it; absent on entries recorded before actors were',
+  })
+  actor?: ActorView;
 }
 
 /** The public view of a sandbox. Env values and DB-only fields never appear here. */

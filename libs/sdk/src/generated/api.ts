@@ -359,6 +359,17 @@ export interface components {
             projectId: number | null;
             reason: string | null;
         };
+        ActorView: {
+            /**
+             * @example tenant
+             * @enum {string}
+             */
+            kind: "system" | "admin" | "tenant" | "anonymous";
+            /** @example team-a */
+            tenant: string | null;
+            /** @description The API key id (never the key) */
+            keyId: string | null;
+        };
         StateTransitionView: {
             /** @enum {string} */
             from: "pending" | "running" | "stopped" | "deleted";
@@ -370,6 +381,8 @@ export interface components {
             at: string;
             /** @example manual */
             reason?: string;
+            /** @description Who caused it; absent on entries recorded before actors were */
+            actor?: components["schemas"]["ActorView"];
         };
         SandboxView: {
             id: string;
