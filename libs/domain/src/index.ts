@@ -7,3 +7,4 @@ export { ERROR_CODES } from './error-codes';
 export type { ErrorCode } from './error-codes';
 export * from './actor';
 export * from './sandbox-info';
+export * from './tenant';

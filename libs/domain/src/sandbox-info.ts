@@ -49,7 +49,16 @@ export interface SandboxLogDirQuota {
 /** Everything a sandbox is; the allowlist of what may reach the cache and the API. */
 export interface SandboxInfo {
   id: string;
+  /**
+   * Unique among the non-deleted sandboxes of its tenant (tenant-less sandboxes are one more
+   * namespace): two tenants may each have a sandbox of the same name.
+   */
   name: string | null;
+  /**
+   * The tenant whose API key created it; null for sandboxes made by the admin key or while auth is
+   * off. A tenant key sees only its own tenant's sandboxes. Never changes after the create.
+   */
+  tenant: string | null;
   state: SandboxState;
   operation: SandboxOperation | null;
   image: string;
@@ -107,6 +116,7 @@ export interface SandboxInfo {
 const SANDBOX_INFO_KEYS: { readonly [K in keyof SandboxInfo]-?: true } = {
   id: true,
   name: true,
+  tenant: true,
   state: true,
   operation: true,
   image: true,

@@ -20,6 +20,7 @@ export {
   META_STORE_ENTITIES,
   SandboxEntity,
   SandboxLabelEntity,
+  TenantLimitsEntity,
 } from './db/entities';
 export { META_STORE_MIGRATIONS, metaStoreMigrations } from './migrations';
 
@@ -28,6 +29,8 @@ export { SecretsModule } from './secrets/secrets.module';
 export { SECRETS_KEY_FILE, resolveSecretsKeyring } from './secrets/resolve-keyring';
 
 export { SandboxMetaStore } from './store/sandbox-meta-store';
+export { TenantLimitsStore } from './tenants/tenant-limits-store';
+export type { StoredTenantLimits } from './tenants/tenant-limits-store';
 export {
   AUTO_STOP_INDEX_BUILT_KEY,
   AUTO_STOP_INDEX_KEY,
@@ -44,5 +47,6 @@ export type {
   InsertSandboxInput,
   ListSandboxesQuery,
   SandboxPage,
+  TenantScope,
   VersionedWriteOptions,
 } from './store/meta-store.types';

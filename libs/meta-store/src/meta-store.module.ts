@@ -12,6 +12,7 @@ import { TaskLock } from './lock/task-lock';
 import { SecretsModule } from './secrets/secrets.module';
 import { SecretsKeyring } from './secrets/secrets-keyring';
 import { SandboxMetaStore } from './store/sandbox-meta-store';
+import { TenantLimitsStore } from './tenants/tenant-limits-store';
 
 /**
  * Persistence for sandboxes: the SQL database (PostgreSQL or SQLite, migrated at start), the
@@ -42,9 +43,17 @@ import { SandboxMetaStore } from './store/sandbox-meta-store';
   providers: [
     { provide: KeyValueStore, inject: [StoreConfig], useFactory: createKeyValueStore },
     SandboxMetaStore,
+    TenantLimitsStore,
     SandboxLock,
     TaskLock,
   ],
-  exports: [SandboxMetaStore, SandboxLock, TaskLock, KeyValueStore, SecretsModule],
+  exports: [
+    SandboxMetaStore,
+    TenantLimitsStore,
+    SandboxLock,
+    TaskLock,
+    KeyValueStore,
+    SecretsModule,
+  ],
 })
 export class MetaStoreModule {}

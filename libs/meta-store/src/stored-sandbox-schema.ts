@@ -1,4 +1,10 @@
-import { ACTOR_KINDS, CodedError, SANDBOX_OPERATIONS, SANDBOX_STATES } from '@app/domain';
+import {
+  ACTOR_KINDS,
+  CodedError,
+  SANDBOX_OPERATIONS,
+  SANDBOX_STATES,
+  TENANT_NAME_PATTERN,
+} from '@app/domain';
 import { z } from 'zod';
 import type { SandboxInfo, SealedSandboxSpec } from '@app/domain';
 
@@ -52,6 +58,8 @@ const logDirQuotaSchema = z.object({
 export const sandboxInfoSchema: z.ZodType<SandboxInfo> = z.object({
   id: z.string().min(1),
   name: z.string().nullable(),
+  // AddSandboxTenant wrote null into every older blob.
+  tenant: z.string().regex(TENANT_NAME_PATTERN).nullable(),
   state: z.enum(SANDBOX_STATES),
   operation: z.enum(SANDBOX_OPERATIONS).nullable(),
   image: z.string(),

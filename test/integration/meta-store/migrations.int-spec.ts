@@ -16,7 +16,10 @@ import { Client } from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import type { SandboxInfo } from '@app/domain';
 import { buildDueForAutoDeleteQuery } from '../../../libs/meta-store/src/store/deadline-queries';
-import { buildCommittedResourcesQuery } from '../../../libs/meta-store/src/store/resource-queries';
+import {
+  buildCommittedResourcesQuery,
+  buildTenantUsageQuery,
+} from '../../../libs/meta-store/src/store/resource-queries';
 import { buildListQuery } from '../../../libs/meta-store/src/store/sandbox-list-query';
 import {
   makeSandboxInfo,
@@ -29,7 +32,12 @@ import { TEST_DATABASE_URL, dropDatabase, tempSqlite } from './meta-store-suppor
 async function schemaOf(dataSource: DataSource) {
   const runner = dataSource.createQueryRunner();
   try {
-    const tables = await runner.getTables(['sandbox_table', 'sandbox_label', 'idempotency_key']);
+    const tables = await runner.getTables([
+      'sandbox_table',
+      'sandbox_label',
+      'idempotency_key',
+      'tenant_limits',
+    ]);
     return Object.fromEntries(
       tables.map((t) => [
         t.name.replace(/^.*\./, ''),
@@ -72,6 +80,7 @@ const expectedSchema = {
       'started_at?',
       'state',
       'stopped_at?',
+      'tenant',
       'version',
     ],
     primary: ['id'],
@@ -81,7 +90,9 @@ const expectedSchema = {
       'IDX_sandbox_table_image(image)',
       'IDX_sandbox_table_operation_in_flight(id)',
       'IDX_sandbox_table_state(state)',
-      'UQ_sandbox_table_live_name!(name)',
+      'IDX_sandbox_table_tenant(id,tenant)',
+      'IDX_sandbox_table_tenant_usage(cpus,memory_bytes,state,tenant)',
+      'UQ_sandbox_table_tenant_live_name!(name,tenant)',
     ],
   },
   sandbox_label: {
@@ -94,7 +105,18 @@ const expectedSchema = {
     primary: ['key'],
     indices: [],
   },
+  tenant_limits: {
+    columns: ['max_cpus?', 'max_memory_bytes?', 'max_sandboxes?', 'tenant', 'updated_at'],
+    primary: ['tenant'],
+    indices: [],
+  },
 };
+
+/** What the entities would still change in tenant_limits: nothing, if migration and entity agree. */
+async function pendingTenantLimitsChanges(dataSource: DataSource): Promise<string[]> {
+  const log = await dataSource.driver.createSchemaBuilder().log();
+  return log.upQueries.map((q) => q.query).filter((query) => query.includes('"tenant_limits"'));
+}
 
 /** What the entities would still change in sandbox_table: nothing, if migrations and entity agree. */
 async function pendingSandboxTableChanges(dataSource: DataSource): Promise<string[]> {
@@ -463,11 +485,14 @@ async function expectSealingUpgrade(options: DataSourceOptions): Promise<void> {
         i % 3 === 0 ? {} : { A: `alpha-${i}`, TOKEN: 'secret-value' },
       );
     }
-    // Rolled back (BackfillMachineFailure and BackfillStoredBlobs, which run after it, first), the
-    // kept values are in clear again; a deleted sandbox's stay gone.
-    await upgraded.undoLastMigration({ transaction: 'all' });
-    await upgraded.undoLastMigration({ transaction: 'all' });
-    await upgraded.undoLastMigration({ transaction: 'all' });
+    // Rolled back (the migrations that run after it first: CreateTenantLimits, AddSandboxTenant,
+    // BackfillMachineFailure and BackfillStoredBlobs), the kept values are in clear again; a
+    // deleted sandbox's stay gone.
+    const after = metaStoreMigrations(testKeyring()).findIndex(
+      (m) => m.name === 'SealEnvValues1796183903821',
+    );
+    const undo = metaStoreMigrations(testKeyring()).length - after;
+    for (let i = 0; i < undo; i += 1) await upgraded.undoLastMigration({ transaction: 'all' });
     const reverted = await rawSpecs(upgraded);
     expect(reverted['seal-00001']).toMatchObject({ env: { A: 'alpha-1', TOKEN: 'secret-value' } });
     expect(reverted['seal-00001']).not.toHaveProperty('sealedEnv');
@@ -574,6 +599,123 @@ async function expectBackfillUpgrade(options: DataSourceOptions): Promise<void> 
   }
 }
 
+/** The release before AddSandboxTenant: every migration before it. */
+function migrationsBeforeTenant(): ReturnType<typeof metaStoreMigrations> {
+  const all = metaStoreMigrations(testKeyring());
+  return all.slice(
+    0,
+    all.findIndex((m) => m.name === 'AddSandboxTenant1796412000000'),
+  );
+}
+
+/**
+ * A database at the release before tenants: a live sandbox named `web`, a deleted one of the
+ * same name (names were unique among live sandboxes only), a stopped one, and a row whose info is
+ * not JSON, all with complete blobs of that release (no `tenant` key).
+ */
+async function seedBeforeTenant(options: DataSourceOptions): Promise<void> {
+  const before = await initializeDataSource({ ...options, migrations: migrationsBeforeTenant() });
+  try {
+    const row = async (
+      id: string,
+      state: SandboxInfo['state'],
+      name: string | null,
+      info?: string,
+    ) => {
+      const blob: Record<string, unknown> = {
+        ...makeSandboxInfo({ id, name, state, operation: null, cpus: 1, memoryBytes: GiB }),
+      };
+      delete blob.tenant;
+      const spec: Record<string, unknown> = { ...makeSandboxSpec(), sealedEnv: {} };
+      delete spec.env;
+      await insertRaw(before, 'sandbox_table', {
+        id,
+        name,
+        state,
+        image: 'alpine:3.20',
+        labels: '{}',
+        instance_id: 'i',
+        created_at: 0,
+        spec: JSON.stringify(spec),
+        info: info ?? JSON.stringify(blob),
+        machine_version: 'v1',
+        version: 2,
+        cpus: 1,
+        memory_bytes: GiB,
+      });
+    };
+    await row('tn-a', 'running', 'web');
+    await row('tn-b', 'deleted', 'web');
+    await row('tn-c', 'stopped', null);
+    await row('tn-d', 'running', null, '{not json');
+  } finally {
+    await before.destroy();
+  }
+}
+
+/**
+ * After AddSandboxTenant (and CreateTenantLimits): every readable info blob says `tenant: null`,
+ * the column says '' (no tenant), the rows read and resolve by name as before, names are unique
+ * per tenant from now on, and the migrations roll back and forward again.
+ */
+async function expectTenantUpgrade(dataSource: DataSource): Promise<void> {
+  const rows = await dataSource.query<{ id: string; tenant: string; info: string }[]>(
+    `SELECT id, tenant, info FROM sandbox_table ORDER BY id`,
+  );
+  expect(rows.map((r) => [r.id, r.tenant])).toEqual([
+    ['tn-a', ''],
+    ['tn-b', ''],
+    ['tn-c', ''],
+    ['tn-d', ''],
+  ]);
+  for (const row of rows.slice(0, 3)) {
+    const info = JSON.parse(row.info) as Record<string, unknown>;
+    expect(info.tenant).toBeNull();
+    expect(Object.keys(info).sort()).toEqual([...SANDBOX_INFO_FIELDS].sort());
+  }
+  expect(rows[3].info).toBe('{not json');
+  expect(await pendingSandboxTableChanges(dataSource)).toEqual([]);
+  expect(await pendingTenantLimitsChanges(dataSource)).toEqual([]);
+
+  const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
+  expect((await store.load('web'))?.info).toMatchObject({ id: 'tn-a', tenant: null });
+  expect(await store.get('tn-c')).toMatchObject({ state: 'stopped', tenant: null });
+  expect(await store.load('web', 'team-a')).toBeNull();
+
+  // Down restores the global name index (no two tenants share a name yet), and up again.
+  await dataSource.undoLastMigration({ transaction: 'all' });
+  await dataSource.undoLastMigration({ transaction: 'all' });
+  expect((await schemaOf(dataSource)).sandbox_table.indices).toContain(
+    'UQ_sandbox_table_live_name!(name)',
+  );
+  await dataSource.runMigrations({ transaction: 'all' });
+  expect(await schemaOf(dataSource)).toEqual(expectedSchema);
+
+  // From now on a tenant may take a name the tenant-less sandboxes hold, and the other way round.
+  const insert = (id: string, tenant: string | null) =>
+    store.insert({
+      info: makeSandboxInfo({ id, name: 'web', tenant, state: 'running', operation: null }),
+      spec: makeSandboxSpec(),
+      machineSnapshot: null,
+      machineVersion: 'v1',
+    });
+  expect((await insert('tn-e', 'team-a')).created).toBe(true);
+  await expect(insert('tn-f', null)).rejects.toMatchObject({ code: 'NAME_CONFLICT' });
+  await expect(insert('tn-g', 'team-a')).rejects.toMatchObject({ code: 'NAME_CONFLICT' });
+  expect((await store.load('web', 'team-a'))?.info.id).toBe('tn-e');
+  expect((await store.load('web'))?.info.id).toBe('tn-a');
+}
+
+async function expectTenantMigration(options: DataSourceOptions): Promise<void> {
+  await seedBeforeTenant(options);
+  const upgraded = await initializeDataSource(options);
+  try {
+    await expectTenantUpgrade(upgraded);
+  } finally {
+    await upgraded.destroy();
+  }
+}
+
 describe('migrations', () => {
   it('seal the env values a SQLite database held in clear, page after page, and roll back', async () => {
     const file = tempSqlite();
@@ -593,6 +735,64 @@ describe('migrations', () => {
         buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }).store, testKeyring()),
       );
     } finally {
+      file.remove();
+    }
+  });
+
+  it('add tenants to a SQLite database: back-fill, per-tenant names, down and up again', async () => {
+    const file = tempSqlite();
+    try {
+      await expectTenantMigration(
+        buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }).store, testKeyring()),
+      );
+    } finally {
+      file.remove();
+    }
+  });
+
+  it("let SQLite sum a tenant's usage from its index alone, never reading deleted rows", async () => {
+    const file = tempSqlite();
+    const dataSource = await initializeDataSource(
+      buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }).store, testKeyring()),
+    );
+    try {
+      // Ten tenants, mostly deleted history; team-3 holds 1 running and 1 stopped per 100 rows.
+      await dataSource.query(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+         INSERT INTO sandbox_table (id, tenant, state, image, labels, instance_id, created_at,
+           spec, info, machine_version, version, cpus, memory_bytes)
+         SELECT printf('sbx-%05d', i), 'team-' || (i % 10),
+           CASE WHEN i % 100 = 3 THEN 'running' WHEN i % 100 = 13 THEN 'stopped' ELSE 'deleted' END,
+           'img', '{}', 'i', 0, '{}', '{}', 'v1', 1, 0.5, 1024
+         FROM n`,
+      );
+      await dataSource.query('ANALYZE');
+      const [sql, params] = buildTenantUsageQuery(
+        dataSource.manager,
+        'team-3',
+      ).getQueryAndParameters();
+      const plan = await dataSource.query<{ detail: string }[]>(
+        `EXPLAIN QUERY PLAN ${sql}`,
+        params,
+      );
+      expect(plan.map((step) => step.detail).join('\n')).toContain(
+        'USING COVERING INDEX IDX_sandbox_table_tenant_usage (tenant=? AND state=?)',
+      );
+      const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
+      expect(await store.tenantUsage('team-3')).toEqual({
+        sandboxes: 100,
+        liveSandboxes: 50,
+        cpus: 50,
+        memoryBytes: 102_400,
+      });
+      expect(await store.tenantUsage('team-0')).toEqual({
+        sandboxes: 0,
+        liveSandboxes: 0,
+        cpus: 0,
+        memoryBytes: 0,
+      });
+    } finally {
+      await dataSource.destroy();
       file.remove();
     }
   });
@@ -734,6 +934,7 @@ describe('migrations', () => {
     const resourcesDbName = `sandboxd_mig_res_${suffix}`;
     const sealDbName = `sandboxd_mig_seal_${suffix}`;
     const backfillDbName = `sandboxd_mig_fill_${suffix}`;
+    const tenantDbName = `sandboxd_mig_tenant_${suffix}`;
     const admin = new Client({ connectionString: TEST_DATABASE_URL });
     const urlOf = (name: string): string => {
       const url = new URL(TEST_DATABASE_URL);
@@ -749,6 +950,7 @@ describe('migrations', () => {
       await admin.query(`CREATE DATABASE ${resourcesDbName}`);
       await admin.query(`CREATE DATABASE ${sealDbName}`);
       await admin.query(`CREATE DATABASE ${backfillDbName}`);
+      await admin.query(`CREATE DATABASE ${tenantDbName}`);
     });
 
     afterAll(async () => {
@@ -758,6 +960,7 @@ describe('migrations', () => {
       await dropDatabase(admin, resourcesDbName);
       await dropDatabase(admin, sealDbName);
       await dropDatabase(admin, backfillDbName);
+      await dropDatabase(admin, tenantDbName);
       await admin.end();
     });
 
@@ -895,6 +1098,53 @@ describe('migrations', () => {
           memoryBytes: 204_800,
         });
       } finally {
+        await dataSource.destroy();
+      }
+    });
+
+    it('add tenants: back-fill, per-tenant names, down and up again', async () => {
+      await expectTenantMigration(
+        buildDataSourceOptions(
+          loadConfig({ DATABASE_URL: urlOf(tenantDbName) }).store,
+          testKeyring(),
+        ),
+      );
+    });
+
+    it("sums a tenant's usage with an Index Only Scan that reads no deleted row", async () => {
+      const dataSource = await initializeDataSource(
+        buildDataSourceOptions(
+          loadConfig({ DATABASE_URL: urlOf(resourcesDbName) }).store,
+          testKeyring(),
+        ),
+      );
+      try {
+        await dataSource.query(
+          `INSERT INTO sandbox_table (id, tenant, state, image, labels, instance_id, created_at,
+             spec, info, machine_version, version, cpus, memory_bytes)
+           SELECT format('use-%s', lpad(i::text, 6, '0')), 'team-' || (i % 10),
+             CASE WHEN i % 100 = 3 THEN 'running' WHEN i % 100 = 13 THEN 'stopped' ELSE 'deleted' END,
+             'img', '{}', 'i', 0, '{}', '{}', 'v1', 1, 0.5, 1024
+           FROM generate_series(1, 20000) AS i`,
+        );
+        await dataSource.query('VACUUM ANALYZE sandbox_table');
+        const [sql, params] = buildTenantUsageQuery(
+          dataSource.manager,
+          'team-3',
+        ).getQueryAndParameters();
+        const plan = await dataSource.query<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${sql}`, params);
+        const text = plan.map((line) => line['QUERY PLAN']).join('\n');
+        expect(text).toContain('Index Only Scan using "IDX_sandbox_table_tenant_usage"');
+        expect(text).toMatch(/Index Cond: .*tenant.*state.*ANY/);
+        const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
+        expect(await store.tenantUsage('team-3')).toEqual({
+          sandboxes: 400,
+          liveSandboxes: 200,
+          cpus: 200,
+          memoryBytes: 409_600,
+        });
+      } finally {
+        await dataSource.query(`DELETE FROM sandbox_table WHERE id LIKE 'use-%'`);
         await dataSource.destroy();
       }
     });

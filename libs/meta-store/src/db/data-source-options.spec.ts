@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { loadConfig } from '@app/config';
 import { testKeyring } from '../testing/sandbox-fixtures';
 import { buildDataSourceOptions } from './data-source-options';
-import { IdempotencyKeyEntity, SandboxEntity, SandboxLabelEntity } from './entities';
+import {
+  IdempotencyKeyEntity,
+  SandboxEntity,
+  SandboxLabelEntity,
+  TenantLimitsEntity,
+} from './entities';
 
 describe('buildDataSourceOptions', () => {
   it('uses PostgreSQL when DATABASE_URL is set', () => {
@@ -74,7 +79,12 @@ describe('buildDataSourceOptions', () => {
       loadConfig({ DATABASE_URL: 'postgres://x/y' }).store,
       testKeyring(),
     );
-    expect(options.entities).toEqual([SandboxEntity, SandboxLabelEntity, IdempotencyKeyEntity]);
+    expect(options.entities).toEqual([
+      SandboxEntity,
+      SandboxLabelEntity,
+      IdempotencyKeyEntity,
+      TenantLimitsEntity,
+    ]);
     const migrations = (options.migrations ?? []) as unknown[];
     expect(migrations.length).toBeGreaterThan(0);
     for (const migration of migrations) expect(typeof migration).toBe('function');

@@ -10,3 +10,6 @@ export const DUE_DELETE_WHERE = `"state" = 'stopped' AND "protected" = false AND
 
 /** Sandboxes with a stop deadline (few: only live ones carry it). */
 export const AUTO_STOP_WHERE = `"auto_stop_at" IS NOT NULL`;
+
+/** The live-name rule: a name is taken while its sandbox is not deleted. */
+export const LIVE_NAME_WHERE = `"state" <> 'deleted' AND "name" IS NOT NULL`;

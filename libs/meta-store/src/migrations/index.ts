@@ -6,6 +6,8 @@ import { AddLabelContainmentIndex1795818000000 } from './1795818000000-AddLabelC
 import { sealEnvValuesMigration } from './1796183903821-SealEnvValues';
 import { BackfillStoredBlobs1796200000000 } from './1796200000000-BackfillStoredBlobs';
 import { BackfillMachineFailure1796300000000 } from './1796300000000-BackfillMachineFailure';
+import { AddSandboxTenant1796412000000 } from './1796412000000-AddSandboxTenant';
+import { CreateTenantLimits1796412000001 } from './1796412000001-CreateTenantLimits';
 import type { MigrationClass } from './1796183903821-SealEnvValues';
 
 /**
@@ -29,5 +31,7 @@ export function metaStoreMigrations(keyring: SecretsKeyring): MigrationClass[] {
     sealEnvValuesMigration(keyring),
     BackfillStoredBlobs1796200000000,
     BackfillMachineFailure1796300000000,
+    AddSandboxTenant1796412000000,
+    CreateTenantLimits1796412000001,
   ];
 }

@@ -28,7 +28,18 @@ export interface VersionedWriteOptions {
   current?: SandboxRecord;
 }
 
+/**
+ * Whose sandboxes a lookup may find. null: any sandbox by id, and a name among the tenant-less
+ * sandboxes (the namespace of the admin key and of auth-off mode). A tenant name: that tenant's
+ * sandboxes only, by id or by name (names are unique per tenant).
+ */
+export type TenantScope = string | null;
+
 export interface ListSandboxesQuery {
+  /**
+   * Only this tenant's sandboxes; null only the tenant-less ones; absent: every tenant's.
+   */
+  tenant?: string | null;
   /** Only these states (an empty list means no state filter). */
   states?: SandboxState[];
   /** Every pair must match. */

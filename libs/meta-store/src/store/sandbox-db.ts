@@ -5,7 +5,7 @@ import { IdempotencyKeyEntity } from '../db/entities/idempotency-key.entity';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
 import type { SecretsKeyring } from '../secrets/secrets-keyring';
-import type { SandboxInfo, SandboxRecord, SandboxState } from '@app/domain';
+import type { SandboxInfo, SandboxRecord, SandboxState, TenantUsage } from '@app/domain';
 import { encodeCursor } from './cursor';
 import { buildDueForAutoDeleteQuery } from './deadline-queries';
 import { DbGate } from './db-gate';
@@ -14,9 +14,10 @@ import type {
   InsertSandboxInput,
   ListSandboxesQuery,
   SandboxPage,
+  TenantScope,
 } from './meta-store.types';
-import { buildCommittedResourcesQuery } from './resource-queries';
-import type { RawCommittedResources } from './resource-queries';
+import { buildCommittedResourcesQuery, buildTenantUsageQuery } from './resource-queries';
+import type { RawCommittedResources, RawTenantUsage } from './resource-queries';
 import { buildListQuery } from './sandbox-list-query';
 import { SandboxInfoQueries, infoFromRaw } from './sandbox-read-queries';
 import type { RawInfoRow } from './sandbox-read-queries';
@@ -27,6 +28,7 @@ import {
   buildSandboxRow,
   sandboxColumnValues,
   readableRecords,
+  tenantColumn,
   sameLabels,
   skippingCorrupt,
   toSandboxRecord,
@@ -141,24 +143,38 @@ export class SandboxDb {
     });
   }
 
-  /** By id (any state), else by name among non-deleted sandboxes. */
-  load(idOrName: string): Promise<SandboxRecord | null> {
+  /**
+   * By id (any state), else by name among the non-deleted sandboxes of the scope's namespace; only
+   * the scope's tenant's sandboxes when it names one (see TenantScope).
+   */
+  load(idOrName: string, scope: TenantScope = null): Promise<SandboxRecord | null> {
     return this.gate.run(async (manager) => {
       const row =
-        (await this.byId(manager, idOrName)) ?? (await this.byLiveName(manager, idOrName));
+        (await this.byId(manager, idOrName, scope)) ??
+        (await this.byLiveName(manager, idOrName, scope));
       return row === null ? null : toSandboxRecord(row);
     });
   }
 
   /**
-   * The public info only, for reads: what `load(idOrName)?.info` is, without reading or parsing
-   * the spec and the machine snapshot. By id (any state), else by name among non-deleted ones.
+   * The public info only, for reads: what `load(idOrName, scope)?.info` is, without reading or
+   * parsing the spec and the machine snapshot.
    */
-  loadInfo(idOrName: string): Promise<SandboxInfo | null> {
+  loadInfo(idOrName: string, scope: TenantScope = null): Promise<SandboxInfo | null> {
     return this.gate.run(async (manager) => {
-      const [byId] = await this.infoQueries.byId.run<RawInfoRow>(manager, { id: idOrName });
+      const q = this.infoQueries;
+      const [byId] =
+        scope === null
+          ? await q.byId.run<RawInfoRow>(manager, { id: idOrName })
+          : await q.byIdOfTenant.run<RawInfoRow>(manager, { id: idOrName, tenant: scope });
       const row =
-        byId ?? (await this.infoQueries.byLiveName.run<RawInfoRow>(manager, { name: idOrName }))[0];
+        byId ??
+        (
+          await q.byLiveName.run<RawInfoRow>(manager, {
+            tenant: tenantColumn(scope),
+            name: idOrName,
+          })
+        )[0];
       return row === undefined ? null : infoFromRaw(row.info, idOrName);
     });
   }
@@ -379,6 +395,24 @@ export class SandboxDb {
     });
   }
 
+  /**
+   * What `tenant` holds: its sandboxes that are not deleted, how many of them are live, and the
+   * sums of their CPU and memory limits. One aggregate over IDX_sandbox_table_tenant_usage (see
+   * buildTenantUsageQuery): the cost follows what the tenant holds, not its history.
+   */
+  tenantUsage(tenant: string): Promise<TenantUsage> {
+    return this.gate.run(async (manager) => {
+      const raw = await buildTenantUsageQuery(manager, tenant).getRawOne<RawTenantUsage>();
+      const cpus = Number(raw?.cpus ?? 0);
+      return {
+        sandboxes: Number(raw?.sandboxes ?? 0),
+        liveSandboxes: Number(raw?.liveSandboxes ?? 0),
+        cpus: Math.round(cpus * CPU_SUM_STEP) / CPU_SUM_STEP,
+        memoryBytes: Number(raw?.memoryBytes ?? 0),
+      };
+    });
+  }
+
   ping(): Promise<void> {
     return this.gate.run(async (manager) => {
       await manager.query('SELECT 1');
@@ -400,7 +434,7 @@ export class SandboxDb {
         { sandboxId: stored.sandboxId },
       );
     }
-    const row = await this.byId(manager, stored.sandboxId);
+    const row = await this.byId(manager, stored.sandboxId, null);
     return row === null ? null : toSandboxRecord(row);
   }
 
@@ -419,7 +453,7 @@ export class SandboxDb {
       if (replayed !== null) return replayed;
     }
     const name = input.info.name;
-    if (name !== null && (await this.byLiveName(manager, name)) !== null) {
+    if (name !== null && (await this.byLiveName(manager, name, input.info.tenant)) !== null) {
       throw new CodedError('NAME_CONFLICT', `A sandbox named ${name} already exists`, { name });
     }
     throw error;
@@ -427,19 +461,32 @@ export class SandboxDb {
 
   /** The stored record, read for a versioned write whose caller did not pass it. */
   private async current(manager: EntityManager, id: string): Promise<SandboxRecord> {
-    const row = await this.byId(manager, id);
+    const row = await this.byId(manager, id, null);
     if (row === null) {
       throw new CodedError('SANDBOX_NOT_FOUND', `Sandbox ${id} does not exist`, { sandboxId: id });
     }
     return toSandboxRecord(row);
   }
 
-  private byId(manager: EntityManager, id: string): Promise<SandboxEntity | null> {
-    return manager.findOneBy(SandboxEntity, { id });
+  private byId(
+    manager: EntityManager,
+    id: string,
+    scope: TenantScope,
+  ): Promise<SandboxEntity | null> {
+    return manager.findOneBy(SandboxEntity, scope === null ? { id } : { id, tenant: scope });
   }
 
-  private byLiveName(manager: EntityManager, name: string): Promise<SandboxEntity | null> {
-    return manager.findOneBy(SandboxEntity, { name, state: Not('deleted' as const) });
+  /** A name in the namespace of `tenant` (null: the tenant-less sandboxes). */
+  private byLiveName(
+    manager: EntityManager,
+    name: string,
+    tenant: string | null,
+  ): Promise<SandboxEntity | null> {
+    return manager.findOneBy(SandboxEntity, {
+      tenant: tenantColumn(tenant),
+      name,
+      state: Not('deleted' as const),
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 import { validationError } from '@app/domain';
 import { Brackets, EntityManager, SelectQueryBuilder } from 'typeorm';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
+import { tenantColumn } from './sandbox-row';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
 import { decodeCursor } from './cursor';
 import type { ListSandboxesQuery } from './meta-store.types';
@@ -18,6 +19,10 @@ export function buildListQuery(
     throw validationError('limit', 'must be a positive integer');
   }
   const qb = manager.createQueryBuilder(SandboxEntity, 's');
+  // With the id order of the page, answered by IDX_sandbox_table_tenant (tenant, id).
+  if (query.tenant !== undefined) {
+    qb.andWhere('s.tenant = :tenant', { tenant: tenantColumn(query.tenant) });
+  }
 
   const labels = Object.entries(query.labels ?? {});
   if (labels.length > 0) labelFilter(qb, labels);

@@ -10,11 +10,12 @@ import {
 import { DataSource } from 'typeorm';
 import { KeyValueStore } from '../kv/key-value-store';
 import { SecretsKeyring } from '../secrets/secrets-keyring';
-import type { SandboxInfo, SandboxRecord, SandboxState } from '@app/domain';
+import type { SandboxInfo, SandboxRecord, SandboxState, TenantUsage } from '@app/domain';
 import type {
   InsertSandboxInput,
   ListSandboxesQuery,
   SandboxPage,
+  TenantScope,
   VersionedWriteOptions,
 } from './meta-store.types';
 import { AutoStopIndex } from './auto-stop-index';
@@ -86,9 +87,12 @@ export class SandboxMetaStore {
     return this.keyring.openEnv(record.info.id, record.spec.sealedEnv);
   }
 
-  /** The authoritative record, for commands: by id, else by name among non-deleted sandboxes. */
-  load(idOrName: string): Promise<SandboxRecord | null> {
-    return this.db.load(idOrName);
+  /**
+   * The authoritative record, for commands: by id, else by name among the non-deleted sandboxes of
+   * the scope's namespace; a tenant scope finds only that tenant's (see TenantScope).
+   */
+  load(idOrName: string, scope: TenantScope = null): Promise<SandboxRecord | null> {
+    return this.db.load(idOrName, scope);
   }
 
   /** Merges the patch into the stored info as version+1, then refreshes the cache. */
@@ -146,16 +150,17 @@ export class SandboxMetaStore {
   }
 
   /**
-   * For reads: the cached live view first (by id), then the database (by id, then by name).
-   * A cache failure degrades to the database instead of failing the read.
+   * For reads: the cached live view first (by id), then the database (by id, then by name), both
+   * within the scope (see TenantScope). A cache failure degrades to the database instead of
+   * failing the read.
    */
-  async get(idOrName: string): Promise<SandboxInfo | null> {
+  async get(idOrName: string, scope: TenantScope = null): Promise<SandboxInfo | null> {
     const cached = await this.cache.readAlive(idOrName).catch((error: unknown) => {
       this.logger.warn(`Cache read failed, using the database: ${describeError(error)}`);
       return null;
     });
-    if (cached !== null) return cached;
-    return this.db.loadInfo(idOrName);
+    if (cached !== null && (scope === null || cached.tenant === scope)) return cached;
+    return this.db.loadInfo(idOrName, scope);
   }
 
   /** Filtered, id-ordered page from the database. */
@@ -225,6 +230,14 @@ export class SandboxMetaStore {
    */
   committedResources(): Promise<CommittedResources> {
     return this.db.committedResources();
+  }
+
+  /**
+   * What `tenant` holds now (its sandboxes that are not deleted), from the database. A snapshot,
+   * like committedResources: a limit check serializes the creates it admits itself.
+   */
+  tenantUsage(tenant: string): Promise<TenantUsage> {
+    return this.db.tenantUsage(tenant);
   }
 
   pingDatabase(): Promise<void> {
@@ -301,10 +314,11 @@ function isLive(state: SandboxState): boolean {
   return LIVE_STATES.includes(state);
 }
 
-/** The picked patch without `id`: a sandbox's id is never rewritten. */
+/** The picked patch without `id` and `tenant`: neither is ever rewritten after the insert. */
 function withoutId(patch: Partial<SandboxInfo>): Partial<SandboxInfo> {
   const picked = pickSandboxInfoFields(patch);
   delete picked.id;
+  delete picked.tenant;
   return picked;
 }
 

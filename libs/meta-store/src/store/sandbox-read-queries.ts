@@ -16,20 +16,32 @@ export interface RawInfoRow {
  */
 export class SandboxInfoQueries {
   readonly byId: CompiledQuery<'id'>;
-  readonly byLiveName: CompiledQuery<'name'>;
+  /** byId within one tenant: another tenant's sandbox is no row, as if it did not exist. */
+  readonly byIdOfTenant: CompiledQuery<'id' | 'tenant'>;
+  /** A name within one namespace (a tenant's, or NO_TENANT's): names are unique per tenant. */
+  readonly byLiveName: CompiledQuery<'tenant' | 'name'>;
 
   constructor(dataSource: DataSource) {
     const select = () =>
       dataSource.manager.createQueryBuilder(SandboxEntity, 's').select('s.info', 'info');
     this.byId = new CompiledQuery((m) => select().where('s.id = :id', { id: m.id }), ['id']);
-    // What findOneBy({ name, state: Not('deleted') }) asks; the live-name index makes it one row.
+    this.byIdOfTenant = new CompiledQuery(
+      (m) =>
+        select()
+          .where('s.id = :id', { id: m.id })
+          .andWhere('s.tenant = :tenant', { tenant: m.tenant }),
+      ['id', 'tenant'],
+    );
+    // What findOneBy({ tenant, name, state: Not('deleted') }) asks; the live-name index makes it
+    // one row.
     this.byLiveName = new CompiledQuery(
       (m) =>
         select()
-          .where('s.name = :name', { name: m.name })
+          .where('s.tenant = :tenant', { tenant: m.tenant })
+          .andWhere('s.name = :name', { name: m.name })
           .andWhere("s.state <> 'deleted'")
           .limit(1),
-      ['name'],
+      ['tenant', 'name'],
     );
   }
 }

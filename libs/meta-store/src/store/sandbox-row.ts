@@ -1,7 +1,7 @@
-import { isCodedError, validationError, pickSandboxInfo } from '@app/domain';
+import { isCodedError, isTenantName, validationError, pickSandboxInfo } from '@app/domain';
 import { Logger } from '@nestjs/common';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { SandboxEntity } from '../db/entities/sandbox.entity';
+import { NO_TENANT, SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
 import type { SandboxInfo, SandboxRecord, SealedSandboxSpec } from '@app/domain';
 import { parseStoredInfo, parseStoredSpec } from '../stored-sandbox-schema';
@@ -50,6 +50,11 @@ export function sandboxColumnValues(
   return pickColumns(row, columns) as QueryDeepPartialEntity<SandboxEntity>;
 }
 
+/** info.tenant as the `tenant` column holds it (NO_TENANT for none; see the entity). */
+export function tenantColumn(tenant: string | null): string {
+  return tenant ?? NO_TENANT;
+}
+
 /** ISO instant → epoch ms for the bigint columns. */
 export function toEpochMs(field: string, iso: string): number;
 export function toEpochMs(field: string, iso: string | null): number | null;
@@ -76,6 +81,10 @@ export function buildSandboxRow(
   const stored = pickSandboxInfo(info);
   assertMaxLength('id', stored.id, COLUMN_LIMITS.id);
   if (stored.name !== null) assertMaxLength('name', stored.name, COLUMN_LIMITS.name);
+  // The column mirrors it for scoped reads: a value that is no tenant name would scope nothing.
+  if (stored.tenant !== null && !isTenantName(stored.tenant)) {
+    throw validationError('tenant', 'must be null or a tenant name');
+  }
   assertMaxLength('image', stored.image, COLUMN_LIMITS.image);
   assertMaxLength('instanceId', stored.instanceId, COLUMN_LIMITS.instanceId);
   assertMaxLength('machineVersion', machineVersion, COLUMN_LIMITS.machineVersion);
@@ -91,6 +100,7 @@ export function buildSandboxRow(
   const row = new SandboxEntity();
   row.id = stored.id;
   row.name = stored.name;
+  row.tenant = tenantColumn(stored.tenant);
   row.state = stored.state;
   row.operation = stored.operation;
   row.image = stored.image;

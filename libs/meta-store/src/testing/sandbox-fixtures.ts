@@ -7,6 +7,7 @@ export function makeSandboxInfo(overrides: Partial<SandboxInfo> = {}): SandboxIn
   return {
     id: 'sbx-test',
     name: null,
+    tenant: null,
     state: 'pending',
     operation: 'starting',
     image: 'alpine:3.20',

@@ -1,8 +1,14 @@
 import { IdempotencyKeyEntity } from './idempotency-key.entity';
 import { SandboxLabelEntity } from './sandbox-label.entity';
 import { SandboxEntity } from './sandbox.entity';
+import { TenantLimitsEntity } from './tenant-limits.entity';
 
-export { IdempotencyKeyEntity, SandboxEntity, SandboxLabelEntity };
+export { IdempotencyKeyEntity, SandboxEntity, SandboxLabelEntity, TenantLimitsEntity };
 
 /** Listed explicitly (no globs): the app is bundled by webpack. */
-export const META_STORE_ENTITIES = [SandboxEntity, SandboxLabelEntity, IdempotencyKeyEntity];
+export const META_STORE_ENTITIES = [
+  SandboxEntity,
+  SandboxLabelEntity,
+  IdempotencyKeyEntity,
+  TenantLimitsEntity,
+];

@@ -3,7 +3,14 @@ import type { SandboxInfo, SandboxOperation, SandboxState, SealedSandboxSpec } f
 import { bigintNumberTransformer } from '../bigint-number.transformer';
 import { epochMsTransformer } from '../epoch-ms.transformer';
 import { lenientJson } from '../lenient-json';
-import { AUTO_STOP_WHERE, DUE_DELETE_WHERE } from '../lifecycle-predicates';
+import { AUTO_STOP_WHERE, DUE_DELETE_WHERE, LIVE_NAME_WHERE } from '../lifecycle-predicates';
+
+/**
+ * The `tenant` column's value for a sandbox without a tenant (info.tenant null). Not NULL: both
+ * drivers treat NULLs as distinct in a unique index, so (tenant, name) would let two tenant-less
+ * sandboxes share a name; '' is no tenant name (TENANT_NAME_PATTERN needs a character).
+ */
+export const NO_TENANT = '';
 
 /**
  * One sandbox. `info` is the full SandboxInfo snapshot (what reads return); the scalar columns
@@ -11,10 +18,17 @@ import { AUTO_STOP_WHERE, DUE_DELETE_WHERE } from '../lifecycle-predicates';
  * `machine_snapshot` are DB-only and never leave the store through a read of SandboxInfo.
  */
 @Entity('sandbox_table')
-@Index('UQ_sandbox_table_live_name', ['name'], {
+// Names are unique per tenant: a name another tenant took is neither refused nor revealed.
+@Index('UQ_sandbox_table_tenant_live_name', ['tenant', 'name'], {
   unique: true,
-  where: `"state" <> 'deleted' AND "name" IS NOT NULL`,
+  where: LIVE_NAME_WHERE,
 })
+// A tenant's list, in id order (keyset pages).
+@Index('IDX_sandbox_table_tenant', ['tenant', 'id'])
+// What a tenant holds, for its limits: one range per held state (deleted rows are never read)
+// and covering, so the sums read the index alone. Not partial: a `state <> 'deleted'` index
+// would be a whole-table shortcut the planner takes for every list, over better indexes.
+@Index('IDX_sandbox_table_tenant_usage', ['tenant', 'state', 'cpus', 'memoryBytes'])
 @Index('IDX_sandbox_table_operation_in_flight', ['id'], { where: `"operation" IS NOT NULL` })
 @Index('IDX_sandbox_table_due_delete', ['autoDeleteAt', 'id'], { where: DUE_DELETE_WHERE })
 @Index('IDX_sandbox_table_auto_stop_at', ['autoStopAt'], { where: AUTO_STOP_WHERE })
@@ -26,6 +40,10 @@ export class SandboxEntity {
 
   @Column({ type: 'varchar', length: 128, nullable: true })
   name!: string | null;
+
+  /** info.tenant, or NO_TENANT for none: what scoped reads, lists and usage filter on. */
+  @Column({ type: 'varchar', length: 64, default: NO_TENANT })
+  tenant!: string;
 
   @Index('IDX_sandbox_table_state')
   @Column({ type: 'varchar', length: 16 })
