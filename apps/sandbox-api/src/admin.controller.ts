@@ -1,6 +1,7 @@
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { DRIFT_KINDS, DriftItem, ReconcileAction, SandboxReconciler } from '@app/sandbox';
+import { AdminOnly } from './auth/admin-only.decorator';
 
 class DriftItemView {
   @ApiProperty({ enum: DRIFT_KINDS }) kind!: string;
@@ -23,6 +24,7 @@ class ReconcileRunView {
 }
 
 @ApiTags('operations')
+@AdminOnly()
 @Controller('v1/admin')
 export class AdminController {
   constructor(private readonly reconciler: SandboxReconciler) {}

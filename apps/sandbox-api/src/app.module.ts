@@ -11,10 +11,17 @@ import { E2bApiModule } from './e2b/e2b-api.module';
 import { RockApiModule } from './rock/rock-api.module';
 import { SandboxController } from './sandbox.controller';
 import { SandboxWorkController } from './sandbox-work.controller';
+import { TenantsController } from './tenants.controller';
 
 /** Composition root. The pipe and filter are providers, so tests get exactly production's. */
 @Module({
-  controllers: [AdminController, HealthController, SandboxController, SandboxWorkController],
+  controllers: [
+    AdminController,
+    HealthController,
+    SandboxController,
+    SandboxWorkController,
+    TenantsController,
+  ],
   imports: [AppConfigModule, SandboxModule, SchedulerModule, RockApiModule, E2bApiModule],
   providers: [
     { provide: APP_FILTER, useClass: ErrorFilter },

@@ -27,8 +27,9 @@ import {
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { FilesConfig } from '@app/config';
-import { CodedError, isCodedError } from '@app/domain';
+import { Actor, CodedError, isCodedError } from '@app/domain';
 import { EXEC_BUDGET_RETRY_AFTER_SECONDS, SandboxWorkService } from '@app/sandbox';
+import { RequestActor } from './auth/request-actor.decorator';
 import { ExecDto, ExecResultView } from './dto/exec.dto';
 import { encodeExecEvents, pacedToClient, writeExecAnswer } from './http/exec-output';
 import {
@@ -64,6 +65,7 @@ export class SandboxWorkController {
     description: 'EXEC_OUTPUT_BUDGET_EXHAUSTED (with Retry-After), RUNTIME_UNAVAILABLE',
   })
   async exec(
+    @RequestActor() actor: Actor,
     @Param('id', SandboxIdPipe) id: string,
     @Body() body: ExecDto,
     @Headers('accept') accept: string | undefined,
@@ -78,7 +80,7 @@ export class SandboxWorkController {
       const format = streamFormatOf(accept);
       const encoding = body.outputEncoding ?? 'utf8';
       if (format === null) {
-        const result = await this.work.exec(id, body, abort.signal);
+        const result = await this.work.exec(actor, id, body, abort.signal);
         try {
           await writeExecAnswer(res, result, encoding);
         } finally {
@@ -86,7 +88,7 @@ export class SandboxWorkController {
         }
         return;
       }
-      const events = await this.work.execStream(id, body, abort.signal);
+      const events = await this.work.execStream(actor, id, body, abort.signal);
       await streamExec(res, format, encodeExecEvents(pacedToClient(events, res), encoding));
     } catch (error) {
       // The client went away and the command was killed on purpose: nobody is left to answer,
@@ -106,6 +108,7 @@ export class SandboxWorkController {
   @ApiOkResponse({ type: WrittenFileView })
   @ApiConflictResponse({ type: ErrorView, description: 'SANDBOX_NOT_RUNNING' })
   async writeFile(
+    @RequestActor() actor: Actor,
     @Param('id', SandboxIdPipe) id: string,
     @Query() query: WriteFileQuery,
     @Req() req: Request,
@@ -120,7 +123,7 @@ export class SandboxWorkController {
     }
     const mode = query.mode === undefined ? undefined : parseInt(query.mode, 8);
     const size = Number.isSafeInteger(declared) ? declared : undefined;
-    const written = await this.work.writeFile(id, query.path, req, { mode, size });
+    const written = await this.work.writeFile(actor, id, query.path, req, { mode, size });
     return { path: written.path, size: written.size, mode: octal(written.mode) };
   }
 
@@ -129,6 +132,7 @@ export class SandboxWorkController {
   @ApiProduces('application/octet-stream', 'application/json')
   @ApiOkResponse({ type: DirectoryListingView, description: 'A directory; a file is raw bytes' })
   async readFile(
+    @RequestActor() actor: Actor,
     @Param('id', SandboxIdPipe) id: string,
     @Query() query: FilePathQuery,
     @Res() res: Response,
@@ -137,7 +141,7 @@ export class SandboxWorkController {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    const result = await this.work.read(id, query.path, abort.signal);
+    const result = await this.work.read(actor, id, query.path, abort.signal);
     if (result.kind === 'directory') {
       const view: DirectoryListingView = {
         path: result.path,
@@ -173,17 +177,21 @@ export class SandboxWorkController {
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiConflictResponse({ type: ErrorView, description: 'SANDBOX_NOT_RUNNING' })
   async deleteFile(
+    @RequestActor() actor: Actor,
     @Param('id', SandboxIdPipe) id: string,
     @Query() query: FilePathQuery,
   ): Promise<void> {
-    await this.work.deleteFile(id, query.path);
+    await this.work.deleteFile(actor, id, query.path);
   }
 
   @Get('ports')
   @ApiOperation({ summary: 'Published ports: container port → host address and port' })
   @ApiOkResponse({ type: PortsView })
-  async ports(@Param('id', SandboxIdPipe) id: string): Promise<PortsView> {
-    return { ports: await this.work.ports(id) };
+  async ports(
+    @RequestActor() actor: Actor,
+    @Param('id', SandboxIdPipe) id: string,
+  ): Promise<PortsView> {
+    return { ports: await this.work.ports(actor, id) };
   }
 }
 

@@ -22,11 +22,13 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiTags,
+  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { LifecycleConfig } from '@app/config';
-import { validationError } from '@app/domain';
+import { Actor, validationError } from '@app/domain';
 import { SandboxService, stateHasTag } from '@app/sandbox';
+import { RequestActor } from './auth/request-actor.decorator';
 import { CreateSandboxQuery, DeleteSandboxQuery, EmptyBody } from './dto/command.query';
 import { CreateSandboxDto } from './dto/create-sandbox.dto';
 import { ListSandboxesQuery } from './dto/list-sandboxes.query';
@@ -51,7 +53,12 @@ export class SandboxController {
   @ApiAcceptedResponse({ type: SandboxView })
   @ApiOkResponse({ type: SandboxView, description: 'wait=true, or an idempotent replay' })
   @ApiConflictResponse({ type: ErrorView, description: 'NAME_CONFLICT, IDEMPOTENCY_CONFLICT' })
+  @ApiTooManyRequestsResponse({
+    type: ErrorView,
+    description: "TENANT_QUOTA_EXCEEDED (the key's tenant is at a limit), INSUFFICIENT_CAPACITY",
+  })
   async create(
+    @RequestActor() actor: Actor,
     @Body() body: CreateSandboxDto,
     @Query() query: CreateSandboxQuery,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
@@ -60,7 +67,7 @@ export class SandboxController {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw validationError('Idempotency-Key', 'must be 1-255 visible ASCII characters');
     }
-    const { sandbox } = await this.sandboxes.create(body, {
+    const { sandbox } = await this.sandboxes.create(actor, body, {
       idempotencyKey,
       wait: query.wait === true,
     });
@@ -70,10 +77,16 @@ export class SandboxController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'List sandboxes (filters, cursor pagination)' })
+  @ApiOperation({
+    summary: "List sandboxes (filters, cursor pagination); a tenant key lists only its tenant's",
+  })
   @ApiOkResponse({ type: SandboxPage })
-  async list(@Query() query: ListSandboxesQuery): Promise<SandboxPage> {
-    const page = await this.sandboxes.list({
+  async list(
+    @RequestActor() actor: Actor,
+    @Query() query: ListSandboxesQuery,
+  ): Promise<SandboxPage> {
+    const page = await this.sandboxes.list(actor, {
+      tenant: query.tenant,
       states: query.state,
       labels: query.label ? Object.fromEntries(query.label.map(splitLabel)) : undefined,
       image: query.image,
@@ -88,10 +101,13 @@ export class SandboxController {
   @ApiOperation({ summary: 'Inspect a sandbox by id or name' })
   @ApiOkResponse({ type: SandboxView })
   @ApiNotFoundResponse({ type: ErrorView })
-  async get(@Param('id', SandboxIdPipe) id: string): Promise<SandboxView> {
-    const sandbox = await this.sandboxes.get(id);
+  async get(
+    @RequestActor() actor: Actor,
+    @Param('id', SandboxIdPipe) id: string,
+  ): Promise<SandboxView> {
+    const sandbox = await this.sandboxes.get(actor, id);
     // Reads count as activity only when configured; never block the answer on it.
-    if (this.config.activityIncludesReads) void this.sandboxes.recordActivity(sandbox.id);
+    if (this.config.activityIncludesReads) void this.sandboxes.recordActivity(actor, sandbox.id);
     return SandboxView.of(sandbox);
   }
 
@@ -101,10 +117,11 @@ export class SandboxController {
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION (deleted)' })
   async update(
+    @RequestActor() actor: Actor,
     @Param('id', SandboxIdPipe) id: string,
     @Body() body: UpdateSandboxDto,
   ): Promise<SandboxView> {
-    return SandboxView.of(await this.sandboxes.setProtected(id, body.protected));
+    return SandboxView.of(await this.sandboxes.setProtected(actor, id, body.protected));
   }
 
   @Post(':id/keepalive')
@@ -115,10 +132,11 @@ export class SandboxController {
   @ApiConflictResponse({ type: ErrorView, description: 'SANDBOX_NOT_RUNNING' })
   @ApiBody({ type: EmptyBody, required: false })
   async keepAlive(
+    @RequestActor() actor: Actor,
     @Param('id', SandboxIdPipe) id: string,
     @Body() _body: EmptyBody,
   ): Promise<SandboxView> {
-    return SandboxView.of(await this.sandboxes.keepAlive(id));
+    return SandboxView.of(await this.sandboxes.keepAlive(actor, id));
   }
 
   @Post(':id/stop')
@@ -132,10 +150,11 @@ export class SandboxController {
   })
   @ApiBody({ type: EmptyBody, required: false })
   async stop(
+    @RequestActor() actor: Actor,
     @Param('id', SandboxIdPipe) id: string,
     @Body() _body: EmptyBody,
   ): Promise<SandboxView> {
-    return SandboxView.of(await this.sandboxes.stop(id));
+    return SandboxView.of(await this.sandboxes.stop(actor, id));
   }
 
   @Post(':id/restart')
@@ -146,10 +165,11 @@ export class SandboxController {
   @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION unless stopped' })
   @ApiBody({ type: EmptyBody, required: false })
   async restart(
+    @RequestActor() actor: Actor,
     @Param('id', SandboxIdPipe) id: string,
     @Body() _body: EmptyBody,
   ): Promise<SandboxView> {
-    return SandboxView.of(await this.sandboxes.restart(id));
+    return SandboxView.of(await this.sandboxes.restart(actor, id));
   }
 
   @Delete(':id')
@@ -163,11 +183,12 @@ export class SandboxController {
   })
   @ApiBody({ type: EmptyBody, required: false })
   async delete(
+    @RequestActor() actor: Actor,
     @Param('id', SandboxIdPipe) id: string,
     @Query() query: DeleteSandboxQuery,
     @Body() _body: EmptyBody,
   ): Promise<void> {
-    await this.sandboxes.delete(id, query.force === true);
+    await this.sandboxes.delete(actor, id, query.force === true);
   }
 }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { DockerConfig, E2bConfig } from '@app/config';
-import { SandboxInfo, isCodedError } from '@app/domain';
+import { Actor, SandboxInfo, isCodedError } from '@app/domain';
 import { CreateSandboxInput, SandboxService, stateAllows } from '@app/sandbox';
 import { E2bApiError, badRequest, notFound } from './e2b-errors';
 import {
@@ -68,7 +68,9 @@ export interface ListAnswer {
 /**
  * E2B's control plane as a translation onto SandboxService: create is a create with the template's
  * image whose max lifetime is E2B's timeout (no idle timeout: E2B has none), pause is a stop that
- * keeps the file system, connect restarts a paused sandbox, kill deletes.
+ * keeps the file system, connect restarts a paused sandbox, kill deletes. Every method takes the
+ * caller's Actor (E2bCaller) and passes it on: a tenant key lists, reads and changes only its own
+ * tenant's sandboxes, and another tenant's answers 404 like one that does not exist.
  */
 @Injectable()
 export class E2bControlPlane {
@@ -82,7 +84,7 @@ export class E2bControlPlane {
     this.isLocal = localImageCheck(docker.socketPath);
   }
 
-  async create(body: unknown): Promise<Json> {
+  async create(actor: Actor, body: unknown): Promise<Json> {
     const request = parse(createSchema, body ?? {});
     let image: string;
     try {
@@ -103,7 +105,7 @@ export class E2bControlPlane {
       maxLifetimeSeconds: request.timeout ?? DEFAULT_TIMEOUT_SECONDS,
     };
     try {
-      const { sandbox } = await this.sandboxes.create(input, { wait: true });
+      const { sandbox } = await this.sandboxes.create(actor, input, { wait: true });
       // Ready for E2B: the machine takes commands in it.
       if (!stateAllows(sandbox, 'exec')) {
         throw new E2bApiError(
@@ -121,7 +123,7 @@ export class E2bControlPlane {
   }
 
   /** One page; `nextToken` goes back to the SDK as the x-next-token header. */
-  async list(query: Record<string, unknown>): Promise<ListAnswer> {
+  async list(actor: Actor, query: Record<string, unknown>): Promise<ListAnswer> {
     const states = parseStates(query.state);
     const metadata = parseMetadata(query.metadata);
     const limit = parseLimit(query.limit);
@@ -132,7 +134,7 @@ export class E2bControlPlane {
       typeof query.nextToken === 'string' && query.nextToken ? query.nextToken : undefined;
     // Records E2B would not show (stopped by a timeout) are skipped, so a page may need more reads.
     for (;;) {
-      const page = await this.sandboxes.list({
+      const page = await this.sandboxes.list(actor, {
         states: states.has('paused') ? ['pending', 'running', 'stopped'] : ['pending', 'running'],
         labels,
         limit: limit - items.length,
@@ -147,56 +149,60 @@ export class E2bControlPlane {
     }
   }
 
-  async get(id: string): Promise<Json> {
-    const { info, e2b } = await this.find(id);
+  async get(actor: Actor, id: string): Promise<Json> {
+    const { info, e2b } = await this.find(actor, id);
     return detailAnswer(info, e2b, accessTokenOf(info.id));
   }
 
   /** A sandbox E2B would not know answers 404 with `code: 404`, so `kill()` returns false. */
-  async kill(id: string): Promise<void> {
-    const { info } = await this.find(id);
-    await this.sandboxes.delete(info.id, true);
+  async kill(actor: Actor, id: string): Promise<void> {
+    const { info } = await this.find(actor, id);
+    await this.sandboxes.delete(actor, info.id, true);
   }
 
   /**
    * E2B's setTimeout: the end of life becomes now + timeout. sandboxd keeps it as the max
    * lifetime, counted from the start, so the new lifetime is the time from the start to then.
    */
-  async setTimeout(id: string, body: unknown): Promise<void> {
+  async setTimeout(actor: Actor, id: string, body: unknown): Promise<void> {
     const { timeout } = parse(timeoutSchema, body ?? {});
-    const { info } = await this.find(id);
+    const { info } = await this.find(actor, id);
     const since = Date.parse(info.startedAt ?? info.createdAt);
     const seconds = Math.max(1, Math.ceil((Date.now() + timeout * 1000 - since) / 1000));
-    await this.sandboxes.setMaxLifetime(info.id, seconds);
+    await this.sandboxes.setMaxLifetime(actor, info.id, seconds);
   }
 
   /** 409 when already paused, as E2B answers (the SDK returns false). */
-  async pause(id: string): Promise<void> {
-    const { info, e2b } = await this.find(id);
+  async pause(actor: Actor, id: string): Promise<void> {
+    const { info, e2b } = await this.find(actor, id);
     if (e2b === 'paused') throw new E2bApiError(409, `sandbox ${id} is already paused`);
-    await this.sandboxes.stop(info.id, PAUSE_REASON);
+    await this.sandboxes.stop(actor, info.id, PAUSE_REASON);
   }
 
   /** Connects to a running sandbox, or resumes a paused one (its files kept, not its memory). */
-  async connect(id: string, body: unknown): Promise<{ created: boolean; answer: Json }> {
+  async connect(
+    actor: Actor,
+    id: string,
+    body: unknown,
+  ): Promise<{ created: boolean; answer: Json }> {
     parse(connectSchema, body ?? {});
-    const { info, e2b } = await this.find(id);
+    const { info, e2b } = await this.find(actor, id);
     if (e2b === 'running')
       return { created: false, answer: sandboxAnswer(info, accessTokenOf(info.id)) };
-    const resumed = await this.sandboxes.restart(info.id);
+    const resumed = await this.sandboxes.restart(actor, info.id);
     return { created: true, answer: sandboxAnswer(resumed, accessTokenOf(resumed.id)) };
   }
 
-  private async find(id: string): Promise<{ info: SandboxInfo; e2b: E2bState }> {
-    const info = await this.load(id);
+  private async find(actor: Actor, id: string): Promise<{ info: SandboxInfo; e2b: E2bState }> {
+    const info = await this.load(actor, id);
     const e2b = e2bStateOf(info);
     if (!e2b) throw notFound(`sandbox ${id} not found`);
     return { info, e2b };
   }
 
-  private async load(id: string): Promise<SandboxInfo> {
+  private async load(actor: Actor, id: string): Promise<SandboxInfo> {
     try {
-      return await this.sandboxes.get(id);
+      return await this.sandboxes.get(actor, id);
     } catch (error) {
       if (isCodedError(error, 'SANDBOX_NOT_FOUND')) throw notFound(`sandbox ${id} not found`);
       throw error;

@@ -36,6 +36,7 @@ export function statusOfCode(code: ErrorCode): number {
     case 'EXEC_FAILED':
       return 400;
     case 'REGISTRY_NOT_ALLOWED':
+    case 'FORBIDDEN':
       return 403;
     case 'ROUTE_NOT_FOUND':
     case 'FILE_NOT_FOUND':
@@ -56,6 +57,7 @@ export function statusOfCode(code: ErrorCode): number {
     case 'FILE_TOO_LARGE':
       return 413;
     case 'INSUFFICIENT_CAPACITY':
+    case 'TENANT_QUOTA_EXCEEDED':
       return 429;
     case 'CONTAINER_FAILED':
       return 502;

@@ -7,6 +7,7 @@ import { ExecConfig, FilesConfig } from '@app/config';
 import { describeError } from '@app/domain';
 import { SandboxWorkService } from '@app/sandbox';
 import { E2bControlPlane } from './control-plane';
+import { E2bCaller } from './e2b-caller';
 import { E2bApiError, apiErrorOf } from './e2b-errors';
 import { EnvdFiles } from './envd-files';
 import { EnvdFilesystem } from './envd-filesystem';
@@ -38,6 +39,7 @@ export class E2bServer {
     files: FilesConfig,
     private readonly control: E2bControlPlane,
     work: SandboxWorkService,
+    private readonly caller: E2bCaller,
   ) {
     const process = new EnvdProcess(exec, work);
     const filesystem = new EnvdFilesystem(work);
@@ -122,16 +124,21 @@ export class E2bServer {
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
     const query = Object.fromEntries(url.searchParams);
+    // Who is calling, before anything is read or looked up (a refusal answers 401 at once).
+    const actor = await this.caller.actorOf(req);
     if (path === '/sandboxes' || path === '/v2/sandboxes') {
-      if (method === 'POST') return reply(201, await this.control.create(await readJson(req)));
+      if (method === 'POST') {
+        return reply(201, await this.control.create(actor, await readJson(req)));
+      }
       if (method === 'GET') {
-        const page = await this.control.list(query);
+        const page = await this.control.list(actor, query);
         return reply(200, page.items, page.nextToken ? { 'x-next-token': page.nextToken } : {});
       }
     }
     const v2 = V2_CONNECT.exec(path);
     if (v2 && method === 'POST') {
       const { created, answer } = await this.control.connect(
+        actor,
         decodeURIComponent(v2[1]),
         await readJson(req),
       );
@@ -142,22 +149,22 @@ export class E2bServer {
       const id = decodeURIComponent(match[1]);
       switch (`${method} ${match[2] ?? ''}`) {
         case 'GET ':
-          return reply(200, await this.control.get(id));
+          return reply(200, await this.control.get(actor, id));
         case 'DELETE ':
-          await this.control.kill(id);
+          await this.control.kill(actor, id);
           return reply(204);
         case 'POST timeout':
-          await this.control.setTimeout(id, await readJson(req));
+          await this.control.setTimeout(actor, id, await readJson(req));
           return reply(204);
         case 'POST refreshes':
-          await this.control.get(id);
+          await this.control.get(actor, id);
           return reply(204);
         case 'POST pause':
-          await this.control.pause(id);
+          await this.control.pause(actor, id);
           return reply(204);
         case 'POST connect':
         case 'POST resume': {
-          const { created, answer } = await this.control.connect(id, await readJson(req));
+          const { created, answer } = await this.control.connect(actor, id, await readJson(req));
           return reply(created ? 201 : 200, answer);
         }
         default:

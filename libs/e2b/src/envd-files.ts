@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ENVD_ACTOR } from './e2b-caller';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -27,7 +28,7 @@ export class EnvdFiles {
     try {
       const { sandboxId, user } = this.caller(req, url);
       const path = this.path(url.searchParams.get('path'), user);
-      const read = await this.work.read(sandboxId, path);
+      const read = await this.work.read(ENVD_ACTOR, sandboxId, path);
       if (read.kind !== 'file') throw new E2bApiError(400, `path ${path} is a directory`);
       res.writeHead(200, {
         'content-type': 'application/octet-stream',
@@ -128,7 +129,7 @@ export class EnvdFiles {
   private async write(sandboxId: string, path: string, data: Buffer, user?: string): Promise<void> {
     const parent = posix.dirname(path);
     if (parent !== '/') {
-      const made = await this.work.exec(sandboxId, {
+      const made = await this.work.exec(ENVD_ACTOR, sandboxId, {
         command: ['mkdir', '-p', '--', parent],
         user,
         timeoutSeconds: 30,
@@ -144,7 +145,7 @@ export class EnvdFiles {
         made.release();
       }
     }
-    await this.work.writeFile(sandboxId, path, data);
+    await this.work.writeFile(ENVD_ACTOR, sandboxId, path, data);
   }
 
   private fail(error: unknown, reply: Reply): void {

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { ENVD_ACTOR } from './e2b-caller';
 import { Code, ConnectError, HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
@@ -74,7 +75,7 @@ export class EnvdFilesystem {
       remove: async (req, ctx) => {
         const { sandboxId, path } = this.target(req.path, ctx);
         try {
-          await this.work.deleteFile(sandboxId, path);
+          await this.work.deleteFile(ENVD_ACTOR, sandboxId, path);
         } catch (error) {
           throw fileError(error, path);
         }
@@ -94,7 +95,7 @@ export class EnvdFilesystem {
 
   private async stat(sandboxId: string, path: string): Promise<EntryInfo> {
     try {
-      const info = await this.work.stat(sandboxId, path);
+      const info = await this.work.stat(ENVD_ACTOR, sandboxId, path);
       return entryOf(posix.dirname(path), { ...info, name: posix.basename(path) || '/' }, path);
     } catch (error) {
       throw fileError(error, path);
@@ -109,7 +110,7 @@ export class EnvdFilesystem {
   ): Promise<void> {
     let read;
     try {
-      read = await this.work.read(sandboxId, dir);
+      read = await this.work.read(ENVD_ACTOR, sandboxId, dir);
     } catch (error) {
       throw fileError(error, dir);
     }
@@ -128,7 +129,7 @@ export class EnvdFilesystem {
 
   private async shell(ctx: HandlerContext, sandboxId: string, argv: string[]): Promise<void> {
     try {
-      const result = await this.work.exec(sandboxId, {
+      const result = await this.work.exec(ENVD_ACTOR, sandboxId, {
         command: argv,
         user: userOf((n) => ctx.requestHeader.get(n)),
         timeoutSeconds: 30,

@@ -1,4 +1,5 @@
 import { Code, ConnectError, HandlerContext, ServiceImpl } from '@connectrpc/connect';
+import { ENVD_ACTOR } from './e2b-caller';
 import { create } from '@bufbuild/protobuf';
 import { ExecConfig } from '@app/config';
 import { ExecEvent, SandboxWorkService } from '@app/sandbox';
@@ -110,7 +111,7 @@ export class EnvdProcess {
     const info = Buffer.from(JSON.stringify(stored)).toString('base64');
     let events: AsyncIterator<ExecEvent>;
     try {
-      const stream = await this.work.execStream(sandboxId, {
+      const stream = await this.work.execStream(ENVD_ACTOR, sandboxId, {
         command: [
           'sh',
           '-c',
@@ -316,6 +317,7 @@ export class EnvdProcess {
     let out: string;
     try {
       const result = await this.work.exec(
+        ENVD_ACTOR,
         sandboxId,
         {
           command: ['sh', '-c', script, 'sh', ...args],

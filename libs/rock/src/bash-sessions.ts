@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { ExecConfig } from '@app/config';
+import type { Actor } from '@app/domain';
 import { SandboxWorkService } from '@app/sandbox';
 import { ROCK_CODES } from './rock-envelope';
 import { RockError, badRequest } from './rock-errors';
@@ -76,7 +77,7 @@ export class BashSessions {
   ) {}
 
   /** A name already in use answers as on ROCK: success, nothing done. */
-  async create(body: unknown): Promise<{ output: string; session_type: 'bash' }> {
+  async create(actor: Actor, body: unknown): Promise<{ output: string; session_type: 'bash' }> {
     const request = parseBody(createSchema, body);
     for (const [name, value] of Object.entries(request.env ?? {})) {
       if (value.includes('\0'))
@@ -88,6 +89,7 @@ export class BashSessions {
       .join('');
     const keep = request.env_enable === true ? '1' : '0';
     const answer = await this.script(
+      actor,
       request.sandbox_id,
       CREATE_SCRIPT,
       [request.session, keep, ...assignments],
@@ -106,12 +108,13 @@ export class BashSessions {
   }
 
   /** Runs one command; a RockError for what ROCK answers Failed (non-zero exit under raise, …). */
-  async run(body: unknown): Promise<Observation> {
+  async run(actor: Actor, body: unknown): Promise<Observation> {
     const request = parseBody(runSchema, body);
     const max = Math.max(1, this.config.maxTimeoutSeconds - RUN_SLACK_SECONDS);
     const timeout = Math.min(max, Math.ceil(request.timeout ?? max));
     const id = randomBytes(8).toString('hex');
     const answer = await this.script(
+      actor,
       request.sandbox_id,
       RUN_SCRIPT,
       [request.session, id, String(timeout)],
@@ -170,9 +173,10 @@ export class BashSessions {
   }
 
   /** An unknown session answers as on ROCK: success, nothing done. */
-  async close(body: unknown): Promise<{ session_type: 'bash' }> {
+  async close(actor: Actor, body: unknown): Promise<{ session_type: 'bash' }> {
     const request = parseBody(closeSchema, body);
     await this.script(
+      actor,
       request.sandbox_id,
       CLOSE_SCRIPT,
       [request.session],
@@ -183,6 +187,7 @@ export class BashSessions {
   }
 
   private async script(
+    actor: Actor,
     sandboxId: string,
     script: string,
     args: string[],
@@ -190,7 +195,7 @@ export class BashSessions {
     timeoutSeconds: number,
     user?: string,
   ) {
-    const result = await this.work.exec(sandboxId, {
+    const result = await this.work.exec(actor, sandboxId, {
       command: ['sh', '-c', TRAMPOLINE, 'sh', script, ...args],
       stdin,
       user,

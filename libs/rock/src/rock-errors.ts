@@ -46,6 +46,8 @@ export function rockCodeOf(code: ErrorCode): RockCode {
     case 'IDEMPOTENCY_CONFLICT':
     case 'IMAGE_UNAVAILABLE':
     case 'REGISTRY_NOT_ALLOWED':
+    case 'FORBIDDEN':
+    case 'TENANT_QUOTA_EXCEEDED':
     case 'RESTART_UNSUPPORTED':
     case 'DISK_LIMIT_UNSUPPORTED':
     case 'EXCEEDS_HOST_CAPACITY':

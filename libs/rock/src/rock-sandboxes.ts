@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import { Injectable, Logger } from '@nestjs/common';
 import { z } from 'zod';
 import { ExecConfig, ResourcesConfig } from '@app/config';
-import { SandboxInfo, describeError, isCodedError } from '@app/domain';
+import { Actor, SandboxInfo, describeError, isCodedError } from '@app/domain';
 import { SandboxService, SandboxWorkService, stateAllows } from '@app/sandbox';
 import { BashSessions, Observation } from './bash-sessions';
 import { ROCK_CODES, RockEnvelope, rockSuccess } from './rock-envelope';
@@ -60,7 +60,8 @@ export interface SpooledUpload {
  * ROCK's sandbox routes as thin translations onto SandboxService and SandboxWorkService: the same
  * records, machine and pipeline as /v1. Each method answers ROCK's envelope and never throws.
  * The sandbox_id a client sends may be the id or the name it chose at start (ROCK lets a client
- * pick the id): answers echo it back as sent.
+ * pick the id): answers echo it back as sent. Every method takes the caller's Actor and passes it
+ * on, so a tenant key reaches only its own tenant's sandboxes (another's reads as not found).
  */
 @Injectable()
 export class RockSandboxes {
@@ -74,11 +75,11 @@ export class RockSandboxes {
     private readonly sessions: BashSessions,
   ) {}
 
-  startAsync(body: unknown, headers: HeaderBag): Promise<RockEnvelope> {
+  startAsync(actor: Actor, body: unknown, headers: HeaderBag): Promise<RockEnvelope> {
     return this.answer('async start sandbox', async () => {
       const input = toCreateInput(body, headers, this.resourcesConfig.allowedRuntimes);
       try {
-        const { sandbox } = await this.sandboxes.create(input, { wait: false });
+        const { sandbox } = await this.sandboxes.create(actor, input, { wait: false });
         return toStart(sandbox, sandbox.name ?? sandbox.id);
       } catch (error) {
         if (isCodedError(error, 'NAME_CONFLICT')) {
@@ -89,26 +90,26 @@ export class RockSandboxes {
     });
   }
 
-  getStatus(query: Record<string, unknown>): Promise<RockEnvelope> {
+  getStatus(actor: Actor, query: Record<string, unknown>): Promise<RockEnvelope> {
     return this.answer('get sandbox status', async (): Promise<RockStatus> => {
       const id = parseQueryId(query.sandbox_id);
       const all = parseQueryBool(query.include_all_states, 'include_all_states');
-      const info = await this.find(id);
+      const info = await this.find(actor, id);
       if (!all && !visibleByDefault(info)) {
         throw badRequest(
           `sandbox ${id} not found (it is ${info.state}; ask with include_all_states=True)`,
         );
       }
       // As on ROCK, polling the status of a live sandbox keeps it from going idle.
-      if (stateAllows(info, 'keepAlive')) void this.sandboxes.recordActivity(info.id);
+      if (stateAllows(info, 'keepAlive')) void this.sandboxes.recordActivity(actor, info.id);
       return toStatus(info, id);
     });
   }
 
   /** ROCK's own is_alive route (the SDK uses get_status): any trouble reads as not alive. */
-  async isAlive(query: Record<string, unknown>): Promise<RockEnvelope> {
+  async isAlive(actor: Actor, query: Record<string, unknown>): Promise<RockEnvelope> {
     try {
-      const info = await this.find(parseQueryId(query.sandbox_id));
+      const info = await this.find(actor, parseQueryId(query.sandbox_id));
       const status = toStatus(info, info.id);
       return rockSuccess({ is_alive: status.is_alive, message: status.host_name });
     } catch {
@@ -117,31 +118,31 @@ export class RockSandboxes {
     }
   }
 
-  stop(body: unknown): Promise<RockEnvelope> {
+  stop(actor: Actor, body: unknown): Promise<RockEnvelope> {
     return this.answer('stop sandbox', async () => {
       const { sandbox_id: id } = parseBody(idOnly, body);
-      await this.sandboxes.stop((await this.find(id)).id);
+      await this.sandboxes.stop(actor, (await this.find(actor, id)).id);
       return `${id} stopped`;
     });
   }
 
-  restart(body: unknown): Promise<RockEnvelope> {
+  restart(actor: Actor, body: unknown): Promise<RockEnvelope> {
     return this.answer('restart sandbox', async (): Promise<RockStart> => {
       const { sandbox_id: id } = parseBody(idOnly, body);
-      const info = await this.find(id);
+      const info = await this.find(actor, id);
       // The machine decides; ROCK's wording of its refusal.
-      const restarted = await this.sandboxes.restart(info.id).catch((error: unknown) => {
+      const restarted = await this.sandboxes.restart(actor, info.id).catch((error: unknown) => {
         throw refusedIn(error, (state) => `cannot be restarted: current state is '${state}'`, id);
       });
       return toStart(restarted, id);
     });
   }
 
-  delete(body: unknown): Promise<RockEnvelope> {
+  delete(actor: Actor, body: unknown): Promise<RockEnvelope> {
     return this.answer('delete sandbox', async () => {
       const { sandbox_id: id } = parseBody(idOnly, body);
-      const info = await this.find(id);
-      await this.sandboxes.delete(info.id, false).catch((error: unknown) => {
+      const info = await this.find(actor, id);
+      await this.sandboxes.delete(actor, info.id, false).catch((error: unknown) => {
         throw refusedIn(
           error,
           (state) => `cannot be deleted: current state is '${state}', it must be stopped first`,
@@ -152,7 +153,7 @@ export class RockSandboxes {
     });
   }
 
-  execute(body: unknown): Promise<RockEnvelope> {
+  execute(actor: Actor, body: unknown): Promise<RockEnvelope> {
     return this.answer('execute command', async () => {
       const request = parseBody(executeSchema, body);
       const command =
@@ -163,7 +164,7 @@ export class RockSandboxes {
             : request.command;
       const timeout = Math.ceil(request.timeout ?? DEFAULT_EXECUTE_TIMEOUT_SECONDS);
       try {
-        const result = await this.work.exec(request.sandbox_id, {
+        const result = await this.work.exec(actor, request.sandbox_id, {
           command,
           cwd: request.cwd ?? undefined,
           env: request.env ?? undefined,
@@ -189,24 +190,31 @@ export class RockSandboxes {
     });
   }
 
-  createSession(body: unknown): Promise<RockEnvelope> {
-    return this.answer('create session', () => this.sessions.create(body));
+  createSession(actor: Actor, body: unknown): Promise<RockEnvelope> {
+    return this.answer('create session', () => this.sessions.create(actor, body));
   }
 
-  runInSession(body: unknown): Promise<RockEnvelope> {
-    return this.answer('run in session', (): Promise<Observation> => this.sessions.run(body));
+  runInSession(actor: Actor, body: unknown): Promise<RockEnvelope> {
+    return this.answer('run in session', (): Promise<Observation> =>
+      this.sessions.run(actor, body),
+    );
   }
 
-  closeSession(body: unknown): Promise<RockEnvelope> {
-    return this.answer('close session', () => this.sessions.close(body));
+  closeSession(actor: Actor, body: unknown): Promise<RockEnvelope> {
+    return this.answer('close session', () => this.sessions.close(actor, body));
   }
 
-  writeFile(body: unknown): Promise<RockEnvelope> {
+  writeFile(actor: Actor, body: unknown): Promise<RockEnvelope> {
     return this.answer('write file', async () => {
       const request = parseBody(writeSchema, body);
       const path = absolute(request.path, 'path');
-      await this.makeParent(request.sandbox_id, path);
-      await this.work.writeFile(request.sandbox_id, path, Buffer.from(request.content, 'utf8'));
+      await this.makeParent(actor, request.sandbox_id, path);
+      await this.work.writeFile(
+        actor,
+        request.sandbox_id,
+        path,
+        Buffer.from(request.content, 'utf8'),
+      );
       return { success: true, message: `Successfully write content to file ${path}` };
     });
   }
@@ -215,13 +223,13 @@ export class RockSandboxes {
    * A failure still carries `content: ""`: ROCK's SDK reads result.content without looking at the
    * status, as ROCK answers a missing file with an empty one.
    */
-  readFile(body: unknown): Promise<RockEnvelope> {
+  readFile(actor: Actor, body: unknown): Promise<RockEnvelope> {
     return this.answer(
       'read file',
       async () => {
         const request = parseBody(readSchema, body);
         const path = absolute(request.path, 'path');
-        const read = await this.work.read(request.sandbox_id, path);
+        const read = await this.work.read(actor, request.sandbox_id, path);
         if (read.kind !== 'file') throw badRequest(`${path} is a directory, not a file`);
         const chunks: Buffer[] = [];
         for await (const chunk of read.content) chunks.push(chunk as Buffer);
@@ -231,13 +239,17 @@ export class RockSandboxes {
     );
   }
 
-  upload(fields: Record<string, unknown>, file: SpooledUpload | undefined): Promise<RockEnvelope> {
+  upload(
+    actor: Actor,
+    fields: Record<string, unknown>,
+    file: SpooledUpload | undefined,
+  ): Promise<RockEnvelope> {
     return this.answer('upload file', async () => {
       const request = parseBody(z.object({ sandbox_id: nonBlank, target_path: nonBlank }), fields);
       if (file === undefined) throw badRequest('invalid parameter: file: a file part is required');
       const path = absolute(request.target_path, 'target_path');
-      await this.makeParent(request.sandbox_id, path);
-      await this.work.writeFile(request.sandbox_id, path, createReadStream(file.path), {
+      await this.makeParent(actor, request.sandbox_id, path);
+      await this.work.writeFile(actor, request.sandbox_id, path, createReadStream(file.path), {
         size: file.size,
       });
       return {
@@ -253,9 +265,9 @@ export class RockSandboxes {
     return rockFailureOf(route, badRequest(`${route} is not supported by sandboxd: ${why}`));
   }
 
-  private async find(id: string): Promise<SandboxInfo> {
+  private async find(actor: Actor, id: string): Promise<SandboxInfo> {
     try {
-      return await this.sandboxes.get(id);
+      return await this.sandboxes.get(actor, id);
     } catch (error) {
       if (isCodedError(error, 'SANDBOX_NOT_FOUND')) throw badRequest(`sandbox ${id} not found`);
       throw error;
@@ -263,10 +275,10 @@ export class RockSandboxes {
   }
 
   /** ROCK creates missing parent directories of a written file; the archive API does not. */
-  private async makeParent(sandboxId: string, path: string): Promise<void> {
+  private async makeParent(actor: Actor, sandboxId: string, path: string): Promise<void> {
     const parent = posix.dirname(path);
     if (parent === '/') return;
-    const result = await this.work.exec(sandboxId, {
+    const result = await this.work.exec(actor, sandboxId, {
       command: ['mkdir', '-p', parent],
       timeoutSeconds: 30,
     });

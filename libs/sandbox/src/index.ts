@@ -29,3 +29,7 @@ export type { PoolMember, PoolStatus } from './warm-pool/warm-pool';
 export { normalizeImage, poolKeyOf } from './warm-pool/pool-key';
 export { COLUMN_LIMITS, EXEC_BUDGET_RETRY_AFTER_SECONDS } from './edge-vocabulary';
 export type { ExecEvent, ExecResult } from './edge-vocabulary';
+export { TenantService } from './tenant.service';
+export type { TenantReport } from './tenant.service';
+export { tenantQuotaRefusal } from './tenant-quota';
+export type { TenantLimitName } from './tenant-quota';

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { SchedulerConfig } from '@app/config';
-import { describeError } from '@app/domain';
+import { describeError, SYSTEM_ACTOR } from '@app/domain';
 import { SandboxMetaStore } from '@app/meta-store';
 import { settleBounded } from './bounded';
 import { autoStopReason } from './deadlines';
@@ -50,6 +50,7 @@ export class SandboxAutomation {
     let reason: string = 'idle-timeout';
     const result = await this.commands.run({
       sandboxId: id,
+      actor: SYSTEM_ACTOR,
       lock: 'try',
       refusals: 'skip',
       // The trigger's condition: the deadline is still due (activity may have moved it).
@@ -72,6 +73,7 @@ export class SandboxAutomation {
   private async autoDeleteOne(id: string, now: Date): Promise<AutomationOutcome> {
     const result = await this.commands.run({
       sandboxId: id,
+      actor: SYSTEM_ACTOR,
       lock: 'try',
       refusals: 'skip',
       unless: ({ info }) => (isDue(info.autoDeleteAt, now) ? null : 'not due'),

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Actor, CodedError, SandboxRecord, SYSTEM_ACTOR } from '@app/domain';
+import { Actor, CodedError, SandboxRecord, actorSees, scopeTenantOf } from '@app/domain';
 import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
 import { autoStopAt } from './deadlines';
 import { SandboxDriver } from './sandbox-driver';
@@ -32,10 +32,12 @@ export interface ActivityOptions {
 export interface SandboxCommand {
   sandboxId: string;
   /**
-   * Who the command is for (an API key, or sandboxd itself: the default). Every history entry and
-   * event it produces names them.
+   * Who the command is for: an API key's actor, or SYSTEM_ACTOR for sandboxd's own work. Every
+   * history entry and event it produces names them, and the record is loaded only if they may
+   * see it (another tenant's sandbox is no sandbox at all: SANDBOX_NOT_FOUND). Required, so no
+   * trigger can forget to say.
    */
-  actor?: Actor;
+  actor: Actor;
   /** `wait` queues behind the holder (API calls); `try` answers `busy` at once (background work). */
   lock: 'wait' | 'try';
   /**
@@ -104,7 +106,7 @@ export class SandboxCommands {
   }
 
   private async locked(command: SandboxCommand, signal: AbortSignal): Promise<CommandOutcome> {
-    const loaded = await (command.load ? command.load() : this.store.load(command.sandboxId));
+    const loaded = await this.load(command);
     if (!loaded) {
       if (command.refusals === 'throw') throw notFound(command.sandboxId);
       return { outcome: 'skipped', why: 'no such sandbox', record: null };
@@ -118,12 +120,24 @@ export class SandboxCommands {
     return this.touch(outcome?.record ?? loaded, command, outcome);
   }
 
+  /**
+   * The record under the lock, if the command's actor may see it. The store is asked within the
+   * actor's tenant, and the record is checked again here: whatever loaded it (a create's insert
+   * included), nothing reaches the machine for an actor that may not see it.
+   */
+  private async load(command: SandboxCommand): Promise<SandboxRecord | null> {
+    const loaded = await (command.load
+      ? command.load()
+      : this.store.load(command.sandboxId, scopeTenantOf(command.actor)));
+    return loaded !== null && actorSees(command.actor, loaded.info.tenant) ? loaded : null;
+  }
+
   private async drive(
     record: SandboxRecord,
     command: SandboxCommand,
     signal: AbortSignal,
   ): Promise<LoadedOutcome> {
-    const run = this.driver.open(record, signal, command.actor ?? SYSTEM_ACTOR);
+    const run = this.driver.open(record, signal, command.actor);
     try {
       const finished = await run.finishInterrupted();
       const asked = command.event ?? null;

@@ -1,7 +1,7 @@
 import { ContainerProvisioner } from './container-provisioner';
 import { Injectable, Logger } from '@nestjs/common';
 import { DockerConfig, SchedulerConfig } from '@app/config';
-import { describeError, SandboxRecord, SandboxState } from '@app/domain';
+import { describeError, SandboxRecord, SandboxState, SYSTEM_ACTOR } from '@app/domain';
 import { ContainerEvent, ContainerState, DockerDeployment, exitReason } from '@app/deployment';
 import { SandboxMetaStore } from '@app/meta-store';
 import { settleBounded } from './bounded';
@@ -165,6 +165,7 @@ export class SandboxReconciler {
   private async settleExited(sandboxId: string): Promise<ReconcileAction['outcome']> {
     const result = await this.commands.run({
       sandboxId,
+      actor: SYSTEM_ACTOR,
       lock: 'try',
       refusals: 'skip',
       // Only a sandbox the machine would stop for an exit costs an inspect.
@@ -189,6 +190,7 @@ export class SandboxReconciler {
   private async finishInterrupted(sandboxId: string): Promise<ReconcileAction['outcome']> {
     const result = await this.commands.run({
       sandboxId,
+      actor: SYSTEM_ACTOR,
       lock: 'try',
       refusals: 'skip',
       event: null,

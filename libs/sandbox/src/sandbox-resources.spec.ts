@@ -1,11 +1,11 @@
 import { loadConfig } from '@app/config';
 import type { EngineFacts } from '@app/deployment';
 import type { QuotaService } from '@app/quota';
-import type { SandboxLock, SandboxMetaStore } from '@app/meta-store';
+import type { SandboxLock, SandboxMetaStore, TenantLimitsStore } from '@app/meta-store';
 import { toSandboxSpec } from './create-sandbox.input';
 import type { CreateSandboxInput } from './create-sandbox.input';
 import { SandboxResources } from './sandbox-resources';
-import { FakeEngine, FakeLock, FakeMetaStore, FakeQuota } from './testing/fakes';
+import { FakeEngine, FakeLock, FakeMetaStore, FakeQuota, FakeTenantLimits } from './testing/fakes';
 
 const GIB = 1024 ** 3;
 
@@ -13,26 +13,35 @@ const GIB = 1024 ** 3;
 function build(env: Record<string, string> = {}) {
   const config = loadConfig({ INSTANCE_ID: 'unit', ...env });
   const store = new FakeMetaStore();
+  const limits = new FakeTenantLimits();
   const resources = new SandboxResources(
     config.resources,
     new FakeEngine(8, 16 * GIB) as unknown as EngineFacts,
     new FakeQuota() as unknown as QuotaService,
     store as unknown as SandboxMetaStore,
     new FakeLock() as unknown as SandboxLock,
+    limits as unknown as TenantLimitsStore,
   );
   let inserts = 0;
-  const admit = (input: Partial<CreateSandboxInput>) =>
-    resources.admit(toSandboxSpec({ image: 'img', ...input }, config.resources), () => {
+  const admit = (input: Partial<CreateSandboxInput>, tenant: string | null = null) =>
+    resources.admit(toSandboxSpec({ image: 'img', ...input }, config.resources), tenant, () => {
       inserts += 1;
       return Promise.resolve('inserted');
     });
-  return { store, admit, inserts: () => inserts };
+  return { store, limits, admit, inserts: () => inserts };
 }
 
-/** Puts a live sandbox holding `cpus` and `memoryBytes` into the fake store. */
-async function occupy(store: FakeMetaStore, id: string, cpus: number, memoryBytes: number) {
+/** Puts a sandbox holding `cpus` and `memoryBytes` into the fake store (live unless said). */
+async function occupy(
+  store: FakeMetaStore,
+  id: string,
+  cpus: number,
+  memoryBytes: number,
+  tenant: string | null = null,
+  state = 'running',
+) {
   const { record } = await store.insert({
-    info: { id, state: 'running', cpus, memoryBytes } as never,
+    info: { id, tenant, state, cpus, memoryBytes } as never,
     spec: { env: {} } as never,
     machineSnapshot: null,
     machineVersion: 'test',
@@ -89,6 +98,55 @@ describe(SandboxResources.name, () => {
       const { store, admit } = build({ OVERCOMMIT_CPU: '1' });
       await occupy(store, 'sbx-a', 8, GIB);
       await expect(admit({ cpus: 16 })).rejects.toMatchObject({ code: 'EXCEEDS_HOST_CAPACITY' });
+    });
+  });
+
+  describe('tenant limits', () => {
+    it('should admit a tenant within its limits and leave tenant-less creates unlimited', async () => {
+      const { store, limits, admit } = build();
+      await limits.set('team-a', { maxSandboxes: 2, maxCpus: 4, maxMemoryBytes: 4 * GIB });
+      await occupy(store, 'sbx-a', 2, 2 * GIB, 'team-a');
+      await expect(admit({ cpus: 2, memory: '2g' }, 'team-a')).resolves.toBe('inserted');
+      await occupy(store, 'sbx-b', 2, 2 * GIB, null);
+      await occupy(store, 'sbx-c', 2, 2 * GIB, null);
+      await expect(admit({ cpus: 2, memory: '2g' })).resolves.toBe('inserted');
+    });
+
+    it('should refuse with TENANT_QUOTA_EXCEEDED naming the limit, counting stopped sandboxes', async () => {
+      const { store, limits, admit, inserts } = build();
+      await limits.set('team-a', { maxSandboxes: 1 });
+      await occupy(store, 'sbx-a', 1, GIB, 'team-a', 'stopped');
+      await occupy(store, 'sbx-gone', 1, GIB, 'team-a', 'deleted');
+      await expect(admit({}, 'team-a')).rejects.toMatchObject({
+        code: 'TENANT_QUOTA_EXCEEDED',
+        message: expect.stringContaining('maxSandboxes'),
+        details: { tenant: 'team-a', limit: 'maxSandboxes', max: 1, current: 1, requested: 1 },
+      });
+      expect(inserts()).toBe(0);
+      // Another tenant's sandboxes are not this tenant's usage.
+      await expect(admit({}, 'team-b')).resolves.toBe('inserted');
+    });
+
+    it('should name maxCpus and maxMemory, memory in bytes', async () => {
+      const { store, limits, admit } = build();
+      await limits.set('team-a', { maxCpus: 2, maxMemoryBytes: 2 * GIB });
+      await occupy(store, 'sbx-a', 1.5, GIB, 'team-a');
+      await expect(admit({ cpus: 1 }, 'team-a')).rejects.toMatchObject({
+        details: { limit: 'maxCpus', max: 2, current: 1.5, requested: 1 },
+      });
+      await expect(admit({ cpus: 0.5, memory: '1536m' }, 'team-a')).rejects.toMatchObject({
+        details: { limit: 'maxMemory', max: 2 * GIB, current: GIB, requested: 1.5 * GIB },
+      });
+      await expect(admit({ cpus: 0.5, memory: '1g' }, 'team-a')).resolves.toBe('inserted');
+    });
+
+    it('should check the tenant before the host: the tenant can act on its own refusal', async () => {
+      const { store, limits, admit } = build({ OVERCOMMIT_CPU: '1' });
+      await limits.set('team-a', { maxCpus: 1 });
+      await occupy(store, 'sbx-a', 8, GIB);
+      await expect(admit({ cpus: 2 }, 'team-a')).rejects.toMatchObject({
+        code: 'TENANT_QUOTA_EXCEEDED',
+      });
     });
   });
 });

@@ -2,9 +2,10 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ResourcesConfig } from '@app/config';
 import { CodedError, describeError, validationError, SandboxInfo, SandboxSpec } from '@app/domain';
 import { EngineFacts } from '@app/deployment';
-import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
+import { SandboxLock, SandboxMetaStore, TenantLimitsStore } from '@app/meta-store';
 import { QuotaService, StorageOptSupport } from '@app/quota';
 import { formatMemorySize, parseMemorySize } from './memory-size';
+import { tenantQuotaRefusal } from './tenant-quota';
 
 /** The host the engine runs on, as far as admission is concerned. */
 interface HostCapacity {
@@ -17,10 +18,10 @@ const ADMISSION_LOCK = 'admission';
 
 /**
  * Resource rules of a create: per-sandbox caps and runtime allowlist (400), the disk limit policy
- * (enforced where the engine's storage supports it, else 422 or a truthful warning), and host
- * admission: 422 EXCEEDS_HOST_CAPACITY for a request that could not fit even on an empty host (a
- * retry can never help), 429 INSUFFICIENT_CAPACITY when it fits the host but not next to the live
- * sandboxes (a retry after some stop may).
+ * (enforced where the engine's storage supports it, else 422 or a truthful warning), the tenant's
+ * limits (429 TENANT_QUOTA_EXCEEDED) and host admission: 422 EXCEEDS_HOST_CAPACITY for a request
+ * that could not fit even on an empty host (a retry can never help), 429 INSUFFICIENT_CAPACITY
+ * when it fits the host but not next to the live sandboxes (a retry after some stop may).
  */
 @Injectable()
 export class SandboxResources {
@@ -34,6 +35,7 @@ export class SandboxResources {
     private readonly quota: QuotaService,
     private readonly store: SandboxMetaStore,
     private readonly lock: SandboxLock,
+    private readonly tenantLimits: TenantLimitsStore,
   ) {}
 
   /** Whether `disk` can be enforced here; detected once, from the engine and the mount table. */
@@ -91,14 +93,18 @@ export class SandboxResources {
   }
 
   /**
-   * Runs `insert` only if the sandbox fits: live sandboxes' committed CPU and memory plus this one
-   * stay within host capacity × OVERCOMMIT_*. Check and insert happen under one cluster-wide lock,
-   * so two creates (in any process) cannot both take the last capacity.
+   * Runs `insert` only if the sandbox fits: what `tenant` holds plus this one stays within the
+   * tenant's limits (none for a tenant-less create), and the live sandboxes' committed CPU and
+   * memory plus this one stay within host capacity × OVERCOMMIT_*. Checks and insert happen under
+   * one cluster-wide lock, so two creates (in any process, of any tenants) cannot both take the
+   * last of a tenant's limit or of the host's capacity; the limits are read under it too, so a
+   * change of them holds for the next create on every replica.
    */
-  async admit<T>(spec: SandboxSpec, insert: () => Promise<T>): Promise<T> {
+  async admit<T>(spec: SandboxSpec, tenant: string | null, insert: () => Promise<T>): Promise<T> {
     // Checked before the lock: it depends on the host alone, and needs no wait behind other creates.
     this.refuseIfNeverFits(spec, await this.hostCapacity());
     return this.lock.withLock(ADMISSION_LOCK, async () => {
+      if (tenant !== null) await this.refuseOverTenantLimits(spec, tenant);
       const [host, committed] = await Promise.all([
         this.hostCapacity(),
         this.store.committedResources(),
@@ -121,6 +127,15 @@ export class SandboxResources {
       }
       return insert();
     });
+  }
+
+  /** 429 TENANT_QUOTA_EXCEEDED when `spec` would take the tenant past one of its limits. */
+  private async refuseOverTenantLimits(spec: SandboxSpec, tenant: string): Promise<void> {
+    const { limits } = await this.tenantLimits.get(tenant);
+    const limited = Object.values(limits).some((limit) => limit !== null);
+    if (!limited) return;
+    const refusal = tenantQuotaRefusal(tenant, limits, await this.store.tenantUsage(tenant), spec);
+    if (refusal !== null) throw refusal;
   }
 
   /** 422 EXCEEDS_HOST_CAPACITY, naming the resource, when `spec` alone is above capacity × overcommit. */

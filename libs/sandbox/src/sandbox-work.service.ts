@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import { DockerConfig, ExecConfig, FilesConfig } from '@app/config';
-import { CodedError, validationError } from '@app/domain';
+import { Actor, CodedError, validationError } from '@app/domain';
 import {
   DockerDeployment,
   ExecEvent,
@@ -34,7 +34,9 @@ export interface PortBinding {
  * Work inside a sandbox: commands and files through Docker's exec and archive APIs, so any image
  * works without an agent inside it. Which states allow what is the machine's (`stateAllows`):
  * exec and writes need a running sandbox; reads also work on a stopped one (Docker reads a
- * stopped container's file system). Every call counts as activity.
+ * stopped container's file system). Every call counts as activity. Every call takes the caller's
+ * Actor and reaches only a sandbox it may see (SandboxService.get): another tenant's sandbox is
+ * SANDBOX_NOT_FOUND.
  */
 @Injectable()
 export class SandboxWorkService {
@@ -46,28 +48,35 @@ export class SandboxWorkService {
     private readonly sandboxes: SandboxService,
   ) {}
 
-  async exec(idOrName: string, input: ExecInput, signal?: AbortSignal): Promise<ExecResult> {
-    const { containerId, request } = await this.execTarget(idOrName, input);
+  async exec(
+    actor: Actor,
+    idOrName: string,
+    input: ExecInput,
+    signal?: AbortSignal,
+  ): Promise<ExecResult> {
+    const { containerId, request } = await this.execTarget(actor, idOrName, input);
     return this.deployment.exec(containerId, request, signal);
   }
 
   async execStream(
+    actor: Actor,
     idOrName: string,
     input: ExecInput,
     signal?: AbortSignal,
   ): Promise<AsyncIterable<ExecEvent>> {
-    const { containerId, request } = await this.execTarget(idOrName, input);
+    const { containerId, request } = await this.execTarget(actor, idOrName, input);
     return this.deployment.execStream(containerId, request, signal);
   }
 
   /** `size` (the request's Content-Length) lets the body stream straight into the sandbox. */
   async writeFile(
+    actor: Actor,
     idOrName: string,
     path: string,
     data: Readable | Buffer,
     options: { mode?: number; size?: number; signal?: AbortSignal } = {},
   ): Promise<FileInfo> {
-    const containerId = await this.runningContainer(idOrName, 'writeFiles');
+    const containerId = await this.runningContainer(actor, idOrName, 'writeFiles');
     return this.deployment.writeFile(containerId, path, data, {
       ...options,
       maxBytes: this.filesConfig.sizeLimitBytes,
@@ -75,10 +84,15 @@ export class SandboxWorkService {
   }
 
   /** A file's content as a stream, or a directory's listing. */
-  async read(idOrName: string, path: string, signal?: AbortSignal): Promise<FileRead> {
-    const info = await this.sandboxes.get(idOrName);
+  async read(
+    actor: Actor,
+    idOrName: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<FileRead> {
+    const info = await this.sandboxes.get(actor, idOrName);
     const containerId = this.allowed(info, 'readFiles');
-    void this.sandboxes.recordActivity(info.id);
+    void this.sandboxes.recordActivity(actor, info.id);
     return this.deployment.readFile(containerId, path, {
       maxBytes: this.filesConfig.sizeLimitBytes,
       signal,
@@ -86,20 +100,25 @@ export class SandboxWorkService {
   }
 
   /** What a path names (type, size, mode, times), where files can be read; nothing is read. */
-  async stat(idOrName: string, path: string, signal?: AbortSignal): Promise<FileInfo> {
-    const info = await this.sandboxes.get(idOrName);
+  async stat(
+    actor: Actor,
+    idOrName: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<FileInfo> {
+    const info = await this.sandboxes.get(actor, idOrName);
     const containerId = this.allowed(info, 'readFiles');
-    void this.sandboxes.recordActivity(info.id);
+    void this.sandboxes.recordActivity(actor, info.id);
     return this.deployment.statFile(containerId, path, signal);
   }
 
-  async deleteFile(idOrName: string, path: string): Promise<void> {
-    const containerId = await this.runningContainer(idOrName, 'deleteFiles');
+  async deleteFile(actor: Actor, idOrName: string, path: string): Promise<void> {
+    const containerId = await this.runningContainer(actor, idOrName, 'deleteFiles');
     await this.deployment.deleteFile(containerId, path);
   }
 
-  async ports(idOrName: string): Promise<PortBinding[]> {
-    const info = await this.sandboxes.get(idOrName);
+  async ports(actor: Actor, idOrName: string): Promise<PortBinding[]> {
+    const info = await this.sandboxes.get(actor, idOrName);
     return Object.entries(info.ports).map(([containerPort, hostPort]) => ({
       containerPort: Number(containerPort),
       hostAddress: info.host ?? this.dockerConfig.portBindAddress,
@@ -107,17 +126,22 @@ export class SandboxWorkService {
     }));
   }
 
-  private async runningContainer(idOrName: string, capability: Capability): Promise<string> {
-    return (await this.runningSandbox(idOrName, capability)).containerId;
+  private async runningContainer(
+    actor: Actor,
+    idOrName: string,
+    capability: Capability,
+  ): Promise<string> {
+    return (await this.runningSandbox(actor, idOrName, capability)).containerId;
   }
 
   private async runningSandbox(
+    actor: Actor,
     idOrName: string,
     capability: Capability,
   ): Promise<{ info: SandboxInfo; containerId: string }> {
-    const info = await this.sandboxes.get(idOrName);
+    const info = await this.sandboxes.get(actor, idOrName);
     const containerId = this.allowed(info, capability);
-    void this.sandboxes.recordActivity(info.id);
+    void this.sandboxes.recordActivity(actor, info.id);
     return { info, containerId };
   }
 
@@ -127,13 +151,14 @@ export class SandboxWorkService {
    * still wins, as it would over a container's env).
    */
   private async execTarget(
+    actor: Actor,
     idOrName: string,
     input: ExecInput,
   ): Promise<{ containerId: string; request: ExecRequest }> {
-    const { info, containerId } = await this.runningSandbox(idOrName, 'exec');
+    const { info, containerId } = await this.runningSandbox(actor, idOrName, 'exec');
     const request = this.toRequest(input);
     if (info.fromPool && info.envKeys.length > 0) {
-      request.env = { ...(await this.sandboxes.envOf(info.id)), ...request.env };
+      request.env = { ...(await this.sandboxes.envOf(actor, info.id)), ...request.env };
     }
     return { containerId, request };
   }

@@ -14,6 +14,7 @@ import { SandboxHealth } from './sandbox-health';
 import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxService } from './sandbox.service';
 import { SandboxWorkService } from './sandbox-work.service';
+import { TenantService } from './tenant.service';
 import { ContainerProvisioner } from './container-provisioner';
 import { PoolMetrics } from './warm-pool/pool-metrics';
 import { WarmPool } from './warm-pool/warm-pool';
@@ -28,6 +29,7 @@ import { WarmPool } from './warm-pool/warm-pool';
     SandboxResources,
     SandboxService,
     SandboxWorkService,
+    TenantService,
     WarmPool,
   ],
   imports: [DeploymentModule, MetaStoreModule, QuotaModule],
@@ -45,6 +47,7 @@ import { WarmPool } from './warm-pool/warm-pool';
     SandboxResources,
     SandboxService,
     SandboxWorkService,
+    TenantService,
     WarmPool,
   ],
 })

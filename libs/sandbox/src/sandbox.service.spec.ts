@@ -1,8 +1,13 @@
 import { loadConfig } from '@app/config';
-import { CodedError, SYSTEM_ACTOR } from '@app/domain';
+import { CodedError, SYSTEM_ACTOR, ANONYMOUS_ACTOR } from '@app/domain';
 import type { DockerDeployment, EngineFacts } from '@app/deployment';
 import type { QuotaService } from '@app/quota';
-import type { SandboxLock, SandboxMetaStore, SecretsKeyring } from '@app/meta-store';
+import type {
+  SandboxLock,
+  SandboxMetaStore,
+  SecretsKeyring,
+  TenantLimitsStore,
+} from '@app/meta-store';
 import { ContainerProvisioner } from './container-provisioner';
 import { SandboxCommands } from './sandbox-commands';
 import { SandboxDriver } from './sandbox-driver';
@@ -17,6 +22,7 @@ import {
   FakeLock,
   FakeMetaStore,
   FakeQuota,
+  FakeTenantLimits,
   fakeKeyring,
 } from './testing/fakes';
 import { PoolMetrics } from './warm-pool/pool-metrics';
@@ -51,6 +57,7 @@ function build(env: Record<string, string> = {}, effectsKeyring?: SecretsKeyring
     new FakeQuota() as unknown as QuotaService,
     storeAsReal,
     lock as unknown as SandboxLock,
+    new FakeTenantLimits() as unknown as TenantLimitsStore,
   );
   const metrics = new SandboxMetrics(storeAsReal);
   const pool = new WarmPool(
@@ -82,6 +89,7 @@ describe(SandboxService.name, () => {
   it('should create a running sandbox with one provision and keep it in the cache', async () => {
     const { service, store, deployment } = build();
     const { sandbox, created } = await service.create(
+      ANONYMOUS_ACTOR,
       { image: 'img', ports: [8080], env: { A: 'secret' } },
       { wait: true },
     );
@@ -96,17 +104,19 @@ describe(SandboxService.name, () => {
   it('should open the sealed env for the container, and store it sealed', async () => {
     const { service, store, deployment } = build();
     const { sandbox } = await service.create(
+      ANONYMOUS_ACTOR,
       { image: 'img', env: { A: 'secret' } },
       { wait: true },
     );
     expect(deployment.envs.get(sandbox.id)).toEqual({ A: 'secret' });
     expect(JSON.stringify(store.records.get(sandbox.id))).not.toContain('secret');
-    expect(await service.envOf(sandbox.id)).toEqual({ A: 'secret' });
+    expect(await service.envOf(ANONYMOUS_ACTOR, sandbox.id)).toEqual({ A: 'secret' });
   });
 
   it('should fail only that create, with the code, when its env does not open', async () => {
     const { service, deployment } = build({}, fakeKeyring());
     const { sandbox } = await service.create(
+      ANONYMOUS_ACTOR,
       { image: 'img', env: { A: 'secret' } },
       { wait: true },
     );
@@ -115,19 +125,19 @@ describe(SandboxService.name, () => {
     expect(sandbox.failureReason).not.toContain('secret');
     expect(deployment.calls).not.toContain('provision');
     // A sandbox without env needs no key, and is created as usual.
-    const plain = await service.create({ image: 'img' }, { wait: true });
+    const plain = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
     expect(plain.sandbox.state).toBe('running');
   });
 
   it('should archive the cache on stop and restore it on restart', async () => {
     const { service, store } = build();
-    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    const { sandbox } = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
     store.calls.length = 0;
-    await service.stop(sandbox.id);
+    await service.stop(ANONYMOUS_ACTOR, sandbox.id);
     expect(store.calls).toEqual(['update', 'archiveCache']);
     expect(store.cache.has(sandbox.id)).toBe(false);
     store.calls.length = 0;
-    const restarted = await service.restart(sandbox.id);
+    const restarted = await service.restart(ANONYMOUS_ACTOR, sandbox.id);
     expect(restarted.state).toBe('running');
     expect(store.calls).toEqual(['update', 'restoreCache', 'update']);
     expect(store.cache.get(sandbox.id)).toMatchObject({ state: 'running' });
@@ -135,13 +145,13 @@ describe(SandboxService.name, () => {
 
   it('should refuse an illegal command without touching Docker', async () => {
     const { service, deployment } = build();
-    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    const { sandbox } = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
     deployment.calls.length = 0;
-    await expect(service.restart(sandbox.id)).rejects.toMatchObject({
+    await expect(service.restart(ANONYMOUS_ACTOR, sandbox.id)).rejects.toMatchObject({
       code: 'INVALID_TRANSITION',
       details: { state: 'running', event: 'restart' },
     });
-    await expect(service.delete(sandbox.id, false)).rejects.toMatchObject({
+    await expect(service.delete(ANONYMOUS_ACTOR, sandbox.id, false)).rejects.toMatchObject({
       code: 'INVALID_TRANSITION',
     });
     expect(deployment.calls).toEqual([]);
@@ -149,11 +159,11 @@ describe(SandboxService.name, () => {
 
   it('should write nothing for a stop of a stopped sandbox', async () => {
     const { service, store, deployment } = build();
-    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
-    await service.stop(sandbox.id);
+    const { sandbox } = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
+    await service.stop(ANONYMOUS_ACTOR, sandbox.id);
     store.calls.length = 0;
     deployment.calls.length = 0;
-    const again = await service.stop(sandbox.id);
+    const again = await service.stop(ANONYMOUS_ACTOR, sandbox.id);
     expect(again.state).toBe('stopped');
     expect(store.calls).toEqual([]);
     expect(deployment.calls).toEqual([]);
@@ -161,42 +171,46 @@ describe(SandboxService.name, () => {
 
   it('should refuse every delete of a protected sandbox until it is unprotected', async () => {
     const { service, deployment } = build({ AUTO_DELETE_AFTER_SECONDS: '0' });
-    const { sandbox } = await service.create({ image: 'img', protected: true }, { wait: true });
-    await expect(service.delete(sandbox.id, true)).rejects.toMatchObject({
+    const { sandbox } = await service.create(
+      ANONYMOUS_ACTOR,
+      { image: 'img', protected: true },
+      { wait: true },
+    );
+    await expect(service.delete(ANONYMOUS_ACTOR, sandbox.id, true)).rejects.toMatchObject({
       code: 'SANDBOX_PROTECTED',
     });
     // Ephemeral (AUTO_DELETE_AFTER_SECONDS=0), yet the stop leaves it stopped.
-    expect((await service.stop(sandbox.id)).state).toBe('stopped');
+    expect((await service.stop(ANONYMOUS_ACTOR, sandbox.id)).state).toBe('stopped');
     deployment.calls.length = 0;
     for (const force of [false, true]) {
-      await expect(service.delete(sandbox.id, force)).rejects.toMatchObject({
+      await expect(service.delete(ANONYMOUS_ACTOR, sandbox.id, force)).rejects.toMatchObject({
         code: 'SANDBOX_PROTECTED',
       });
     }
     expect(deployment.calls).toEqual([]);
-    const unprotected = await service.setProtected(sandbox.id, false);
+    const unprotected = await service.setProtected(ANONYMOUS_ACTOR, sandbox.id, false);
     expect(unprotected).toMatchObject({ protected: false, state: 'stopped' });
-    expect((await service.delete(sandbox.id, false)).state).toBe('deleted');
-    await expect(service.setProtected(sandbox.id, true)).rejects.toMatchObject({
+    expect((await service.delete(ANONYMOUS_ACTOR, sandbox.id, false)).state).toBe('deleted');
+    await expect(service.setProtected(ANONYMOUS_ACTOR, sandbox.id, true)).rejects.toMatchObject({
       code: 'INVALID_TRANSITION',
     });
   });
 
   it("should keep the record's protected flag and the machine's in step", async () => {
     const { service, store } = build();
-    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
-    const protectedOne = await service.setProtected(sandbox.id, true);
+    const { sandbox } = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
+    const protectedOne = await service.setProtected(ANONYMOUS_ACTOR, sandbox.id, true);
     expect(protectedOne.protected).toBe(true);
     const record = await (store as unknown as SandboxMetaStore).load(sandbox.id);
     expect(record?.machineSnapshot).toMatchObject({ context: { protected: true } });
-    await expect(service.delete(sandbox.id, true)).rejects.toMatchObject({
+    await expect(service.delete(ANONYMOUS_ACTOR, sandbox.id, true)).rejects.toMatchObject({
       code: 'SANDBOX_PROTECTED',
     });
   });
 
   it('should answer RECORD_CORRUPT for a snapshot without protection (migrations write it)', async () => {
     const { service, store } = build();
-    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    const { sandbox } = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
     const real = store as unknown as SandboxMetaStore;
     const record = await real.load(sandbox.id);
     const snapshot = record?.machineSnapshot as { context: Record<string, unknown> };
@@ -206,7 +220,7 @@ describe(SandboxService.name, () => {
       { protected: true },
       { expectedVersion: record!.version, machineSnapshot: snapshot },
     );
-    await expect(service.delete(sandbox.id, true)).rejects.toMatchObject({
+    await expect(service.delete(ANONYMOUS_ACTOR, sandbox.id, true)).rejects.toMatchObject({
       code: 'RECORD_CORRUPT',
     });
   });
@@ -214,12 +228,13 @@ describe(SandboxService.name, () => {
   it('should refuse a restart on Kata with RESTART_UNSUPPORTED before touching Docker', async () => {
     const { service, deployment } = build({ ALLOWED_RUNTIMES: 'runc,kata-runtime' });
     const { sandbox } = await service.create(
+      ANONYMOUS_ACTOR,
       { image: 'img', runtime: 'kata-runtime' },
       { wait: true },
     );
-    await service.stop(sandbox.id);
+    await service.stop(ANONYMOUS_ACTOR, sandbox.id);
     deployment.calls.length = 0;
-    await expect(service.restart(sandbox.id)).rejects.toMatchObject({
+    await expect(service.restart(ANONYMOUS_ACTOR, sandbox.id)).rejects.toMatchObject({
       code: 'RESTART_UNSUPPORTED',
       details: { sandboxId: sandbox.id, runtime: 'kata-runtime' },
     });
@@ -233,8 +248,8 @@ describe(SandboxService.name, () => {
       // Published after the write: the store already holds the state the event enters.
       published.push({ event, state: store.records.get(event.sandboxId)?.info.state });
     });
-    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
-    const deleted = await service.stop(sandbox.id);
+    const { sandbox } = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
+    const deleted = await service.stop(ANONYMOUS_ACTOR, sandbox.id);
     expect(deleted.state).toBe('deleted');
     expect(deleted.stateHistory.at(-1)).toMatchObject({ to: 'deleted', reason: 'auto-delete' });
     expect(published.map(({ event }) => `${event.from}>${event.to}:${event.event}`)).toEqual([
@@ -249,9 +264,9 @@ describe(SandboxService.name, () => {
 
   it("should keep the failed effect's code through a crash: a recovered failure is coded", async () => {
     const { service, store, deployment } = build();
-    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    const { sandbox } = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
     deployment.failNext('stop', new CodedError('ENGINE_TIMEOUT', 'stop hung', { call: 'stop' }));
-    await expect(service.stop(sandbox.id)).rejects.toMatchObject({
+    await expect(service.stop(ANONYMOUS_ACTOR, sandbox.id)).rejects.toMatchObject({
       code: 'ENGINE_TIMEOUT',
       message: 'stop hung',
       details: { call: 'stop' },
@@ -264,19 +279,21 @@ describe(SandboxService.name, () => {
 
   it('should treat delete of a deleted sandbox as done', async () => {
     const { service, deployment } = build();
-    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
-    await service.delete(sandbox.id, true);
+    const { sandbox } = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
+    await service.delete(ANONYMOUS_ACTOR, sandbox.id, true);
     deployment.calls.length = 0;
-    const again = await service.delete(sandbox.id, false);
+    const again = await service.delete(ANONYMOUS_ACTOR, sandbox.id, false);
     expect(again.state).toBe('deleted');
     expect(deployment.calls).toEqual([]);
   });
 
   it('should report a failed stop and keep the sandbox running with the reason', async () => {
     const { service, store, deployment } = build();
-    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    const { sandbox } = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
     deployment.failNext('stop', new CodedError('RUNTIME_UNAVAILABLE', 'engine down'));
-    await expect(service.stop(sandbox.id)).rejects.toMatchObject({ code: 'RUNTIME_UNAVAILABLE' });
+    await expect(service.stop(ANONYMOUS_ACTOR, sandbox.id)).rejects.toMatchObject({
+      code: 'RUNTIME_UNAVAILABLE',
+    });
     const stored = await store.load(sandbox.id);
     expect(stored?.info).toMatchObject({
       state: 'running',
@@ -288,7 +305,7 @@ describe(SandboxService.name, () => {
   it('should end a create whose provision fails in stopped with the reason', async () => {
     const { service, deployment } = build();
     deployment.failNext('provision', new CodedError('IMAGE_UNAVAILABLE', 'no such image'));
-    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    const { sandbox } = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
     expect(sandbox).toMatchObject({ state: 'stopped', failureReason: 'no such image' });
     expect(sandbox.stateHistory).toEqual([
       expect.objectContaining({ from: 'pending', to: 'stopped', event: 'startFailed' }),
@@ -298,7 +315,7 @@ describe(SandboxService.name, () => {
   it('should count a create whose start failed as a failed create', async () => {
     const { service, deployment, metrics } = build();
     deployment.failNext('provision', new CodedError('IMAGE_UNAVAILABLE', 'no such image'));
-    await service.create({ image: 'img' }, { wait: true });
+    await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
     const counted = await metrics.registry.getSingleMetricAsString('sandboxd_operations_total');
     expect(counted).toContain(
       'sandboxd_operations_total{operation="create",outcome="CONTAINER_FAILED"} 1',
@@ -307,24 +324,30 @@ describe(SandboxService.name, () => {
 
   it('should report a restart of a vanished container and end in stopped', async () => {
     const { service, deployment } = build();
-    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
-    await service.stop(sandbox.id);
+    const { sandbox } = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
+    await service.stop(ANONYMOUS_ACTOR, sandbox.id);
     deployment.containers.clear();
-    await expect(service.restart(sandbox.id)).rejects.toMatchObject({ code: 'CONTAINER_MISSING' });
-    const view = await service.get(sandbox.id);
+    await expect(service.restart(ANONYMOUS_ACTOR, sandbox.id)).rejects.toMatchObject({
+      code: 'CONTAINER_MISSING',
+    });
+    const view = await service.get(ANONYMOUS_ACTOR, sandbox.id);
     expect(view.state).toBe('stopped');
     expect(view.failureReason).toContain('no longer exists');
   });
 
   it('should answer 404-style errors for unknown sandboxes', async () => {
     const { service } = build();
-    await expect(service.get('missing')).rejects.toMatchObject({ code: 'SANDBOX_NOT_FOUND' });
-    await expect(service.stop('missing')).rejects.toMatchObject({ code: 'SANDBOX_NOT_FOUND' });
+    await expect(service.get(ANONYMOUS_ACTOR, 'missing')).rejects.toMatchObject({
+      code: 'SANDBOX_NOT_FOUND',
+    });
+    await expect(service.stop(ANONYMOUS_ACTOR, 'missing')).rejects.toMatchObject({
+      code: 'SANDBOX_NOT_FOUND',
+    });
   });
 
   it('should finish an operation that a killed process left in flight', async () => {
     const { service, store, deployment } = build();
-    const { sandbox } = await service.create({ image: 'img' }, { wait: true });
+    const { sandbox } = await service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true });
     // Simulate a crash between "busy snapshot persisted" and "outcome persisted": the stop effect
     // never settles in the dead process.
     const record = store.records.get(sandbox.id)!;
@@ -350,7 +373,7 @@ describe(SandboxService.name, () => {
     deployment.calls.length = 0;
 
     expect(await service.recoverInterrupted()).toBe(1);
-    const view = await service.get(sandbox.id);
+    const view = await service.get(ANONYMOUS_ACTOR, sandbox.id);
     expect(view).toMatchObject({ state: 'stopped', operation: null });
     expect(deployment.calls).toEqual(['stop']);
   });
@@ -367,26 +390,33 @@ describe(SandboxService.name, () => {
       const { service, deployment, pool } = await pooled();
       const made = [...deployment.containers.values()];
       const { sandbox } = await service.create(
+        ANONYMOUS_ACTOR,
         { image: 'img', env: { A: 'secret' } },
         { wait: true },
       );
       expect(sandbox).toMatchObject({ state: 'running', fromPool: true, envKeys: ['A'] });
       expect(sandbox.id).toBe(made[0].sandboxId);
       expect(sandbox.containerId).toBe(made[0].containerId);
-      expect(await service.envOf(sandbox.id)).toEqual({ A: 'secret' });
+      expect(await service.envOf(ANONYMOUS_ACTOR, sandbox.id)).toEqual({ A: 'secret' });
       await pool.settled();
       expect(pool.status()[0].idle).toBe(2);
 
-      const cold = await service.create({ image: 'img', memory: '64m' }, { wait: true });
+      const cold = await service.create(
+        ANONYMOUS_ACTOR,
+        { image: 'img', memory: '64m' },
+        { wait: true },
+      );
       expect(cold.sandbox.fromPool).toBe(false);
     });
 
     it('should give the member back when admission refuses the create', async () => {
       // 8 fake CPUs × 0.2 = 1.6: a cold 1-CPU sandbox leaves too little for the pool's 1 CPU.
       const { service, deployment, pool } = await pooled({ OVERCOMMIT_CPU: '0.2' });
-      await service.create({ image: 'img', memory: '64m' }, { wait: true });
+      await service.create(ANONYMOUS_ACTOR, { image: 'img', memory: '64m' }, { wait: true });
       const before = [...deployment.containers.keys()];
-      await expect(service.create({ image: 'img' }, { wait: true })).rejects.toMatchObject({
+      await expect(
+        service.create(ANONYMOUS_ACTOR, { image: 'img' }, { wait: true }),
+      ).rejects.toMatchObject({
         code: 'INSUFFICIENT_CAPACITY',
       });
       await pool.settled();

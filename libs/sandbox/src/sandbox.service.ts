@@ -1,10 +1,20 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { DockerConfig, LifecycleConfig, ResourcesConfig } from '@app/config';
-import { describeError, SandboxInfo, SandboxRecord, validationError } from '@app/domain';
+import {
+  Actor,
+  actorSees,
+  describeError,
+  SandboxInfo,
+  SandboxRecord,
+  scopeTenantOf,
+  SYSTEM_ACTOR,
+  validationError,
+} from '@app/domain';
 import { DockerDeployment } from '@app/deployment';
 import { ListSandboxesQuery, SandboxMetaStore, SandboxPage } from '@app/meta-store';
 import { ContainerProvisioner } from './container-provisioner';
 import { CreateSandboxInput, fingerprintOf, toSandboxSpec } from './create-sandbox.input';
+import { scopedIdempotencyKey } from './idempotency-scope';
 import { autoStopAt } from './deadlines';
 import { isSandboxIdShaped, newSandboxId } from './sandbox-id';
 import { notFound, SandboxCommands } from './sandbox-commands';
@@ -34,6 +44,12 @@ const SETTLE_POLL_MS = 100;
  * The API's door to the sandbox domain: creates, reads, and the commands, which it builds and
  * hands to SandboxCommands (lock → machine → effect → persist → publish), like every other
  * trigger of a change of state.
+ *
+ * Every method takes the caller's Actor, and every lookup is scoped by it: a tenant actor reaches
+ * only its own tenant's sandboxes, by id or by name, and another tenant's is SANDBOX_NOT_FOUND,
+ * exactly as if it did not exist (never a 403 that would tell it does). Names are resolved in the
+ * caller's namespace: its tenant's, or the tenant-less sandboxes' for the admin (who reaches other
+ * tenants' sandboxes by id).
  */
 @Injectable()
 export class SandboxService {
@@ -55,7 +71,13 @@ export class SandboxService {
     @Optional() private readonly provisioner?: ContainerProvisioner,
   ) {}
 
-  async create(input: CreateSandboxInput, options: CreateOptions): Promise<CreateResult> {
+  async create(
+    actor: Actor,
+    input: CreateSandboxInput,
+    options: CreateOptions,
+  ): Promise<CreateResult> {
+    // The tenant of a tenant key; the admin's and auth-off creates belong to no tenant.
+    const tenant = scopeTenantOf(actor);
     const spec = toSandboxSpec(input, this.resourcesConfig);
     this.resources.checkCaps(spec);
     // A registry on a private address is refused before a record or an engine call exists.
@@ -68,6 +90,7 @@ export class SandboxService {
     const info: SandboxInfo = {
       id,
       name: input.name ?? null,
+      tenant,
       state: 'pending',
       operation: 'starting',
       image: spec.image,
@@ -102,7 +125,12 @@ export class SandboxService {
     const idempotency =
       options.idempotencyKey === undefined
         ? undefined
-        : { key: options.idempotencyKey, fingerprint: fingerprintOf(input) };
+        : {
+            // Each tenant's keys are its own: another tenant's use of the same key is neither a
+            // replay (its sandbox) nor a conflict (that the key was used).
+            key: scopedIdempotencyKey(tenant, options.idempotencyKey),
+            fingerprint: fingerprintOf(input),
+          };
 
     // The lock is taken before the record exists, so no other command can slip in between the
     // insert and the start of provisioning.
@@ -121,7 +149,7 @@ export class SandboxService {
     let existing: SandboxRecord | null = null;
     // The pipeline's load is the insert: the machine's first step (the create effect) follows.
     const insert = async (): Promise<SandboxRecord | null> => {
-      const result = await this.resources.admit(spec, () =>
+      const result = await this.resources.admit(spec, tenant, () =>
         this.store.insert({
           info,
           spec,
@@ -140,6 +168,7 @@ export class SandboxService {
     const run = this.metrics.time('create', async () => {
       const outcome = await this.commands.run({
         sandboxId: id,
+        actor,
         lock: 'wait',
         event: null,
         load: insert,
@@ -155,20 +184,21 @@ export class SandboxService {
     if (!first.created) {
       run.catch(() => undefined);
       const sandbox = options.wait
-        ? await this.waitUntilSettled(first.record.info.id)
-        : await this.get(first.record.info.id);
+        ? await this.waitUntilSettled(actor, first.record.info.id)
+        : await this.get(actor, first.record.info.id);
       return { sandbox, created: false };
     }
     if (options.wait) {
-      return { sandbox: (await this.awaitWithin(run, id)).info, created: true };
+      return { sandbox: (await this.awaitWithin(actor, run, id)).info, created: true };
     }
     this.track(run, id);
     return { sandbox: first.record.info, created: true };
   }
 
-  async get(idOrName: string): Promise<SandboxInfo> {
-    const info = await this.store.get(idOrName);
-    if (!info) throw notFound(idOrName);
+  /** The sandbox `actor` may see by this id or name, else SANDBOX_NOT_FOUND. */
+  async get(actor: Actor, idOrName: string): Promise<SandboxInfo> {
+    const info = await this.store.get(idOrName, scopeTenantOf(actor));
+    if (!info || !actorSees(actor, info.tenant)) throw notFound(idOrName);
     return info;
   }
 
@@ -176,40 +206,56 @@ export class SandboxService {
    * The env a sandbox was created with (sealed in the DB only, never in the cache or a view),
    * opened; SECRETS_UNREADABLE for this sandbox when the configured key did not seal it.
    */
-  async envOf(id: string): Promise<Record<string, string>> {
-    const record = await this.store.load(id);
-    if (!record) throw notFound(id);
+  async envOf(actor: Actor, id: string): Promise<Record<string, string>> {
+    const record = await this.store.load(id, scopeTenantOf(actor));
+    if (!record || !actorSees(actor, record.info.tenant)) throw notFound(id);
     return this.store.openEnv(record);
   }
 
-  list(query: ListQuery): Promise<SandboxPage> {
-    return this.store.list(query);
+  /**
+   * A page of the sandboxes `actor` may see: a tenant's own only (a `tenant` filter naming another
+   * tenant finds nothing), everyone's for the admin, who may filter by `tenant`.
+   */
+  list(actor: Actor, query: ListQuery): Promise<SandboxPage> {
+    const scope = scopeTenantOf(actor);
+    if (scope === null) return this.store.list(query);
+    if (query.tenant !== undefined && query.tenant !== scope) {
+      return Promise.resolve({ items: [], nextCursor: null });
+    }
+    return this.store.list({ ...query, tenant: scope });
   }
 
-  async stop(idOrName: string, reason = 'manual'): Promise<SandboxInfo> {
-    return this.command(idOrName, { type: 'stop', reason });
+  async stop(actor: Actor, idOrName: string, reason = 'manual'): Promise<SandboxInfo> {
+    return this.command(actor, idOrName, { type: 'stop', reason });
   }
 
-  async restart(idOrName: string): Promise<SandboxInfo> {
-    return this.command(idOrName, { type: 'restart' });
+  async restart(actor: Actor, idOrName: string): Promise<SandboxInfo> {
+    return this.command(actor, idOrName, { type: 'restart' });
   }
 
-  async delete(idOrName: string, force: boolean): Promise<SandboxInfo> {
+  async delete(actor: Actor, idOrName: string, force: boolean): Promise<SandboxInfo> {
     // A forced delete of a starting sandbox cancels its provision (an image pull can take the
     // engine's whole deadline) instead of waiting for it under the lock; the delete that follows
     // is the machine's to allow (a protected sandbox is never deleted, so its start goes on).
-    const found = force ? await this.store.load(idOrName) : null;
-    if (found && stateHasTag(found.info, 'starting') && !isProtected(found.info)) {
+    // Only of a sandbox the caller may see: the lookup is scoped like every other.
+    const found = force ? await this.store.load(idOrName, scopeTenantOf(actor)) : null;
+    if (
+      found &&
+      actorSees(actor, found.info.tenant) &&
+      stateHasTag(found.info, 'starting') &&
+      !isProtected(found.info)
+    ) {
       this.provisioner?.cancel(found.info.id, 'the sandbox was deleted while it was starting');
     }
-    return this.command(idOrName, { type: 'delete', force });
+    return this.command(actor, idOrName, { type: 'delete', force });
   }
 
   /** Explicit activity: pushes the idle deadline out. Only live sandboxes have one. */
-  async keepAlive(idOrName: string): Promise<SandboxInfo> {
-    const id = await this.idOf(idOrName);
+  async keepAlive(actor: Actor, idOrName: string): Promise<SandboxInfo> {
+    const id = await this.idOf(actor, idOrName);
     const record = await this.commands.record({
       sandboxId: id,
+      actor,
       lock: 'wait',
       activity: { required: true },
     });
@@ -221,13 +267,14 @@ export class SandboxService {
    * end of life to now + timeout); counts as activity. A sandbox that is not live has no deadline
    * to move: SANDBOX_NOT_RUNNING.
    */
-  async setMaxLifetime(idOrName: string, seconds: number): Promise<SandboxInfo> {
+  async setMaxLifetime(actor: Actor, idOrName: string, seconds: number): Promise<SandboxInfo> {
     if (!Number.isInteger(seconds) || seconds < 1) {
       throw validationError('maxLifetimeSeconds', 'must be a whole number of seconds, at least 1');
     }
-    const id = await this.idOf(idOrName);
+    const id = await this.idOf(actor, idOrName);
     const record = await this.commands.record({
       sandboxId: id,
+      actor,
       lock: 'wait',
       activity: { required: true, maxLifetimeSeconds: seconds },
     });
@@ -237,12 +284,13 @@ export class SandboxService {
   /**
    * Implicit activity (exec, files, reads when ACTIVITY_INCLUDES_READS): best effort, never waits
    * behind a running command (which sets the deadlines itself), and skips writes that would move
-   * the deadline by less than a second.
+   * the deadline by less than a second. Of a sandbox the actor may see, like any command.
    */
-  async recordActivity(id: string): Promise<void> {
+  async recordActivity(actor: Actor, id: string): Promise<void> {
     try {
       await this.commands.run({
         sandboxId: id,
+        actor,
         lock: 'try',
         refusals: 'skip',
         activity: { minMoveMs: 1000 },
@@ -258,10 +306,11 @@ export class SandboxService {
    * Sets or clears protection (no delete of any kind while set) through the machine, which
    * refuses it on a deleted sandbox. Counts as activity.
    */
-  async setProtected(idOrName: string, value: boolean): Promise<SandboxInfo> {
-    const id = await this.idOf(idOrName);
+  async setProtected(actor: Actor, idOrName: string, value: boolean): Promise<SandboxInfo> {
+    const id = await this.idOf(actor, idOrName);
     const record = await this.commands.record({
       sandboxId: id,
+      actor,
       lock: 'wait',
       event: { type: 'protect', value },
       activity: {},
@@ -281,6 +330,7 @@ export class SandboxService {
       try {
         const outcome = await this.commands.run({
           sandboxId: id,
+          actor: SYSTEM_ACTOR,
           lock: 'wait',
           event: null,
           refusals: 'skip',
@@ -301,24 +351,33 @@ export class SandboxService {
     await Promise.allSettled([...this.background]);
   }
 
-  private async command(idOrName: string, event: SandboxMachineEvent): Promise<SandboxInfo> {
-    const id = await this.idOf(idOrName);
+  private async command(
+    actor: Actor,
+    idOrName: string,
+    event: SandboxMachineEvent,
+  ): Promise<SandboxInfo> {
+    const id = await this.idOf(actor, idOrName);
     const record = await this.metrics.time(event.type, () =>
-      this.commands.record({ sandboxId: id, lock: 'wait', event }),
+      this.commands.record({ sandboxId: id, actor, lock: 'wait', event }),
     );
     return record.info;
   }
 
-  private async idOf(idOrName: string): Promise<string> {
-    // An id needs no lookup: the pipeline loads the record under the lock anyway, and answers
-    // SANDBOX_NOT_FOUND there when there is none. Only a name is resolved first.
+  private async idOf(actor: Actor, idOrName: string): Promise<string> {
+    // An id needs no lookup: the pipeline loads the record under the lock anyway, within the
+    // actor's scope, and answers SANDBOX_NOT_FOUND there when there is none it may see. Only a
+    // name is resolved first, in the actor's namespace.
     if (isSandboxIdShaped(idOrName)) return idOrName;
-    const found = await this.store.load(idOrName);
-    if (!found) throw notFound(idOrName);
+    const found = await this.store.load(idOrName, scopeTenantOf(actor));
+    if (!found || !actorSees(actor, found.info.tenant)) throw notFound(idOrName);
     return found.info.id;
   }
 
-  private async awaitWithin(run: Promise<SandboxRecord>, id: string): Promise<SandboxRecord> {
+  private async awaitWithin(
+    actor: Actor,
+    run: Promise<SandboxRecord>,
+    id: string,
+  ): Promise<SandboxRecord> {
     const timeoutMs = this.lifecycleConfig.waitTimeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<null>((resolve) => {
@@ -328,8 +387,8 @@ export class SandboxService {
       const result = await Promise.race([run, timeout]);
       if (result) return result;
       this.track(run, id);
-      const current = await this.store.load(id);
-      if (!current) throw notFound(id);
+      const current = await this.store.load(id, scopeTenantOf(actor));
+      if (!current || !actorSees(actor, current.info.tenant)) throw notFound(id);
       return current;
     } finally {
       clearTimeout(timer);
@@ -337,10 +396,10 @@ export class SandboxService {
   }
 
   /** Polls until no operation is in flight (for replays whose provisioning runs elsewhere). */
-  private async waitUntilSettled(id: string): Promise<SandboxInfo> {
+  private async waitUntilSettled(actor: Actor, id: string): Promise<SandboxInfo> {
     const deadline = Date.now() + this.lifecycleConfig.waitTimeoutSeconds * 1000;
     for (;;) {
-      const info = await this.get(id);
+      const info = await this.get(actor, id);
       if (!stateHasTag(info, 'busy') || Date.now() >= deadline) return info;
       await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
     }

@@ -1,4 +1,4 @@
-import { CodedError, isCodedError } from '@app/domain';
+import { CodedError, isCodedError, ANONYMOUS_ACTOR } from '@app/domain';
 import type { SandboxInfo } from '@app/domain';
 import { Harness, bootHarness, sqliteBacking } from './support';
 
@@ -50,7 +50,7 @@ describe('SandboxResources admission on the real store', () => {
     expect(h.deployment.provision).toHaveBeenCalledTimes(2);
 
     // A stopped sandbox commits nothing: the same request now fits.
-    await h.sandboxes.stop(first.id);
+    await h.sandboxes.stop(ANONYMOUS_ACTOR, first.id);
     expect((await h.createRunning({ cpus: 2, memory: '1g', name: 'third' })).state).toBe('running');
   });
 

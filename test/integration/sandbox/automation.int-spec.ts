@@ -1,4 +1,4 @@
-import { Actor, SYSTEM_ACTOR } from '@app/domain';
+import { Actor, SYSTEM_ACTOR, ANONYMOUS_ACTOR } from '@app/domain';
 import { sandboxLockKey } from '@app/meta-store';
 import { SandboxEvent, SandboxEvents } from '@app/sandbox';
 // The pipeline itself is internal to the library; this spec drives it as SandboxService does.
@@ -71,8 +71,8 @@ describe('SandboxAutomation deadline scans on the real store', () => {
 
   it("names a command's actor in its history entries and in the events it publishes", async () => {
     await boot();
-    const sandbox = await h.createRunning({ idleTimeoutSeconds: 300 });
     const tenant: Actor = { kind: 'tenant', tenant: 'team-a', keyId: 'key-1' };
+    const sandbox = await h.createRunning({ idleTimeoutSeconds: 300 }, tenant);
     const published: SandboxEvent[] = [];
     const unsubscribe = h.moduleRef.get(SandboxEvents).subscribe((e) => published.push(e));
     const commands = h.moduleRef.get(SandboxCommands);
@@ -136,7 +136,7 @@ describe('SandboxAutomation deadline scans on the real store', () => {
     // A user's stop lands between the scan's query and its lock.
     jest.spyOn(h.store, 'dueForAutoStop').mockImplementation(async (now, limit) => {
       const ids = await query(now, limit);
-      await h.sandboxes.stop(sandbox.id);
+      await h.sandboxes.stop(ANONYMOUS_ACTOR, sandbox.id);
       return ids;
     });
 
@@ -156,7 +156,7 @@ describe('SandboxAutomation deadline scans on the real store', () => {
     jest.spyOn(h.store, 'dueForAutoStop').mockImplementation(async (now, limit) => {
       const ids = await query(now, limit);
       setNow(at(150).toISOString());
-      await h.sandboxes.keepAlive(sandbox.id); // deadline now T0+250 s
+      await h.sandboxes.keepAlive(ANONYMOUS_ACTOR, sandbox.id); // deadline now T0+250 s
       return ids;
     });
 
@@ -169,7 +169,7 @@ describe('SandboxAutomation deadline scans on the real store', () => {
     const setNow = await boot();
     const sandbox = await h.createRunning({ idleTimeoutSeconds: 0, maxLifetimeSeconds: 100 });
     setNow(at(50).toISOString());
-    const moved = await h.sandboxes.setMaxLifetime(sandbox.id, 300);
+    const moved = await h.sandboxes.setMaxLifetime(ANONYMOUS_ACTOR, sandbox.id, 300);
     expect(moved).toMatchObject({ maxLifetimeSeconds: 300, autoStopAt: at(300).toISOString() });
 
     expect(await h.automation.autoStopDue(at(200))).toMatchObject({ scanned: 0 });
@@ -183,13 +183,15 @@ describe('SandboxAutomation deadline scans on the real store', () => {
   it('refuses a new max lifetime for a sandbox that is not live, or of less than a second', async () => {
     await boot();
     const sandbox = await h.createRunning();
-    await expect(h.sandboxes.setMaxLifetime(sandbox.id, 0)).rejects.toMatchObject({
+    await expect(h.sandboxes.setMaxLifetime(ANONYMOUS_ACTOR, sandbox.id, 0)).rejects.toMatchObject({
       code: 'VALIDATION_FAILED',
     });
-    await h.sandboxes.stop(sandbox.id);
-    await expect(h.sandboxes.setMaxLifetime(sandbox.id, 60)).rejects.toMatchObject({
-      code: 'SANDBOX_NOT_RUNNING',
-    });
+    await h.sandboxes.stop(ANONYMOUS_ACTOR, sandbox.id);
+    await expect(h.sandboxes.setMaxLifetime(ANONYMOUS_ACTOR, sandbox.id, 60)).rejects.toMatchObject(
+      {
+        code: 'SANDBOX_NOT_RUNNING',
+      },
+    );
     expect((await h.info(sandbox.id)).maxLifetimeSeconds).toBeNull();
   });
 
@@ -210,10 +212,10 @@ describe('SandboxAutomation deadline scans on the real store', () => {
     const plain = await h.createRunning();
     const guarded = await h.createRunning({ protected: true });
     const recent = await h.createRunning();
-    await h.sandboxes.stop(plain.id);
-    await h.sandboxes.stop(guarded.id);
+    await h.sandboxes.stop(ANONYMOUS_ACTOR, plain.id);
+    await h.sandboxes.stop(ANONYMOUS_ACTOR, guarded.id);
     setNow(at(30).toISOString());
-    await h.sandboxes.stop(recent.id);
+    await h.sandboxes.stop(ANONYMOUS_ACTOR, recent.id);
     h.deployment.remove.mockClear();
 
     const result = await h.automation.autoDeleteDue(at(70));
@@ -233,11 +235,11 @@ describe('SandboxAutomation deadline scans on the real store', () => {
   it('re-checks protection under the lock: protected after the due query, it is kept', async () => {
     await boot({ AUTO_DELETE_AFTER_SECONDS: '60' });
     const sandbox = await h.createRunning();
-    await h.sandboxes.stop(sandbox.id);
+    await h.sandboxes.stop(ANONYMOUS_ACTOR, sandbox.id);
     const query = h.store.dueForAutoDelete.bind(h.store);
     jest.spyOn(h.store, 'dueForAutoDelete').mockImplementation(async (now, limit) => {
       const ids = await query(now, limit);
-      await h.sandboxes.setProtected(sandbox.id, true);
+      await h.sandboxes.setProtected(ANONYMOUS_ACTOR, sandbox.id, true);
       return ids;
     });
     h.deployment.remove.mockClear();

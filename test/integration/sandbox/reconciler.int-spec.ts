@@ -1,3 +1,4 @@
+import { ANONYMOUS_ACTOR } from '@app/domain';
 import { ContainerEventStream } from '@app/deployment';
 import { MemoryKeyValueStore, sandboxLockKey } from '@app/meta-store';
 import { strictMock } from '../../support/strict-mock';
@@ -127,7 +128,7 @@ describe('SandboxReconciler on the real store', () => {
 
   it('removes the container (and log dir) of a deleted sandbox that is still there', async () => {
     const sandbox = await h.createRunning();
-    await h.sandboxes.delete(sandbox.id, true);
+    await h.sandboxes.delete(ANONYMOUS_ACTOR, sandbox.id, true);
     h.deployment.remove.mockClear();
     h.quota.removeLogDir.mockClear();
     // The engine still has it: the remove was lost (engine restart, a timeout, ...).
@@ -318,7 +319,9 @@ describe('SandboxReconciler finishing an operation a killed process left in flig
       crashed.deployment.stop.mockImplementation(
         () => new Promise((resolve) => (unblock = () => resolve('stopped'))),
       );
-      const hung = crashed.sandboxes.stop(sandbox.id).catch((error: unknown) => error);
+      const hung = crashed.sandboxes
+        .stop(ANONYMOUS_ACTOR, sandbox.id)
+        .catch((error: unknown) => error);
       await until(async () =>
         (await crashed.info(sandbox.id)).operation === 'stopping' ? true : undefined,
       );

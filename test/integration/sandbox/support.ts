@@ -17,10 +17,11 @@ import {
   SandboxMetaStore,
   SecretsKeyring,
   TaskLock,
+  TenantLimitsStore,
   buildDataSourceOptions,
   initializeDataSource,
 } from '@app/meta-store';
-import { SandboxInfo } from '@app/domain';
+import { ANONYMOUS_ACTOR, Actor, SandboxInfo } from '@app/domain';
 import { QuotaService } from '@app/quota';
 import {
   CreateSandboxInput,
@@ -30,9 +31,11 @@ import {
   SandboxResources,
   SandboxService,
   SandboxWorkService,
+  TenantService,
 } from '@app/sandbox';
 import { LifecycleScheduler } from '@app/scheduler';
 import { testKeyring } from '../../../libs/meta-store/src/testing/sandbox-fixtures';
+import { createScratchDatabase } from '../../support/database';
 import { strictMock } from '../../support/strict-mock';
 
 /**
@@ -43,11 +46,37 @@ import { strictMock } from '../../support/strict-mock';
  * fakes: strict automocks of the real classes, so any call a test did not stub fails loudly.
  */
 
-/** The durable part of "the store": one SQLite database, shareable by several harnesses. */
+/**
+ * The durable part of "the store": one database, shareable by several harnesses. SQLite unless
+ * made by postgresBacking.
+ */
 export interface SqliteBacking {
   dataSource: DataSource;
+  /** The SQLite file (a PostgreSQL backing names a file that is never opened). */
   path: string;
   close(): Promise<void>;
+}
+
+/**
+ * A scratch PostgreSQL database (TEST_DATABASE_URL's server), migrated, shareable like a SQLite
+ * backing: for what must hold on PostgreSQL too (its concurrency is real, not SQLite's one
+ * connection). Pair it with a RedisKeyValueStore so harnesses share their locks as replicas do.
+ */
+export async function postgresBacking(label: string): Promise<SqliteBacking> {
+  const scratch = await createScratchDatabase(label);
+  const dataSource = await initializeDataSource(
+    buildDataSourceOptions(loadConfig({ DATABASE_URL: scratch.url }).store, testKeyring()),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'sandbox-int-pg-'));
+  return {
+    dataSource,
+    path: join(dir, 'unused.sqlite'),
+    close: async () => {
+      await dataSource.destroy();
+      rmSync(dir, { recursive: true, force: true });
+      await scratch.drop();
+    },
+  };
 }
 
 export async function sqliteBacking(): Promise<SqliteBacking> {
@@ -87,14 +116,16 @@ export interface Harness {
   tasks: TaskLock;
   sandboxes: SandboxService;
   work: SandboxWorkService;
+  tenants: TenantService;
+  limits: TenantLimitsStore;
   automation: SandboxAutomation;
   reconciler: SandboxReconciler;
   resources: SandboxResources;
   deployment: jest.Mocked<DockerDeployment>;
   engine: jest.Mocked<EngineFacts>;
   quota: jest.Mocked<QuotaService>;
-  /** Creates a sandbox through the real create path and waits until it runs. */
-  createRunning(input?: Partial<CreateSandboxInput>): Promise<SandboxInfo>;
+  /** Creates a sandbox through the real create path (as `actor`: anonymous) and waits until it runs. */
+  createRunning(input?: Partial<CreateSandboxInput>, actor?: Actor): Promise<SandboxInfo>;
   /** The record as the database holds it now. */
   info(id: string): Promise<SandboxInfo>;
   close(): Promise<void>;
@@ -139,6 +170,7 @@ export async function bootHarness(options: HarnessOptions = {}): Promise<Harness
       useFactory: (store: KeyValueStore) =>
         new SandboxMetaStore(backing.dataSource, store, keyring),
     },
+    { provide: TenantLimitsStore, useValue: new TenantLimitsStore(backing.dataSource) },
     SandboxLock,
     TaskLock,
     ...(options.scheduler ? [SchedulerRegistry, LifecycleScheduler] : []),
@@ -163,16 +195,18 @@ export async function bootHarness(options: HarnessOptions = {}): Promise<Harness
     tasks: moduleRef.get(TaskLock),
     sandboxes: moduleRef.get(SandboxService),
     work: moduleRef.get(SandboxWorkService),
+    tenants: moduleRef.get(TenantService),
+    limits: moduleRef.get(TenantLimitsStore),
     automation: moduleRef.get(SandboxAutomation),
     reconciler: moduleRef.get(SandboxReconciler),
     resources: moduleRef.get(SandboxResources),
     deployment,
     engine,
     quota,
-    createRunning: async (input = {}) => {
+    createRunning: async (input = {}, actor = ANONYMOUS_ACTOR) => {
       const { sandbox } = await moduleRef
         .get(SandboxService)
-        .create({ image: 'sandboxd/demo:latest', ...input }, { wait: true });
+        .create(actor, { image: 'sandboxd/demo:latest', ...input }, { wait: true });
       if (sandbox.state !== 'running') {
         throw new Error(`sandbox ${sandbox.id} is ${sandbox.state}: ${sandbox.failureReason}`);
       }

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { isCodedError } from '@app/domain';
+import { isCodedError, ANONYMOUS_ACTOR } from '@app/domain';
 import type { ExecResult, FileInfo, FileRead } from '@app/deployment';
 import { Harness, bootHarness, containerIdOf, containerState, freezeClock, until } from './support';
 
@@ -60,7 +60,7 @@ describe('SandboxWorkService on the real store', () => {
     const sandbox = await h.createRunning({ name: 'work-exec' });
     h.deployment.exec.mockResolvedValue(execResult('hi\n'));
 
-    const result = await h.work.exec('work-exec', { command: 'echo hi' });
+    const result = await h.work.exec(ANONYMOUS_ACTOR, 'work-exec', { command: 'echo hi' });
 
     expect(result.stdout.toString()).toBe('hi\n');
     expect(h.deployment.exec).toHaveBeenCalledTimes(1);
@@ -78,23 +78,29 @@ describe('SandboxWorkService on the real store', () => {
     const tooLong = h.config.exec.maxTimeoutSeconds + 1;
 
     expect(
-      await codeOf(h.work.exec(sandbox.id, { command: ['true'], timeoutSeconds: tooLong })),
+      await codeOf(
+        h.work.exec(ANONYMOUS_ACTOR, sandbox.id, { command: ['true'], timeoutSeconds: tooLong }),
+      ),
     ).toBe('VALIDATION_FAILED');
     expect(h.deployment.exec).not.toHaveBeenCalled();
   });
 
   it('refuses exec, stream, write and delete on a stopped sandbox with SANDBOX_NOT_RUNNING', async () => {
     const sandbox = await h.createRunning();
-    await h.sandboxes.stop(sandbox.id);
+    await h.sandboxes.stop(ANONYMOUS_ACTOR, sandbox.id);
 
-    expect(await codeOf(h.work.exec(sandbox.id, { command: 'true' }))).toBe('SANDBOX_NOT_RUNNING');
-    expect(await codeOf(h.work.execStream(sandbox.id, { command: 'true' }))).toBe(
+    expect(await codeOf(h.work.exec(ANONYMOUS_ACTOR, sandbox.id, { command: 'true' }))).toBe(
       'SANDBOX_NOT_RUNNING',
     );
-    expect(await codeOf(h.work.writeFile(sandbox.id, '/tmp/x', Buffer.from('x')))).toBe(
+    expect(await codeOf(h.work.execStream(ANONYMOUS_ACTOR, sandbox.id, { command: 'true' }))).toBe(
       'SANDBOX_NOT_RUNNING',
     );
-    expect(await codeOf(h.work.deleteFile(sandbox.id, '/tmp/x'))).toBe('SANDBOX_NOT_RUNNING');
+    expect(
+      await codeOf(h.work.writeFile(ANONYMOUS_ACTOR, sandbox.id, '/tmp/x', Buffer.from('x'))),
+    ).toBe('SANDBOX_NOT_RUNNING');
+    expect(await codeOf(h.work.deleteFile(ANONYMOUS_ACTOR, sandbox.id, '/tmp/x'))).toBe(
+      'SANDBOX_NOT_RUNNING',
+    );
     // Strict mocks: any of these reaching Docker would have thrown a plain Error above.
     expect(h.deployment.exec).not.toHaveBeenCalled();
     expect(h.deployment.execStream).not.toHaveBeenCalled();
@@ -104,10 +110,10 @@ describe('SandboxWorkService on the real store', () => {
 
   it('reads files of a stopped sandbox (Docker reads a stopped file system)', async () => {
     const sandbox = await h.createRunning();
-    await h.sandboxes.stop(sandbox.id);
+    await h.sandboxes.stop(ANONYMOUS_ACTOR, sandbox.id);
     h.deployment.readFile.mockResolvedValue(fileRead());
 
-    const read = await h.work.read(sandbox.id, '/etc/hostname');
+    const read = await h.work.read(ANONYMOUS_ACTOR, sandbox.id, '/etc/hostname');
 
     expect(read.kind).toBe('file');
     const [containerId, path, options] = h.deployment.readFile.mock.calls[0];
@@ -117,10 +123,10 @@ describe('SandboxWorkService on the real store', () => {
 
   it('stats a path with one engine stat, reading no content, also on a stopped sandbox', async () => {
     const sandbox = await h.createRunning();
-    await h.sandboxes.stop(sandbox.id);
+    await h.sandboxes.stop(ANONYMOUS_ACTOR, sandbox.id);
     h.deployment.statFile.mockResolvedValue(FILE_INFO);
 
-    expect(await h.work.stat(sandbox.id, '/etc/hostname')).toEqual(FILE_INFO);
+    expect(await h.work.stat(ANONYMOUS_ACTOR, sandbox.id, '/etc/hostname')).toEqual(FILE_INFO);
     const [containerId, path] = h.deployment.statFile.mock.calls[0];
     expect([containerId, path]).toEqual([containerIdOf(sandbox.id), '/etc/hostname']);
     expect(h.deployment.readFile).not.toHaveBeenCalled();
@@ -128,15 +134,19 @@ describe('SandboxWorkService on the real store', () => {
 
   it('refuses to read from a deleted sandbox', async () => {
     const sandbox = await h.createRunning();
-    await h.sandboxes.delete(sandbox.id, true);
+    await h.sandboxes.delete(ANONYMOUS_ACTOR, sandbox.id, true);
 
-    expect(await codeOf(h.work.read(sandbox.id, '/etc/hostname'))).toBe('SANDBOX_NOT_RUNNING');
+    expect(await codeOf(h.work.read(ANONYMOUS_ACTOR, sandbox.id, '/etc/hostname'))).toBe(
+      'SANDBOX_NOT_RUNNING',
+    );
     expect(h.deployment.readFile).not.toHaveBeenCalled();
   });
 
   it('answers SANDBOX_NOT_FOUND for an id that does not exist', async () => {
-    expect(await codeOf(h.work.exec('sbx-nope', { command: 'true' }))).toBe('SANDBOX_NOT_FOUND');
-    expect(await codeOf(h.work.read('sbx-nope', '/'))).toBe('SANDBOX_NOT_FOUND');
+    expect(await codeOf(h.work.exec(ANONYMOUS_ACTOR, 'sbx-nope', { command: 'true' }))).toBe(
+      'SANDBOX_NOT_FOUND',
+    );
+    expect(await codeOf(h.work.read(ANONYMOUS_ACTOR, 'sbx-nope', '/'))).toBe('SANDBOX_NOT_FOUND');
   });
 
   it('writes and deletes files in a running sandbox, within FILE_SIZE_LIMIT', async () => {
@@ -144,8 +154,10 @@ describe('SandboxWorkService on the real store', () => {
     h.deployment.writeFile.mockResolvedValue(FILE_INFO);
     h.deployment.deleteFile.mockResolvedValue('deleted');
 
-    await h.work.writeFile(sandbox.id, '/tmp/x', Buffer.from('x'), { mode: 0o600 });
-    await h.work.deleteFile(sandbox.id, '/tmp/x');
+    await h.work.writeFile(ANONYMOUS_ACTOR, sandbox.id, '/tmp/x', Buffer.from('x'), {
+      mode: 0o600,
+    });
+    await h.work.deleteFile(ANONYMOUS_ACTOR, sandbox.id, '/tmp/x');
 
     const [written, path, data, options] = h.deployment.writeFile.mock.calls[0];
     expect([written, path, data]).toEqual([containerIdOf(sandbox.id), '/tmp/x', Buffer.from('x')]);
@@ -163,7 +175,7 @@ describe('SandboxWorkService on the real store', () => {
     h.deployment.exec.mockResolvedValue(execResult(''));
 
     setNow(iso(60));
-    await h.work.exec(sandbox.id, { command: 'true' });
+    await h.work.exec(ANONYMOUS_ACTOR, sandbox.id, { command: 'true' });
 
     const after = await until(async () => {
       const info = await h.info(sandbox.id);
@@ -180,7 +192,7 @@ describe('SandboxWorkService on the real store', () => {
     );
     const sandbox = await h.createRunning({ ports: [8080] });
 
-    expect(await h.work.ports(sandbox.id)).toEqual([
+    expect(await h.work.ports(ANONYMOUS_ACTOR, sandbox.id)).toEqual([
       { containerPort: 8080, hostAddress: '127.0.0.1', hostPort: 31_080 },
     ]);
   });

@@ -13,7 +13,7 @@ import {
   Min,
 } from 'class-validator';
 import { COLUMN_LIMITS } from '@app/sandbox';
-import { SANDBOX_STATES, SandboxState } from '@app/domain';
+import { SANDBOX_STATES, SandboxState, TENANT_NAME_PATTERN, TENANT_NAME_RULE } from '@app/domain';
 
 /** Repeatable query parameters arrive as a string or an array of strings. */
 const toArray = ({ value }: { value: unknown }): unknown =>
@@ -27,6 +27,16 @@ const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
 
 export class ListSandboxesQuery {
+  @ApiPropertyOptional({
+    example: 'team-a',
+    description:
+      "Only this tenant's sandboxes. A tenant key lists its own tenant's only: naming another lists none",
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(TENANT_NAME_PATTERN, { message: `tenant ${TENANT_NAME_RULE}` })
+  tenant?: string;
+
   @ApiPropertyOptional({ enum: SANDBOX_STATES, isArray: true, description: 'Repeatable' })
   @IsOptional()
   @Transform(toArray)

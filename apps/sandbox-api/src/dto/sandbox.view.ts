@@ -48,7 +48,20 @@ export class StateTransitionView {
 /** The public view of a sandbox. Env values and DB-only fields never appear here. */
 export class SandboxView {
   @ApiProperty() id!: string;
-  @ApiProperty({ type: String, nullable: true }) name!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Unique among the non-deleted sandboxes of its tenant',
+  })
+  name!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'team-a',
+    description:
+      "The tenant of the API key that created it; null for the admin's and auth-off creates",
+  })
+  tenant!: string | null;
   @ApiProperty({ enum: SANDBOX_STATES }) state!: SandboxState;
   @ApiProperty({ enum: SANDBOX_OPERATIONS, nullable: true }) operation!: SandboxOperation | null;
   @ApiProperty() image!: string;
@@ -103,6 +116,7 @@ export class SandboxView {
     return {
       id: info.id,
       name: info.name,
+      tenant: info.tenant,
       state: info.state,
       operation: info.operation,
       image: info.image,

@@ -32,8 +32,10 @@ export function statusOf(code: ErrorCode): HttpStatus {
     case 'PATH_PROTECTED':
       return HttpStatus.CONFLICT;
     case 'INSUFFICIENT_CAPACITY':
+    case 'TENANT_QUOTA_EXCEEDED':
       return HttpStatus.TOO_MANY_REQUESTS;
     case 'REGISTRY_NOT_ALLOWED':
+    case 'FORBIDDEN':
       return HttpStatus.FORBIDDEN;
     case 'IMAGE_UNAVAILABLE':
     case 'DISK_LIMIT_UNSUPPORTED':

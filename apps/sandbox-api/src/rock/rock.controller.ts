@@ -12,7 +12,9 @@ import {
 import { ApiExcludeController } from '@nestjs/swagger';
 import { FileInterceptor } from '@nestjs/platform-express';
 import { rm } from 'node:fs/promises';
+import { Actor } from '@app/domain';
 import { ROCK_PREFIX, RockEnvelope, RockSandboxes, SpooledUpload } from '@app/rock';
+import { RequestActor } from '../auth/request-actor.decorator';
 
 type Json = Record<string, unknown>;
 type HeaderBag = Record<string, string | string[] | undefined>;
@@ -30,72 +32,76 @@ export class RockController {
 
   @Post('start_async')
   @HttpCode(200)
-  startAsync(@Body() body: unknown, @Headers() headers: HeaderBag): Promise<RockEnvelope> {
-    return this.rock.startAsync(body, headers);
+  startAsync(
+    @RequestActor() actor: Actor,
+    @Body() body: unknown,
+    @Headers() headers: HeaderBag,
+  ): Promise<RockEnvelope> {
+    return this.rock.startAsync(actor, body, headers);
   }
 
   @Get('get_status')
-  getStatus(@Query() query: Json): Promise<RockEnvelope> {
-    return this.rock.getStatus(query);
+  getStatus(@RequestActor() actor: Actor, @Query() query: Json): Promise<RockEnvelope> {
+    return this.rock.getStatus(actor, query);
   }
 
   @Get('is_alive')
-  isAlive(@Query() query: Json): Promise<RockEnvelope> {
-    return this.rock.isAlive(query);
+  isAlive(@RequestActor() actor: Actor, @Query() query: Json): Promise<RockEnvelope> {
+    return this.rock.isAlive(actor, query);
   }
 
   @Post('stop')
   @HttpCode(200)
-  stop(@Body() body: unknown): Promise<RockEnvelope> {
-    return this.rock.stop(body);
+  stop(@RequestActor() actor: Actor, @Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.stop(actor, body);
   }
 
   @Post('restart')
   @HttpCode(200)
-  restart(@Body() body: unknown): Promise<RockEnvelope> {
-    return this.rock.restart(body);
+  restart(@RequestActor() actor: Actor, @Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.restart(actor, body);
   }
 
   @Post('delete')
   @HttpCode(200)
-  delete(@Body() body: unknown): Promise<RockEnvelope> {
-    return this.rock.delete(body);
+  delete(@RequestActor() actor: Actor, @Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.delete(actor, body);
   }
 
   @Post('execute')
   @HttpCode(200)
-  execute(@Body() body: unknown): Promise<RockEnvelope> {
-    return this.rock.execute(body);
+  execute(@RequestActor() actor: Actor, @Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.execute(actor, body);
   }
 
   @Post('create_session')
   @HttpCode(200)
-  createSession(@Body() body: unknown): Promise<RockEnvelope> {
-    return this.rock.createSession(body);
+  createSession(@RequestActor() actor: Actor, @Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.createSession(actor, body);
   }
 
   @Post('run_in_session')
   @HttpCode(200)
-  runInSession(@Body() body: unknown): Promise<RockEnvelope> {
-    return this.rock.runInSession(body);
+  runInSession(@RequestActor() actor: Actor, @Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.runInSession(actor, body);
   }
 
   @Post('close_session')
   @HttpCode(200)
-  closeSession(@Body() body: unknown): Promise<RockEnvelope> {
-    return this.rock.closeSession(body);
+  closeSession(@RequestActor() actor: Actor, @Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.closeSession(actor, body);
   }
 
   @Post('write_file')
   @HttpCode(200)
-  writeFile(@Body() body: unknown): Promise<RockEnvelope> {
-    return this.rock.writeFile(body);
+  writeFile(@RequestActor() actor: Actor, @Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.writeFile(actor, body);
   }
 
   @Post('read_file')
   @HttpCode(200)
-  readFile(@Body() body: unknown): Promise<RockEnvelope> {
-    return this.rock.readFile(body);
+  readFile(@RequestActor() actor: Actor, @Body() body: unknown): Promise<RockEnvelope> {
+    return this.rock.readFile(actor, body);
   }
 
   /** Multipart `file`, `target_path`, `sandbox_id`; the file is spooled to disk (MulterModule). */
@@ -103,12 +109,13 @@ export class RockController {
   @HttpCode(200)
   @UseInterceptors(FileInterceptor('file'))
   async upload(
+    @RequestActor() actor: Actor,
     @Body() fields: unknown,
     @UploadedFile() file: SpooledUpload | undefined,
   ): Promise<RockEnvelope> {
     try {
       const form = typeof fields === 'object' && fields !== null ? (fields as Json) : {};
-      return await this.rock.upload(form, file);
+      return await this.rock.upload(actor, form, file);
     } finally {
       if (file) await rm(file.path, { force: true });
     }

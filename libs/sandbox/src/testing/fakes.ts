@@ -3,13 +3,21 @@ import { SecretsKey } from '@app/config';
 import {
   CodedError,
   LIVE_STATES,
+  NO_TENANT_LIMITS,
   SandboxInfo,
   SandboxRecord,
+  TenantLimits,
   pickSandboxInfoFields,
 } from '@app/domain';
 import type { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@app/deployment';
 import type { QuotaService } from '@app/quota';
-import { SandboxLock, SandboxMetaStore, SecretsKeyring } from '@app/meta-store';
+import {
+  SandboxLock,
+  SandboxMetaStore,
+  SecretsKeyring,
+  StoredTenantLimits,
+  TenantLimitsStore,
+} from '@app/meta-store';
 
 /** A keyring of a random key, as the fakes and the effects of one unit test share it. */
 export function fakeKeyring(): SecretsKeyring {
@@ -26,7 +34,8 @@ type StoreMethods =
   | 'get'
   | 'list'
   | 'listWithOperationInFlight'
-  | 'committedResources';
+  | 'committedResources'
+  | 'tenantUsage';
 
 /**
  * An in-memory stand-in for SandboxMetaStore, for unit tests of the sandbox library's logic. It
@@ -58,11 +67,13 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
     return Promise.resolve({ record, created: true });
   }
 
-  load(idOrName: string) {
+  /** Scoped like the real store: a tenant scope finds only its own, names per namespace. */
+  load(idOrName: string, scope: string | null = null) {
+    const byId = this.records.get(idOrName);
     const record =
-      this.records.get(idOrName) ??
+      (byId && (scope === null || byId.info.tenant === scope) ? byId : undefined) ??
       [...this.records.values()].find(
-        (r) => r.info.name === idOrName && r.info.state !== 'deleted',
+        (r) => r.info.name === idOrName && r.info.state !== 'deleted' && r.info.tenant === scope,
       );
     return Promise.resolve(record ? structuredClone(record) : null);
   }
@@ -101,10 +112,12 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
     return Promise.resolve();
   }
 
-  get(idOrName: string) {
+  get(idOrName: string, scope: string | null = null) {
     const cached = this.cache.get(idOrName);
-    if (cached) return Promise.resolve(cached as SandboxInfo);
-    return this.load(idOrName).then((r) => (r ? r.info : null));
+    if (cached && (scope === null || cached.tenant === scope)) {
+      return Promise.resolve(cached as SandboxInfo);
+    }
+    return this.load(idOrName, scope).then((r) => (r ? r.info : null));
   }
 
   list() {
@@ -120,6 +133,18 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
       sandboxes: live.length,
       cpus: live.reduce((sum, r) => sum + (r.info.cpus ?? 0), 0),
       memoryBytes: live.reduce((sum, r) => sum + (r.info.memoryBytes ?? 0), 0),
+    });
+  }
+
+  tenantUsage(tenant: string) {
+    const held = [...this.records.values()].filter(
+      (r) => r.info.tenant === tenant && r.info.state !== 'deleted',
+    );
+    return Promise.resolve({
+      sandboxes: held.length,
+      liveSandboxes: held.filter((r) => LIVE_STATES.includes(r.info.state)).length,
+      cpus: held.reduce((sum, r) => sum + (r.info.cpus ?? 0), 0),
+      memoryBytes: held.reduce((sum, r) => sum + (r.info.memoryBytes ?? 0), 0),
     });
   }
 
@@ -146,6 +171,24 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
       record.machineSnapshot = structuredClone(opts.machineSnapshot);
     record.version += 1;
     return record;
+  }
+}
+
+/** Tenant limits in a Map. */
+export class FakeTenantLimits implements Pick<TenantLimitsStore, 'get' | 'set'> {
+  readonly limits = new Map<string, TenantLimits>();
+
+  get(tenant: string): Promise<StoredTenantLimits> {
+    const limits = this.limits.get(tenant);
+    return Promise.resolve({
+      limits: { ...(limits ?? NO_TENANT_LIMITS) },
+      updatedAt: limits ? new Date().toISOString() : null,
+    });
+  }
+
+  set(tenant: string, change: Partial<TenantLimits>): Promise<StoredTenantLimits> {
+    this.limits.set(tenant, { ...(this.limits.get(tenant) ?? NO_TENANT_LIMITS), ...change });
+    return this.get(tenant);
   }
 }
 

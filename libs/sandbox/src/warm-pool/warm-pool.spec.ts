@@ -2,12 +2,19 @@ import { loadConfig } from '@app/config';
 import { CodedError } from '@app/domain';
 import type { DockerDeployment, EngineFacts } from '@app/deployment';
 import type { QuotaService } from '@app/quota';
-import type { SandboxLock, SandboxMetaStore } from '@app/meta-store';
+import type { SandboxLock, SandboxMetaStore, TenantLimitsStore } from '@app/meta-store';
 import { ContainerProvisioner } from '../container-provisioner';
 import { toSandboxSpec } from '../create-sandbox.input';
 import { SandboxMetrics } from '../sandbox-metrics';
 import { SandboxResources } from '../sandbox-resources';
-import { FakeDeployment, FakeEngine, FakeLock, FakeMetaStore, FakeQuota } from '../testing/fakes';
+import {
+  FakeDeployment,
+  FakeEngine,
+  FakeLock,
+  FakeMetaStore,
+  FakeQuota,
+  FakeTenantLimits,
+} from '../testing/fakes';
 import { PoolMetrics } from './pool-metrics';
 import { WarmPool } from './warm-pool';
 
@@ -19,7 +26,14 @@ function build(env: Record<string, string> = {}) {
   const engine = new FakeEngine() as unknown as EngineFacts;
   const quota = new FakeQuota() as unknown as QuotaService;
   const lock = new FakeLock() as unknown as SandboxLock;
-  const resources = new SandboxResources(config.resources, engine, quota, store, lock);
+  const resources = new SandboxResources(
+    config.resources,
+    engine,
+    quota,
+    store,
+    lock,
+    new FakeTenantLimits() as unknown as TenantLimitsStore,
+  );
   const metrics = new SandboxMetrics(store);
   const pool = new WarmPool(
     config.pool,
