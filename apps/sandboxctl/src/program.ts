@@ -6,6 +6,7 @@ import { execCommand } from './commands/exec';
 import { getCommand, portsCommand } from './commands/inspect';
 import { lifecycleCommands } from './commands/lifecycle';
 import { listCommand } from './commands/list';
+import { tenantsCommand } from './commands/tenants';
 import { reportError } from './errors';
 
 export const VERSION = '0.1.0';
@@ -24,13 +25,19 @@ export function buildProgram(): Command {
     execCommand(),
     cpCommand(),
     portsCommand(),
+    tenantsCommand(),
   ];
   for (const command of commands) program.addCommand(command);
   // Throw instead of exiting, everywhere, so every failure goes through one exit-status policy.
-  for (const command of [program, ...commands]) {
+  for (const command of withSubcommands(program)) {
     command.exitOverride().showHelpAfterError(`(run ${command.name()} --help for usage)`);
   }
   return program;
+}
+
+/** A command and every command under it (`tenants limits` is two deep). */
+function withSubcommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(withSubcommands)];
 }
 
 /** Runs the CLI and answers its exit status: the command's, 1 on failure, 2 on a usage error. */

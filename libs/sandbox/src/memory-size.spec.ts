@@ -25,4 +25,9 @@ describe('formatMemorySize', () => {
     expect(formatMemorySize(1536 * 1024)).toBe('1536k');
     expect(formatMemorySize(1000)).toBe('1000');
   });
+
+  it('should render zero as 0, which parses back to 0', () => {
+    expect(formatMemorySize(0)).toBe('0');
+    expect(parseMemorySize(formatMemorySize(0))).toBe(0);
+  });
 });

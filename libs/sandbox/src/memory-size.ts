@@ -23,6 +23,8 @@ export function parseMemorySize(text: string): number | null {
 
 /** The shortest exact Docker-style rendering of a byte count ("512m", "2g", "1536k"). */
 export function formatMemorySize(bytes: number): string {
+  // Zero is a multiple of every unit: "0", not "0t" (a tenant that holds nothing, a 0 limit).
+  if (bytes === 0) return '0';
   for (const unit of ['t', 'g', 'm', 'k'] as const) {
     if (bytes % UNITS[unit] === 0) return `${bytes / UNITS[unit]}${unit}`;
   }

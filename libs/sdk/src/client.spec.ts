@@ -96,3 +96,34 @@ describe('SandboxdClient', () => {
     expect(calls).toHaveLength(1);
   });
 });
+
+describe('SandboxdClient.tenants', () => {
+  const tenant = {
+    tenant: 'team-a',
+    limits: { maxSandboxes: 5, maxCpus: null, maxMemory: '8g', maxMemoryBytes: 8 * 1024 ** 3 },
+    limitsUpdatedAt: '2026-01-01T00:00:00.000Z',
+    usage: { sandboxes: 1, liveSandboxes: 1, cpus: 1, memory: '1g', memoryBytes: 1024 ** 3 },
+  };
+
+  it('should read a tenant and set its limits on the admin routes', async () => {
+    const { fetch, calls } = fakeFetch(() => jsonResponse(200, tenant));
+    const client = new SandboxdClient({ baseUrl: 'http://h', fetch });
+    expect(await client.tenants.get('team-a')).toEqual(tenant);
+    await client.tenants.setLimits('team-a', { maxSandboxes: 5, maxCpus: null, maxMemory: '8g' });
+    expect(calls.map((c) => `${c.method} ${c.url.pathname}`)).toEqual([
+      'GET /v1/admin/tenants/team-a',
+      'PUT /v1/admin/tenants/team-a/limits',
+    ]);
+    expect(JSON.parse(new TextDecoder().decode(calls[1].body))).toEqual({
+      maxSandboxes: 5,
+      maxCpus: null,
+      maxMemory: '8g',
+    });
+  });
+
+  it('should pass the tenant filter of a list', async () => {
+    const { fetch, calls } = fakeFetch(() => jsonResponse(200, { items: [], nextCursor: null }));
+    await new SandboxdClient({ baseUrl: 'http://h', fetch }).listPage({ tenant: 'team-b' });
+    expect(calls[0].url.searchParams.get('tenant')).toBe('team-b');
+  });
+});

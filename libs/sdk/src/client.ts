@@ -1,5 +1,6 @@
 import { Transport, TransportOptions } from './http';
 import { Sandbox } from './sandbox';
+import { Tenants } from './tenants';
 import type {
   CreateSandboxRequest,
   ListSandboxesParams,
@@ -26,6 +27,8 @@ export interface ListQuery {
   labels?: Record<string, string>;
   image?: string;
   includeDeleted?: boolean;
+  /** Only this tenant's (the admin's filter; a tenant key lists its own tenant's only). */
+  tenant?: string;
   /** Page size (1-500); iteration still goes through every page. */
   limit?: number;
 }
@@ -35,9 +38,12 @@ const CREATE_WAIT_EXTRA_MS = 5 * 60_000;
 
 export class SandboxdClient {
   private readonly transport: Transport;
+  /** The admin's tenants API: limits and usage (needs the admin key when auth is on). */
+  readonly tenants: Tenants;
 
   constructor(options: SandboxdClientOptions) {
     this.transport = new Transport(options);
+    this.tenants = new Tenants(this.transport);
   }
 
   async create(body: CreateSandboxRequest, options: CreateOptions = {}): Promise<LoadedSandbox> {
@@ -71,6 +77,7 @@ export class SandboxdClient {
       label: query.labels && Object.entries(query.labels).map(([k, v]) => `${k}=${v}`),
       image: query.image,
       includeDeleted: query.includeDeleted,
+      tenant: query.tenant,
       limit: query.limit,
       cursor,
     };

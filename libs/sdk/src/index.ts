@@ -7,6 +7,7 @@ export type { Command } from './exec';
 export type { PathContent, WriteFileOptions } from './files';
 export type { FetchLike } from './http';
 export { Sandbox } from './sandbox';
+export { Tenants } from './tenants';
 export type { WaitOptions } from './wait';
 export type * from './types';
 export type { components, operations, paths } from './generated/api';

@@ -19,6 +19,11 @@ export type DirectoryEntry = Schemas['DirectoryEntryView'];
 export type DirectoryListing = Schemas['DirectoryListingView'];
 export type Port = Schemas['PortView'];
 export type PortsView = Schemas['PortsView'];
+export type TenantView = Schemas['TenantView'];
+export type TenantLimitsView = Schemas['TenantLimitsView'];
+export type TenantUsageView = Schemas['TenantUsageView'];
+/** PUT /v1/admin/tenants/:tenant/limits: absent keeps a limit, null clears it. */
+export type TenantLimitsRequest = Schemas['TenantLimitsDto'];
 
 /** A map of string values, as the API echoes labels back. */
 type StringMap = SandboxView['labels'];

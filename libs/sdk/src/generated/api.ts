@@ -76,7 +76,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List sandboxes (filters, cursor pagination) */
+        /** List sandboxes (filters, cursor pagination); a tenant key lists only its tenant's */
         get: operations["SandboxController_list"];
         put?: never;
         /** Create a sandbox (202 pending; with wait=true, 200 once settled) */
@@ -203,6 +203,40 @@ export interface paths {
         /** Published ports: container port → host address and port */
         get: operations["SandboxWorkController_ports"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's limits and what it holds now */
+        get: operations["TenantsController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set a tenant's limits: absent keeps a limit, null clears it; in force at once */
+        put: operations["TenantsController_setLimits"];
         post?: never;
         delete?: never;
         options?: never;
@@ -386,7 +420,13 @@ export interface components {
         };
         SandboxView: {
             id: string;
+            /** @description Unique among the non-deleted sandboxes of its tenant */
             name: string | null;
+            /**
+             * @description The tenant of the API key that created it; null for the admin's and auth-off creates
+             * @example team-a
+             */
+            tenant: string | null;
             /** @enum {string} */
             state: "pending" | "running" | "stopped" | "deleted";
             /** @enum {string|null} */
@@ -533,6 +573,52 @@ export interface components {
         PortsView: {
             ports: components["schemas"]["PortView"][];
         };
+        TenantLimitsView: {
+            maxSandboxes: number | null;
+            maxCpus: number | null;
+            /** @example 16g */
+            maxMemory: string | null;
+            maxMemoryBytes: number | null;
+        };
+        TenantUsageView: {
+            /** @description Sandboxes that are not deleted (what maxSandboxes counts) */
+            sandboxes: number;
+            /** @description Of those, the pending and running ones */
+            liveSandboxes: number;
+            /** @description Sum of their CPU limits */
+            cpus: number;
+            /**
+             * @description Sum of their memory limits
+             * @example 2g
+             */
+            memory: string;
+            memoryBytes: number;
+        };
+        TenantView: {
+            /** @example team-a */
+            tenant: string;
+            limits: components["schemas"]["TenantLimitsView"];
+            /** @description When the limits were last set; null if never */
+            limitsUpdatedAt: string | null;
+            usage: components["schemas"]["TenantUsageView"];
+        };
+        TenantLimitsDto: {
+            /**
+             * @description Most sandboxes the tenant holds at once (not deleted: stopped ones count)
+             * @example 10
+             */
+            maxSandboxes?: number | null;
+            /**
+             * @description Most CPUs of the tenant's sandboxes together (their cpus limits)
+             * @example 8
+             */
+            maxCpus?: number | null;
+            /**
+             * @description Most memory of the tenant's sandboxes together, as a size (8g, 512m)
+             * @example 16g
+             */
+            maxMemory?: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -642,6 +728,8 @@ export interface operations {
     SandboxController_list: {
         parameters: {
             query?: {
+                /** @description Only this tenant's sandboxes. A tenant key lists its own tenant's only: naming another lists none */
+                tenant?: string;
                 /** @description Repeatable */
                 state?: ("pending" | "running" | "stopped" | "deleted")[];
                 /** @description k=v; repeatable, all must match */
@@ -725,6 +813,15 @@ export interface operations {
             };
             /** @description NAME_CONFLICT, IDEMPOTENCY_CONFLICT */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorView"];
+                };
+            };
+            /** @description TENANT_QUOTA_EXCEEDED (the key's tenant is at a limit), INSUFFICIENT_CAPACITY */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1232,6 +1329,88 @@ export interface operations {
             };
             /** @description SANDBOX_NOT_FOUND, FILE_NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorView"];
+                };
+            };
+        };
+    };
+    TenantsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantView"];
+                };
+            };
+            /** @description VALIDATION_FAILED naming the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorView"];
+                };
+            };
+            /** @description FORBIDDEN: a tenant key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorView"];
+                };
+            };
+        };
+    };
+    TenantsController_setLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantLimitsDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantView"];
+                };
+            };
+            /** @description VALIDATION_FAILED naming the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorView"];
+                };
+            };
+            /** @description FORBIDDEN: a tenant key */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -86,6 +86,7 @@ export function sandboxView(overrides: Partial<SandboxView> = {}): SandboxView {
   return {
     id: 'sb0000000000000000000000a',
     name: null,
+    tenant: null,
     state: 'running',
     operation: null,
     image: 'sandboxd/demo:latest',
