@@ -10,6 +10,7 @@ interface ListFlags {
   state?: string[];
   label?: string[];
   all?: boolean;
+  tenant?: string;
 }
 
 function states(values: string[] | undefined): SandboxState[] | undefined {
@@ -27,6 +28,7 @@ export function listCommand(): Command {
     .option('--state <state>', `only in this state (repeatable): ${STATES.join(', ')}`, collect)
     .option('--label <key=value>', 'only with this label (repeatable, all must match)', collect)
     .option('--all', 'include deleted sandboxes')
+    .option('--tenant <tenant>', "only this tenant's (admin key; a tenant key lists its own)")
     .action(async (flags: ListFlags, command: Command) => {
       const ctx = contextOf(command);
       const views: SandboxView[] = [];
@@ -34,6 +36,7 @@ export function listCommand(): Command {
         state: states(flags.state),
         labels: keyValues(flags.label, '--label'),
         includeDeleted: flags.all === true,
+        tenant: flags.tenant,
         limit: 500,
       };
       for await (const view of ctx.client.list(query)) views.push(view);

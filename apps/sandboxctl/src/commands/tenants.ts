@@ -2,9 +2,17 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { TenantLimitsRequest, TenantView } from '@app/sdk';
 import { contextOf } from '../context';
 
-/** `none` clears a limit (null); anything else goes through `parse`. */
-function orNone<T>(parse: (value: string) => T): (value: string) => T | null {
-  return (value) => (value === 'none' ? null : parse(value));
+/**
+ * `none` clears a limit; anything else goes through `parse`. Kept as the word until the action
+ * (commander turns a parser's null into an empty string).
+ */
+function orNone<T>(parse: (value: string) => T): (value: string) => T | 'none' {
+  return (value) => (value === 'none' ? 'none' : parse(value));
+}
+
+/** A flag's value as the request's: absent stays absent, `none` is null (clear the limit). */
+function limitOf<T>(value: T | 'none' | undefined): T | null | undefined {
+  return value === 'none' ? null : value;
 }
 
 const wholeNumber = (value: string): number => {
@@ -38,9 +46,9 @@ function describe(view: TenantView): string {
 }
 
 interface LimitFlags {
-  maxSandboxes?: number | null;
-  maxCpus?: number | null;
-  maxMemory?: string | null;
+  maxSandboxes?: number | 'none';
+  maxCpus?: number | 'none';
+  maxMemory?: string;
 }
 
 /**
@@ -69,9 +77,9 @@ export function tenantsCommand(): Command {
     .action(async (tenant: string, flags: LimitFlags, command: Command) => {
       const ctx = contextOf(command);
       const change: TenantLimitsRequest = {};
-      if (flags.maxSandboxes !== undefined) change.maxSandboxes = flags.maxSandboxes;
-      if (flags.maxCpus !== undefined) change.maxCpus = flags.maxCpus;
-      if (flags.maxMemory !== undefined) change.maxMemory = flags.maxMemory;
+      if (flags.maxSandboxes !== undefined) change.maxSandboxes = limitOf(flags.maxSandboxes);
+      if (flags.maxCpus !== undefined) change.maxCpus = limitOf(flags.maxCpus);
+      if (flags.maxMemory !== undefined) change.maxMemory = limitOf(flags.maxMemory);
       const view =
         Object.keys(change).length === 0
           ? await ctx.client.tenants.get(tenant)
