@@ -1,6 +1,7 @@
 /**
  * Every error the service reports has one of these stable codes. Clients match on the code, never on
- * the message, so a code is never renamed once released. Only the HTTP edge maps codes to statuses.
+ * the message, so a code is never renamed once released. httpStatusOf (http-status.ts) is the one
+ * table of their HTTP statuses.
  */
 export const ERROR_CODES = [
   'VALIDATION_FAILED',

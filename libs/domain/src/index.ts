@@ -5,6 +5,7 @@
 export { CodedError, describeError, isCodedError, validationError } from './coded-error';
 export { ERROR_CODES } from './error-codes';
 export type { ErrorCode } from './error-codes';
+export { httpStatusOf } from './http-status';
 export * from './actor';
 export * from './sandbox-info';
 export * from './tenant';

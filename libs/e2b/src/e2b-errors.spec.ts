@@ -1,5 +1,5 @@
 import { Code, ConnectError } from '@connectrpc/connect';
-import { CodedError, ERROR_CODES } from '@app/domain';
+import { CodedError, ERROR_CODES, httpStatusOf } from '@app/domain';
 import { E2bApiError, apiErrorOf, connectErrorOf, envdStatusOf, statusOfCode } from './e2b-errors';
 
 describe('E2B error shapes', () => {
@@ -22,6 +22,14 @@ describe('E2B error shapes', () => {
     ] as const;
     for (const code of clientMistakes) expect(statusOfCode(code)).toBeLessThan(500);
     for (const code of ERROR_CODES) expect(statusOfCode(code)).toBeGreaterThanOrEqual(400);
+  });
+
+  it('should take every status from the shared table, with 400 for what the SDK would not type', () => {
+    for (const code of ERROR_CODES) {
+      const shared = httpStatusOf(code);
+      expect(statusOfCode(code)).toBe(shared === 415 || shared === 422 ? 400 : shared);
+    }
+    expect(statusOfCode('RUNTIME_UNAVAILABLE')).toBe(503);
   });
 
   it('should answer a gone sandbox on the data plane as E2B does: unavailable, 502', () => {

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from '@connectrpc/connect';
-import { ErrorCode, describeError, isCodedError } from '@app/domain';
+import { ErrorCode, describeError, httpStatusOf, isCodedError } from '@app/domain';
 
 /**
  * A control-plane failure as E2B's API answers it: the HTTP status and the JSON body
@@ -20,63 +20,13 @@ export class E2bApiError extends Error {
   }
 }
 
-/** The HTTP status of a domain error on E2B's API; no client mistake is a 5xx. */
+/**
+ * The HTTP status of a domain error on E2B's routes: the shared table (httpStatusOf), except that
+ * 415 and 422 answer 400, the one client-mistake status the SDK types (InvalidArgumentError).
+ */
 export function statusOfCode(code: ErrorCode): number {
-  switch (code) {
-    case 'VALIDATION_FAILED':
-    case 'MALFORMED_JSON':
-    case 'JSON_TOO_DEEP':
-    case 'NOT_A_DIRECTORY':
-    case 'NOT_A_FILE':
-    case 'SYMLINK_LOOP':
-    case 'UNSUPPORTED_ENCODING':
-    case 'IMAGE_UNAVAILABLE':
-    case 'DISK_LIMIT_UNSUPPORTED':
-    case 'EXCEEDS_HOST_CAPACITY':
-    case 'EXEC_FAILED':
-      return 400;
-    case 'REGISTRY_NOT_ALLOWED':
-    case 'FORBIDDEN':
-      return 403;
-    case 'ROUTE_NOT_FOUND':
-    case 'FILE_NOT_FOUND':
-    case 'SANDBOX_NOT_FOUND':
-      return 404;
-    case 'INVALID_TRANSITION':
-    case 'SANDBOX_NOT_RUNNING':
-    case 'SANDBOX_PROTECTED':
-    case 'CONTAINER_MISSING':
-    case 'RESTART_UNSUPPORTED':
-    case 'SANDBOX_BUSY':
-    case 'NAME_CONFLICT':
-    case 'IDEMPOTENCY_CONFLICT':
-    case 'CONCURRENT_MODIFICATION':
-    case 'PATH_PROTECTED':
-      return 409;
-    case 'PAYLOAD_TOO_LARGE':
-    case 'FILE_TOO_LARGE':
-      return 413;
-    case 'INSUFFICIENT_CAPACITY':
-    case 'TENANT_QUOTA_EXCEEDED':
-      return 429;
-    case 'CONTAINER_FAILED':
-      return 502;
-    case 'PORTS_EXHAUSTED':
-    case 'RUNTIME_UNAVAILABLE':
-    case 'STORE_UNAVAILABLE':
-    case 'EXEC_OUTPUT_BUDGET_EXHAUSTED':
-      return 503;
-    case 'ENGINE_TIMEOUT':
-      return 504;
-    case 'SECRETS_UNREADABLE':
-    case 'RECORD_CORRUPT':
-    case 'INTERNAL_ERROR':
-      return 500;
-    default: {
-      const unreachable: never = code;
-      return unreachable;
-    }
-  }
+  const status = httpStatusOf(code);
+  return status === 415 || status === 422 ? 400 : status;
 }
 
 export function apiErrorOf(error: unknown): E2bApiError {

@@ -28,7 +28,7 @@ export function badRequest(message: string, extra?: Record<string, unknown>): Ro
 /**
  * The ROCK code of each domain error: 4000 for what the client can fix (bad input, wrong state,
  * unknown id, over a limit), 5000 for the service's or the engine's trouble, 6000 for a command
- * that could not run. Exhaustive by type, like the HTTP edge's statusOf.
+ * that could not run. Exhaustive by type, like httpStatusOf (@app/domain).
  */
 export function rockCodeOf(code: ErrorCode): RockCode {
   switch (code) {

@@ -8,10 +8,9 @@ import {
   Logger,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CodedError, ErrorCode } from '@app/domain';
+import { CodedError, ErrorCode, httpStatusOf } from '@app/domain';
 import { isRockPath, rockEnvelopeForError } from '@app/rock';
 import { clientGone } from './client-gone';
-import { statusOf } from './error-status';
 
 interface ErrorBody {
   statusCode: number;
@@ -66,7 +65,7 @@ export class ErrorFilter implements ExceptionFilter {
   private toBody(exception: unknown): ErrorBody {
     if (exception instanceof CodedError) {
       return {
-        statusCode: statusOf(exception.code),
+        statusCode: httpStatusOf(exception.code),
         code: exception.code,
         message: exception.message,
         ...(exception.details ? { details: exception.details } : {}),
@@ -87,6 +86,6 @@ export class ErrorFilter implements ExceptionFilter {
   }
 
   private coded(code: ErrorCode, message: string): ErrorBody {
-    return { statusCode: statusOf(code), code, message };
+    return { statusCode: httpStatusOf(code), code, message };
   }
 }

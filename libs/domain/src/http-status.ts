@@ -1,8 +1,10 @@
-import { HttpStatus } from '@nestjs/common';
-import type { ErrorCode } from '@app/domain';
+import type { ErrorCode } from './error-codes';
 
-/** The one place that maps domain error codes to HTTP statuses. Exhaustive by type. */
-export function statusOf(code: ErrorCode): HttpStatus {
+/**
+ * The one table from error codes to HTTP statuses, for every HTTP door (/v1, E2B's API and envd
+ * routes); exhaustive by type, so a new code cannot be left unmapped. No client mistake is a 5xx.
+ */
+export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
     case 'VALIDATION_FAILED':
     case 'MALFORMED_JSON':
@@ -10,16 +12,14 @@ export function statusOf(code: ErrorCode): HttpStatus {
     case 'NOT_A_DIRECTORY':
     case 'NOT_A_FILE':
     case 'SYMLINK_LOOP':
-      return HttpStatus.BAD_REQUEST;
-    case 'PAYLOAD_TOO_LARGE':
-    case 'FILE_TOO_LARGE':
-      return HttpStatus.PAYLOAD_TOO_LARGE;
-    case 'UNSUPPORTED_ENCODING':
-      return HttpStatus.UNSUPPORTED_MEDIA_TYPE;
+      return 400;
+    case 'REGISTRY_NOT_ALLOWED':
+    case 'FORBIDDEN':
+      return 403;
     case 'ROUTE_NOT_FOUND':
     case 'FILE_NOT_FOUND':
     case 'SANDBOX_NOT_FOUND':
-      return HttpStatus.NOT_FOUND;
+      return 404;
     case 'INVALID_TRANSITION':
     case 'SANDBOX_NOT_RUNNING':
     case 'SANDBOX_PROTECTED':
@@ -30,33 +30,36 @@ export function statusOf(code: ErrorCode): HttpStatus {
     case 'IDEMPOTENCY_CONFLICT':
     case 'CONCURRENT_MODIFICATION':
     case 'PATH_PROTECTED':
-      return HttpStatus.CONFLICT;
-    case 'INSUFFICIENT_CAPACITY':
-    case 'TENANT_QUOTA_EXCEEDED':
-      return HttpStatus.TOO_MANY_REQUESTS;
-    case 'REGISTRY_NOT_ALLOWED':
-    case 'FORBIDDEN':
-      return HttpStatus.FORBIDDEN;
+      return 409;
+    case 'PAYLOAD_TOO_LARGE':
+    case 'FILE_TOO_LARGE':
+      return 413;
+    case 'UNSUPPORTED_ENCODING':
+      return 415;
+    // Well-formed, but not what this server can do with it.
     case 'IMAGE_UNAVAILABLE':
     case 'DISK_LIMIT_UNSUPPORTED':
     case 'EXCEEDS_HOST_CAPACITY':
     case 'EXEC_FAILED':
-      return HttpStatus.UNPROCESSABLE_ENTITY;
+      return 422;
+    case 'INSUFFICIENT_CAPACITY':
+    case 'TENANT_QUOTA_EXCEEDED':
+      return 429;
     case 'CONTAINER_FAILED':
-      return HttpStatus.BAD_GATEWAY;
+      return 502;
     case 'PORTS_EXHAUSTED':
     case 'RUNTIME_UNAVAILABLE':
     case 'STORE_UNAVAILABLE':
     case 'EXEC_OUTPUT_BUDGET_EXHAUSTED':
-      return HttpStatus.SERVICE_UNAVAILABLE;
+      return 503;
     // The engine took the call but did not answer within its bound (DOCKER_*_TIMEOUT_SECONDS).
     case 'ENGINE_TIMEOUT':
-      return HttpStatus.GATEWAY_TIMEOUT;
+      return 504;
     // The server holds a key that does not open this sandbox's env: an operator's problem.
     case 'SECRETS_UNREADABLE':
     case 'RECORD_CORRUPT':
     case 'INTERNAL_ERROR':
-      return HttpStatus.INTERNAL_SERVER_ERROR;
+      return 500;
     default: {
       const unreachable: never = code;
       return unreachable;
