@@ -5,12 +5,16 @@ export { SandboxMetrics } from './sandbox-metrics';
 export type { CreateSandboxInput } from './create-sandbox.input';
 export { MEMORY_SIZE_PATTERN, formatMemorySize, parseMemorySize } from './memory-size';
 export {
+  ENV_RULES,
   IMAGE_REFERENCE_PATTERN,
+  LABEL_RULES,
   MIN_MEMORY_BYTES,
   SANDBOX_NAME_PATTERN,
   isRequestedSize,
   requestedSizeProblem,
+  stringMapProblem,
 } from './create-request-rules';
+export type { StringMapRules } from './create-request-rules';
 export { sandboxMachine, MACHINE_VERSION, stateAllows, stateHasTag } from './sandbox.machine';
 export type { Capability, SandboxTag, StateView } from './sandbox.machine';
 export { SandboxEvents } from './sandbox-events';

@@ -15,7 +15,13 @@ import {
   MinLength,
   NotEquals,
 } from 'class-validator';
-import { COLUMN_LIMITS, IMAGE_REFERENCE_PATTERN, SANDBOX_NAME_PATTERN } from '@app/sandbox';
+import {
+  COLUMN_LIMITS,
+  ENV_RULES,
+  IMAGE_REFERENCE_PATTERN,
+  LABEL_RULES,
+  SANDBOX_NAME_PATTERN,
+} from '@app/sandbox';
 import { IsArgv } from './argv.validator';
 import { IsMemorySize } from './memory-size.validator';
 import { IsStringMap } from './string-map.validator';
@@ -88,12 +94,7 @@ export class CreateSandboxDto {
     description: 'Values are never echoed back',
   })
   @IsOptional()
-  @IsStringMap({
-    maxEntries: 256,
-    keyPattern: /^[A-Za-z_][A-Za-z0-9_]{0,255}$/,
-    keyDescription: 'a valid environment variable name',
-    maxValueLength: 32768,
-  })
+  @IsStringMap(ENV_RULES)
   env?: Record<string, string>;
 
   @ApiPropertyOptional({
@@ -103,16 +104,7 @@ export class CreateSandboxDto {
     description: `At most 64 entries; values of at most ${COLUMN_LIMITS.labelValue} characters, no control characters`,
   })
   @IsOptional()
-  // Every label a create accepts can be filtered on with one `label=k=v` (no "=" in keys, no
-  // control characters or NUL in values) and is stored whole (the store's own column limit).
-  @IsStringMap({
-    maxEntries: 64,
-    keyPattern: /^[A-Za-z0-9][A-Za-z0-9_./-]{0,127}$/,
-    keyDescription: 'a label key (letters, digits, _ . / -; at most 128)',
-    maxValueLength: COLUMN_LIMITS.labelValue,
-    reservedPrefix: 'io.sandboxd.',
-    noControlCharacters: true,
-  })
+  @IsStringMap(LABEL_RULES)
   labels?: Record<string, string>;
 
   @ApiPropertyOptional({

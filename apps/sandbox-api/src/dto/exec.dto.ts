@@ -11,6 +11,7 @@ import {
   ValidationOptions,
   registerDecorator,
 } from 'class-validator';
+import { ENV_RULES } from '@app/sandbox';
 import { IsStringMap } from './string-map.validator';
 
 /** Most arguments an exec's argv may have. */
@@ -86,12 +87,7 @@ export class ExecDto {
     example: { MODE: 'test' },
   })
   @IsOptional()
-  @IsStringMap({
-    maxEntries: 256,
-    keyPattern: /^[A-Za-z_][A-Za-z0-9_]{0,255}$/,
-    keyDescription: 'a valid environment variable name',
-    maxValueLength: 32768,
-  })
+  @IsStringMap(ENV_RULES)
   env?: Record<string, string>;
 
   @ApiPropertyOptional({ example: '/tmp', description: 'Absolute working directory' })
