@@ -18,6 +18,7 @@ export { initializeDataSource } from './db/initialize-data-source';
 export {
   IdempotencyKeyEntity,
   META_STORE_ENTITIES,
+  SandboxAccessTokenEntity,
   SandboxEntity,
   SandboxLabelEntity,
   TenantLimitsEntity,
@@ -48,5 +49,6 @@ export type {
   ListSandboxesQuery,
   SandboxPage,
   TenantScope,
+  StoredAccessToken,
   VersionedWriteOptions,
 } from './store/meta-store.types';

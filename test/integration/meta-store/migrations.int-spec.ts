@@ -37,6 +37,7 @@ async function schemaOf(dataSource: DataSource) {
       'sandbox_label',
       'idempotency_key',
       'tenant_limits',
+      'sandbox_access_token',
     ]);
     return Object.fromEntries(
       tables.map((t) => [
@@ -108,6 +109,11 @@ const expectedSchema = {
   tenant_limits: {
     columns: ['max_cpus?', 'max_memory_bytes?', 'max_sandboxes?', 'tenant', 'updated_at'],
     primary: ['tenant'],
+    indices: [],
+  },
+  sandbox_access_token: {
+    columns: ['created_at', 'sandbox_id', 'sealed_token?'],
+    primary: ['sandbox_id'],
     indices: [],
   },
 };
@@ -485,9 +491,9 @@ async function expectSealingUpgrade(options: DataSourceOptions): Promise<void> {
         i % 3 === 0 ? {} : { A: `alpha-${i}`, TOKEN: 'secret-value' },
       );
     }
-    // Rolled back (the migrations that run after it first: CreateTenantLimits, AddSandboxTenant,
-    // BackfillMachineFailure and BackfillStoredBlobs), the kept values are in clear again; a
-    // deleted sandbox's stay gone.
+    // Rolled back (the migrations that run after it first: AddSandboxAccessTokens,
+    // CreateTenantLimits, AddSandboxTenant, BackfillMachineFailure and BackfillStoredBlobs), the
+    // kept values are in clear again; a deleted sandbox's stay gone.
     const after = metaStoreMigrations(testKeyring()).findIndex(
       (m) => m.name === 'SealEnvValues1796183903821',
     );
@@ -682,9 +688,13 @@ async function expectTenantUpgrade(dataSource: DataSource): Promise<void> {
   expect(await store.get('tn-c')).toMatchObject({ state: 'stopped', tenant: null });
   expect(await store.load('web', 'team-a')).toBeNull();
 
-  // Down restores the global name index (no two tenants share a name yet), and up again.
-  await dataSource.undoLastMigration({ transaction: 'all' });
-  await dataSource.undoLastMigration({ transaction: 'all' });
+  // Down (AddSandboxTenant and the migrations after it) restores the global name index (no two
+  // tenants share a name yet), and up again.
+  const all = metaStoreMigrations(testKeyring());
+  const tenantAt = all.findIndex((m) => m.name === 'AddSandboxTenant1796412000000');
+  for (let i = tenantAt; i < all.length; i += 1) {
+    await dataSource.undoLastMigration({ transaction: 'all' });
+  }
   expect((await schemaOf(dataSource)).sandbox_table.indices).toContain(
     'UQ_sandbox_table_live_name!(name)',
   );

@@ -211,6 +211,74 @@ export function describeSandboxMetaStoreContract(
       });
     });
 
+    describe('access tokens', () => {
+      const rawToken = async (id: string): Promise<string | null | undefined> => {
+        const [row] = await h.dataSource.query<{ sealed_token: string | null }[]>(
+          `SELECT "sealed_token" FROM "sandbox_access_token" WHERE "sandbox_id" = ${h.dataSource.options.type === 'postgres' ? '$1' : '?'}`,
+          [id],
+        );
+        return row?.sealed_token;
+      };
+
+      it('issues once: the first token stays, sealed at rest, and never reaches the record or the cache', async () => {
+        const record = await insert({ state: 'running', operation: null });
+        const id = record.info.id;
+        expect(await store.accessToken(id)).toBeNull();
+        expect(await store.issueAccessToken(id, 'first-token-value')).toEqual({
+          token: 'first-token-value',
+        });
+        expect(await store.issueAccessToken(id, 'second-token-value')).toEqual({
+          token: 'first-token-value',
+        });
+        expect(await store.accessToken(id)).toEqual({ token: 'first-token-value' });
+        const raw = await rawToken(id);
+        expect(raw).toMatch(/^sbx1:/);
+        expect(raw).not.toContain('first-token-value');
+        expect(JSON.stringify(await store.load(id))).not.toContain('first-token-value');
+        expect(await rawAlive(id)).not.toContain('first-token-value');
+      });
+
+      it('gives every issuer racing on several connections the same token', async () => {
+        const record = await insert({ state: 'running', operation: null });
+        const answers = await Promise.all(
+          ['a', 'b', 'c', 'd', 'e'].map((n) =>
+            store.issueAccessToken(record.info.id, `token-${n}`),
+          ),
+        );
+        expect(new Set(answers.map((a) => a.token)).size).toBe(1);
+        expect(await store.accessToken(record.info.id)).toEqual(answers[0]);
+      });
+
+      it('keeps an open sandbox open (null), and a token sealed for its own sandbox only', async () => {
+        const open = await insert({ state: 'running', operation: null });
+        expect(await store.issueAccessToken(open.info.id, null)).toEqual({ token: null });
+        expect(await store.issueAccessToken(open.info.id, 'later')).toEqual({ token: null });
+        const a = await insert({ state: 'running', operation: null });
+        const b = await insert({ state: 'running', operation: null });
+        await store.issueAccessToken(a.info.id, 'token-of-a');
+        await store.issueAccessToken(b.info.id, 'token-of-b');
+        // A's sealed token copied onto B's row does not open as B's.
+        const p = (n: number) => (h.dataSource.options.type === 'postgres' ? `$${n}` : '?');
+        await h.dataSource.query(
+          `UPDATE "sandbox_access_token" SET "sealed_token" = ${p(1)} WHERE "sandbox_id" = ${p(2)}`,
+          [await rawToken(a.info.id), b.info.id],
+        );
+        expect(await codeOf(store.accessToken(b.info.id))).toBe('SECRETS_UNREADABLE');
+      });
+
+      it("drops a sandbox's token when it is deleted", async () => {
+        const record = await insert({ state: 'stopped', operation: null });
+        await store.issueAccessToken(record.info.id, 'token-to-drop');
+        await store.update(
+          record.info.id,
+          { state: 'deleted', operation: null, deletedAt: new Date().toISOString() },
+          { expectedVersion: record.version },
+        );
+        expect(await store.accessToken(record.info.id)).toBeNull();
+        expect(await rawToken(record.info.id)).toBeUndefined();
+      });
+    });
+
     describe('names', () => {
       it('rejects a name used by a non-deleted sandbox with NAME_CONFLICT', async () => {
         const name = `dup-${newId()}`;

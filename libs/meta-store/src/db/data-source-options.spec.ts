@@ -10,6 +10,7 @@ import {
   SandboxEntity,
   SandboxLabelEntity,
   TenantLimitsEntity,
+  SandboxAccessTokenEntity,
 } from './entities';
 
 describe('buildDataSourceOptions', () => {
@@ -84,6 +85,7 @@ describe('buildDataSourceOptions', () => {
       SandboxLabelEntity,
       IdempotencyKeyEntity,
       TenantLimitsEntity,
+      SandboxAccessTokenEntity,
     ]);
     const migrations = (options.migrations ?? []) as unknown[];
     expect(migrations.length).toBeGreaterThan(0);

@@ -8,6 +8,7 @@ import { BackfillStoredBlobs1796200000000 } from './1796200000000-BackfillStored
 import { BackfillMachineFailure1796300000000 } from './1796300000000-BackfillMachineFailure';
 import { AddSandboxTenant1796412000000 } from './1796412000000-AddSandboxTenant';
 import { CreateTenantLimits1796412000001 } from './1796412000001-CreateTenantLimits';
+import { AddSandboxAccessTokens1796500000000 } from './1796500000000-AddSandboxAccessTokens';
 import type { MigrationClass } from './1796183903821-SealEnvValues';
 
 /**
@@ -33,5 +34,6 @@ export function metaStoreMigrations(keyring: SecretsKeyring): MigrationClass[] {
     BackfillMachineFailure1796300000000,
     AddSandboxTenant1796412000000,
     CreateTenantLimits1796412000001,
+    AddSandboxAccessTokens1796500000000,
   ];
 }

@@ -54,9 +54,41 @@ export class SecretsKeyring {
   }
 
   seal(sandboxId: string, name: string, value: string): string {
+    return this.sealWith(additionalData(sandboxId, name), value);
+  }
+
+  /** The value, or SECRETS_UNREADABLE naming the sandbox and variable (never the value). */
+  open(sandboxId: string, name: string, token: string): string {
+    return this.openWith(additionalData(sandboxId, name), token, (why) =>
+      unreadable(sandboxId, name, why),
+    );
+  }
+
+  /**
+   * A sandbox's data-plane access token, sealed as env values are, under additional data of its
+   * own: a sealed env value never opens as a token, nor a token as an env value.
+   */
+  sealAccessToken(sandboxId: string, value: string): string {
+    return this.sealWith(accessTokenData(sandboxId), value);
+  }
+
+  openAccessToken(sandboxId: string, token: string): string {
+    return this.openWith(
+      accessTokenData(sandboxId),
+      token,
+      (why) =>
+        new CodedError(
+          'SECRETS_UNREADABLE',
+          `The access token of sandbox ${sandboxId} cannot be decrypted: ${why}. Start the service with the SECRETS_KEY it was stored under.`,
+          { sandboxId },
+        ),
+    );
+  }
+
+  private sealWith(aad: Buffer, value: string): string {
     const nonce = randomBytes(NONCE_BYTES);
     const cipher = createCipheriv(ALGORITHM, this.#key, nonce, { authTagLength: TAG_BYTES });
-    cipher.setAAD(additionalData(sandboxId, name));
+    cipher.setAAD(aad);
     const sealed = Buffer.concat([
       cipher.update(value, 'utf8'),
       cipher.final(),
@@ -65,25 +97,22 @@ export class SecretsKeyring {
     return `sbx1:${this.keyId}:${nonce.toString('base64url')}:${sealed.toString('base64url')}`;
   }
 
-  /** The value, or SECRETS_UNREADABLE naming the sandbox and variable (never the value). */
-  open(sandboxId: string, name: string, token: string): string {
+  private openWith(aad: Buffer, token: string, refuse: (why: string) => CodedError): string {
     const match = TOKEN.exec(token);
-    if (match === null) throw unreadable(sandboxId, name, 'it is not a sealed value');
+    if (match === null) throw refuse('it is not a sealed value');
     const [, keyId, nonceText, sealedText] = match;
     if (keyId !== this.keyId) {
-      throw unreadable(
-        sandboxId,
-        name,
+      throw refuse(
         `it was sealed under key ${keyId}, and the configured key (${this.source}) is ${this.keyId}`,
       );
     }
     const sealed = Buffer.from(sealedText, 'base64url');
-    if (sealed.length < TAG_BYTES) throw unreadable(sandboxId, name, 'it is truncated');
+    if (sealed.length < TAG_BYTES) throw refuse('it is truncated');
     try {
       const decipher = createDecipheriv(ALGORITHM, this.#key, Buffer.from(nonceText, 'base64url'), {
         authTagLength: TAG_BYTES,
       });
-      decipher.setAAD(additionalData(sandboxId, name));
+      decipher.setAAD(aad);
       decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
       const plain = Buffer.concat([
         decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)),
@@ -91,11 +120,7 @@ export class SecretsKeyring {
       ]);
       return plain.toString('utf8');
     } catch {
-      throw unreadable(
-        sandboxId,
-        name,
-        'it fails authentication (altered, or moved from another sandbox)',
-      );
+      throw refuse('it fails authentication (altered, or moved from another sandbox)');
     }
   }
 
@@ -142,6 +167,10 @@ export function isSealedValue(value: string): boolean {
 
 function additionalData(sandboxId: string, name: string): Buffer {
   return Buffer.from(`sandboxd env v1\0${sandboxId}\0${name}`, 'utf8');
+}
+
+function accessTokenData(sandboxId: string): Buffer {
+  return Buffer.from(`sandboxd access token v1\0${sandboxId}`, 'utf8');
 }
 
 function unreadable(sandboxId: string, name: string, why: string): CodedError {

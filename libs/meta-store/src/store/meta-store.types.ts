@@ -57,3 +57,8 @@ export interface SandboxPage {
   /** Pass back as `cursor` for the next page; null on the last page. */
   nextCursor: string | null;
 }
+
+/** A sandbox's data-plane access token as stored (opened): null when the sandbox is open. */
+export interface StoredAccessToken {
+  token: string | null;
+}

@@ -2,6 +2,7 @@ import { CodedError, LIVE_STATES, SANDBOX_STATES } from '@app/domain';
 import { DataSource, EntityManager, In, IsNull, MoreThan, Not } from 'typeorm';
 import { isUniqueViolation } from '../db/db-errors';
 import { IdempotencyKeyEntity } from '../db/entities/idempotency-key.entity';
+import { SandboxAccessTokenEntity } from '../db/entities/sandbox-access-token.entity';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
 import type { SecretsKeyring } from '../secrets/secrets-keyring';
@@ -205,6 +206,8 @@ export class SandboxDb {
         expectedVersion + 1,
       );
       const labelsChanged = !sameLabels(before.info.labels, row.labels);
+      // A deleted sandbox keeps no access token, as its row keeps no env value.
+      const deleting = row.state === 'deleted' && before.info.state !== 'deleted';
 
       const write = async (tx: EntityManager): Promise<void> => {
         const values = sandboxColumnValues(row, this.sandboxColumns);
@@ -221,9 +224,10 @@ export class SandboxDb {
           const labelRows = buildLabelRows(id, row.labels);
           if (labelRows.length > 0) await tx.insert(SandboxLabelEntity, labelRows);
         }
+        if (deleting) await tx.delete(SandboxAccessTokenEntity, { sandboxId: id });
       };
-      // A single UPDATE is atomic by itself; label rows need a transaction with it.
-      if (labelsChanged) await manager.transaction(write);
+      // A single UPDATE is atomic by itself; label or token rows need a transaction with it.
+      if (labelsChanged || deleting) await manager.transaction(write);
       else await write(manager);
       return toSandboxRecord(row);
     });

@@ -15,10 +15,13 @@ import type {
   InsertSandboxInput,
   ListSandboxesQuery,
   SandboxPage,
+  StoredAccessToken,
   TenantScope,
   VersionedWriteOptions,
 } from './meta-store.types';
+import { AccessTokenDb } from './access-token-db';
 import { AutoStopIndex } from './auto-stop-index';
+import { DbGate } from './db-gate';
 import { SandboxCache } from './sandbox-cache';
 import { SandboxDb } from './sandbox-db';
 import type { CommittedResources } from './sandbox-db';
@@ -40,6 +43,7 @@ export class SandboxMetaStore {
   private readonly db: SandboxDb;
   private readonly cache: SandboxCache;
   private readonly autoStop: AutoStopIndex;
+  private readonly accessTokens: AccessTokenDb;
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
@@ -49,6 +53,7 @@ export class SandboxMetaStore {
     this.db = new SandboxDb(dataSource, keyring);
     this.cache = new SandboxCache(kv);
     this.autoStop = new AutoStopIndex(kv, this.db);
+    this.accessTokens = new AccessTokenDb(new DbGate(dataSource), keyring);
   }
 
   /**
@@ -85,6 +90,22 @@ export class SandboxMetaStore {
    */
   openEnv(record: SandboxRecord): Record<string, string> {
     return this.keyring.openEnv(record.info.id, record.spec.sealedEnv);
+  }
+
+  /**
+   * A sandbox's data-plane access token (database only: never cached, never part of its record),
+   * opened; null when none was issued. A deleted sandbox has none.
+   */
+  accessToken(sandboxId: string): Promise<StoredAccessToken | null> {
+    return this.accessTokens.find(sandboxId);
+  }
+
+  /**
+   * Issues `token` (null: open) to a sandbox that has none yet; answers the one it has otherwise,
+   * so every replica that issues at once answers the same.
+   */
+  issueAccessToken(sandboxId: string, token: string | null): Promise<StoredAccessToken> {
+    return this.accessTokens.issue(sandboxId, token);
   }
 
   /**

@@ -1,9 +1,16 @@
 import { IdempotencyKeyEntity } from './idempotency-key.entity';
+import { SandboxAccessTokenEntity } from './sandbox-access-token.entity';
 import { SandboxLabelEntity } from './sandbox-label.entity';
 import { SandboxEntity } from './sandbox.entity';
 import { TenantLimitsEntity } from './tenant-limits.entity';
 
-export { IdempotencyKeyEntity, SandboxEntity, SandboxLabelEntity, TenantLimitsEntity };
+export {
+  IdempotencyKeyEntity,
+  SandboxAccessTokenEntity,
+  SandboxEntity,
+  SandboxLabelEntity,
+  TenantLimitsEntity,
+};
 
 /** Listed explicitly (no globs): the app is bundled by webpack. */
 export const META_STORE_ENTITIES = [
@@ -11,4 +18,5 @@ export const META_STORE_ENTITIES = [
   SandboxLabelEntity,
   IdempotencyKeyEntity,
   TenantLimitsEntity,
+  SandboxAccessTokenEntity,
 ];
