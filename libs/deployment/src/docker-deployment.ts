@@ -113,6 +113,14 @@ export class DockerDeployment implements OnModuleDestroy {
     return this.registries.check(image);
   }
 
+  /**
+   * Whether the engine holds the image already (nothing is pulled). RUNTIME_UNAVAILABLE when the
+   * engine cannot say: an outage is never read as "no such image".
+   */
+  isImagePresent(image: string): Promise<boolean> {
+    return this.images.isPresent(image);
+  }
+
   ensureImage(image: string, signal?: AbortSignal): Promise<void> {
     return this.images.ensure(image, signal);
   }

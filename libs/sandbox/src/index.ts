@@ -2,6 +2,8 @@ export { SandboxModule } from './sandbox.module';
 export { SandboxService } from './sandbox.service';
 export type { CreateOptions, CreateResult, ListQuery } from './sandbox.service';
 export { SandboxMetrics } from './sandbox-metrics';
+export { SandboxAccessTokens } from './sandbox-access-tokens';
+export type { SandboxAccessToken } from './sandbox-access-tokens';
 export type { CreateSandboxInput } from './create-sandbox.input';
 export { MEMORY_SIZE_PATTERN, formatMemorySize, parseMemorySize } from './memory-size';
 export {

@@ -20,7 +20,8 @@ export interface ExecInput {
   env?: Record<string, string>;
   cwd?: string;
   user?: string;
-  stdin?: string;
+  /** Text (written as UTF-8) or bytes, passed through exactly. */
+  stdin?: string | Uint8Array;
   timeoutSeconds?: number;
 }
 
@@ -184,9 +185,14 @@ export class SandboxWorkService {
       env: input.env,
       cwd: input.cwd,
       user: input.user,
-      stdin: input.stdin,
+      stdin: bytesOrText(input.stdin),
       timeoutMs: timeoutSeconds * 1000,
       outputLimitBytes: this.execConfig.outputLimitBytes,
     };
   }
+}
+
+function bytesOrText(stdin: string | Uint8Array | undefined): string | Buffer | undefined {
+  if (stdin === undefined || typeof stdin === 'string') return stdin;
+  return Buffer.isBuffer(stdin) ? stdin : Buffer.from(stdin.buffer, stdin.byteOffset, stdin.length);
 }

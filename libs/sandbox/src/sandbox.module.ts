@@ -3,6 +3,7 @@ import { describeError } from '@app/domain';
 import { DeploymentModule } from '@app/deployment';
 import { MetaStoreModule } from '@app/meta-store';
 import { QuotaModule } from '@app/quota';
+import { SandboxAccessTokens } from './sandbox-access-tokens';
 import { SandboxAutomation } from './sandbox-automation';
 import { SandboxCommands } from './sandbox-commands';
 import { SandboxDriver } from './sandbox-driver';
@@ -21,6 +22,7 @@ import { WarmPool } from './warm-pool/warm-pool';
 
 @Module({
   exports: [
+    SandboxAccessTokens,
     SandboxAutomation,
     SandboxEvents,
     SandboxHealth,
@@ -36,6 +38,7 @@ import { WarmPool } from './warm-pool/warm-pool';
   providers: [
     ContainerProvisioner,
     PoolMetrics,
+    SandboxAccessTokens,
     SandboxAutomation,
     SandboxCommands,
     SandboxDriver,

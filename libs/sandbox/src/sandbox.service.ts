@@ -3,6 +3,7 @@ import { DockerConfig, LifecycleConfig, ResourcesConfig } from '@app/config';
 import {
   Actor,
   actorSees,
+  CodedError,
   describeError,
   SandboxInfo,
   SandboxRecord,
@@ -210,6 +211,17 @@ export class SandboxService {
     const record = await this.store.load(id, scopeTenantOf(actor));
     if (!record || !actorSees(actor, record.info.tenant)) throw notFound(id);
     return this.store.openEnv(record);
+  }
+
+  /**
+   * Whether the engine holds `image` already, without pulling it (E2B's templates may name a
+   * local image). RUNTIME_UNAVAILABLE when the engine cannot say.
+   */
+  async isImagePresent(image: string): Promise<boolean> {
+    if (!this.deployment) {
+      throw new CodedError('RUNTIME_UNAVAILABLE', 'no container engine is configured');
+    }
+    return this.deployment.isImagePresent(image);
   }
 
   /**
