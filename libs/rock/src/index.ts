@@ -6,7 +6,5 @@
 export { RockModule } from './rock.module';
 export { RockSandboxes } from './rock-sandboxes';
 export type { SpooledUpload } from './rock-sandboxes';
-export { ROCK_CODES, rockFailure, rockSuccess } from './rock-envelope';
-export type { RockCode, RockEnvelope, RockFailureResult } from './rock-envelope';
-export { RockError, rockCodeOf, rockFailureOf } from './rock-errors';
+export type { RockEnvelope } from './rock-envelope';
 export { ROCK_PREFIX, isRockPath, rockEnvelopeForError } from './rock-paths';

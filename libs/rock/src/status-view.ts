@@ -48,7 +48,7 @@ export interface RockStart {
 }
 
 /** A sandbox whose last transition was a failed create or restart. */
-export function failedToStart(info: SandboxInfo): boolean {
+function failedToStart(info: SandboxInfo): boolean {
   // The last transition says it: it entered stopped, and nothing happened since.
   return info.stateHistory.at(-1)?.event === 'startFailed';
 }
