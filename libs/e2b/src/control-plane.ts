@@ -1,9 +1,16 @@
-import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { DockerConfig, E2bConfig } from '@app/config';
+import { E2bConfig } from '@app/config';
 import { Actor, SandboxInfo, isCodedError } from '@app/domain';
-import { CreateSandboxInput, SandboxService, stateAllows } from '@app/sandbox';
+import {
+  CreateSandboxInput,
+  ENV_RULES,
+  LABEL_RULES,
+  SandboxAccessTokens,
+  SandboxService,
+  stateAllows,
+  stringMapProblem,
+} from '@app/sandbox';
 import { E2bApiError, badRequest, notFound } from './e2b-errors';
 import {
   E2bState,
@@ -15,48 +22,29 @@ import {
   listedAnswer,
   sandboxAnswer,
 } from './sandbox-view';
-import { TemplateNotFound, localImageCheck, resolveTemplate } from './templates';
+import { TemplateNotFound, resolveTemplate } from './templates';
 
 /** E2B's default when a create or connect names no timeout (the v2 routes; older SDKs send 300). */
-export const DEFAULT_TIMEOUT_SECONDS = 300;
-const LABEL_KEY = /^[A-Za-z0-9_./-]{1,115}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const DEFAULT_TIMEOUT_SECONDS = 300;
+const MAX_TIMEOUT_SECONDS = 31 * 24 * 3600;
+const LABEL_KEY = LABEL_RULES.keyPattern;
 
+/** Maps of strings are checked by the rules every front door shares (ENV_RULES, LABEL_RULES). */
+const stringMap = z.record(z.string(), z.unknown());
 const createSchema = z.object({
   templateID: z.string().min(1).max(255).default('base'),
-  timeout: z
-    .number()
-    .int()
-    .positive()
-    .max(31 * 24 * 3600)
-    .nullish(),
-  metadata: z
-    .record(
-      z.string().regex(LABEL_KEY, { message: 'keys: letters, digits, _ . / - (at most 115)' }),
-      z
-        .string()
-        .max(512)
-        .refine((v) => !CONTROL.test(v), { message: 'no control characters' }),
-    )
-    .nullish()
-    .refine((m) => !m || Object.keys(m).length <= 60, { message: 'at most 60 entries' }),
-  envVars: z
-    .record(
-      z.string().regex(ENV_NAME, { message: 'must be an environment variable name' }),
-      z.string().refine((v) => !v.includes('\0'), { message: 'must not contain NUL' }),
-    )
-    .nullish(),
+  timeout: z.number().int().positive().max(MAX_TIMEOUT_SECONDS).nullish(),
+  metadata: stringMap.nullish(),
+  envVars: stringMap.nullish(),
+  // false: no envdAccessToken, and the data plane takes any call (E2B's semantics).
+  secure: z.boolean().nullish(),
 });
 const timeoutSchema = z.object({
-  timeout: z
-    .number()
-    .int()
-    .min(0)
-    .max(31 * 24 * 3600),
+  timeout: z.number().int().min(0).max(MAX_TIMEOUT_SECONDS),
 });
-const connectSchema = z.object({ timeout: z.number().int().positive().nullish() }).passthrough();
+const connectSchema = z
+  .object({ timeout: z.number().int().positive().max(MAX_TIMEOUT_SECONDS).nullish() })
+  .passthrough();
 
 type Json = Record<string, unknown>;
 
@@ -70,37 +58,39 @@ export interface ListAnswer {
  * image whose max lifetime is E2B's timeout (no idle timeout: E2B has none), pause is a stop that
  * keeps the file system, connect restarts a paused sandbox, kill deletes. Every method takes the
  * caller's Actor (E2bCaller) and passes it on: a tenant key lists, reads and changes only its own
- * tenant's sandboxes, and another tenant's answers 404 like one that does not exist.
+ * tenant's sandboxes, and another tenant's answers 404 like one that does not exist. Each sandbox
+ * has its own envdAccessToken (SandboxAccessTokens), issued at create, or at the first E2B connect
+ * (or get) of a sandbox made through sandboxd's own API, to a caller who may see it.
  */
 @Injectable()
 export class E2bControlPlane {
-  private readonly isLocal: (image: string) => Promise<boolean>;
-
   constructor(
     private readonly config: E2bConfig,
-    docker: DockerConfig,
     private readonly sandboxes: SandboxService,
-  ) {
-    this.isLocal = localImageCheck(docker.socketPath);
-  }
+    private readonly tokens: SandboxAccessTokens,
+  ) {}
 
   async create(actor: Actor, body: unknown): Promise<Json> {
     const request = parse(createSchema, body ?? {});
-    let image: string;
-    try {
-      image = await resolveTemplate(request.templateID, this.config.templates, this.isLocal);
-    } catch (error) {
-      if (error instanceof TemplateNotFound) throw notFound(error.message);
-      throw error;
-    }
-    const labels: Record<string, string> = { [TEMPLATE_LABEL]: request.templateID };
+    const envProblem = request.envVars ? stringMapProblem(request.envVars, ENV_RULES) : null;
+    if (envProblem) throw badRequest(`invalid request: envVars: ${envProblem}`);
+    // Metadata is kept as labels (e2b.metadata/<key>), next to the template's: as labels, by the
+    // rules of every sandbox's labels.
+    const labels: Record<string, unknown> = { [TEMPLATE_LABEL]: request.templateID };
     for (const [key, value] of Object.entries(request.metadata ?? {})) {
       labels[`${METADATA_PREFIX}${key}`] = value;
     }
+    const labelProblem = stringMapProblem(labels, LABEL_RULES);
+    if (labelProblem) {
+      throw badRequest(
+        `invalid request: metadata (kept as labels ${METADATA_PREFIX}<key>): ${labelProblem}`,
+      );
+    }
+    const image = await this.imageOf(request.templateID);
     const input: CreateSandboxInput = {
       image,
-      env: request.envVars ?? undefined,
-      labels,
+      env: (request.envVars as Record<string, string> | null | undefined) ?? undefined,
+      labels: labels as Record<string, string>,
       idleTimeoutSeconds: 0,
       maxLifetimeSeconds: request.timeout ?? DEFAULT_TIMEOUT_SECONDS,
     };
@@ -113,10 +103,32 @@ export class E2bControlPlane {
           `sandbox ${sandbox.id} did not start: ${sandbox.failureReason ?? sandbox.state}`,
         );
       }
-      return sandboxAnswer(sandbox, accessTokenOf(sandbox.id));
+      const { token } = await this.tokens.issue(sandbox.id, { open: request.secure === false });
+      return sandboxAnswer(sandbox, token ?? undefined);
     } catch (error) {
       if (isCodedError(error, 'IMAGE_UNAVAILABLE')) {
         throw notFound(`template '${request.templateID}' not found: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The template's image. "Not found" only when the engine says so: an engine that cannot answer
+   * is RUNTIME_UNAVAILABLE (503, E2B's "service busy").
+   */
+  private async imageOf(templateId: string): Promise<string> {
+    try {
+      return await resolveTemplate(templateId, this.config.templates, (image) =>
+        this.sandboxes.isImagePresent(image),
+      );
+    } catch (error) {
+      if (error instanceof TemplateNotFound) throw notFound(error.message);
+      if (isCodedError(error, 'RUNTIME_UNAVAILABLE')) {
+        throw new E2bApiError(
+          503,
+          `template '${templateId}' could not be checked: the container engine is unavailable (${error.message})`,
+        );
       }
       throw error;
     }
@@ -151,7 +163,7 @@ export class E2bControlPlane {
 
   async get(actor: Actor, id: string): Promise<Json> {
     const { info, e2b } = await this.find(actor, id);
-    return detailAnswer(info, e2b, accessTokenOf(info.id));
+    return detailAnswer(info, e2b, await this.tokenOf(info));
   }
 
   /** A sandbox E2B would not know answers 404 with `code: 404`, so `kill()` returns false. */
@@ -179,18 +191,48 @@ export class E2bControlPlane {
     await this.sandboxes.stop(actor, info.id, PAUSE_REASON);
   }
 
-  /** Connects to a running sandbox, or resumes a paused one (its files kept, not its memory). */
+  /**
+   * Connects to a running sandbox, or resumes a paused one (its files kept, not its memory). The
+   * timeout (E2B's default when none is sent) moves the end of life to now + timeout: for a
+   * running sandbox only when that is later than its current end (as E2B does), for a resumed one
+   * in any case (its clock starts again). A sandbox without a max lifetime keeps none.
+   */
   async connect(
     actor: Actor,
     id: string,
     body: unknown,
   ): Promise<{ created: boolean; answer: Json }> {
-    parse(connectSchema, body ?? {});
+    const { timeout } = parse(connectSchema, body ?? {});
+    const seconds = timeout ?? DEFAULT_TIMEOUT_SECONDS;
     const { info, e2b } = await this.find(actor, id);
-    if (e2b === 'running')
-      return { created: false, answer: sandboxAnswer(info, accessTokenOf(info.id)) };
+    const token = await this.tokenOf(info);
+    if (e2b === 'running') {
+      const current = await this.endIn(actor, info, seconds, { shorter: false });
+      return { created: false, answer: sandboxAnswer(current, token) };
+    }
     const resumed = await this.sandboxes.restart(actor, info.id);
-    return { created: true, answer: sandboxAnswer(resumed, accessTokenOf(resumed.id)) };
+    const current = await this.endIn(actor, resumed, seconds, { shorter: true });
+    return { created: true, answer: sandboxAnswer(current, token) };
+  }
+
+  /** Moves the end of life to now + `seconds` (never earlier than now unless `shorter`). */
+  private async endIn(
+    actor: Actor,
+    info: SandboxInfo,
+    seconds: number,
+    { shorter }: { shorter: boolean },
+  ): Promise<SandboxInfo> {
+    if (info.maxLifetimeSeconds === null) return info;
+    const since = Date.parse(info.startedAt ?? info.createdAt);
+    const lifetime = Math.max(1, Math.ceil((Date.now() + seconds * 1000 - since) / 1000));
+    if (!shorter && lifetime <= info.maxLifetimeSeconds) return info;
+    return this.sandboxes.setMaxLifetime(actor, info.id, lifetime);
+  }
+
+  /** The sandbox's envdAccessToken (undefined: open), issued now if it has none yet. */
+  private async tokenOf(info: SandboxInfo): Promise<string | undefined> {
+    const { token } = await this.tokens.issue(info.id);
+    return token ?? undefined;
   }
 
   private async find(actor: Actor, id: string): Promise<{ info: SandboxInfo; e2b: E2bState }> {
@@ -208,14 +250,6 @@ export class E2bControlPlane {
       throw error;
     }
   }
-}
-
-/**
- * The sandbox's envdAccessToken. Auth is not built yet (it comes with access control): any token
- * is accepted, so this only has to be stable.
- */
-export function accessTokenOf(id: string): string {
-  return createHash('sha256').update(`sandboxd-e2b:${id}`).digest('hex').slice(0, 40);
 }
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {

@@ -5,10 +5,11 @@ import { ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { ExecConfig, FilesConfig } from '@app/config';
 import { describeError } from '@app/domain';
-import { SandboxWorkService } from '@app/sandbox';
+import { SandboxAccessTokens, SandboxService, SandboxWorkService } from '@app/sandbox';
 import { E2bControlPlane } from './control-plane';
 import { E2bCaller } from './e2b-caller';
 import { E2bApiError, apiErrorOf } from './e2b-errors';
+import { EnvdAuth } from './envd-auth';
 import { EnvdFiles } from './envd-files';
 import { EnvdFilesystem } from './envd-filesystem';
 import { EnvdProcess } from './envd-process';
@@ -40,15 +41,20 @@ export class E2bServer {
     private readonly control: E2bControlPlane,
     work: SandboxWorkService,
     private readonly caller: E2bCaller,
+    sandboxes: SandboxService,
+    tokens: SandboxAccessTokens,
   ) {
+    const auth = new EnvdAuth(tokens, sandboxes);
     const process = new EnvdProcess(exec, work);
     const filesystem = new EnvdFilesystem(work);
-    this.files = new EnvdFiles(files, work);
+    this.files = new EnvdFiles(files, work, auth);
     this.connect = connectNodeAdapter({
       routes: (router: ConnectRouter) => {
         router.service(Process, process.service());
         router.service(Filesystem, filesystem.service());
       },
+      // Every call shows its sandbox's access token before its handler runs.
+      interceptors: [auth.interceptor()],
       // The SDK asks for at most this; more is a malformed or hostile frame.
       readMaxBytes: 8 * 1024 * 1024,
     });

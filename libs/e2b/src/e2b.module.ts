@@ -21,7 +21,7 @@ export class E2bModule {
   static register(options: E2bModuleOptions = {}): DynamicModule {
     return {
       module: E2bModule,
-      exports: [E2bServer, E2bControlPlane],
+      exports: [E2bServer],
       imports: [SandboxModule, ...(options.imports ?? [])],
       providers: [
         E2bControlPlane,

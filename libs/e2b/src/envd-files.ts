@@ -9,6 +9,7 @@ import { CodedError } from '@app/domain';
 import { SandboxWorkService } from '@app/sandbox';
 import { E2bApiError, envdStatusOf } from './e2b-errors';
 import { resolvePath } from './envd-paths';
+import { EnvdAuth } from './envd-auth';
 import { checkedUser, sandboxIdOf, userOf } from './envd-request';
 
 type Reply = (status: number, body?: unknown) => void;
@@ -22,11 +23,12 @@ export class EnvdFiles {
   constructor(
     private readonly filesConfig: FilesConfig,
     private readonly work: SandboxWorkService,
+    private readonly auth: EnvdAuth,
   ) {}
 
   async download(req: IncomingMessage, res: ServerResponse, url: URL, reply: Reply): Promise<void> {
     try {
-      const { sandboxId, user } = this.caller(req, url);
+      const { sandboxId, user } = await this.caller(req, url, 'read');
       const path = this.path(url.searchParams.get('path'), user);
       const read = await this.work.read(ENVD_ACTOR, sandboxId, path);
       if (read.kind !== 'file') throw new E2bApiError(400, `path ${path} is a directory`);
@@ -47,7 +49,7 @@ export class EnvdFiles {
 
   async upload(req: IncomingMessage, url: URL, reply: Reply): Promise<void> {
     try {
-      const { sandboxId, user } = this.caller(req, url);
+      const { sandboxId, user } = await this.caller(req, url, 'write');
       const type = req.headers['content-type'] ?? '';
       const written: { path: string; name: string; type: 'file' }[] = [];
       if (type.startsWith('multipart/form-data')) {
@@ -79,20 +81,36 @@ export class EnvdFiles {
     }
   }
 
-  /** The sandbox and user of a /files call: the same headers, and checks, as the Connect calls. */
-  private caller(req: IncomingMessage, url: URL): { sandboxId: string; user?: string } {
+  /**
+   * The sandbox and user of a /files call: the same headers, and checks, as the Connect calls,
+   * and its access token (X-Access-Token, or the signature of a signed URL).
+   */
+  private async caller(
+    req: IncomingMessage,
+    url: URL,
+    operation: 'read' | 'write',
+  ): Promise<{ sandboxId: string; user?: string }> {
     const get = (name: string): string | undefined => {
       const value = req.headers[name];
       return typeof value === 'string' ? value : undefined;
     };
+    const query = url.searchParams;
     try {
       const sandboxId = sandboxIdOf(get);
-      const named = url.searchParams.get('username');
+      await this.auth.checkFiles(sandboxId, get('x-access-token') ?? null, {
+        path: query.get('path') ?? '',
+        operation,
+        user: query.get('username') ?? '',
+        signature: query.get('signature'),
+        expiration: query.get('signature_expiration'),
+      });
+      const named = query.get('username');
       return { sandboxId, user: named ? checkedUser(named) : userOf(get) };
     } catch (error) {
-      // REST answers of the Connect refusals: a bad request, or a sandbox that is not there.
+      // REST answers of the Connect refusals: a bad request, a token that does not open the
+      // sandbox, or a sandbox that is not there.
       if (!(error instanceof ConnectError)) throw error;
-      throw new E2bApiError(error.code === Code.InvalidArgument ? 400 : 502, error.rawMessage);
+      throw new E2bApiError(restStatusOf(error.code), error.rawMessage);
     }
   }
 
@@ -156,4 +174,12 @@ export class EnvdFiles {
     const { status, message } = envdStatusOf(error);
     reply(status, { code: status, message });
   }
+}
+
+/** The status of a Connect refusal on envd's REST routes, as the SDK's envd client types them. */
+function restStatusOf(code: Code): number {
+  if (code === Code.InvalidArgument) return 400;
+  if (code === Code.Unauthenticated) return 401;
+  if (code === Code.Internal) return 500;
+  return 502;
 }

@@ -9,5 +9,3 @@ export type { E2bModuleOptions } from './e2b.module';
 export { AnonymousE2bCaller, E2bCaller, ENVD_ACTOR } from './e2b-caller';
 export { E2bApiError } from './e2b-errors';
 export { E2bServer } from './e2b-server';
-export { E2bControlPlane, DEFAULT_TIMEOUT_SECONDS, accessTokenOf } from './control-plane';
-export { ENVD_VERSION } from './sandbox-view';

@@ -2,7 +2,7 @@ import type { SandboxInfo } from '@app/domain';
 import { stateHasTag } from '@app/sandbox';
 
 /** The envd version sandboxd's data plane answers as: the SDK gates features on it. */
-export const ENVD_VERSION = '0.5.7';
+const ENVD_VERSION = '0.5.7';
 /** Label keys that carry E2B's own fields on a sandbox record. */
 export const TEMPLATE_LABEL = 'e2b.template';
 export const METADATA_PREFIX = 'e2b.metadata/';
@@ -32,15 +32,18 @@ export function metadataOf(info: SandboxInfo): Record<string, string> {
 }
 
 /** The end of the sandbox's life as E2B reports it: its max-lifetime deadline. */
-export function endAtOf(info: SandboxInfo): string {
+function endAtOf(info: SandboxInfo): string {
   if (info.autoStopAt) return info.autoStopAt;
   const start = Date.parse(info.startedAt ?? info.createdAt);
   const seconds = info.maxLifetimeSeconds ?? 0;
   return new Date(start + seconds * 1000).toISOString();
 }
 
-/** The create and connect answer (E2B's `Sandbox`). No `domain`: see connectAnswer's note. */
-export function sandboxAnswer(info: SandboxInfo, accessToken: string) {
+/**
+ * The create and connect answer (E2B's `Sandbox`). `envdAccessToken` is left out for an open
+ * sandbox (`secure: false`): the SDK then sends none.
+ */
+export function sandboxAnswer(info: SandboxInfo, accessToken: string | undefined) {
   return {
     sandboxID: info.id,
     templateID: info.labels[TEMPLATE_LABEL] ?? info.image,
@@ -72,7 +75,7 @@ export function listedAnswer(info: SandboxInfo, state: E2bState) {
   };
 }
 
-export function detailAnswer(info: SandboxInfo, state: E2bState, accessToken: string) {
+export function detailAnswer(info: SandboxInfo, state: E2bState, accessToken: string | undefined) {
   return {
     ...listedAnswer(info, state),
     allowInternetAccess: true,

@@ -23,3 +23,11 @@ describe('resolveTemplate', () => {
     );
   });
 });
+
+describe('resolveTemplate when the engine cannot answer', () => {
+  it('should pass the engine failure on, never reading it as "not found"', async () => {
+    const outage = Object.assign(new Error('engine down'), { code: 'RUNTIME_UNAVAILABLE' });
+    const failing = () => Promise.reject(outage);
+    await expect(resolveTemplate('alpine:3.20', new Map(), failing)).rejects.toBe(outage);
+  });
+});

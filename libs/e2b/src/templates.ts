@@ -1,5 +1,3 @@
-import { request } from 'node:http';
-
 export class TemplateNotFound extends Error {}
 
 /** A Docker image reference as a template id may name one (no flags, no blanks). */
@@ -7,7 +5,8 @@ const IMAGE_REF = /^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_.-]+)?(@sha256:[a-f0-9]{64
 
 /**
  * The image of an E2B template: the mapped one (E2B_TEMPLATES), else the id itself when it names
- * an image that is already local; anything else fails fast instead of pulling.
+ * an image that is already local (`isLocal`: the engine's answer; an engine that cannot answer
+ * throws, and that is not "not found"); anything else fails fast instead of pulling.
  */
 export async function resolveTemplate(
   id: string,
@@ -21,29 +20,4 @@ export async function resolveTemplate(
   throw new TemplateNotFound(
     `template '${id}' not found: map it in E2B_TEMPLATES (known: ${known}) or name a local image`,
   );
-}
-
-/**
- * Whether the engine at `socketPath` holds `image` (the engine API's image inspect). Only asks:
- * nothing is pulled, and any trouble reads as "no".
- */
-export function localImageCheck(socketPath: string): (image: string) => Promise<boolean> {
-  return (image) =>
-    new Promise((resolve) => {
-      const req = request(
-        {
-          socketPath,
-          path: `/images/${encodeURIComponent(image)}/json`,
-          method: 'GET',
-          timeout: 5000,
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode === 200);
-        },
-      );
-      req.on('error', () => resolve(false));
-      req.on('timeout', () => req.destroy());
-      req.end();
-    });
 }
