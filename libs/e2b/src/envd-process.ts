@@ -2,7 +2,7 @@ import { Code, ConnectError, HandlerContext, ServiceImpl } from '@connectrpc/con
 import { ENVD_ACTOR } from './e2b-caller';
 import { create } from '@bufbuild/protobuf';
 import { ExecConfig } from '@app/config';
-import { ExecEvent, SandboxWorkService } from '@app/sandbox';
+import { ENV_RULES, ExecEvent, SandboxWorkService, stringMapProblem } from '@app/sandbox';
 import { connectErrorOf } from './e2b-errors';
 import { sandboxIdOf, userOf } from './envd-request';
 import {
@@ -22,15 +22,17 @@ import { keepaliveIntervalMs, withKeepalive } from './keepalive';
 import { LiveProcesses, ProcessOutput } from './live-processes';
 import {
   CLOSE_STDIN_SCRIPT,
+  FOLLOW_SCRIPT,
   INPUT_SCRIPT,
   LIST_SCRIPT,
   SIGNAL_SCRIPT,
   START_SCRIPT,
   WAIT_SCRIPT,
+  mirrorCapBytes,
 } from './process-scripts';
 
 /** Largest SendInput the server takes at once (the SDK sends what the caller gives it). */
-export const MAX_INPUT_BYTES = 1024 * 1024;
+const MAX_INPUT_BYTES = 1024 * 1024;
 const HELPER_TIMEOUT_SECONDS = 30;
 
 interface StoredConfig {
@@ -49,11 +51,15 @@ interface StoredConfig {
  */
 export class EnvdProcess {
   private readonly live = new LiveProcesses();
+  /** Bytes of each mirror file of a process (see START_SCRIPT): what a native exec keeps. */
+  private readonly mirrorCap: number;
 
   constructor(
     private readonly exec: ExecConfig,
     private readonly work: SandboxWorkService,
-  ) {}
+  ) {
+    this.mirrorCap = mirrorCapBytes(exec.outputLimitBytes);
+  }
 
   service(): Partial<ServiceImpl<typeof Process>> {
     return {
@@ -99,6 +105,8 @@ export class EnvdProcess {
     if (req.pty) throw new ConnectError('PTY is not supported by sandboxd', Code.Unimplemented);
     const proc = req.process;
     if (!proc?.cmd) throw new ConnectError('process.cmd is required', Code.InvalidArgument);
+    const envProblem = stringMapProblem(proc.envs, ENV_RULES);
+    if (envProblem) throw new ConnectError(`process.envs: ${envProblem}`, Code.InvalidArgument);
     const sandboxId = sandboxIdOf((n) => ctx.requestHeader.get(n));
     const user = userOf((n) => ctx.requestHeader.get(n));
     const stored: StoredConfig = {
@@ -119,6 +127,7 @@ export class EnvdProcess {
           'sh',
           info,
           req.stdin ? '1' : '0',
+          String(this.mirrorCap),
           proc.cmd,
           ...proc.args,
         ],
@@ -184,33 +193,57 @@ export class EnvdProcess {
       yield* this.relay(subscription, ctx, ConnectResponseSchema);
       return;
     }
-    // Pumped by another replica (or a restarted one): its output is not here; its end is.
+    // Pumped by another replica (or a restarted one): its output is followed in the container.
     const check = await this.helper(ctx, WAIT_SCRIPT, [String(pid), '0']);
     if (check.startsWith('none')) {
       throw new ConnectError(`process with pid ${pid} not found`, Code.NotFound);
     }
     yield create(ConnectResponseSchema, { event: { event: { case: 'start', value: { pid } } } });
-    let answer = check;
-    if (!check.startsWith('end')) {
-      const waited = this.helper(ctx, WAIT_SCRIPT, [String(pid), '1'], undefined, {
-        timeoutSeconds: this.timeoutSeconds(ctx),
-        signal: ctx.signal,
+    if (check.startsWith('end')) {
+      yield create(ConnectResponseSchema, {
+        event: { event: { case: 'end', value: endOfAnswer(check) } },
       });
-      const interval = keepaliveIntervalMs(ctx.requestHeader.get('keepalive-ping-interval'));
-      for await (const item of withKeepalive(single(waited), interval)) {
-        if (item === 'keepalive') {
-          yield create(ConnectResponseSchema, {
-            event: { event: { case: 'keepalive', value: {} } },
-          });
-        } else {
-          answer = item;
-        }
-      }
+      return;
     }
-    const rc = answer.trim().split(' ')[1];
-    yield create(ConnectResponseSchema, {
-      event: { event: { case: 'end', value: endOf(rc ? Number(rc) : null, false) } },
-    });
+    yield* this.relay(this.follow(ctx, sandboxId, pid), ctx, ConnectResponseSchema);
+  }
+
+  /**
+   * The further output of a process that another replica pumps, from its mirror files in the
+   * container (FOLLOW_SCRIPT), then its end (WAIT_SCRIPT). `close` stops the follower's exec; the
+   * process goes on.
+   */
+  private follow(
+    ctx: HandlerContext,
+    sandboxId: string,
+    pid: number,
+  ): AsyncIterable<ProcessOutput> & { close(): void } {
+    const stop = new AbortController();
+    const input = {
+      command: ['sh', '-c', FOLLOW_SCRIPT, 'sh', String(pid)],
+      user: userOf((n) => ctx.requestHeader.get(n)),
+      timeoutSeconds: this.timeoutSeconds(ctx),
+    };
+    const events = async function* (this: EnvdProcess): AsyncGenerator<ProcessOutput> {
+      let stream: AsyncIterable<ExecEvent>;
+      try {
+        stream = await this.work.execStream(ENVD_ACTOR, sandboxId, input, stop.signal);
+      } catch (error) {
+        throw connectErrorOf(error);
+      }
+      for await (const event of stream) {
+        if (event.type === 'exit') break;
+        yield { type: event.type, data: event.data };
+      }
+      if (stop.signal.aborted) return;
+      const answer = await this.helper(ctx, WAIT_SCRIPT, [
+        String(pid),
+        '0',
+        String(this.mirrorCap),
+      ]);
+      yield { type: 'end', timedOut: false, ...parseEnd(answer) };
+    };
+    return { close: () => stop.abort(), [Symbol.asyncIterator]: () => events.call(this) };
   }
 
   private async *relay<T extends StartResponse | ConnectResponse>(
@@ -321,8 +354,8 @@ export class EnvdProcess {
         sandboxId,
         {
           command: ['sh', '-c', script, 'sh', ...args],
-          // ExecInput takes text: stdin that is not UTF-8 is not passed byte for byte.
-          stdin: stdin === undefined ? undefined : Buffer.from(stdin).toString('utf8'),
+          // The bytes as sent: stdin that is not UTF-8 passes through exactly.
+          stdin,
           user,
           timeoutSeconds,
         },
@@ -363,6 +396,20 @@ export function endOf(exitCode: number | null, timedOut: boolean, truncated = fa
   };
 }
 
-async function* single<T>(value: Promise<T>): AsyncGenerator<T> {
-  yield await value;
+/**
+ * A WAIT_SCRIPT answer `end <exit code>[ cut]`: the code (null when empty: killed before it could
+ * write one), and whether a mirror file reached its cap (a follower missed output).
+ */
+function parseEnd(answer: string): { exitCode: number | null; truncated: boolean } {
+  const [, rc, cut] = answer.trim().split(' ');
+  return {
+    exitCode: rc !== undefined && /^\d+$/.test(rc) ? Number(rc) : null,
+    truncated: cut === 'cut' || rc === 'cut',
+  };
+}
+
+/** envd's end event of a WAIT_SCRIPT answer. */
+function endOfAnswer(answer: string) {
+  const { exitCode, truncated } = parseEnd(answer);
+  return endOf(exitCode, false, truncated);
 }
