@@ -1,8 +1,19 @@
-import { CommandExitError, Sandbox } from 'e2b';
+import { AuthenticationError, CommandExitError, Sandbox } from 'e2b';
 import { Sandbox as OldSandbox } from 'e2b-2.50';
+import { DataSource } from 'typeorm';
+import { ANONYMOUS_ACTOR } from '@app/domain';
 import { E2bServer } from '@app/e2b';
+import { SandboxService } from '@app/sandbox';
 import { Backend, TestApp, appFromEnv, createTestApp, eventually } from '../support/app';
 import { DEMO_IMAGE, ensureDemoImage } from '../support/docker';
+
+/** The envdAccessToken the SDK got for a sandbox (it sends it as X-Access-Token). */
+const tokenOf = (s: Sandbox | OldSandbox): string | undefined =>
+  (s as unknown as { envdAccessToken?: string }).envdAccessToken;
+
+/** The end of life the SDK's getInfo reports, in epoch ms. */
+const endAtOf = async (s: Sandbox): Promise<number> =>
+  new Date((await s.getInfo()).endAt).getTime();
 
 /**
  * The real e2b SDK (pinned, unchanged) against sandboxd's E2B listener, through the real AppModule
@@ -140,9 +151,127 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('e2b SDK (%s)', (backend)
     await sbx.files.write('/root/kept.txt', 'still here');
     expect(await sbx.pause()).toBe(true);
     expect((await sbx.getInfo()).state).toBe('paused');
-    const resumed = await Sandbox.connect(sbx.sandboxId, opts);
+    const asked = Date.now();
+    const resumed = await Sandbox.connect(sbx.sandboxId, { ...opts, timeoutMs: 240_000 });
     expect(await resumed.files.read('/root/kept.txt')).toBe('still here');
     expect((await resumed.commands.run('echo back')).stdout).toBe('back\n');
+    // A resumed sandbox's clock starts again: its end is now + the timeout connect gave.
+    const endAt = await endAtOf(resumed);
+    expect(endAt).toBeGreaterThanOrEqual(asked + 240_000 - 1000);
+    expect(endAt).toBeLessThanOrEqual(Date.now() + 240_000 + 1000);
+    // The same token as before the pause.
+    expect(tokenOf(resumed)).toBe(tokenOf(sbx));
+  });
+
+  it("should apply connect's timeout to a running sandbox only when it ends later", async () => {
+    const s = await Sandbox.create({ ...opts, timeoutMs: 120_000 });
+    const asked = Date.now();
+    await Sandbox.connect(s.sandboxId, { ...opts, timeoutMs: 900_000 });
+    const longer = await endAtOf(s);
+    expect(longer).toBeGreaterThanOrEqual(asked + 900_000 - 1000);
+    expect(longer).toBeLessThanOrEqual(Date.now() + 900_000 + 1000);
+    // Shorter, or E2B's default of 300 s when none is given: the end stays where it is.
+    await Sandbox.connect(s.sandboxId, { ...opts, timeoutMs: 60_000 });
+    await Sandbox.connect(s.sandboxId, opts);
+    expect(await endAtOf(s)).toBe(longer);
+    expect(await s.kill()).toBe(true);
+  });
+
+  it('should give each sandbox its own access token, and refuse a missing or foreign one', async () => {
+    const other = await Sandbox.create({ ...opts });
+    const mine = tokenOf(sbx)!;
+    expect(mine).toMatch(/^[0-9a-f]{64}$/);
+    expect(tokenOf(other)).toMatch(/^[0-9a-f]{64}$/);
+    expect(tokenOf(other)).not.toBe(mine);
+    // Connect (and getInfo's detail, which SDK 2.0 read it from) answers the same token.
+    expect(tokenOf(await Sandbox.connect(sbx.sandboxId, opts))).toBe(mine);
+    const detail = await fetch(`${opts.apiUrl}/sandboxes/${sbx.sandboxId}`);
+    expect(((await detail.json()) as { envdAccessToken?: string }).envdAccessToken).toBe(mine);
+    // The SDK pointed at this sandbox with the other sandbox's token, or with none.
+    const as = (token: string | undefined) =>
+      new Sandbox({
+        ...opts,
+        sandboxId: sbx.sandboxId,
+        envdVersion: '0.5.7',
+        envdAccessToken: token,
+      });
+    for (const impostor of [as(tokenOf(other)), as(undefined), as(`${mine}0`)]) {
+      await expect(impostor.commands.run('echo no')).rejects.toBeInstanceOf(AuthenticationError);
+      await expect(impostor.commands.list()).rejects.toBeInstanceOf(AuthenticationError);
+      await expect(impostor.files.list('/tmp')).rejects.toBeInstanceOf(AuthenticationError);
+      await expect(impostor.files.read('/tmp/hello.txt')).rejects.toBeInstanceOf(
+        AuthenticationError,
+      );
+      await expect(impostor.files.write('/tmp/x.txt', 'x')).rejects.toBeInstanceOf(
+        AuthenticationError,
+      );
+    }
+    expect((await sbx.commands.run('echo mine')).stdout).toBe('mine\n');
+    // Stored sealed: no token is in the database in clear.
+    const rows: { sealed_token: string | null }[] = await t.app
+      .get(DataSource)
+      .query('SELECT "sealed_token" FROM "sandbox_access_token"');
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    const dump = JSON.stringify(rows);
+    expect(dump).not.toContain(mine);
+    expect(dump).not.toContain(tokenOf(other)!);
+    expect(await other.kill()).toBe(true);
+  });
+
+  it("should serve the SDK's signed file URLs, and refuse a tampered or expired one", async () => {
+    await sbx.files.write('/tmp/signed.txt', 'signed content');
+    const withId = { headers: { 'e2b-sandbox-id': sbx.sandboxId } };
+    const download = await sbx.downloadUrl('/tmp/signed.txt');
+    expect(download).toMatch(/signature=v1_/);
+    const read = await fetch(download, withId);
+    expect(read.status).toBe(200);
+    expect(await read.text()).toBe('signed content');
+    const tampered = await fetch(download.replace('signed.txt', 'hello.txt'), withId);
+    expect(tampered.status).toBe(401);
+    const expired = await sbx.downloadUrl('/tmp/signed.txt', { useSignatureExpiration: -60 });
+    expect((await fetch(expired, withId)).status).toBe(401);
+    const lasting = await sbx.downloadUrl('/tmp/signed.txt', { useSignatureExpiration: 600 });
+    expect((await fetch(lasting, withId)).status).toBe(200);
+    const upload = await sbx.uploadUrl('/tmp/uploaded.txt');
+    const form = new FormData();
+    form.append('file', new Blob(['sent by url']), '/tmp/uploaded.txt');
+    const sent = await fetch(upload, { method: 'POST', body: form, ...withId });
+    expect(sent.status).toBe(200);
+    expect(await sbx.files.read('/tmp/uploaded.txt')).toBe('sent by url');
+    // A read URL does not write.
+    const wrongOp = await fetch(download, { method: 'POST', body: form, ...withId });
+    expect(wrongOp.status).toBe(401);
+  });
+
+  it('should issue a token at the first E2B connect of a /v1 sandbox, and none to an open one', async () => {
+    const { sandbox } = await t.app
+      .get(SandboxService)
+      .create(ANONYMOUS_ACTOR, { image: DEMO_IMAGE, maxLifetimeSeconds: 600 }, { wait: true });
+    const unconnected = new Sandbox({ ...opts, sandboxId: sandbox.id, envdVersion: '0.5.7' });
+    const refusal = await unconnected.commands.run('echo x').catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(AuthenticationError);
+    expect(String(refusal)).toMatch(/connect to it through the E2B API first/);
+    const connected = await Sandbox.connect(sandbox.id, opts);
+    expect(tokenOf(connected)).toMatch(/^[0-9a-f]{64}$/);
+    expect((await connected.commands.run('echo v1')).stdout).toBe('v1\n');
+    expect(await connected.kill()).toBe(true);
+    // secure: false (SDK 2.50 still has the option): no token, and the data plane is open.
+    const open = await OldSandbox.create({ ...opts, secure: false });
+    expect(tokenOf(open)).toBeUndefined();
+    expect((await open.commands.run('echo open')).stdout).toBe('open\n');
+    expect(await open.kill()).toBe(true);
+  });
+
+  it('should pass stdin that is not UTF-8 through byte for byte', async () => {
+    const cat = await sbx.commands.run('cat > /tmp/stdin.bin', { background: true, stdin: true });
+    await sbx.commands.sendStdin(cat.pid, new Uint8Array([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x0a]));
+    await sbx.commands.sendStdin(cat.pid, 'é');
+    await sbx.commands.closeStdin(cat.pid);
+    expect((await cat.wait()).exitCode).toBe(0);
+    const written = await sbx.files.read('/tmp/stdin.bin', { format: 'bytes' });
+    expect(Buffer.from(written)).toEqual(
+      Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x0a, 0xc3, 0xa9]),
+    );
   });
 
   it('should answer bad data-plane input with the errors the SDK types, never a 5xx or a hang', async () => {
@@ -154,6 +283,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('e2b SDK (%s)', (backend)
           'content-type': 'application/json',
           'connect-protocol-version': '1',
           'e2b-sandbox-id': sbx.sandboxId,
+          'x-access-token': tokenOf(sbx)!,
           ...headers,
         },
         body,
@@ -167,7 +297,11 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('e2b SDK (%s)', (backend)
     expect(await malformed.json()).toMatchObject({ code: 'invalid_argument' });
     const frame = await fetch(`${url}/process.Process/Start`, {
       method: 'POST',
-      headers: { 'content-type': 'application/connect+json', 'e2b-sandbox-id': sbx.sandboxId },
+      headers: {
+        'content-type': 'application/connect+json',
+        'e2b-sandbox-id': sbx.sandboxId,
+        'x-access-token': tokenOf(sbx)!,
+      },
       body: Buffer.from([0, 0, 0, 0, 200, 0x7b, 0x7d]),
     });
     expect(frame.status).toBeLessThan(500);
@@ -188,7 +322,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('e2b SDK (%s)', (backend)
     await expect(sbx.files.write('/tmp', 'not a file')).rejects.toThrow();
     // /files checks its user as the Connect calls do, whether named by Basic auth or ?username=.
     const badUser = await fetch(`${url}/files?path=/tmp/inside.txt&username=..%2Froot`, {
-      headers: { 'e2b-sandbox-id': sbx.sandboxId },
+      headers: { 'e2b-sandbox-id': sbx.sandboxId, 'x-access-token': tokenOf(sbx)! },
     });
     expect(badUser.status).toBe(400);
     expect(await badUser.json()).toEqual({ code: 400, message: "invalid user '../root'" });
@@ -274,6 +408,43 @@ describe('e2b SDK across two API replicas (postgres+redis)', () => {
     await expect(reattached.wait()).rejects.toMatchObject({ exitCode: 4 });
     expect(await onB.commands.kill(bg.pid)).toBe(true);
     expect((await onA.commands.list()).map((p) => p.pid)).not.toContain(bg.pid);
+    expect(await onB.kill()).toBe(true);
+  });
+
+  it("should stream a background command's further output to Connect on the other replica", async () => {
+    const onA = await Sandbox.create(a);
+    const cmd = await onA.commands.run(
+      'i=0; while [ $i -lt 8 ]; do i=$((i+1)); echo tick $i; echo warn $i >&2; sleep 0.3; done; exit 5',
+      { background: true, timeoutMs: 0 },
+    );
+    const onB = await Sandbox.connect(onA.sandboxId, b);
+    const seen: string[] = [];
+    const handle = await onB.commands.connect(cmd.pid, { onStdout: (d) => void seen.push(d) });
+    const ended = (await handle.wait().catch((error: unknown) => error)) as CommandExitError;
+    expect(ended).toBeInstanceOf(CommandExitError);
+    expect(ended.exitCode).toBe(5);
+    expect(ended.stdout).toContain('tick 8\n');
+    expect(ended.stderr).toContain('warn 8\n');
+    // Output written after the reattach came as it was written, not only at the end.
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.join('')).toBe(ended.stdout);
+    expect(await onB.kill()).toBe(true);
+  });
+
+  it('should follow a command to its end after the replica that started it went away', async () => {
+    const third = await appFromEnv(t.env);
+    const urlC = `http://127.0.0.1:${third.app.get(E2bServer).port}`;
+    const c = { ...a, apiUrl: urlC, sandboxUrl: urlC };
+    const onC = await Sandbox.create(c);
+    const cmd = await onC.commands.run(
+      'for i in 1 2 3 4 5 6 7 8 9 10; do echo step $i; sleep 0.3; done',
+      { background: true, timeoutMs: 0 },
+    );
+    await third.app.close();
+    const onB = await Sandbox.connect(onC.sandboxId, b);
+    const done = await (await onB.commands.connect(cmd.pid)).wait();
+    expect(done.exitCode).toBe(0);
+    expect(done.stdout).toContain('step 10\n');
     expect(await onB.kill()).toBe(true);
   });
 });
