@@ -141,7 +141,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': onlyImports(
         ['domain', 'config', 'sandbox', 'container-shell'],
-        ['E2bConfig', 'ExecConfig', 'FilesConfig', 'DockerConfig'],
+        ['E2bConfig', 'ExecConfig', 'FilesConfig'],
       ),
     },
   },
