@@ -13,12 +13,17 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'NOT_A_FILE':
     case 'SYMLINK_LOOP':
       return 400;
+    // No key, or one that is not (or no longer) valid; the answer carries WWW-Authenticate.
+    case 'UNAUTHENTICATED':
+      return 401;
+    // FORBIDDEN: a valid key that may not do this (a tenant key on an admin route).
     case 'REGISTRY_NOT_ALLOWED':
     case 'FORBIDDEN':
       return 403;
     case 'ROUTE_NOT_FOUND':
     case 'FILE_NOT_FOUND':
     case 'SANDBOX_NOT_FOUND':
+    case 'API_KEY_NOT_FOUND':
       return 404;
     case 'INVALID_TRANSITION':
     case 'SANDBOX_NOT_RUNNING':
@@ -42,8 +47,10 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'EXCEEDS_HOST_CAPACITY':
     case 'EXEC_FAILED':
       return 422;
+    // AUTH_RATE_LIMITED: too many failed authentications from this address (with Retry-After).
     case 'INSUFFICIENT_CAPACITY':
     case 'TENANT_QUOTA_EXCEEDED':
+    case 'AUTH_RATE_LIMITED':
       return 429;
     case 'CONTAINER_FAILED':
       return 502;

@@ -38,6 +38,9 @@ export function rockCodeOf(code: ErrorCode): RockCode {
     case 'PAYLOAD_TOO_LARGE':
     case 'UNSUPPORTED_ENCODING':
     case 'ROUTE_NOT_FOUND':
+    case 'UNAUTHENTICATED':
+    case 'AUTH_RATE_LIMITED':
+    case 'API_KEY_NOT_FOUND':
     case 'SANDBOX_NOT_FOUND':
     case 'INVALID_TRANSITION':
     case 'SANDBOX_NOT_RUNNING':
