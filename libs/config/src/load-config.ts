@@ -1,5 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import type { SliceDefinition } from './env/slice';
+import { AUTH_SLICE } from './slices/auth.config';
 import { DOCKER_SLICE } from './slices/docker.config';
 import { E2B_SLICE } from './slices/e2b.config';
 import { EXEC_SLICE } from './slices/exec.config';
@@ -27,6 +28,7 @@ export const CONFIG_SLICES = {
   pool: POOL_SLICE,
   logDir: LOG_DIR_SLICE,
   e2b: E2B_SLICE,
+  auth: AUTH_SLICE,
 } as const;
 
 type Slices = typeof CONFIG_SLICES;
