@@ -16,6 +16,7 @@ export { TaskLock, taskLockKey } from './lock/task-lock';
 export { buildDataSourceOptions, MIGRATIONS_TABLE_NAME } from './db/data-source-options';
 export { initializeDataSource } from './db/initialize-data-source';
 export {
+  ApiKeyEntity,
   IdempotencyKeyEntity,
   META_STORE_ENTITIES,
   SandboxAccessTokenEntity,
@@ -32,6 +33,8 @@ export { SECRETS_KEY_FILE, resolveSecretsKeyring } from './secrets/resolve-keyri
 export { SandboxMetaStore } from './store/sandbox-meta-store';
 export { TenantLimitsStore } from './tenants/tenant-limits-store';
 export type { StoredTenantLimits } from './tenants/tenant-limits-store';
+export { ApiKeyStore } from './store/api-key-store';
+export type { ApiKeyRecord, RevokeOutcome } from './store/api-key-store';
 export {
   AUTO_STOP_INDEX_BUILT_KEY,
   AUTO_STOP_INDEX_KEY,

@@ -11,11 +11,12 @@ import { SandboxLock } from './lock/sandbox-lock';
 import { TaskLock } from './lock/task-lock';
 import { SecretsModule } from './secrets/secrets.module';
 import { SecretsKeyring } from './secrets/secrets-keyring';
+import { ApiKeyStore } from './store/api-key-store';
 import { SandboxMetaStore } from './store/sandbox-meta-store';
 import { TenantLimitsStore } from './tenants/tenant-limits-store';
 
 /**
- * Persistence for sandboxes: the SQL database (PostgreSQL or SQLite, migrated at start), the
+ * Persistence for sandboxes and API keys: the SQL database (PostgreSQL or SQLite, migrated at start), the
  * key-value store (Redis or memory), the per-sandbox lock and the cluster-wide task lock, and the
  * keyring that seals env values at rest (SecretsModule).
  * StoreConfig comes from the global AppConfigModule.
@@ -44,12 +45,14 @@ import { TenantLimitsStore } from './tenants/tenant-limits-store';
     { provide: KeyValueStore, inject: [StoreConfig], useFactory: createKeyValueStore },
     SandboxMetaStore,
     TenantLimitsStore,
+    ApiKeyStore,
     SandboxLock,
     TaskLock,
   ],
   exports: [
     SandboxMetaStore,
     TenantLimitsStore,
+    ApiKeyStore,
     SandboxLock,
     TaskLock,
     KeyValueStore,

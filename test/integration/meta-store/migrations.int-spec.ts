@@ -38,6 +38,7 @@ async function schemaOf(dataSource: DataSource) {
       'idempotency_key',
       'tenant_limits',
       'sandbox_access_token',
+      'api_key',
     ]);
     return Object.fromEntries(
       tables.map((t) => [
@@ -116,18 +117,27 @@ const expectedSchema = {
     primary: ['sandbox_id'],
     indices: [],
   },
+  api_key: {
+    columns: ['created_at', 'id', 'key_hash', 'last_used_at?', 'name', 'revoked_at?', 'tenant'],
+    primary: ['id'],
+    indices: ['IDX_api_key_tenant(tenant)'],
+  },
 };
 
 /** What the entities would still change in tenant_limits: nothing, if migration and entity agree. */
 async function pendingTenantLimitsChanges(dataSource: DataSource): Promise<string[]> {
-  const log = await dataSource.driver.createSchemaBuilder().log();
-  return log.upQueries.map((q) => q.query).filter((query) => query.includes('"tenant_limits"'));
+  return pendingChanges(dataSource, 'tenant_limits');
 }
 
 /** What the entities would still change in sandbox_table: nothing, if migrations and entity agree. */
 async function pendingSandboxTableChanges(dataSource: DataSource): Promise<string[]> {
+  return pendingChanges(dataSource, 'sandbox_table');
+}
+
+/** What the entities would still change in a table: nothing, if migrations and entity agree. */
+async function pendingChanges(dataSource: DataSource, table: string): Promise<string[]> {
   const log = await dataSource.driver.createSchemaBuilder().log();
-  return log.upQueries.map((q) => q.query).filter((query) => query.includes('"sandbox_table"'));
+  return log.upQueries.map((q) => q.query).filter((query) => query.includes(`"${table}"`));
 }
 
 /** The keys the resource release added to info and spec; older blobs lack them. */
@@ -820,6 +830,7 @@ describe('migrations', () => {
       try {
         expect(await schemaOf(second)).toEqual(expectedSchema);
         expect(await pendingSandboxTableChanges(second)).toEqual([]);
+        expect(await pendingChanges(second, 'api_key')).toEqual([]);
         const history = await second.query(`SELECT name FROM ${MIGRATIONS_TABLE_NAME}`);
         expect(history).toHaveLength(metaStoreMigrations(testKeyring()).length);
       } finally {
@@ -987,6 +998,7 @@ describe('migrations', () => {
         expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
         expect(await schemaOf(sources[0])).toEqual(expectedSchema);
         expect(await pendingSandboxTableChanges(sources[0])).toEqual([]);
+        expect(await pendingChanges(sources[0], 'api_key')).toEqual([]);
         const [dueDelete] = await sources[0].query<{ indexdef: string }[]>(
           `SELECT indexdef FROM pg_indexes WHERE indexname = 'IDX_sandbox_table_due_delete'`,
         );

@@ -6,6 +6,7 @@ import { loadConfig } from '@app/config';
 import { testKeyring } from '../testing/sandbox-fixtures';
 import { buildDataSourceOptions } from './data-source-options';
 import {
+  ApiKeyEntity,
   IdempotencyKeyEntity,
   SandboxEntity,
   SandboxLabelEntity,
@@ -86,6 +87,7 @@ describe('buildDataSourceOptions', () => {
       IdempotencyKeyEntity,
       TenantLimitsEntity,
       SandboxAccessTokenEntity,
+      ApiKeyEntity,
     ]);
     const migrations = (options.migrations ?? []) as unknown[];
     expect(migrations.length).toBeGreaterThan(0);

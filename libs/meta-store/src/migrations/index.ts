@@ -9,6 +9,7 @@ import { BackfillMachineFailure1796300000000 } from './1796300000000-BackfillMac
 import { AddSandboxTenant1796412000000 } from './1796412000000-AddSandboxTenant';
 import { CreateTenantLimits1796412000001 } from './1796412000001-CreateTenantLimits';
 import { AddSandboxAccessTokens1796500000000 } from './1796500000000-AddSandboxAccessTokens';
+import { CreateApiKeyTable1796600000000 } from './1796600000000-CreateApiKeyTable';
 import type { MigrationClass } from './1796183903821-SealEnvValues';
 
 /**
@@ -35,5 +36,6 @@ export function metaStoreMigrations(keyring: SecretsKeyring): MigrationClass[] {
     AddSandboxTenant1796412000000,
     CreateTenantLimits1796412000001,
     AddSandboxAccessTokens1796500000000,
+    CreateApiKeyTable1796600000000,
   ];
 }

@@ -1,3 +1,4 @@
+import { ApiKeyEntity } from './api-key.entity';
 import { IdempotencyKeyEntity } from './idempotency-key.entity';
 import { SandboxAccessTokenEntity } from './sandbox-access-token.entity';
 import { SandboxLabelEntity } from './sandbox-label.entity';
@@ -5,6 +6,7 @@ import { SandboxEntity } from './sandbox.entity';
 import { TenantLimitsEntity } from './tenant-limits.entity';
 
 export {
+  ApiKeyEntity,
   IdempotencyKeyEntity,
   SandboxAccessTokenEntity,
   SandboxEntity,
@@ -19,4 +21,5 @@ export const META_STORE_ENTITIES = [
   IdempotencyKeyEntity,
   TenantLimitsEntity,
   SandboxAccessTokenEntity,
+  ApiKeyEntity,
 ];
