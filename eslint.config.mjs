@@ -7,7 +7,9 @@ import tseslint from 'typescript-eslint';
 // config → domain, and quota → domain. rock (ROCK compatibility) and e2b (E2B compatibility)
 // translate onto sandbox's public services. The domain (the sandbox model and the coded errors)
 // imports no other library. The leaf libraries import only their own config slices. rock and e2b
-// share container-shell's sh snippets (which imports nothing).
+// share container-shell's sh snippets (which imports nothing). auth (API keys, who a caller is)
+// sits beside sandbox on meta-store: the app and e2b (whose listener is not behind the app's
+// guard) import it, and it imports neither of them nor sandbox.
 const LIBRARIES = [
   'domain',
   'config',
@@ -19,6 +21,7 @@ const LIBRARIES = [
   'rock',
   'e2b',
   'container-shell',
+  'auth',
 ];
 const deepImport = {
   group: ['@app/*/src', '@app/*/src/**'],
@@ -124,6 +127,15 @@ export default tseslint.config(
     },
   },
   {
+    files: ['libs/auth/**/*.ts'],
+    rules: {
+      'no-restricted-imports': onlyImports(
+        ['domain', 'config', 'meta-store'],
+        ['AuthConfig', 'ServerConfig', 'StoreConfig'],
+      ),
+    },
+  },
+  {
     files: ['libs/container-shell/**/*.ts'],
     rules: { 'no-restricted-imports': onlyImports([]) },
   },
@@ -156,6 +168,7 @@ export default tseslint.config(
         'scheduler',
         'rock',
         'e2b',
+        'auth',
       ]),
     },
   },

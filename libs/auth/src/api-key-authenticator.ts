@@ -1,0 +1,57 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { Injectable } from '@nestjs/common';
+import { ANONYMOUS_ACTOR, Actor, CodedError } from '@app/domain';
+import { digestOf, sameDigest } from './api-key-format';
+import { ApiKeyVerifier } from './api-key-verifier';
+import { ADMIN_ACTOR, tenantActor } from './actors';
+import { AuthPolicy } from './auth-policy';
+import { clientKeyOf } from './client-address';
+import { FailedAuthLimiter } from './failed-auth-limiter';
+import { presentedKeyOf } from './presented-key';
+
+/** How a client learns what to send: the text of every 401. */
+const HOW = 'send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>"';
+
+/**
+ * Who a request is: the one implementation every edge shares (the API's guard, the E2B control
+ * plane, ROCK's routes through the guard). With auth off it is the anonymous caller, who may do
+ * everything. With auth on it is the admin (ADMIN_API_KEY) or a tenant's key, and anything else
+ * is UNAUTHENTICATED (401): no key, a malformed one (overlong, binary, two different ones), an
+ * unknown, revoked or wrong one. Only a failure counts against the client's address
+ * (FailedAuthLimiter), and an address over the limit is AUTH_RATE_LIMITED (429). Never logs a
+ * presented key.
+ */
+@Injectable()
+export class ApiKeyAuthenticator {
+  constructor(
+    private readonly policy: AuthPolicy,
+    private readonly verifier: ApiKeyVerifier,
+    private readonly limiter: FailedAuthLimiter,
+  ) {}
+
+  async authenticate(
+    headers: IncomingHttpHeaders,
+    clientAddress: string | undefined,
+  ): Promise<Actor> {
+    if (!this.policy.enabled) return ANONYMOUS_ACTOR;
+    const client = clientKeyOf(clientAddress);
+    this.limiter.assertNotBlocked(client);
+    const outcome = await this.identify(headers);
+    if (typeof outcome !== 'string') return outcome;
+    await this.limiter.recordFailure(client);
+    throw new CodedError('UNAUTHENTICATED', `${outcome}: ${HOW}`);
+  }
+
+  /** The actor, or why there is none. */
+  private async identify(headers: IncomingHttpHeaders): Promise<Actor | string> {
+    const presented = presentedKeyOf(headers);
+    if (presented.kind === 'none') return 'no API key';
+    if (presented.kind === 'malformed') return `malformed API key (${presented.problem})`;
+    const digest = digestOf(presented.key);
+    const admin = this.policy.adminKeyDigest;
+    if (admin !== null && sameDigest(digest, admin)) return ADMIN_ACTOR;
+    const record = await this.verifier.verify(presented.key, digest);
+    if (record === null) return 'the API key is not valid (unknown, revoked or mistyped)';
+    return tenantActor(record.tenant, record.id);
+  }
+}
