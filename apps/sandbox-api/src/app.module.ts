@@ -1,9 +1,12 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { AuthModule } from '@app/auth';
 import { AppConfigModule } from '@app/config';
 import { SandboxModule } from '@app/sandbox';
 import { SchedulerModule } from '@app/scheduler';
 import { AdminController } from './admin.controller';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { ApiKeysController } from './auth/api-keys.controller';
 import { HealthController } from './health.controller';
 import { ErrorFilter } from './http/error.filter';
 import { createValidationPipe } from './http/validation.pipe';
@@ -13,17 +16,28 @@ import { SandboxController } from './sandbox.controller';
 import { SandboxWorkController } from './sandbox-work.controller';
 import { TenantsController } from './tenants.controller';
 
-/** Composition root. The pipe and filter are providers, so tests get exactly production's. */
+/**
+ * Composition root. The guard, pipe and filter are providers, so tests get exactly production's.
+ */
 @Module({
   controllers: [
     AdminController,
+    ApiKeysController,
     HealthController,
     SandboxController,
     SandboxWorkController,
     TenantsController,
   ],
-  imports: [AppConfigModule, SandboxModule, SchedulerModule, RockApiModule, E2bApiModule],
+  imports: [
+    AppConfigModule,
+    AuthModule,
+    SandboxModule,
+    SchedulerModule,
+    RockApiModule,
+    E2bApiModule,
+  ],
   providers: [
+    { provide: APP_GUARD, useClass: ApiKeyGuard },
     { provide: APP_FILTER, useClass: ErrorFilter },
     { provide: APP_PIPE, useFactory: createValidationPipe },
   ],

@@ -1,5 +1,7 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { API_KEY_PREFIX } from '@app/auth';
+import { ACCESS_EXTENSION } from './auth/access.decorator';
 import { applyExpressSettings } from './http/express-settings';
 import { jsonBody } from './http/json-body';
 import { installJsonReply } from './http/json-reply';
@@ -17,9 +19,15 @@ export function configureApp(app: NestExpressApplication): void {
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
 }
 
-/** The OpenAPI document of the API; the SDK's types are generated from it. */
+const KEY_HELP = `A tenant's API key (${API_KEY_PREFIX}…) or the admin key (ADMIN_API_KEY)`;
+
+/**
+ * The OpenAPI document of the API; the SDK's types are generated from it. Every operation takes
+ * a key as a Bearer token or as X-API-Key (either one: Swagger UI's Authorize button fills them
+ * in), except the open ones (`x-sandboxd-access: open`), which say so with an empty `security`.
+ */
 export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject {
-  return SwaggerModule.createDocument(
+  const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('sandboxd')
@@ -27,6 +35,19 @@ export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject
         'Docker sandboxes for agents, CI jobs and RL rollouts: create, inspect, list, stop, restart, delete.',
       )
       .setVersion('0.1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: KEY_HELP }, 'bearer')
+      .addApiKey(
+        { type: 'apiKey', in: 'header', name: 'X-API-Key', description: KEY_HELP },
+        'api-key',
+      )
+      .addSecurityRequirements('bearer')
+      .addSecurityRequirements('api-key')
       .build(),
   );
+  for (const operations of Object.values(document.paths)) {
+    for (const operation of Object.values(operations as Record<string, Record<string, unknown>>)) {
+      if (operation[ACCESS_EXTENSION] === 'open') operation.security = [];
+    }
+  }
+  return document;
 }

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Readiness, SandboxHealth, SandboxMetrics } from '@app/sandbox';
+import { Access } from './auth/access.decorator';
 
 @ApiTags('operations')
 @Controller()
@@ -17,6 +18,7 @@ export class HealthController {
   ) {}
 
   @Get('health')
+  @Access('open')
   @ApiOperation({ summary: 'Readiness of the database, the cache and the Docker engine' })
   @ApiOkResponse({ description: 'All dependencies answer' })
   @ApiServiceUnavailableResponse({
@@ -40,14 +42,16 @@ export class HealthController {
   }
 
   @Get('health/live')
+  @Access('open')
   @ApiOperation({ summary: 'Liveness: the process answers' })
   live(): { status: string } {
     return { status: 'ok' };
   }
 
   @Get('metrics')
+  @Access('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics' })
+  @ApiOperation({ summary: 'Prometheus metrics (the admin key, unless METRICS_PUBLIC=true)' })
   async scrape(): Promise<string> {
     return this.metrics.render();
   }

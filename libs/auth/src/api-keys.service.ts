@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ApiKeyRecord, ApiKeyStore } from '@app/meta-store';
-import { CodedError, TENANT_RULE, isTenantName, validationError } from '@app/domain';
+import { CodedError, tenantNameOf, validationError } from '@app/domain';
 import { API_KEY_ID_PATTERN, displayPrefixOf, generateApiKey } from './api-key-format';
 import { ApiKeyVerifier } from './api-key-verifier';
 
@@ -38,7 +38,7 @@ export class ApiKeys {
   ) {}
 
   async create(input: { tenant: string; name: string }): Promise<CreatedApiKey> {
-    if (!isTenantName(input.tenant)) throw validationError('tenant', `must be ${TENANT_RULE}`);
+    const tenant = tenantNameOf(input.tenant);
     if (input.name.length > API_KEY_NAME_MAX || !API_KEY_NAME_PATTERN.test(input.name)) {
       throw validationError(
         'name',
@@ -49,22 +49,20 @@ export class ApiKeys {
     const record: ApiKeyRecord = {
       id,
       keyHash,
-      tenant: input.tenant,
+      tenant,
       name: input.name,
       createdAt: Date.now(),
       lastUsedAt: null,
       revokedAt: null,
     };
     await this.store.insert(record);
-    const { tenant, name, prefix, createdAt } = summaryOf(record);
+    const { name, prefix, createdAt } = summaryOf(record);
     return { id, key, tenant, name, prefix, createdAt };
   }
 
   async list(tenant?: string): Promise<ApiKeySummary[]> {
-    if (tenant !== undefined && !isTenantName(tenant)) {
-      throw validationError('tenant', `must be ${TENANT_RULE}`);
-    }
-    return (await this.store.listActive(tenant)).map(summaryOf);
+    const only = tenant === undefined ? undefined : tenantNameOf(tenant);
+    return (await this.store.listActive(only)).map(summaryOf);
   }
 
   /**

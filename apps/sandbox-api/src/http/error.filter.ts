@@ -8,6 +8,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { challengeHeadersOf } from '@app/auth';
 import { CodedError, ErrorCode, httpStatusOf } from '@app/domain';
 import { isRockPath, rockEnvelopeForError } from '@app/rock';
 import { clientGone } from './client-gone';
@@ -54,6 +55,10 @@ export class ErrorFilter implements ExceptionFilter {
     // A body left unread (refused before or while reading it): closing after the answer spares
     // reading the rest, which may be endless.
     if (!request.complete) response.setHeader('Connection', 'close');
+    // WWW-Authenticate on a 401, Retry-After on a 429 of too many failed authentications.
+    for (const [name, value] of Object.entries(challengeHeadersOf(exception))) {
+      response.setHeader(name, value);
+    }
     // ROCK's SDK reads only its own envelope, always with HTTP 200 (raise_for_status otherwise).
     if (isRockPath(request.path)) {
       response.status(200).json(rockEnvelopeForError(request.path, exception, body.errorId));
