@@ -8,8 +8,8 @@ import tseslint from 'typescript-eslint';
 // translate onto sandbox's public services. The domain (the sandbox model and the coded errors)
 // imports no other library. The leaf libraries import only their own config slices. rock and e2b
 // share container-shell's sh snippets (which imports nothing). auth (API keys, who a caller is)
-// sits beside sandbox on meta-store: the app and e2b (whose listener is not behind the app's
-// guard) import it, and it imports neither of them nor sandbox.
+// sits beside sandbox on meta-store: only the app imports it (its guard, and the E2bCaller it
+// gives the E2B listener), and it imports neither the app nor sandbox.
 const LIBRARIES = [
   'domain',
   'config',

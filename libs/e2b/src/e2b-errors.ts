@@ -1,5 +1,5 @@
 import { Code, ConnectError } from '@connectrpc/connect';
-import { ErrorCode, describeError, httpStatusOf, isCodedError } from '@app/domain';
+import { CodedError, ErrorCode, describeError, httpStatusOf, isCodedError } from '@app/domain';
 
 /**
  * A control-plane failure as E2B's API answers it: the HTTP status and the JSON body
@@ -10,6 +10,8 @@ export class E2bApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Sent with the answer: WWW-Authenticate on a 401, Retry-After on a 429 of the auth limit. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'E2bApiError';
@@ -31,8 +33,20 @@ export function statusOfCode(code: ErrorCode): number {
 
 export function apiErrorOf(error: unknown): E2bApiError {
   if (error instanceof E2bApiError) return error;
-  if (isCodedError(error)) return new E2bApiError(statusOfCode(error.code), error.message);
+  if (isCodedError(error)) {
+    return new E2bApiError(statusOfCode(error.code), error.message, headersOf(error));
+  }
   return new E2bApiError(500, `internal error: ${describeError(error)}`);
+}
+
+/** How to authenticate after a 401, when to retry after the auth limit's 429; as /v1 says it. */
+function headersOf(error: CodedError): Record<string, string> {
+  if (error.code === 'UNAUTHENTICATED') return { 'www-authenticate': 'Bearer realm="sandboxd"' };
+  const retryAfter = error.details?.retryAfterSeconds;
+  if (error.code === 'AUTH_RATE_LIMITED' && typeof retryAfter === 'number') {
+    return { 'retry-after': String(retryAfter) };
+  }
+  return {};
 }
 
 /**

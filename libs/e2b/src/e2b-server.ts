@@ -122,7 +122,7 @@ export class E2bServer {
       if (failure.status >= 500) {
         this.logger.error(`${req.method} ${path}: ${describeError(error)}`);
       }
-      reply(failure.status, failure.body);
+      reply(failure.status, failure.body, failure.headers);
     }
   }
 
