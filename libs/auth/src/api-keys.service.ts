@@ -5,7 +5,7 @@ import { API_KEY_ID_PATTERN, displayPrefixOf, generateApiKey } from './api-key-f
 import { ApiKeyVerifier } from './api-key-verifier';
 
 /** A key's name: 1-128 characters, no control or format characters, not only blanks. */
-export const API_KEY_NAME_PATTERN = /^[^\p{C}]*\S[^\p{C}]*$/u;
+export const API_KEY_NAME_PATTERN = /^[^\p{C}]*[^\p{C}\s][^\p{C}]*$/u;
 export const API_KEY_NAME_MAX = 128;
 
 /** A key as the admin API lists it: never the key, only its public prefix. */

@@ -41,7 +41,10 @@ export class FailedAuthLimiter implements OnModuleDestroy {
   ) {
     if (store.redisUrl !== undefined) {
       this.redis = new Redis(store.redisUrl, {
-        maxRetriesPerRequest: 2,
+        // While Redis is away a failure goes uncounted after at most this: the 401 it answers
+        // must not wait long on the limit.
+        commandTimeout: 1_000,
+        maxRetriesPerRequest: 1,
         connectTimeout: 5_000,
         retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
       });
@@ -89,6 +92,11 @@ export class FailedAuthLimiter implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     if (this.storage instanceof ThrottlerStorageService) this.storage.onApplicationShutdown();
     if (this.redis === null || this.redis.status === 'end') return;
+    // QUIT only on a live connection (it lets replies drain); else stop reconnecting at once.
+    if (this.redis.status !== 'ready') {
+      this.redis.disconnect();
+      return;
+    }
     try {
       await this.redis.quit();
     } catch {
