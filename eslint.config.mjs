@@ -131,7 +131,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': onlyImports(
         ['domain', 'config', 'meta-store'],
-        ['AuthConfig', 'ServerConfig', 'StoreConfig'],
+        ['AuthConfig', 'ServerConfig', 'StoreConfig', 'accessProblems', 'isLoopbackHost'],
       ),
     },
   },

@@ -1,6 +1,6 @@
-import { loadConfig } from '@app/config';
+import { AuthConfig, isLoopbackHost, loadConfig } from '@app/config';
 import { digestOf } from './api-key-format';
-import { isLoopbackHost, resolveAuthPolicy } from './auth-policy';
+import { resolveAuthPolicy } from './auth-policy';
 
 const ADMIN = 'x'.repeat(32);
 const auth = (env: Record<string, string>) => loadConfig(env).auth;
@@ -27,19 +27,22 @@ describe('the secure default', () => {
     expect(policy.adminKeyDigest).toBeNull();
   });
 
-  it('should refuse a non-loopback HOST without a key, naming ADMIN_API_KEY', () => {
+  it('should refuse to load a non-loopback HOST without a key, naming ADMIN_API_KEY', () => {
     for (const host of ['0.0.0.0', '::', '10.1.2.3', 'sandboxd.example']) {
+      expect(() => loadConfig({ HOST: host })).toThrow(/HOST=.* ADMIN_API_KEY is not set/);
+      // A configuration made by hand is checked again.
       expect(() => resolveAuthPolicy(auth({}), host)).toThrow(/ADMIN_API_KEY/);
     }
   });
 
   it('should run without auth on a non-loopback HOST only with AUTH_DISABLED=true', () => {
-    expect(resolveAuthPolicy(auth({ AUTH_DISABLED: 'true' }), '0.0.0.0').mode).toBe(
-      'off-explicitly',
-    );
+    const config = loadConfig({ HOST: '0.0.0.0', AUTH_DISABLED: 'true' });
+    expect(resolveAuthPolicy(config.auth, config.server.host).mode).toBe('off-explicitly');
     expect(() =>
-      resolveAuthPolicy(auth({ AUTH_DISABLED: 'true', ADMIN_API_KEY: ADMIN }), '0.0.0.0'),
+      loadConfig({ HOST: '0.0.0.0', AUTH_DISABLED: 'true', ADMIN_API_KEY: ADMIN }),
     ).toThrow(/contradict/);
+    const contradiction: AuthConfig = { ...auth({ ADMIN_API_KEY: ADMIN }), authDisabled: true };
+    expect(() => resolveAuthPolicy(contradiction, '127.0.0.1')).toThrow(/contradict/);
   });
 
   it('should refuse a short or non-ASCII admin key without echoing it', () => {

@@ -1,5 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
-import type { AuthConfig } from '@app/config';
+import { AuthConfig, accessProblems, isLoopbackHost } from '@app/config';
 import { digestOf } from './api-key-format';
 
 /** How auth came to be on or off; the start-up log says which. */
@@ -36,40 +35,19 @@ class ResolvedAuthPolicy extends AuthPolicy {
   }
 }
 
-/** The policy for a configuration and listen address; throws when they must not run together. */
+/**
+ * The policy for a configuration and listen address. loadConfig already refuses the forbidden
+ * combinations (accessProblems), before anything starts; checked again here for a configuration
+ * made by hand.
+ */
 export function resolveAuthPolicy(config: AuthConfig, host: string): AuthPolicy {
+  const problems = accessProblems(config, host);
+  if (problems.length > 0) throw new Error(`Invalid environment: ${problems.join('; ')}`);
   if (config.adminApiKey !== null) {
-    if (config.authDisabled) {
-      throw new Error(
-        'Invalid environment: ADMIN_API_KEY and AUTH_DISABLED=true contradict each other; unset one of them',
-      );
-    }
     return new ResolvedAuthPolicy('on', digestOf(config.adminApiKey), config.metricsPublic);
   }
-  if (isLoopbackHost(host)) return new ResolvedAuthPolicy('off-loopback', null, true);
-  if (config.authDisabled) return new ResolvedAuthPolicy('off-explicitly', null, true);
-  throw new Error(
-    `Refusing to start: HOST=${host} is reachable from other machines and ADMIN_API_KEY is not set, ` +
-      'so anyone who can reach the port could run containers on this host. Set ADMIN_API_KEY ' +
-      '(at least 32 characters, for example: openssl rand -base64 32), or listen on a loopback ' +
-      'HOST (127.0.0.1), or set AUTH_DISABLED=true to run without access control on purpose.',
-  );
-}
-
-/** Whether HOST accepts connections from this machine only. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host
-    .trim()
-    .replace(/^\[(.*)\]$/, '$1')
-    .toLowerCase();
-  if (bare === 'localhost') return true;
-  if (isIPv4(bare)) return bare.startsWith('127.');
-  if (isIPv6(bare)) {
-    if (bare === '::1' || bare === '0:0:0:0:0:0:0:1') return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
-    return mapped !== null && mapped[1].startsWith('127.');
-  }
-  return false;
+  const mode = isLoopbackHost(host) ? 'off-loopback' : 'off-explicitly';
+  return new ResolvedAuthPolicy(mode, null, true);
 }
 
 /** The start-up log line of a policy: loud when auth is off. */

@@ -11,6 +11,6 @@ export { API_KEY_PREFIX } from './api-key-format';
 export { KEY_CACHE_TTL_MS, LAST_USED_INTERVAL_MS } from './api-key-verifier';
 export { API_KEY_NAME_MAX, API_KEY_NAME_PATTERN, ApiKeys } from './api-keys.service';
 export type { ApiKeySummary, CreatedApiKey } from './api-keys.service';
-export { AuthPolicy, isLoopbackHost } from './auth-policy';
+export { AuthPolicy } from './auth-policy';
 export type { AuthMode } from './auth-policy';
 export { challengeHeadersOf } from './challenge-headers';

@@ -1,7 +1,8 @@
 export { configProviders, CONFIG_SLICES, LOADED_CONFIG, loadConfig } from './load-config';
 export type { ConfigSlices } from './load-config';
 export { AppConfigModule } from './config.module';
-export { AuthConfig } from './slices/auth.config';
+export { AuthConfig, accessProblems } from './slices/auth.config';
+export { isLoopbackHost } from './loopback-host';
 export { DockerConfig } from './slices/docker.config';
 export { E2bConfig } from './slices/e2b.config';
 export { ExecConfig } from './slices/exec.config';

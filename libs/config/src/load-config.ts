@@ -1,6 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import type { SliceDefinition } from './env/slice';
-import { AUTH_SLICE } from './slices/auth.config';
+import { AUTH_SLICE, AuthConfig, accessProblems } from './slices/auth.config';
 import { DOCKER_SLICE } from './slices/docker.config';
 import { E2B_SLICE } from './slices/e2b.config';
 import { EXEC_SLICE } from './slices/exec.config';
@@ -11,7 +11,7 @@ import { LOG_DIR_SLICE } from './slices/log-dir.config';
 import { POOL_SLICE } from './slices/pool.config';
 import { RESOURCES_SLICE } from './slices/resources.config';
 import { SCHEDULER_SLICE } from './slices/scheduler.config';
-import { SERVER_SLICE } from './slices/server.config';
+import { SERVER_SLICE, ServerConfig } from './slices/server.config';
 import { STORE_SLICE } from './slices/store.config';
 
 /** Every slice of the configuration, by the name `loadConfig` gives it. */
@@ -49,6 +49,11 @@ export function loadConfig(raw: Record<string, unknown> = process.env): ConfigSl
     const result = (slice as SliceDefinition<unknown>).load(raw);
     if ('problems' in result) problems.push(...result.problems);
     else built[name] = result.config;
+  }
+  // Rules across slices, once each slice is valid on its own.
+  if (problems.length === 0) {
+    const { auth, server } = built as { auth: AuthConfig; server: ServerConfig };
+    problems.push(...accessProblems(auth, server.host));
   }
   if (problems.length > 0) throw new Error(`Invalid environment: ${problems.join('; ')}`);
   return built as ConfigSlices;

@@ -4,6 +4,7 @@ import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-vali
 import { Default } from '../env/env-default';
 import { emptyToUndefined } from '../env/env-rules';
 import { defineSlice } from '../env/slice';
+import { isLoopbackHost } from '../loopback-host';
 
 /** Visible ASCII only, so the key is the same in a header, a shell and a Compose file. */
 const ADMIN_KEY = /^[\x21-\x7e]{32,512}$/;
@@ -67,3 +68,23 @@ export class AuthConfig {
 }
 
 export const AUTH_SLICE = defineSlice(AuthEnv, AuthConfig);
+
+/**
+ * The secure default, checked with the rest of the environment (so a refused start does nothing
+ * first): without ADMIN_API_KEY the API may listen only on a loopback HOST, unless
+ * AUTH_DISABLED=true says an open API is meant; and the two must not be set together.
+ */
+export function accessProblems(auth: AuthConfig, host: string): string[] {
+  if (auth.adminApiKey !== null) {
+    return auth.authDisabled
+      ? ['ADMIN_API_KEY and AUTH_DISABLED=true contradict each other; unset one of them']
+      : [];
+  }
+  if (auth.authDisabled || isLoopbackHost(host)) return [];
+  return [
+    `HOST=${host} is reachable from other machines and ADMIN_API_KEY is not set, so anyone ` +
+      'who can reach the port could run containers on this host: set ADMIN_API_KEY (32 or more ' +
+      'characters, for example: openssl rand -base64 32), or listen on a loopback HOST ' +
+      '(127.0.0.1), or set AUTH_DISABLED=true to run without access control on purpose',
+  ];
+}
