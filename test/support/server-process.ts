@@ -17,14 +17,17 @@ export class ServerProcess {
     child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
   }
 
-  static async start(env: Record<string, string>): Promise<ServerProcess> {
-    if (!existsSync(MAIN)) {
-      throw new Error(`${MAIN} is missing: run "npm run build" first (scripts/test.sh does)`);
-    }
+  /** `host` is where it listens (127.0.0.1 unless given); it is always called on 127.0.0.1. */
+  static async start(
+    env: Record<string, string>,
+    options: { host?: string } = {},
+  ): Promise<ServerProcess> {
     const port = await freePort();
-    const child = spawn(process.execPath, [MAIN], {
-      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'log' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const child = spawnMain({
+      ...env,
+      PORT: String(port),
+      HOST: options.host ?? '127.0.0.1',
+      LOG_LEVEL: 'log',
     });
     const server = new ServerProcess(`http://127.0.0.1:${port}`, child);
     await server.waitUntilLive();
@@ -34,6 +37,27 @@ export class ServerProcess {
   /** Everything the process printed (logs), for assertions such as "no error was logged". */
   logs(): string {
     return this.output;
+  }
+
+  /**
+   * Starts the process where it must refuse to start: answers its exit status and what it
+   * printed (fails if it is still running after 30 s).
+   */
+  static refusal(env: Record<string, string>): Promise<{ status: number | null; output: string }> {
+    const child = spawnMain({ PORT: '0', HOST: '127.0.0.1', ...env, LOG_LEVEL: 'log' });
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`the server did not refuse to start within 30 s:\n${output}`));
+      }, 30_000);
+      child.once('exit', (status) => {
+        clearTimeout(timer);
+        resolve({ status, output });
+      });
+    });
   }
 
   kill(signal: NodeJS.Signals): Promise<void> {
@@ -47,6 +71,16 @@ export class ServerProcess {
   private waitUntilLive(): Promise<void> {
     return waitUntilLive(this.child, this.url, () => this.output);
   }
+}
+
+function spawnMain(env: Record<string, string>): ChildProcess {
+  if (!existsSync(MAIN)) {
+    throw new Error(`${MAIN} is missing: run "npm run build" first (scripts/test.sh does)`);
+  }
+  return spawn(process.execPath, [MAIN], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Polls `<url>/health/live` until the process answers; fails early if it exits. */
