@@ -1,3 +1,4 @@
+import { ApiKeysAdmin } from './api-keys';
 import { Transport, TransportOptions } from './http';
 import { Sandbox } from './sandbox';
 import { Tenants } from './tenants';
@@ -40,10 +41,13 @@ export class SandboxdClient {
   private readonly transport: Transport;
   /** The admin's tenants API: limits and usage (needs the admin key when auth is on). */
   readonly tenants: Tenants;
+  /** The tenants' API keys (admin key only). */
+  readonly apiKeys: ApiKeysAdmin;
 
   constructor(options: SandboxdClientOptions) {
     this.transport = new Transport(options);
     this.tenants = new Tenants(this.transport);
+    this.apiKeys = new ApiKeysAdmin(this.transport);
   }
 
   async create(body: CreateSandboxRequest, options: CreateOptions = {}): Promise<LoadedSandbox> {

@@ -6,7 +6,10 @@ export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 export interface TransportOptions {
   /** Where the service listens, e.g. http://127.0.0.1:8080 (a path prefix is kept). */
   baseUrl: string;
-  /** Sent as `Authorization: Bearer <apiKey>`, for a gateway in front of the service. */
+  /**
+   * The service's API key (a tenant's `sbxd_…` key, or the admin key), sent as
+   * `Authorization: Bearer <apiKey>`. Needed whenever the service has ADMIN_API_KEY set.
+   */
   apiKey?: string;
   fetch?: FetchLike;
   /** Default time limit of one request, answer body included. */

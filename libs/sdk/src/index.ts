@@ -1,3 +1,4 @@
+export { ApiKeysAdmin } from './api-keys';
 export { SandboxdClient } from './client';
 export type { CreateOptions, ListQuery, LoadedSandbox, SandboxdClientOptions } from './client';
 export { SandboxdError } from './errors';

@@ -24,6 +24,9 @@ export type TenantLimitsView = Schemas['TenantLimitsView'];
 export type TenantUsageView = Schemas['TenantUsageView'];
 /** PUT /v1/admin/tenants/:tenant/limits: absent keeps a limit, null clears it. */
 export type TenantLimitsRequest = Schemas['TenantLimitsDto'];
+export type CreateApiKeyRequest = Schemas['CreateApiKeyDto'];
+export type CreatedApiKey = Schemas['CreatedApiKeyView'];
+export type ApiKeySummary = Schemas['ApiKeyView'];
 
 /** A map of string values, as the API echoes labels back. */
 type StringMap = SandboxView['labels'];

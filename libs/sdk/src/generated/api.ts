@@ -18,6 +18,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the keys not revoked (never a key, only its prefix) */
+        get: operations["ApiKeysController_list"];
+        put?: never;
+        /** Make an API key for a tenant; the key is in this answer only */
+        post: operations["ApiKeysController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/api-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a key: every replica answers 401 to it within 1 s */
+        delete: operations["ApiKeysController_revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -59,7 +94,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /** Prometheus metrics (the admin key, unless METRICS_PUBLIC=true) */
         get: operations["HealthController_scrape"];
         put?: never;
         post?: never;
@@ -283,6 +318,49 @@ export interface components {
             };
             /** @description Present on 5xx answers; the same id is in the log */
             errorId?: string;
+        };
+        CreateApiKeyDto: {
+            /** @example team-a */
+            tenant: string;
+            /** @example ci runner */
+            name: string;
+        };
+        CreatedApiKeyView: {
+            /** @example 3f2a9c0d1b4e5f60 */
+            id: string;
+            /**
+             * @description The key. Shown this once: only its hash is stored
+             * @example sbxd_3f2a9c0d1b4e5f60_…
+             */
+            key: string;
+            /** @example team-a */
+            tenant: string;
+            /** @example ci runner */
+            name: string;
+            /** @example sbxd_3f2a9c0d1b4e5f60 */
+            prefix: string;
+            /** @example 2026-01-01T00:00:00.000Z */
+            createdAt: string;
+        };
+        ApiKeyView: {
+            /** @example 3f2a9c0d1b4e5f60 */
+            id: string;
+            /** @example ci runner */
+            name: string;
+            /** @example team-a */
+            tenant: string;
+            /**
+             * @description How the key starts (its public part); never the secret
+             * @example sbxd_3f2a9c0d1b4e5f60
+             */
+            prefix: string;
+            /** @example 2026-01-01T00:00:00.000Z */
+            createdAt: string;
+            /** @description Recorded at most once a minute per key and replica */
+            lastUsedAt: string | null;
+        };
+        ApiKeyListView: {
+            items: components["schemas"]["ApiKeyView"][];
         };
         CreateSandboxDto: {
             /**
@@ -662,6 +740,107 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReconcileRunView"];
+                };
+            };
+        };
+    };
+    ApiKeysController_list: {
+        parameters: {
+            query?: {
+                /** @description Only this tenant’s keys */
+                tenant?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyListView"];
+                };
+            };
+            /** @description FORBIDDEN: a tenant key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorView"];
+                };
+            };
+        };
+    };
+    ApiKeysController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeyDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedApiKeyView"];
+                };
+            };
+            /** @description FORBIDDEN: a tenant key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorView"];
+                };
+            };
+        };
+    };
+    ApiKeysController_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked (or revoked already) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description FORBIDDEN: a tenant key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorView"];
+                };
+            };
+            /** @description API_KEY_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorView"];
                 };
             };
         };
