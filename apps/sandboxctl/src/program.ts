@@ -4,6 +4,7 @@ import { cpCommand } from './commands/cp';
 import { createCommand } from './commands/create';
 import { execCommand } from './commands/exec';
 import { getCommand, portsCommand } from './commands/inspect';
+import { keysCommand } from './commands/keys';
 import { lifecycleCommands } from './commands/lifecycle';
 import { listCommand } from './commands/list';
 import { tenantsCommand } from './commands/tenants';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     cpCommand(),
     portsCommand(),
     tenantsCommand(),
+    keysCommand(),
   ];
   for (const command of commands) program.addCommand(command);
   // Throw instead of exiting, everywhere, so every failure goes through one exit-status policy.
