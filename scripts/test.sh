@@ -10,10 +10,13 @@ ensure_demo_image
 ensure_postgres
 ensure_redis
 ensure_xfsprogs
+ensure_chromium
 cd "$REPO_ROOT"
 
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://sandboxd:sandboxd@127.0.0.1:5432/sandboxd_test}"
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
+# What tests leave for a person to look at (the Swagger UI screenshot).
+export TEST_OUTPUT_DIR="${TEST_OUTPUT_DIR:-$REPO_ROOT/test/output}"
 
 log "lint"
 npm run --silent lint

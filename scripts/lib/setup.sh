@@ -98,6 +98,14 @@ ensure_xfsprogs() {
   fi
 }
 
+# The Swagger UI test drives Debian's chromium with puppeteer-core, which downloads no browser.
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    log "installing chromium (Debian) for the browser test"
+    apt_install chromium
+  fi
+}
+
 ensure_redis() {
   if ! command -v redis-server >/dev/null 2>&1; then
     log "installing Redis (Debian redis-server)"
