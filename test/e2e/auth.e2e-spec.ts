@@ -174,6 +174,28 @@ describe.each<Backend>(['embedded', 'postgres+redis'])('API keys (%s)', (backend
     expect(Date.parse(used)).toBeGreaterThanOrEqual(Date.parse(made.body.createdAt));
   });
 
+  it('should name the key that acted in the history: the tenant and key id, or the admin', async () => {
+    const { key, id } = await createKey(base, admin, 'team-h');
+    const small = { image: DEMO_IMAGE, cpus: 0.1, memory: '32m' };
+    const mine = await call(base, 'POST', '/v1/sandboxes?wait=true', { key, body: small });
+    expect(mine.status).toBe(200);
+    expect(mine.body.tenant).toBe('team-h');
+    expect(mine.body.stateHistory[0].actor).toEqual({
+      kind: 'tenant',
+      tenant: 'team-h',
+      keyId: id,
+    });
+    const stopped = await call(base, 'POST', `/v1/sandboxes/${mine.body.id}/stop`, {
+      key: admin,
+    });
+    expect(stopped.body.stateHistory.at(-1).actor).toEqual({
+      kind: 'admin',
+      tenant: null,
+      keyId: 'admin',
+    });
+    expect((await call(base, 'DELETE', `/v1/sandboxes/${mine.body.id}`, { key })).status).toBe(204);
+  });
+
   it('should refuse a tenant key on every admin route with 403 FORBIDDEN', async () => {
     const { key, id } = await createKey(base, admin, 'team-b');
     const routes: [string, string, unknown?][] = [
@@ -203,7 +225,7 @@ describe.each<Backend>(['embedded', 'postgres+redis'])('API keys (%s)', (backend
       [{ name: 'x' }, 'tenant'],
       [{ tenant: 'Team-A', name: 'x' }, 'tenant'],
       [{ tenant: '-a', name: 'x' }, 'tenant'],
-      [{ tenant: 'a'.repeat(64), name: 'x' }, 'tenant'],
+      [{ tenant: 'a'.repeat(65), name: 'x' }, 'tenant'],
       [{ tenant: 'a/b', name: 'x' }, 'tenant'],
       [{ tenant: 42, name: 'x' }, 'tenant'],
       [{ tenant: 'team-a' }, 'name'],
@@ -317,10 +339,20 @@ describe.each<Backend>(['embedded', 'postgres+redis'])('API keys (%s)', (backend
       200,
     );
     const { key } = await createKey(base, admin, 'team-e');
+    const other = await createKey(base, admin, 'team-f');
     const opts = { apiKey: key, apiUrl: e2b, sandboxUrl: e2b };
     const sbx = await Sandbox.create({ ...opts, metadata: { suite: 'auth' } });
     try {
       expect((await sbx.commands.run('echo keyed')).stdout).toBe('keyed\n');
+      // The key's tenant owns it: another tenant's key does not see it there, the admin's does.
+      const asOther = { headers: { 'X-API-KEY': other.key } };
+      expect((await call(e2b, 'GET', `/sandboxes/${sbx.sandboxId}`, asOther)).status).toBe(404);
+      const listed = await call(e2b, 'GET', '/v2/sandboxes', asOther);
+      expect(listed.body.map((s: { sandboxID: string }) => s.sandboxID)).not.toContain(
+        sbx.sandboxId,
+      );
+      const view = await call(base, 'GET', `/v1/sandboxes/${sbx.sandboxId}`, { key: admin });
+      expect(view.body.tenant).toBe('team-e');
     } finally {
       await sbx.kill();
     }

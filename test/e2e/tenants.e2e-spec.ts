@@ -1,72 +1,46 @@
-import 'reflect-metadata';
-import { Test } from '@nestjs/testing';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { NextFunction, Request, Response } from 'express';
 import request from 'supertest';
-import { LOADED_CONFIG, loadConfig } from '@app/config';
-import type { Actor } from '@app/domain';
-import { AppModule } from '../../apps/sandbox-api/src/app.module';
-import { configureApp } from '../../apps/sandbox-api/src/configure-app';
-import { Backend, testEnv } from '../support/app';
+import { Backend, TestApp, createTestApp } from '../support/app';
+import { newAdminKey } from '../support/api-keys';
 import { DEMO_IMAGE, ensureDemoImage } from '../support/docker';
 
 type Json = Record<string, any>;
 
-/** The header the stand-in below reads: `tenant:<name>` or `admin`. */
-const ACT_AS = 'x-test-actor';
 const ROCK = '/apis/envs/sandbox/v1';
-
-/**
- * A stand-in for the auth guard, which gives every request its Actor (request.actor) from the API
- * key: here from a test header, so tenants can be exercised through HTTP whatever the state of
- * the keys. Without the header the request is anonymous (auth off), as in development mode.
- */
-function actAs(req: Request & { actor?: Actor }, _res: Response, next: NextFunction): void {
-  const who = req.headers[ACT_AS];
-  if (who === 'admin') req.actor = { kind: 'admin', tenant: null, keyId: 'key-admin' };
-  else if (typeof who === 'string' && who.startsWith('tenant:')) {
-    const tenant = who.slice('tenant:'.length);
-    req.actor = { kind: 'tenant', tenant, keyId: `key-${tenant}` };
-  }
-  next();
-}
-
-async function tenantApp(backend: Backend) {
-  const { env, cleanup } = await testEnv(backend, { AUTO_DELETE_AFTER_SECONDS: '-1' });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
-    .overrideProvider(LOADED_CONFIG)
-    .useValue(loadConfig(env))
-    .compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({
-    bodyParser: false,
-    logger: ['error', 'warn'],
-  });
-  app.use(actAs);
-  configureApp(app);
-  await app.init();
-  return {
-    app,
-    close: async () => {
-      await app.close();
-      await cleanup();
-    },
-  };
-}
+const TENANTS = ['team-a', 'team-b', 'team-q'] as const;
 
 describe.each<Backend>(['embedded', 'postgres+redis'])(
-  'tenants through HTTP: scoping, the admin tenants API, limits (%s)',
+  'tenants through real API keys: scoping, the admin tenants API, limits (%s)',
   (backend) => {
-    let t: Awaited<ReturnType<typeof tenantApp>>;
+    const admin = newAdminKey();
+    let t: TestApp;
     let http: ReturnType<typeof request>;
-    const as = (who: string) => ({ [ACT_AS]: who });
-    const A = as('tenant:team-a');
-    const B = as('tenant:team-b');
-    const ADMIN = as('admin');
+    /** Each tenant's real API key (made with the admin key), and its id. */
+    const keys: Record<string, { key: string; id: string }> = {};
+    const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+    const as = (tenant: (typeof TENANTS)[number]) => bearer(keys[tenant].key);
+    let A: Json;
+    let B: Json;
+    const ADMIN = bearer(admin);
 
     beforeAll(async () => {
       await ensureDemoImage();
-      t = await tenantApp(backend);
+      t = await createTestApp(backend, {
+        ADMIN_API_KEY: admin,
+        AUTO_DELETE_AFTER_SECONDS: '-1',
+        // Far above what this suite fails (its bad requests are authenticated).
+        AUTH_FAILURE_LIMIT: '100000',
+      });
       http = request(t.app.getHttpServer());
+      for (const tenant of TENANTS) {
+        const made = await http
+          .post('/v1/admin/api-keys')
+          .set(ADMIN)
+          .send({ tenant, name: 'tenants e2e' })
+          .expect(201);
+        keys[tenant] = { key: made.body.key, id: made.body.id };
+      }
+      A = as('team-a');
+      B = as('team-b');
     });
 
     afterAll(async () => {
@@ -134,7 +108,8 @@ describe.each<Backend>(['embedded', 'postgres+redis'])(
       });
       const cleared = await http
         .put('/v1/admin/tenants/team-z/limits')
-        .send({ maxCpus: null }) // anonymous: auth off may do everything
+        .set('X-API-Key', admin)
+        .send({ maxCpus: null })
         .expect(200);
       expect(cleared.body.limits).toMatchObject({
         maxSandboxes: 3,
@@ -216,7 +191,7 @@ describe.each<Backend>(['embedded', 'postgres+redis'])(
       const stopped = await http.post(`/v1/sandboxes/${a.id}/stop`).set(A).expect(200);
       expect(stopped.body.stateHistory.at(-1)).toMatchObject({
         event: 'stop',
-        actor: { kind: 'tenant', tenant: 'team-a', keyId: 'key-team-a' },
+        actor: { kind: 'tenant', tenant: 'team-a', keyId: keys['team-a'].id },
       });
       await http.delete(`/v1/sandboxes/${a.id}`).set(ADMIN).expect(204);
       await http.delete(`/v1/sandboxes/${b.id}?force=true`).set(B).expect(204);
@@ -228,7 +203,7 @@ describe.each<Backend>(['embedded', 'postgres+redis'])(
         .set(ADMIN)
         .send({ maxSandboxes: 1, maxMemory: '128m' })
         .expect(200);
-      const Q = as('tenant:team-q');
+      const Q = as('team-q');
       const first = await create(Q, { memory: '64m' });
 
       const over = await http

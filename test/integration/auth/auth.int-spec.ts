@@ -150,7 +150,7 @@ describe.each([
     for (const input of [
       { tenant: 'Team-A', name: 'x' },
       { tenant: '-a', name: 'x' },
-      { tenant: 'a'.repeat(64), name: 'x' },
+      { tenant: 'a'.repeat(65), name: 'x' },
       { tenant: 'a/b', name: 'x' },
       { tenant: 'ok', name: '' },
       { tenant: 'ok', name: '   ' },
