@@ -73,14 +73,17 @@ describe('the secure default at start-up', () => {
     }
   });
 
-  it('should start with a key on any HOST and never print the key', async () => {
+  it('should start with a key on any HOST, open only /metrics with METRICS_PUBLIC, never print the key', async () => {
     const admin = newAdminKey();
     const server = await ServerProcess.start(
-      { ...suite.env, ADMIN_API_KEY: admin },
+      { ...suite.env, ADMIN_API_KEY: admin, METRICS_PUBLIC: 'true' },
       { host: '::' },
     );
     try {
       expect((await call(server.url, 'GET', '/v1/sandboxes')).status).toBe(401);
+      // METRICS_PUBLIC opens /metrics alone: a scraper needs no key, the admin routes still do.
+      expect((await call(server.url, 'GET', '/metrics')).status).toBe(200);
+      expect((await call(server.url, 'GET', '/v1/admin/reconcile')).status).toBe(401);
       const made = await createKey(server.url, admin, 'team-a');
       expect((await call(server.url, 'GET', '/v1/sandboxes', { key: made.key })).status).toBe(200);
       expect((await call(server.url, 'GET', '/v1/sandboxes', { key: `${made.key}x` })).status).toBe(
