@@ -93,6 +93,18 @@ describe.each<Backend>(['embedded', 'postgres+redis'])('API keys (%s)', (backend
     });
     expect(known.body.status).toBe('Failed');
     expect(known.body.error).not.toMatch(/UNAUTHENTICATED/);
+    // ROCK's own X-Key header carries a key too, the way ROCK users already send theirs.
+    const viaXKey = await call(base, 'GET', `${ROCK}/get_status?sandbox_id=nope`, {
+      headers: { 'X-Key': admin },
+    });
+    expect(viaXKey.body.error).not.toMatch(/UNAUTHENTICATED/);
+    const wrongXKey = await call(base, 'GET', `${ROCK}/get_status?sandbox_id=nope`, {
+      headers: { 'X-Key': 'k123' },
+    });
+    expect(wrongXKey.body).toMatchObject({ status: 'Failed', error: /UNAUTHENTICATED.*X-Key/ });
+    // X-Key is ROCK's: on /v1 it is no key.
+    const v1 = await call(base, 'GET', '/v1/sandboxes', { headers: { 'X-Key': admin } });
+    expect(v1.status).toBe(401);
   });
 
   it('should keep the health probes, the docs and their document open', async () => {

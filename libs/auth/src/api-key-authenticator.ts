@@ -29,22 +29,31 @@ export class ApiKeyAuthenticator {
     private readonly limiter: FailedAuthLimiter,
   ) {}
 
+  /**
+   * `fallbackHeader`: the edge's protocol has a key header of its own (ROCK's `X-Key`), read when
+   * neither of ours is sent (presentedKeyOf).
+   */
   async authenticate(
     headers: IncomingHttpHeaders,
     clientAddress: string | undefined,
+    fallbackHeader?: string,
   ): Promise<Actor> {
     if (!this.policy.enabled) return ANONYMOUS_ACTOR;
     const client = clientKeyOf(clientAddress);
     this.limiter.assertNotBlocked(client);
-    const outcome = await this.identify(headers);
+    const outcome = await this.identify(headers, fallbackHeader);
     if (typeof outcome !== 'string') return outcome;
     await this.limiter.recordFailure(client);
-    throw new CodedError('UNAUTHENTICATED', `${outcome}: ${HOW}`);
+    const how = fallbackHeader === undefined ? HOW : `${HOW} or "${fallbackHeader}: <key>"`;
+    throw new CodedError('UNAUTHENTICATED', `${outcome}: ${how}`);
   }
 
   /** The actor, or why there is none. */
-  private async identify(headers: IncomingHttpHeaders): Promise<Actor | string> {
-    const presented = presentedKeyOf(headers);
+  private async identify(
+    headers: IncomingHttpHeaders,
+    fallbackHeader: string | undefined,
+  ): Promise<Actor | string> {
+    const presented = presentedKeyOf(headers, fallbackHeader);
     if (presented.kind === 'none') return 'no API key';
     if (presented.kind === 'malformed') return `malformed API key (${presented.problem})`;
     const digest = digestOf(presented.key);

@@ -32,6 +32,18 @@ describe('presentedKeyOf', () => {
     });
   });
 
+  it("should read a protocol's own key header only when neither of ours is sent", () => {
+    expect(presentedKeyOf({ 'x-key': KEY }, 'X-Key')).toEqual({ kind: 'key', key: KEY });
+    // Ours win: a ROCK client may keep a ROCK value of its own in X-Key beside our key.
+    expect(presentedKeyOf({ 'x-key': 'k123', 'x-api-key': KEY }, 'X-Key')).toEqual({
+      kind: 'key',
+      key: KEY,
+    });
+    expect(presentedKeyOf({ 'x-key': [KEY, KEY] }, 'X-Key')).toMatchObject({ kind: 'malformed' });
+    // Without the edge asking for it, X-Key is nobody's key.
+    expect(presentedKeyOf({ 'x-key': KEY })).toEqual({ kind: 'none' });
+  });
+
   it('should say none when neither header is there', () => {
     expect(presentedKeyOf({})).toEqual({ kind: 'none' });
     expect(presentedKeyOf({ cookie: 'x' })).toEqual({ kind: 'none' });

@@ -15,8 +15,15 @@ const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
  * as one; the scheme word `Bearer` is case-insensitive too (RFC 9110). Both headers may be sent
  * (Swagger UI does when both are authorized) only with the same key. Nothing here throws, and
  * nothing long is worked on: an overlong value is refused by its length alone.
+ *
+ * `fallbackHeader` is a protocol's own key header (ROCK's `X-Key`, which ROCK's server reads as
+ * the caller's authorization and ROCK users already set in `extra_headers`): read only when
+ * neither of ours is sent, so a client that sends ours beside a ROCK value of its own still works.
  */
-export function presentedKeyOf(headers: IncomingHttpHeaders): PresentedKey {
+export function presentedKeyOf(
+  headers: IncomingHttpHeaders,
+  fallbackHeader?: string,
+): PresentedKey {
   const found: string[] = [];
   const authorization = single(headers.authorization);
   if (authorization === null) return malformed('Authorization is sent more than once');
@@ -29,6 +36,11 @@ export function presentedKeyOf(headers: IncomingHttpHeaders): PresentedKey {
   const apiKey = single(headers['x-api-key']);
   if (apiKey === null) return malformed('X-API-Key is sent more than once');
   if (apiKey !== undefined) found.push(apiKey.trim());
+  if (found.length === 0 && fallbackHeader !== undefined) {
+    const fallback = single(headers[fallbackHeader.toLowerCase()]);
+    if (fallback === null) return malformed(`${fallbackHeader} is sent more than once`);
+    if (fallback !== undefined) found.push(fallback.trim());
+  }
   if (found.length === 0) return { kind: 'none' };
   const [key] = found;
   if (found.some((other) => other !== key)) {

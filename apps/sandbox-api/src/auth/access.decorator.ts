@@ -22,3 +22,14 @@ export function Access(level: AccessLevel): ClassDecorator & MethodDecorator {
     ApiExtension(ACCESS_EXTENSION, level),
   );
 }
+
+export const KEY_HEADER_METADATA = 'sandboxd:key-header';
+
+/**
+ * A compatibility controller's own key header (ROCK's `X-Key`), taken when neither
+ * `Authorization` nor `X-API-Key` is sent, so the protocol's clients pass the key the way they
+ * already do.
+ */
+export function KeyHeader(name: string): ClassDecorator {
+  return SetMetadata(KEY_HEADER_METADATA, name);
+}

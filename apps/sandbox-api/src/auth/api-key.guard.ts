@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { ApiKeyAuthenticator, AuthPolicy } from '@app/auth';
 import { ANONYMOUS_ACTOR, CodedError } from '@app/domain';
-import { ACCESS_METADATA, AccessLevel } from './access.decorator';
+import { ACCESS_METADATA, AccessLevel, KEY_HEADER_METADATA } from './access.decorator';
 import type { ActorRequest } from './request-actor.decorator';
 
 /**
@@ -29,9 +29,14 @@ export class ApiKeyGuard implements CanActivate {
       request.actor = ANONYMOUS_ACTOR;
       return true;
     }
+    const keyHeader = this.reflector.get<string | undefined>(
+      KEY_HEADER_METADATA,
+      context.getClass(),
+    );
     const actor = await this.authenticator.authenticate(
       request.headers,
       request.socket.remoteAddress,
+      keyHeader,
     );
     if (level === 'admin' && actor.kind === 'tenant') {
       throw new CodedError(

@@ -15,6 +15,7 @@ import { rm } from 'node:fs/promises';
 import { Actor } from '@app/domain';
 import { ROCK_PREFIX, RockEnvelope, RockSandboxes, SpooledUpload } from '@app/rock';
 import { RequestActor } from '../auth/request-actor.decorator';
+import { KeyHeader } from '../auth/access.decorator';
 
 type Json = Record<string, unknown>;
 type HeaderBag = Record<string, string | string[] | undefined>;
@@ -27,6 +28,8 @@ type HeaderBag = Record<string, string | string[] | undefined>;
  */
 @ApiExcludeController()
 @Controller(ROCK_PREFIX)
+// ROCK's server reads X-Key as the caller's key; ROCK users already set it in extra_headers.
+@KeyHeader('X-Key')
 export class RockController {
   constructor(private readonly rock: RockSandboxes) {}
 
