@@ -2,7 +2,12 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { ConfigSlices } from '@app/config';
-import { buildContainerConfig, ContainerSpec, LABEL_INSTANCE } from '@app/deployment';
+import {
+  buildContainerConfig,
+  ContainerSpec,
+  LABEL_INSTANCE,
+  SandboxNetwork,
+} from '@app/deployment';
 import { ensureLogDir, removeLogDir } from '@app/quota';
 import type Dockerode from 'dockerode';
 import { parseMemorySize } from '@app/sandbox';
@@ -17,13 +22,15 @@ export interface SandboxRequest {
 
 /**
  * The baseline: the same container the service would build for `request` (buildContainerConfig
- * from the deployment library: Init, no-new-privileges, memory/swap, NanoCpus, pids limit, runtime,
+ * from the deployment library: Init, no-new-privileges, the capability set, the sandbox network, memory/swap, NanoCpus, pids limit, runtime,
  * keep-alive entrypoint, our labels, the log directory bind mount, one published port on
  * 127.0.0.1), created and started with plain dockerode calls and nothing else: no record, no lock,
  * no port scan, no start-up grace period.
  */
 export class DirectSandboxes {
   private nextPort: number;
+  /** The service's sandbox network: the baseline's containers join it too (looked up once). */
+  private readonly network: SandboxNetwork;
 
   constructor(
     private readonly docker: Dockerode,
@@ -32,6 +39,12 @@ export class DirectSandboxes {
     private readonly portRange: { from: number; to: number },
   ) {
     this.nextPort = portRange.from;
+    this.network = new SandboxNetwork(
+      docker,
+      config.docker.sandboxNetwork,
+      config.docker.instanceId,
+      config.docker.callTimeoutsMs,
+    );
   }
 
   newId(): string {
@@ -86,6 +99,7 @@ export class DirectSandboxes {
       this.spec(sandboxId, request, logDir),
       new Map(request.ports.map((port, i) => [port, hostPorts[i]])),
       this.config.docker,
+      await this.network.id(),
     );
     const container = await this.docker.createContainer(options);
     try {

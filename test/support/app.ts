@@ -10,7 +10,12 @@ import { type ConfigSlices, LOADED_CONFIG, loadConfig } from '@app/config';
 import { AppModule } from '../../apps/sandbox-api/src/app.module';
 import { configureApp } from '../../apps/sandbox-api/src/configure-app';
 import { createScratchDatabase } from './database';
-import { newTestInstanceId, sweepContainers } from './docker';
+import {
+  newTestInstanceId,
+  sweepContainers,
+  sweepTestNetworks,
+  TEST_SANDBOX_NETWORK,
+} from './docker';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
 
@@ -37,6 +42,7 @@ export async function testEnv(backend: Backend, overrides: Record<string, string
     STOP_TIMEOUT_SECONDS: '2',
     LOCK_WAIT_SECONDS: '60',
     LOG_LEVEL: 'warn',
+    SANDBOX_NETWORK: TEST_SANDBOX_NETWORK,
   };
   const dir = mkdtempSync(join(tmpdir(), 'sandboxd-e2e-'));
   base.LOG_ROOT = join(dir, 'logs');
@@ -57,6 +63,8 @@ export async function testEnv(backend: Backend, overrides: Record<string, string
     env: { ...base, ...overrides },
     cleanup: async () => {
       await sweepContainers(instanceId);
+      // Only on the main engine (a second engine's networks go with it).
+      if (overrides.DOCKER_SOCKET_PATH === undefined) await sweepTestNetworks();
       await dropDatabase();
       // LOG_ROOT stays a nosuid,nodev,noexec mount of its own after the app closes (as in
       // production, where containers outlive the service); a LOG_ROOT given elsewhere too.

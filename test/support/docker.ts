@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
-import { LABEL_INSTANCE } from '@app/deployment';
+import { LABEL_INSTANCE, LABEL_NETWORK } from '@app/deployment';
 import Dockerode from 'dockerode';
 
 /**
@@ -30,6 +30,35 @@ export function testDocker(): Dockerode {
 /** Builds sandboxd/demo:latest from busybox-static if it is not there yet (offline, ~1 s). */
 export async function ensureDemoImage(): Promise<void> {
   await run('bash', [BUILD_SCRIPT], { timeout: 120_000 });
+}
+
+/**
+ * The sandbox network (SANDBOX_NETWORK) of every test app and deployment: one shared name, so
+ * suites never use the production default and do not each take one of the engine's address pools.
+ */
+export const TEST_SANDBOX_NETWORK = 'sandboxd-test';
+
+/**
+ * Removes the sandbox networks tests made (named `sandboxd-test…`, labelled by SandboxNetwork)
+ * that no container is attached to any more. One still in use (a suite of another process) is
+ * left; it goes with the last sweep after it. Returns how many were removed.
+ */
+export async function sweepTestNetworks(docker: Dockerode = testDocker()): Promise<number> {
+  const networks = await docker.listNetworks({ filters: { label: [LABEL_NETWORK] } });
+  let removed = 0;
+  for (const network of networks) {
+    if (!network.Name.startsWith(TEST_SANDBOX_NETWORK)) continue;
+    try {
+      const inspected = await docker.getNetwork(network.Id).inspect();
+      if (Object.keys((inspected as { Containers?: object }).Containers ?? {}).length > 0) continue;
+      await docker.getNetwork(network.Id).remove();
+      removed += 1;
+    } catch (error) {
+      // Gone already (404), or a container joined meanwhile (403 active endpoints): left.
+      if (typeof (error as { statusCode?: number }).statusCode !== 'number') throw error;
+    }
+  }
+  return removed;
 }
 
 export function newTestInstanceId(): string {

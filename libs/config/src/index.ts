@@ -4,6 +4,8 @@ export { AppConfigModule } from './config.module';
 export { AuthConfig, accessProblems } from './slices/auth.config';
 export { isLoopbackHost } from './loopback-host';
 export { DockerConfig } from './slices/docker.config';
+export { LINUX_CAPABILITIES } from './slices/docker-values';
+export type { LinuxCapability } from './slices/docker-values';
 export { E2bConfig } from './slices/e2b.config';
 export { ExecConfig } from './slices/exec.config';
 export { FilesConfig } from './slices/files.config';

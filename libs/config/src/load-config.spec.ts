@@ -34,6 +34,8 @@ describe('loadConfig', () => {
         execStart: 30_000,
       },
       registryAllowlist: [],
+      sandboxNetwork: 'sandboxd',
+      capAdd: [],
     });
     expect({ ...config.lifecycle }).toEqual({
       autoDeleteAfterSeconds: 86400,
@@ -137,6 +139,29 @@ describe('loadConfig', () => {
       expect(message).toContain(expected);
     }
     expect(message.match(/Invalid environment/g)).toHaveLength(1);
+  });
+
+  it('reads the sandbox network and the capabilities given back', () => {
+    const defaults = loadConfig({});
+    expect(defaults.docker.sandboxNetwork).toBe('sandboxd');
+    expect(defaults.docker.capAdd).toEqual([]);
+    const config = loadConfig({
+      SANDBOX_NETWORK: 'agents.net-1',
+      SANDBOX_CAP_ADD: ' net_raw, CAP_SYS_CHROOT,NET_RAW ',
+    });
+    expect(config.docker.sandboxNetwork).toBe('agents.net-1');
+    // Upper-case, without CAP_, each once.
+    expect(config.docker.capAdd).toEqual(['NET_RAW', 'SYS_CHROOT']);
+  });
+
+  it.each([
+    ['SANDBOX_CAP_ADD', 'NET_RAW,FLY', 'SANDBOX_CAP_ADD: FLY is not a Linux capability'],
+    ['SANDBOX_CAP_ADD', 'ALL', 'SANDBOX_CAP_ADD: ALL is not a Linux capability'],
+    ['SANDBOX_NETWORK', 'bridge', 'SANDBOX_NETWORK must not be Docker\'s own "bridge" network'],
+    ['SANDBOX_NETWORK', 'Host', 'SANDBOX_NETWORK must not be Docker\'s own "Host" network'],
+    ['SANDBOX_NETWORK', '-x', 'SANDBOX_NETWORK must be 1-63 letters, digits, _ . -'],
+  ])('refuses %s=%s, naming it', (name, value, expected) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(expected);
   });
 
   it('refuses a malformed PORT_RANGE with the format it wants', () => {

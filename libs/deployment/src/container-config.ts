@@ -3,10 +3,36 @@ import type { ContainerCreateOptions } from 'dockerode';
 import { LABEL_INSTANCE, LABEL_MANAGED, LABEL_POOL, LABEL_SANDBOX_ID } from './labels';
 import type { ContainerSpec } from './types';
 
+/** A Linux capability's name as Docker takes it (the config slice validates SANDBOX_CAP_ADD). */
+type LinuxCapability = DockerConfig['capAdd'][number];
+
 export type ContainerConfigSettings = Pick<
   DockerConfig,
-  'instanceId' | 'portBindAddress' | 'keepAliveCommand'
+  'instanceId' | 'portBindAddress' | 'keepAliveCommand' | 'capAdd'
 >;
+
+/**
+ * The capabilities a sandbox keeps: Docker's default set without NET_RAW (raw sockets: spoofing,
+ * ARP games on the bridge), MKNOD (device nodes), SYS_CHROOT, SETFCAP (file capabilities) and
+ * AUDIT_WRITE. Given as the whole set after dropping ALL, so the result does not depend on the
+ * engine's own default. SANDBOX_CAP_ADD gives more back.
+ */
+export const SANDBOX_CAPABILITIES: readonly LinuxCapability[] = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'NET_BIND_SERVICE',
+];
+
+/** The capability set of a sandbox: the kept ones and those the operator gives back, each once. */
+export function capabilitiesOf(capAdd: readonly LinuxCapability[]): LinuxCapability[] {
+  return [...new Set([...SANDBOX_CAPABILITIES, ...capAdd])];
+}
 
 export const CONTAINER_NAME_PREFIX = 'sandboxd-';
 
@@ -26,16 +52,24 @@ export function portKey(containerPort: number): string {
 
 /**
  * Builds the create request for a sandbox container. Pure, so the security-relevant defaults
- * (init, no-new-privileges, never privileged, no socket mounts, swap capped at the memory limit)
- * are unit-tested without an engine.
+ * (init, no-new-privileges, never privileged, the reduced capability set, the network, no socket
+ * mounts, swap capped at the memory limit) are unit-tested without an engine.
  *
  * @param hostPorts container port → host port, one entry per `requestedPorts(spec)`.
+ * @param sandboxNetworkId the id of sandboxd's network (SandboxNetwork), for a `bridge` sandbox;
+ *   unused by a `none` one.
  */
 export function buildContainerConfig(
   spec: ContainerSpec,
   hostPorts: ReadonlyMap<number, number>,
   settings: ContainerConfigSettings,
+  sandboxNetworkId: string,
 ): ContainerCreateOptions {
+  const network = spec.network ?? 'bridge';
+  if (network === 'none' && requestedPorts(spec).length > 0) {
+    // Checked upstream (a 400); a port published into no network would be a silent lie.
+    throw new Error(`sandbox ${spec.sandboxId}: ports cannot be published without a network`);
+  }
   const exposedPorts: Record<string, Record<string, never>> = {};
   const portBindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const containerPort of requestedPorts(spec)) {
@@ -67,10 +101,14 @@ export function buildContainerConfig(
     OpenStdin: false,
     HostConfig: {
       PortBindings: portBindings,
+      // By id: a second network of the same name (another replica's race) can never be taken.
+      NetworkMode: network === 'none' ? 'none' : sandboxNetworkId,
       // Docker's init (tini) runs as PID 1 so orphaned processes of agents are reaped.
       Init: true,
       SecurityOpt: ['no-new-privileges'],
       Privileged: false,
+      CapDrop: ['ALL'],
+      CapAdd: capabilitiesOf(settings.capAdd),
       // The service decides when a sandbox runs; the engine must not revive one on its own.
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
       ...resourceLimits(spec),

@@ -5,6 +5,7 @@ import { demuxLogs, lastLines } from './container-logs';
 import { toContainerState } from './container-state';
 import {
   engineMessage,
+  isNetworkMissing,
   isNotFound,
   isNotModified,
   isPortConflict,
@@ -46,6 +47,17 @@ export class HostPortConflictError extends Error {
   }
 }
 
+/**
+ * Thrown by `startContainer` when the container's network no longer exists (removed behind the
+ * service's back): the caller can make it again and retry.
+ */
+export class NetworkMissingError extends Error {
+  constructor(readonly engineText: string) {
+    super(engineText);
+    this.name = 'NetworkMissingError';
+  }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `docker start`; already running (304) is success. */
@@ -64,6 +76,8 @@ export async function startContainer(
     if (isNotModified(error)) return;
     if (isSettledByBound(error, signal)) throw error;
     if (isPortConflict(error)) throw new HostPortConflictError(engineMessage(error));
+    // Before the 404 below, which would read it as the container being gone.
+    if (isNetworkMissing(error)) throw new NetworkMissingError(engineMessage(error));
     if (isNotFound(error)) {
       throw new CodedError('CONTAINER_FAILED', `container ${containerId} no longer exists`, {
         containerId,

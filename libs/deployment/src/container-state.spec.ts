@@ -48,7 +48,24 @@ describe('toContainerState', () => {
       sandboxId: 'sb-1',
       instanceId: 'i-1',
       poolKey: null,
+      networkMode: null,
+      networks: {},
     });
+  });
+
+  it('reports the network mode and the networks it is attached to, also while stopped', () => {
+    const raw = info({});
+    const withNetworks = {
+      ...raw,
+      HostConfig: { ...raw.HostConfig, NetworkMode: 'net-1' },
+      NetworkSettings: {
+        ...raw.NetworkSettings,
+        Networks: { sandboxd: { NetworkID: 'net-1', IPAddress: '' } },
+      },
+    } as unknown as ContainerInspectInfo;
+    const state = toContainerState(withNetworks, '127.0.0.1');
+    expect(state.networkMode).toBe('net-1');
+    expect(state.networks).toEqual({ sandboxd: 'net-1' });
   });
 
   it('has no exit code or times for a container that never started', () => {

@@ -38,5 +38,13 @@ export function toContainerState(info: ContainerInspectInfo, defaultHost: string
     sandboxId: labels[LABEL_SANDBOX_ID] ?? null,
     instanceId: labels[LABEL_INSTANCE] ?? null,
     poolKey: labels[LABEL_POOL] ?? null,
+    networkMode: info.HostConfig?.NetworkMode ?? null,
+    // Kept while stopped, so a restart can tell whether the container is on the sandbox network.
+    networks: Object.fromEntries(
+      Object.entries(info.NetworkSettings?.Networks ?? {}).map(([name, endpoint]) => [
+        name,
+        endpoint.NetworkID ?? '',
+      ]),
+    ),
   };
 }

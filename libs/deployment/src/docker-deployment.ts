@@ -18,11 +18,12 @@ import {
 import {
   confirmRunning,
   HostPortConflictError,
+  NetworkMissingError,
   STARTUP_GRACE_MS,
   startContainer,
   startupGraceMs,
 } from './container-starter';
-import { isConflict, toCodedError } from './docker-errors';
+import { isConflict, isNetworkMissing, isNotFound, toCodedError } from './docker-errors';
 import { withEngineBound, type EngineBounds } from './engine-bounds';
 import { ExecOutputBudget } from './exec-output-budget';
 import { runExec, streamExec } from './exec-runner';
@@ -35,6 +36,7 @@ import { HostPortAllocator, type PortLease } from './host-port-allocator';
 import { ImagePuller } from './image-puller';
 import { RegistryPolicy } from './registry-policy';
 import { ownedLabelFilters } from './labels';
+import { SandboxNetwork } from './sandbox-network';
 import type { Readable } from 'node:stream';
 import type { BeforeStartHook, ContainerSpec, ContainerState, OwnedFilter } from './types';
 
@@ -65,6 +67,8 @@ export class DockerDeployment implements OnModuleDestroy {
   readonly execOutputBudget: ExecOutputBudget;
   /** How long each kind of engine call may take (DOCKER_*_TIMEOUT_SECONDS). */
   private readonly bounds: EngineBounds;
+  /** sandboxd's own network (SANDBOX_NETWORK) that `bridge` sandboxes are attached to. */
+  private readonly network: SandboxNetwork;
 
   constructor(
     private readonly config: DockerConfig,
@@ -76,6 +80,12 @@ export class DockerDeployment implements OnModuleDestroy {
     this.ports = new HostPortAllocator(this.docker, config.portRange);
     this.registries = new RegistryPolicy(config.registryAllowlist);
     this.images = new ImagePuller(this.docker, config.imagePullTimeoutSeconds, this.registries);
+    this.network = new SandboxNetwork(
+      this.docker,
+      config.sandboxNetwork,
+      config.instanceId,
+      this.bounds,
+    );
   }
 
   containerName(sandboxId: string): string {
@@ -146,15 +156,19 @@ export class DockerDeployment implements OnModuleDestroy {
       containerPorts.length > 0
         ? this.engine(() => this.ports.openLease(), 'could not scan host ports')
         : Promise.resolve(null);
+    // A `none` sandbox needs no network; a `bridge` one the id of sandboxd's (made if missing).
+    const networking =
+      (spec.network ?? 'bridge') === 'bridge' ? this.network.id() : Promise.resolve('');
     try {
-      const [, existing, lease] = await Promise.all([
+      const [, existing, lease, networkId] = await Promise.all([
         this.ensureImage(spec.image, signal),
         this.findOwn(spec.sandboxId, signal),
         leasing,
+        networking,
       ]);
       signal?.throwIfAborted();
       if (existing) return await this.resume(existing, startupGraceMs(spec), beforeStart, signal);
-      return await this.createAndStart(spec, containerPorts, lease, beforeStart, signal);
+      return await this.createAndStart(spec, containerPorts, lease, networkId, beforeStart, signal);
     } finally {
       (await leasing.catch(() => null))?.release();
     }
@@ -170,17 +184,37 @@ export class DockerDeployment implements OnModuleDestroy {
     graceMs: number = STARTUP_GRACE_MS,
     signal?: AbortSignal,
   ): Promise<ContainerState> {
-    try {
-      await startContainer(this.docker, containerId, this.bounds, signal);
-    } catch (error) {
-      if (error instanceof HostPortConflictError) {
-        throw new CodedError(
-          'CONTAINER_FAILED',
-          `container ${containerId} cannot start: one of its host ports is taken by another process (${error.engineText})`,
-          { containerId, reason: 'port-conflict' },
-        );
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await startContainer(this.docker, containerId, this.bounds, signal);
+        break;
+      } catch (error) {
+        if (error instanceof HostPortConflictError) {
+          throw new CodedError(
+            'CONTAINER_FAILED',
+            `container ${containerId} cannot start: one of its host ports is taken by another process (${error.engineText})`,
+            { containerId, reason: 'port-conflict' },
+          );
+        }
+        if (error instanceof NetworkMissingError && attempt === 1) {
+          // The sandbox network this process knew was removed behind its back (a stopped
+          // container does not hold it): made again, and the container moved onto it, once.
+          this.network.forget();
+          const state = await this.inspect(containerId, signal);
+          if (state !== null) {
+            await this.joinSandboxNetwork(state, signal);
+            continue;
+          }
+        }
+        if (error instanceof NetworkMissingError) {
+          throw new CodedError(
+            'CONTAINER_FAILED',
+            `container ${containerId} cannot start: its network does not exist (${this.network.name})`,
+            { containerId, reason: 'engine' },
+          );
+        }
+        throw error;
       }
-      throw error;
     }
     const host = this.config.portBindAddress;
     return confirmRunning(this.docker, containerId, host, graceMs, this.bounds, signal);
@@ -196,6 +230,53 @@ export class DockerDeployment implements OnModuleDestroy {
     signal?: AbortSignal,
   ): Promise<'stopped' | 'missing'> {
     return stopContainer(this.docker, containerId, timeoutSeconds, this.bounds, signal);
+  }
+
+  /**
+   * Before a stopped container is started again: puts a container that should be on sandboxd's
+   * network (any but a `none` one) onto it, leaving whatever else it was on. That is Docker's
+   * default bridge for a container of a release before sandbox networks, where sandboxes could
+   * reach each other, or an earlier sandbox network removed behind the service's back (which would
+   * make the start fail). A no-op for a running container, a `none` one, or one already on it.
+   */
+  async joinSandboxNetwork(state: ContainerState, signal?: AbortSignal): Promise<void> {
+    if (state.running || state.networkMode === 'none') return;
+    const attached = state.networks ?? {};
+    for (let attempt = 1; ; attempt += 1) {
+      const networkId = await this.network.id();
+      if (Object.values(attached).includes(networkId)) return;
+      signal?.throwIfAborted();
+      try {
+        // By the name the container holds it under: a removed network is only known by that.
+        for (const name of Object.keys(attached)) {
+          await this.networkCall(`disconnect ${state.containerId} from ${name}`, signal, (abort) =>
+            this.docker
+              .getNetwork(name)
+              .disconnect(withAbort({ Container: state.containerId, Force: true }, abort)),
+          );
+        }
+        await this.networkCall(`connect ${state.containerId} to ${networkId}`, signal, (abort) =>
+          this.docker
+            .getNetwork(networkId)
+            .connect(withAbort({ Container: state.containerId }, abort)),
+        );
+      } catch (error) {
+        if (attempt === 1 && isNotFound(error)) {
+          this.network.forget(networkId); // ours was removed after we learnt its id
+          continue;
+        }
+        throw toCodedError(
+          error,
+          'CONTAINER_FAILED',
+          `could not move container ${state.containerId} onto the sandbox network ${this.network.name}`,
+          { containerId: state.containerId, reason: 'engine' },
+        );
+      }
+      this.logger.log(
+        `container ${state.containerId} moved onto the sandbox network ${this.network.name} (it was on ${describeNetworks(attached)})`,
+      );
+      return;
+    }
   }
 
   remove(containerId: string, signal?: AbortSignal): Promise<void> {
@@ -304,14 +385,30 @@ export class DockerDeployment implements OnModuleDestroy {
     spec: ContainerSpec,
     containerPorts: number[],
     lease: PortLease | null,
+    initialNetworkId: string,
     beforeStart: BeforeStartHook | undefined,
     signal: AbortSignal | undefined,
   ): Promise<ContainerState> {
     let lastConflict = '';
+    let networkId = initialNetworkId;
+    let networkRetried = false;
+    /**
+     * Once per provision, a sandbox network removed after its id was learnt (the engine names it
+     * in a 404 at create or, on older engines, at start) is made again and the attempt repeated.
+     */
+    const retryWithNewNetwork = async (error: unknown): Promise<boolean> => {
+      const missing = error instanceof NetworkMissingError || isNetworkMissing(error);
+      if (!missing || networkRetried || networkId === '') return false;
+      networkRetried = true;
+      this.network.forget(networkId);
+      networkId = await this.network.id();
+      this.logger.warn(`sandbox ${spec.sandboxId}: the sandbox network was gone; made it again`);
+      return true;
+    };
     for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt += 1) {
       const hostPortList = lease ? lease.take(containerPorts.length) : [];
       const hostPorts = new Map(containerPorts.map((port, i) => [port, hostPortList[i]]));
-      const options = buildContainerConfig(spec, hostPorts, this.config);
+      const options = buildContainerConfig(spec, hostPorts, this.config, networkId);
 
       let containerId: string;
       try {
@@ -328,6 +425,7 @@ export class DockerDeployment implements OnModuleDestroy {
           const existing = await this.findOwn(spec.sandboxId, signal);
           if (existing) return this.resume(existing, startupGraceMs(spec), beforeStart, signal);
         }
+        if (await retryWithNewNetwork(error)) continue;
         throw toCodedError(
           error,
           'CONTAINER_FAILED',
@@ -352,6 +450,14 @@ export class DockerDeployment implements OnModuleDestroy {
         return state;
       } catch (error) {
         await this.removeQuietly(containerId);
+        if (await retryWithNewNetwork(error)) continue;
+        if (error instanceof NetworkMissingError) {
+          throw new CodedError(
+            'CONTAINER_FAILED',
+            `sandbox ${spec.sandboxId} could not start: its network is gone (${this.network.name})`,
+            { sandboxId: spec.sandboxId, reason: 'engine' },
+          );
+        }
         if (!(error instanceof HostPortConflictError) || !lease) throw error;
         lastConflict = error.engineText;
         lease.exclude(hostPortList);
@@ -401,6 +507,7 @@ export class DockerDeployment implements OnModuleDestroy {
   ): Promise<ContainerState> {
     if (existing.running) return existing;
     const { containerId } = existing;
+    await this.joinSandboxNetwork(existing, signal);
     if (existing.status !== 'created') return this.start(containerId, graceMs, signal);
     try {
       if (beforeStart) await beforeStart(containerId);
@@ -422,6 +529,15 @@ export class DockerDeployment implements OnModuleDestroy {
     }
   }
 
+  /** A network connect or disconnect, as small as an inspect: bounded like one. */
+  private networkCall<T>(
+    target: string,
+    signal: AbortSignal | undefined,
+    call: (abort: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    return withEngineBound({ kind: 'inspect', boundMs: this.bounds.inspect, target, signal }, call);
+  }
+
   /** Runs an engine call, turning its errors into CodedErrors. */
   private async engine<T>(call: () => Promise<T>, context: string): Promise<T> {
     try {
@@ -430,4 +546,17 @@ export class DockerDeployment implements OnModuleDestroy {
       throw toCodedError(error, 'RUNTIME_UNAVAILABLE', context);
     }
   }
+}
+
+/** dockerode passes `abortSignal` of any options on to the request; its types only lack it. */
+function withAbort<T extends object>(options: T, abortSignal: AbortSignal): T {
+  const withSignal: T & { abortSignal: AbortSignal } = { ...options, abortSignal };
+  return withSignal;
+}
+
+/** `bridge (cbf09f0a49b3), sandboxd (1a2b…)`: names with short ids, as the engine holds them. */
+function describeNetworks(networks: Record<string, string>): string {
+  const entries = Object.entries(networks);
+  if (entries.length === 0) return 'no network';
+  return entries.map(([name, id]) => `${name} (${id.slice(0, 12) || 'no id'})`).join(', ');
 }

@@ -67,6 +67,11 @@ export function isPortConflict(error: unknown): boolean {
   return /port is already allocated|address already in use/i.test(message);
 }
 
+/** The engine refused a container create or start because a network it names does not exist. */
+export function isNetworkMissing(error: unknown): boolean {
+  return isNotFound(error) && /network .*not found/i.test(engineMessage(error));
+}
+
 export function runtimeUnavailable(error: unknown): CodedError {
   return new CodedError(
     'RUNTIME_UNAVAILABLE',
@@ -103,6 +108,7 @@ const KNOWN_REASONS: readonly [RegExp, string][] = [
   [/timeout|timed out|deadline exceeded/i, 'the engine timed out'],
   [/no such image/i, 'the image does not exist'],
   [/no such container/i, 'the container does not exist'],
+  [/network .*not found/i, 'the network of the container does not exist'],
 ];
 
 /** Our words for an engine failure, from its text and HTTP status; never the text itself. */

@@ -43,10 +43,34 @@ export class EngineFacts {
     return { cpus: info.NCPU, memoryBytes: info.MemTotal };
   }
 
+  /**
+   * The arguments the engine passes to a runtime it has registered (daemon.json's `runtimeArgs`),
+   * or null when it knows no runtime of that name.
+   */
+  async runtimeArgs(runtime: string): Promise<readonly string[] | null> {
+    const info = (await this.docker.info()) as {
+      Runtimes?: Record<string, { path?: string; runtimeArgs?: string[] } | undefined>;
+    };
+    const entry = info.Runtimes?.[runtime];
+    return entry === undefined ? null : (entry.runtimeArgs ?? []);
+  }
+
   /** The overlay upper dir of a created container (where its writes land), if the driver has one. */
   async upperDir(containerId: string): Promise<string | null> {
     const inspected = await this.docker.getContainer(containerId).inspect();
     const data = inspected.GraphDriver?.Data as Record<string, string> | undefined;
     return data?.UpperDir ?? null;
   }
+}
+
+/**
+ * Whether runtime arguments switch the sandbox's network off inside the runtime, whatever Docker
+ * attaches: gVisor's runsc registered with `--network=none` (its own network stack gets no
+ * interface) gives every container only `lo`.
+ */
+export function runtimeDisablesNetwork(args: readonly string[]): boolean {
+  return args.some(
+    (arg, i) =>
+      /^--?network=none$/.test(arg) || (/^--?network$/.test(arg) && args[i + 1] === 'none'),
+  );
 }

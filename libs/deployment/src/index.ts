@@ -1,7 +1,13 @@
 export { DeploymentModule } from './deployment.module';
 export { DockerDeployment } from './docker-deployment';
 export { HostPortAllocator, PortLease } from './host-port-allocator';
-export { buildContainerConfig, containerNameFor, requestedPorts } from './container-config';
+export {
+  SANDBOX_CAPABILITIES,
+  buildContainerConfig,
+  capabilitiesOf,
+  containerNameFor,
+  requestedPorts,
+} from './container-config';
 export type { ContainerConfigSettings } from './container-config';
 export { ContainerEventStream } from './container-event-stream';
 export type {
@@ -19,6 +25,7 @@ export type { PortRange } from './port-picker';
 export {
   LABEL_INSTANCE,
   LABEL_MANAGED,
+  LABEL_NETWORK,
   LABEL_POOL,
   LABEL_PREFIX,
   LABEL_SANDBOX_ID,
@@ -65,6 +72,7 @@ export type { DoomedOptions, ProcessEntry } from './process-tree';
 export { environHas, hostProcesses, hostViewOf } from './host-processes';
 export type { HostView } from './host-processes';
 export { EventQueue } from './event-queue';
+export { ICC_OPTION, SandboxNetwork } from './sandbox-network';
 export type { QueueFlow } from './event-queue';
 export { fileNotFound, fileTooLarge, notADirectory, notAFile } from './file-errors';
 export { directChild, goModePermissions, goModeType, parsePathStat } from './file-info';
@@ -81,5 +89,5 @@ export type {
   WriteOptions,
 } from './file-types';
 export { execEngineError, execFailed } from './exec-errors';
-export { EngineFacts } from './engine-facts';
+export { EngineFacts, runtimeDisablesNetwork } from './engine-facts';
 export type { EngineCapacity, EngineStorageInfo } from './engine-facts';

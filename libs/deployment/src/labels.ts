@@ -16,6 +16,8 @@ export const LABEL_SANDBOX_ID = `${LABEL_PREFIX}sandbox-id`;
  * pool container is still idle is decided by the absence of a sandbox record with its id.
  */
 export const LABEL_POOL = `${LABEL_PREFIX}pool`;
+/** Set on the sandbox network sandboxd made (SandboxNetwork); the value is the instance that made it. */
+export const LABEL_NETWORK = `${LABEL_PREFIX}network`;
 
 /** Docker `label` filter values selecting our containers, narrowed by owner if asked. */
 export function ownedLabelFilters(filter: OwnedFilter = {}): string[] {

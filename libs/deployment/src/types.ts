@@ -1,3 +1,5 @@
+import type { SandboxNetwork } from '@app/domain';
+
 /** What the sandbox layer asks for; deployment turns it into one Docker container. */
 export interface ContainerSpec {
   sandboxId: string;
@@ -27,6 +29,8 @@ export interface ContainerSpec {
   runtime?: string | null;
   /** Marks a warm-pool member: the pool's key, put on the container as LABEL_POOL. */
   poolKey?: string | null;
+  /** `bridge` (absent): sandboxd's own network (SANDBOX_NETWORK); `none`: no network, only lo. */
+  network?: SandboxNetwork;
 }
 
 /** The engine's view of one container, flattened to what the service needs. */
@@ -55,6 +59,16 @@ export interface ContainerState {
   instanceId: string | null;
   /** The warm pool the container was made for (LABEL_POOL), idle or claimed; null otherwise. */
   poolKey?: string | null;
+  /**
+   * Docker's HostConfig.NetworkMode: `none`, a network's id or name, or `default`/`bridge` for a
+   * container of a release before sandbox networks. Optional like createdAt.
+   */
+  networkMode?: string | null;
+  /**
+   * The networks the container is attached to, name → id, also while it is stopped (the name is
+   * what the engine keys them by, and what disconnects a network that no longer exists).
+   */
+  networks?: Record<string, string>;
 }
 
 export interface OwnedFilter {

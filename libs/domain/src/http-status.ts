@@ -44,6 +44,7 @@ export function httpStatusOf(code: ErrorCode): number {
     // Well-formed, but not what this server can do with it.
     case 'IMAGE_UNAVAILABLE':
     case 'DISK_LIMIT_UNSUPPORTED':
+    case 'NETWORK_UNSUPPORTED':
     case 'EXCEEDS_HOST_CAPACITY':
     case 'EXEC_FAILED':
       return 422;

@@ -14,6 +14,14 @@ export const LIVE_STATES: readonly SandboxState[] = ['pending', 'running'];
 export const SANDBOX_OPERATIONS = ['starting', 'stopping', 'deleting'] as const;
 export type SandboxOperation = (typeof SANDBOX_OPERATIONS)[number];
 
+/**
+ * What a sandbox's container is attached to. `bridge`: sandboxd's own bridge network
+ * (SANDBOX_NETWORK), on which sandboxes reach the outside world and published ports work but
+ * cannot reach each other (inter-container traffic is off). `none`: no network at all, only `lo`.
+ */
+export const SANDBOX_NETWORKS = ['bridge', 'none'] as const;
+export type SandboxNetwork = (typeof SANDBOX_NETWORKS)[number];
+
 export interface StateTransitionRecord {
   from: SandboxState;
   to: SandboxState;
@@ -100,6 +108,8 @@ export interface SandboxInfo {
   pidsLimit: number | null;
   /** The OCI runtime the container runs under (runc, runsc, …). */
   runtime: string;
+  /** The network the container is attached to (see SANDBOX_NETWORKS). */
+  network: SandboxNetwork;
   /** Null when no disk limit was asked for. */
   disk: SandboxDiskLimit | null;
   /** Null until a quota on the log directory has been attempted. */
@@ -143,6 +153,7 @@ const SANDBOX_INFO_KEYS: { readonly [K in keyof SandboxInfo]-?: true } = {
   lastActivityAt: true,
   pidsLimit: true,
   runtime: true,
+  network: true,
   disk: true,
   logDirQuota: true,
   fromPool: true,
@@ -194,6 +205,8 @@ export interface SandboxSpec {
   disk: string | null;
   /** The OCI runtime the container is created with. */
   runtime: string;
+  /** Fixed at create: a container's network mode cannot change afterwards. */
+  network: SandboxNetwork;
 }
 
 /**

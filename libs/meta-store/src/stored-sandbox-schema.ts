@@ -1,6 +1,7 @@
 import {
   ACTOR_KINDS,
   CodedError,
+  SANDBOX_NETWORKS,
   SANDBOX_OPERATIONS,
   SANDBOX_STATES,
   TENANT_NAME_PATTERN,
@@ -87,6 +88,7 @@ export const sandboxInfoSchema: z.ZodType<SandboxInfo> = z.object({
   lastActivityAt: isoInstant.nullable(),
   pidsLimit: z.number().int().nullable(),
   runtime: z.string().min(1),
+  network: z.enum(SANDBOX_NETWORKS),
   disk: diskLimitSchema.nullable(),
   logDirQuota: logDirQuotaSchema.nullable(),
   fromPool: z.boolean(),
@@ -109,6 +111,7 @@ export const sealedSpecSchema: z.ZodType<SealedSandboxSpec> = z.object({
   diskBytes: nullableCount,
   disk: z.string().nullable(),
   runtime: z.string().min(1),
+  network: z.enum(SANDBOX_NETWORKS),
 });
 
 /**

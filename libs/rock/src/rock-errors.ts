@@ -53,6 +53,7 @@ export function rockCodeOf(code: ErrorCode): RockCode {
     case 'TENANT_QUOTA_EXCEEDED':
     case 'RESTART_UNSUPPORTED':
     case 'DISK_LIMIT_UNSUPPORTED':
+    case 'NETWORK_UNSUPPORTED':
     case 'EXCEEDS_HOST_CAPACITY':
     case 'FILE_NOT_FOUND':
     case 'FILE_TOO_LARGE':

@@ -27,5 +27,6 @@ export function containerSpecOf(
     pidsLimit: spec.pidsLimit,
     storageBytes: diskEnforced ? spec.diskBytes : null,
     runtime: spec.runtime,
+    network: spec.network,
   };
 }

@@ -29,6 +29,12 @@ describe('toSandboxSpec', () => {
       idleTimeoutSeconds: 60,
       autoDeleteSeconds: null,
       command: null,
+      network: 'bridge',
     });
+  });
+
+  it('should keep the network asked for', () => {
+    const config = loadConfig({});
+    expect(toSandboxSpec({ image: 'img', network: 'none' }, config.resources).network).toBe('none');
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ResourcesConfig } from '@app/config';
-import type { SandboxSpec } from '@app/domain';
+import type { SandboxNetwork, SandboxSpec } from '@app/domain';
 import { parseMemorySize } from './memory-size';
 
 /** A create request after HTTP validation; the domain re-checks nothing the edge already checked. */
@@ -13,6 +13,8 @@ export interface CreateSandboxInput {
   /** Disk budget of the writable layer and the log directory, e.g. "10g". */
   disk?: string;
   runtime?: string;
+  /** `bridge` (default): sandboxd's own network; `none`: no network at all. */
+  network?: SandboxNetwork;
   env?: Record<string, string>;
   labels?: Record<string, string>;
   ports?: number[];
@@ -39,6 +41,7 @@ export function toSandboxSpec(input: CreateSandboxInput, config: ResourcesConfig
     disk,
     diskBytes: disk === null ? null : parseMemorySize(disk),
     runtime: input.runtime ?? config.allowedRuntimes[0],
+    network: input.network ?? 'bridge',
     env: { ...(input.env ?? {}) },
     labels: { ...(input.labels ?? {}) },
     ports: [...new Set(input.ports ?? [])].sort((a, b) => a - b),

@@ -53,6 +53,8 @@ export class SandboxEffects {
         startContainer: track(async (input: ContainerRef, signal) => {
           const existing = await this.deployment.inspect(containerOf(input.containerId), signal);
           if (!existing) throw missingOnRestart(record, input.containerId);
+          // A container of an older release is still on Docker's default bridge: moved now.
+          await this.deployment.joinSandboxNetwork(existing, signal);
           await this.provisioner.secureLogDir(sandboxId);
           const graceMs = startupGraceMs(record.spec);
           return factsOf(await this.deployment.start(existing.containerId, graceMs, signal));

@@ -10,13 +10,13 @@ import { FakeEngine, FakeLock, FakeMetaStore, FakeQuota, FakeTenantLimits } from
 const GIB = 1024 ** 3;
 
 /** Admission on a fake host of 8 CPUs and 16 GiB, with the default overcommit (4, 1.5) unless set. */
-function build(env: Record<string, string> = {}) {
+function build(env: Record<string, string> = {}, runtimes: Record<string, readonly string[]> = {}) {
   const config = loadConfig({ INSTANCE_ID: 'unit', ...env });
   const store = new FakeMetaStore();
   const limits = new FakeTenantLimits();
   const resources = new SandboxResources(
     config.resources,
-    new FakeEngine(8, 16 * GIB) as unknown as EngineFacts,
+    new FakeEngine(8, 16 * GIB, runtimes) as unknown as EngineFacts,
     new FakeQuota() as unknown as QuotaService,
     store as unknown as SandboxMetaStore,
     new FakeLock() as unknown as SandboxLock,
@@ -28,7 +28,9 @@ function build(env: Record<string, string> = {}) {
       inserts += 1;
       return Promise.resolve('inserted');
     });
-  return { store, limits, admit, inserts: () => inserts };
+  const specOf = (input: Partial<CreateSandboxInput>) =>
+    toSandboxSpec({ image: 'img', ...input }, config.resources);
+  return { store, limits, resources, specOf, admit, inserts: () => inserts };
 }
 
 /** Puts a sandbox holding `cpus` and `memoryBytes` into the fake store (live unless said). */
@@ -147,6 +149,55 @@ describe(SandboxResources.name, () => {
       await expect(admit({ cpus: 2 }, 'team-a')).rejects.toMatchObject({
         code: 'TENANT_QUOTA_EXCEEDED',
       });
+    });
+  });
+
+  describe('network rules', () => {
+    const RUNSC_NO_NET = { runsc: ['--platform=ptrace', '--network=none'] };
+
+    it('should refuse published ports on a sandbox with network none, naming ports', () => {
+      const { resources, specOf } = build();
+      expect(() => resources.checkCaps(specOf({ network: 'none', ports: [8080] }))).toThrow(
+        expect.objectContaining({
+          code: 'VALIDATION_FAILED',
+          details: { fields: { ports: ['cannot be published by a sandbox with network "none"'] } },
+        }),
+      );
+      expect(() => resources.checkCaps(specOf({ network: 'none' }))).not.toThrow();
+      expect(() => resources.checkCaps(specOf({ ports: [8080] }))).not.toThrow();
+    });
+
+    it('should answer NETWORK_UNSUPPORTED for bridge on a runtime registered with its network off', async () => {
+      const { resources, specOf } = build({ ALLOWED_RUNTIMES: 'runc,runsc' }, RUNSC_NO_NET);
+      await expect(
+        resources.checkRuntimeNetwork(specOf({ runtime: 'runsc' })),
+      ).rejects.toMatchObject({
+        code: 'NETWORK_UNSUPPORTED',
+        message: expect.stringContaining('--network=none'),
+        details: {
+          runtime: 'runsc',
+          network: 'bridge',
+          runtimeArgs: ['--platform=ptrace', '--network=none'],
+        },
+      });
+      await expect(
+        resources.checkRuntimeNetwork(specOf({ runtime: 'runsc', network: 'none' })),
+      ).resolves.toBeUndefined();
+    });
+
+    it('should let bridge through on a runtime with a network, or one the engine does not know', async () => {
+      const { resources, specOf } = build(
+        { ALLOWED_RUNTIMES: 'runc,runsc,kata' },
+        { runsc: ['--platform=ptrace', '--network=host'] },
+      );
+      await expect(
+        resources.checkRuntimeNetwork(specOf({ runtime: 'runsc' })),
+      ).resolves.toBeUndefined();
+      // Unknown to the engine: the create itself fails and says so.
+      await expect(
+        resources.checkRuntimeNetwork(specOf({ runtime: 'kata' })),
+      ).resolves.toBeUndefined();
+      await expect(resources.checkRuntimeNetwork(specOf({}))).resolves.toBeUndefined();
     });
   });
 });

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ResourcesConfig } from '@app/config';
 import { CodedError, describeError, validationError, SandboxInfo, SandboxSpec } from '@app/domain';
-import { EngineFacts } from '@app/deployment';
+import { EngineFacts, runtimeDisablesNetwork } from '@app/deployment';
 import { SandboxLock, SandboxMetaStore, TenantLimitsStore } from '@app/meta-store';
 import { QuotaService, StorageOptSupport } from '@app/quota';
 import { formatMemorySize, parseMemorySize } from './memory-size';
@@ -70,6 +70,28 @@ export class SandboxResources {
         `must be one of ALLOWED_RUNTIMES (${allowedRuntimes.join(', ')})`,
       );
     }
+    // A port published into no network would be shown in the view and reach nothing.
+    if (spec.network === 'none' && spec.ports.length > 0) {
+      throw validationError('ports', 'cannot be published by a sandbox with network "none"');
+    }
+  }
+
+  /**
+   * 422 NETWORK_UNSUPPORTED for a `bridge` sandbox on a runtime the engine runs with its network
+   * switched off (gVisor's runsc registered with `--network=none`): it would start with only `lo`
+   * while its view said bridge. Docker's built-in runc takes no such arguments and is not asked
+   * about. A runtime the engine does not know, or an engine that does not answer, is left to the
+   * create, which reports either.
+   */
+  async checkRuntimeNetwork(spec: SandboxSpec): Promise<void> {
+    if (spec.network !== 'bridge' || spec.runtime === 'runc') return;
+    const args = await this.engine.runtimeArgs(spec.runtime).catch(() => null);
+    if (args === null || !runtimeDisablesNetwork(args)) return;
+    throw new CodedError(
+      'NETWORK_UNSUPPORTED',
+      `runtime ${spec.runtime} is registered with the engine with its network off (${args.join(' ')}): its sandboxes can only have network "none"; ask for that, or register the runtime with --network=host (see the README's Sandbox isolation)`,
+      { runtime: spec.runtime, network: spec.network, runtimeArgs: [...args] },
+    );
   }
 
   /** What happens to a disk request on this host; throws 422 under DISK_LIMIT_POLICY=reject. */

@@ -81,6 +81,7 @@ export class SandboxService {
     const tenant = scopeTenantOf(actor);
     const spec = toSandboxSpec(input, this.resourcesConfig);
     this.resources.checkCaps(spec);
+    await this.resources.checkRuntimeNetwork(spec);
     // A registry on a private address is refused before a record or an engine call exists.
     await this.deployment?.checkImageSource(spec.image);
     const disk = await this.resources.diskPlan(spec);
@@ -109,6 +110,7 @@ export class SandboxService {
       protected: input.protected ?? false,
       pidsLimit: spec.pidsLimit,
       runtime: spec.runtime,
+      network: spec.network,
       disk,
       logDirQuota: member?.logDirQuota ?? null,
       fromPool: member !== null,

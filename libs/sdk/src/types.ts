@@ -9,6 +9,8 @@ type Schemas = components['schemas'];
 export type SandboxView = Schemas['SandboxView'];
 export type SandboxState = SandboxView['state'];
 export type SandboxOperation = SandboxView['operation'];
+/** `bridge`: sandboxd's own network, where sandboxes cannot reach each other; `none`: only lo. */
+export type SandboxNetwork = SandboxView['network'];
 export type StateTransition = Schemas['StateTransitionView'];
 export type SandboxPage = Schemas['SandboxPage'];
 export type ErrorBody = Schemas['ErrorView'];

@@ -1,7 +1,7 @@
 import { loadConfig, type ConfigSlices } from '@app/config';
 import { DockerDeployment, type ContainerSpec } from '@app/deployment';
 import { randomBytes } from 'node:crypto';
-import { DEMO_IMAGE, testDockerSocketPath } from '../../support/docker';
+import { DEMO_IMAGE, TEST_SANDBOX_NETWORK, testDockerSocketPath } from '../../support/docker';
 
 /**
  * Each test file passes its own port range so files running in parallel never compete for ports,
@@ -19,6 +19,7 @@ export function deploymentFor(
     PORT_BIND_ADDRESS: '127.0.0.1',
     STOP_TIMEOUT_SECONDS: '2',
     IMAGE_PULL_TIMEOUT_SECONDS: '20',
+    SANDBOX_NETWORK: TEST_SANDBOX_NETWORK,
     ...extra,
   });
   return { config, deployment: new DockerDeployment(config.docker, config.exec) };

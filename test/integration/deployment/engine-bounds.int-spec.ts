@@ -5,6 +5,7 @@ import {
   ensureDemoImage,
   newTestInstanceId,
   sweepContainers,
+  sweepTestNetworks,
   testDocker,
   testDockerSocketPath,
 } from '../../support/docker';
@@ -60,6 +61,7 @@ afterEach(async () => {
   proxy.unstall();
   proxy.stalled.length = 0;
   await sweepContainers(instanceId);
+  await sweepTestNetworks();
 });
 
 describe('engine call bounds (real engine behind a stalling relay)', () => {

@@ -6,6 +6,7 @@ import {
   execIn,
   newTestInstanceId,
   sweepContainers,
+  sweepTestNetworks,
   testDocker,
   testDockerSocketPath,
 } from '../../support/docker';
@@ -57,6 +58,7 @@ afterEach(() => {
 afterAll(async () => {
   deployment.onModuleDestroy();
   await sweepContainers(instanceId);
+  await sweepTestNetworks();
 });
 
 describe('container events (real engine)', () => {

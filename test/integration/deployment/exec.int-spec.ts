@@ -17,6 +17,7 @@ import {
   execIn,
   newTestInstanceId,
   sweepContainers,
+  sweepTestNetworks,
   testDocker,
 } from '../../support/docker';
 import { demoSpec, deploymentFor, rejectionOf } from './deployment-fixtures';
@@ -58,6 +59,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sweepContainers(instanceId);
+  await sweepTestNetworks();
 });
 
 describe('DockerDeployment.exec (real engine)', () => {

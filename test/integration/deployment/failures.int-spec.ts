@@ -5,6 +5,7 @@ import {
   ensureDemoImage,
   newTestInstanceId,
   sweepContainers,
+  sweepTestNetworks,
   testDocker,
 } from '../../support/docker';
 import { demoSpec, deploymentFor, rejectionOf } from './deployment-fixtures';
@@ -28,6 +29,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await sweepContainers(instanceId);
+  await sweepTestNetworks();
 });
 
 describe('DockerDeployment failure paths (real engine)', () => {

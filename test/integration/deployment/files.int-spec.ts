@@ -7,7 +7,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ensureDemoImage, execIn, newTestInstanceId, sweepContainers } from '../../support/docker';
+import {
+  ensureDemoImage,
+  execIn,
+  newTestInstanceId,
+  sweepContainers,
+  sweepTestNetworks,
+} from '../../support/docker';
 import { demoSpec, deploymentFor, rejectionOf } from './deployment-fixtures';
 
 const instanceId = newTestInstanceId();
@@ -60,6 +66,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sweepContainers(instanceId);
+  await sweepTestNetworks();
   if (hostDir) await rm(hostDir, { recursive: true, force: true });
 });
 

@@ -7,6 +7,7 @@ import {
   ensureDemoImage,
   newTestInstanceId,
   sweepContainers,
+  sweepTestNetworks,
   testDocker,
 } from '../../support/docker';
 import { demoSpec, deploymentFor, rejectionOf } from './deployment-fixtures';
@@ -53,6 +54,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await sweepContainers(instanceId);
+  await sweepTestNetworks();
 });
 
 describe('host port allocation (real engine)', () => {

@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import {
   buildContainerConfig,
+  SandboxNetwork,
   LABEL_INSTANCE,
   LABEL_MANAGED,
   LABEL_SANDBOX_ID,
@@ -11,6 +12,7 @@ import {
   execIn,
   newTestInstanceId,
   sweepContainers,
+  sweepTestNetworks,
   testDocker,
 } from '../../support/docker';
 import { demoSpec, deploymentFor } from './deployment-fixtures';
@@ -25,6 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sweepContainers(instanceId);
+  await sweepTestNetworks();
 });
 
 describe('DockerDeployment provision (real engine)', () => {
@@ -131,8 +134,14 @@ describe('DockerDeployment provision (real engine)', () => {
 
   it('finishes a create that was interrupted before start, running beforeStart for it', async () => {
     const spec = demoSpec();
+    const network = new SandboxNetwork(
+      docker,
+      config.docker.sandboxNetwork,
+      instanceId,
+      config.docker.callTimeoutsMs,
+    );
     const orphan = await docker.createContainer(
-      buildContainerConfig(spec, new Map(), config.docker),
+      buildContainerConfig(spec, new Map(), config.docker, await network.id()),
     );
 
     const hookCalls: string[] = [];

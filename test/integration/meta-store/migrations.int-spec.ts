@@ -24,6 +24,7 @@ import { buildListQuery } from '../../../libs/meta-store/src/store/sandbox-list-
 import {
   makeSandboxInfo,
   makeSandboxSpec,
+  makeSealedSandboxSpec,
   testKeyring,
 } from '../../../libs/meta-store/src/testing/sandbox-fixtures';
 import { TEST_DATABASE_URL, dropDatabase, tempSqlite } from './meta-store-support';
@@ -501,9 +502,10 @@ async function expectSealingUpgrade(options: DataSourceOptions): Promise<void> {
         i % 3 === 0 ? {} : { A: `alpha-${i}`, TOKEN: 'secret-value' },
       );
     }
-    // Rolled back (the migrations that run after it first: AddSandboxAccessTokens,
-    // CreateTenantLimits, AddSandboxTenant, BackfillMachineFailure and BackfillStoredBlobs), the
-    // kept values are in clear again; a deleted sandbox's stay gone.
+    // Rolled back (the migrations that run after it first: BackfillSandboxNetwork,
+    // CreateApiKeyTable, AddSandboxAccessTokens, CreateTenantLimits, AddSandboxTenant,
+    // BackfillMachineFailure and BackfillStoredBlobs), the kept values are in clear again; a
+    // deleted sandbox's stay gone.
     const after = metaStoreMigrations(testKeyring()).findIndex(
       (m) => m.name === 'SealEnvValues1796183903821',
     );
@@ -736,7 +738,78 @@ async function expectTenantMigration(options: DataSourceOptions): Promise<void> 
   }
 }
 
+/**
+ * A database at the release before BackfillSandboxNetwork: complete blobs without `network`, one
+ * row that has it already (kept) and one whose spec is not JSON (left as it is).
+ */
+async function expectNetworkBackfill(options: DataSourceOptions): Promise<void> {
+  const all = metaStoreMigrations(testKeyring());
+  const before = await initializeDataSource({
+    ...options,
+    migrations: all.slice(
+      0,
+      all.findIndex((m) => m.name === 'BackfillSandboxNetwork1796700000000'),
+    ),
+  });
+  try {
+    const p = before.options.type === 'postgres' ? (n: number) => `$${n}` : () => '?';
+    const insert = (id: string, info: object, spec: string) =>
+      before.query(
+        `INSERT INTO sandbox_table (id, state, image, labels, instance_id, created_at, spec, info, machine_snapshot, machine_version, version)
+         VALUES (${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(p).join(', ')})`,
+        [id, 'running', 'alpine:3.20', '{}', 'i', 0, spec, JSON.stringify(info), null, 'v1', 1],
+      );
+    const withoutNetwork = (value: object): Record<string, unknown> => {
+      const copy: Record<string, unknown> = { ...value };
+      delete copy.network;
+      return copy;
+    };
+    const info = (id: string) => makeSandboxInfo({ id, state: 'running', operation: null });
+    const sealed = (id: string) => makeSealedSandboxSpec({}, id);
+    await insert(
+      'net-a',
+      withoutNetwork(info('net-a')),
+      JSON.stringify(withoutNetwork(sealed('net-a'))),
+    );
+    await insert(
+      'net-b',
+      { ...info('net-b'), network: 'none' },
+      JSON.stringify({ ...sealed('net-b'), network: 'none' }),
+    );
+    await insert('net-c', withoutNetwork(info('net-c')), '{not json');
+  } finally {
+    await before.destroy();
+  }
+  const upgraded = await initializeDataSource(options);
+  try {
+    const store = new SandboxMetaStore(upgraded, new MemoryKeyValueStore(), testKeyring());
+    const a = await store.load('net-a');
+    expect([a?.info.network, a?.spec.network]).toEqual(['bridge', 'bridge']);
+    const b = await store.load('net-b');
+    expect([b?.info.network, b?.spec.network]).toEqual(['none', 'none']);
+    await expect(store.load('net-c')).rejects.toMatchObject({ code: 'RECORD_CORRUPT' });
+    const [raw] = await upgraded.query<{ info: unknown }[]>(
+      `SELECT info FROM sandbox_table WHERE id = 'net-c'`,
+    );
+    const infoC = typeof raw.info === 'string' ? JSON.parse(raw.info) : raw.info;
+    expect(infoC).toMatchObject({ network: 'bridge' });
+  } finally {
+    await upgraded.destroy();
+  }
+}
+
 describe('migrations', () => {
+  it('back-fill the network of sandboxes made before it was a setting, on SQLite', async () => {
+    const file = tempSqlite();
+    try {
+      await expectNetworkBackfill(
+        buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }).store, testKeyring()),
+      );
+    } finally {
+      file.remove();
+    }
+  });
+
   it('seal the env values a SQLite database held in clear, page after page, and roll back', async () => {
     const file = tempSqlite();
     try {
@@ -956,6 +1029,7 @@ describe('migrations', () => {
     const sealDbName = `sandboxd_mig_seal_${suffix}`;
     const backfillDbName = `sandboxd_mig_fill_${suffix}`;
     const tenantDbName = `sandboxd_mig_tenant_${suffix}`;
+    const networkDbName = `sandboxd_mig_net_${suffix}`;
     const admin = new Client({ connectionString: TEST_DATABASE_URL });
     const urlOf = (name: string): string => {
       const url = new URL(TEST_DATABASE_URL);
@@ -972,6 +1046,7 @@ describe('migrations', () => {
       await admin.query(`CREATE DATABASE ${sealDbName}`);
       await admin.query(`CREATE DATABASE ${backfillDbName}`);
       await admin.query(`CREATE DATABASE ${tenantDbName}`);
+      await admin.query(`CREATE DATABASE ${networkDbName}`);
     });
 
     afterAll(async () => {
@@ -982,6 +1057,7 @@ describe('migrations', () => {
       await dropDatabase(admin, sealDbName);
       await dropDatabase(admin, backfillDbName);
       await dropDatabase(admin, tenantDbName);
+      await dropDatabase(admin, networkDbName);
       await admin.end();
     });
 
@@ -1082,6 +1158,15 @@ describe('migrations', () => {
       await expectBackfillUpgrade(
         buildDataSourceOptions(
           loadConfig({ DATABASE_URL: urlOf(backfillDbName) }).store,
+          testKeyring(),
+        ),
+      );
+    });
+
+    it('back-fill the network of sandboxes made before it was a setting', async () => {
+      await expectNetworkBackfill(
+        buildDataSourceOptions(
+          loadConfig({ DATABASE_URL: urlOf(networkDbName) }).store,
           testKeyring(),
         ),
       );

@@ -288,6 +288,7 @@ function happyDocker(
     Promise.resolve(containerState(spec.sandboxId, { instanceId: config.docker.instanceId })),
   );
   deployment.stop.mockResolvedValue('stopped');
+  deployment.joinSandboxNetwork.mockResolvedValue(undefined);
   deployment.remove.mockResolvedValue(undefined);
   engine.capacity.mockResolvedValue(HOST);
   quota.secureLogRoot.mockResolvedValue(null);

@@ -38,6 +38,9 @@ describe(CreateSandboxDto.name, () => {
     ['a label value over 512 characters', { labels: { a: 'v'.repeat(513) } }, 'labels'],
     // The service takes an id-shaped string for an id without looking it up (isSandboxIdShaped).
     ['a name shaped like a sandbox id', { name: '0mf2x9k1a3c4d5e6f7a8b9c0d' }, 'name'],
+    ['a network that is not bridge or none', { network: 'host' }, 'network'],
+    ['a network of another case', { network: 'Bridge' }, 'network'],
+    ['a network that is no string', { network: 1 }, 'network'],
   ])('should refuse %s', async (_case, extra, field) => {
     expect(await create(extra)).toEqual([field]);
   });
@@ -52,6 +55,8 @@ describe(CreateSandboxDto.name, () => {
     ['command [""] run by an entrypoint', { entrypoint: ['/bin/sh', '-c'], command: [''] }],
     ['a label value of 512 characters', { labels: { a: 'v'.repeat(512) } }],
     ['a label value with spaces, = and unicode', { labels: { a: ' x = é 😀 ' } }],
+    ['network bridge', { network: 'bridge' }],
+    ['network none', { network: 'none' }],
   ])('should accept %s', async (_case, extra) => {
     expect(await create(extra)).toEqual([]);
   });

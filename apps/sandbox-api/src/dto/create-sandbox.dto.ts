@@ -4,6 +4,7 @@ import {
   ArrayMinSize,
   IsArray,
   IsBoolean,
+  IsIn,
   IsInt,
   IsNumber,
   IsOptional,
@@ -15,6 +16,7 @@ import {
   MinLength,
   NotEquals,
 } from 'class-validator';
+import { SANDBOX_NETWORKS, type SandboxNetwork } from '@app/domain';
 import {
   COLUMN_LIMITS,
   ENV_RULES,
@@ -86,6 +88,16 @@ export class CreateSandboxDto {
   @IsString()
   @Matches(/^[a-zA-Z0-9_.-]{1,64}$/, { message: 'runtime must be a runtime name such as runc' })
   runtime?: string;
+
+  @ApiPropertyOptional({
+    enum: SANDBOX_NETWORKS,
+    example: 'bridge',
+    description:
+      "bridge (default): sandboxd's own network, reaching the outside world but not other sandboxes; none: no network at all, only lo (no ports)",
+  })
+  @IsOptional()
+  @IsIn(SANDBOX_NETWORKS, { message: `network must be one of: ${SANDBOX_NETWORKS.join(', ')}` })
+  network?: SandboxNetwork;
 
   @ApiPropertyOptional({
     type: 'object',

@@ -3,9 +3,11 @@ import { formatMemorySize } from '@app/sandbox';
 import {
   ACTOR_KINDS,
   ActorKind,
+  SANDBOX_NETWORKS,
   SANDBOX_OPERATIONS,
   SANDBOX_STATES,
   SandboxInfo,
+  SandboxNetwork,
   SandboxOperation,
   SandboxState,
 } from '@app/domain';
@@ -70,6 +72,11 @@ export class SandboxView {
   @ApiProperty({ type: Number, nullable: true }) memoryBytes!: number | null;
   @ApiProperty({ type: Number, nullable: true }) pidsLimit!: number | null;
   @ApiProperty({ example: 'runc' }) runtime!: string;
+  @ApiProperty({
+    enum: SANDBOX_NETWORKS,
+    description: "bridge: sandboxd's own network (no traffic between sandboxes); none: only lo",
+  })
+  network!: SandboxNetwork;
   @ApiProperty({ type: DiskLimitView, nullable: true }) disk!: DiskLimitView | null;
   @ApiProperty({ type: LogDirQuotaView, nullable: true }) logDirQuota!: LogDirQuotaView | null;
   @ApiProperty({
@@ -125,6 +132,7 @@ export class SandboxView {
       memoryBytes: info.memoryBytes,
       pidsLimit: info.pidsLimit,
       runtime: info.runtime,
+      network: info.network,
       disk: info.disk,
       logDirQuota: info.logDirQuota,
       fromPool: info.fromPool,

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import ora from 'ora';
-import { SandboxdError, type CreateSandboxRequest } from '@app/sdk';
+import { SandboxdError, type CreateSandboxRequest, type SandboxNetwork } from '@app/sdk';
 import { contextOf } from '../context';
 import { collect, integer, integers, keyValues } from '../format';
 
@@ -11,9 +11,19 @@ interface CreateFlags {
   env?: string[];
   label?: string[];
   port?: number[];
+  runtime?: string;
+  network?: SandboxNetwork;
   idleTimeout?: number;
   autoDelete?: number;
   wait?: boolean;
+}
+
+const NETWORKS: readonly SandboxNetwork[] = ['bridge', 'none'];
+
+function network(value: string): SandboxNetwork {
+  const known = NETWORKS.find((name) => name === value);
+  if (known === undefined) throw new InvalidArgumentError(`must be one of ${NETWORKS.join(', ')}`);
+  return known;
 }
 
 function cpus(value: string): number {
@@ -32,6 +42,12 @@ export function createCommand(): Command {
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect)
     .option('--label <key=value>', 'label (repeatable)', collect)
     .option('--port <port>', 'container TCP port to publish (repeatable)', integers(1, 65535))
+    .option('--runtime <name>', 'OCI runtime from ALLOWED_RUNTIMES, e.g. runsc')
+    .option(
+      '--network <mode>',
+      "bridge (default: sandboxd's network, no traffic between sandboxes) or none",
+      network,
+    )
     .option(
       '--idle-timeout <seconds>',
       'stop after this long without activity (0 = never)',
@@ -49,6 +65,8 @@ export function createCommand(): Command {
         env: keyValues(flags.env, '--env'),
         labels: keyValues(flags.label, '--label'),
         ports: flags.port,
+        runtime: flags.runtime,
+        network: flags.network,
         idleTimeoutSeconds: flags.idleTimeout,
         autoDeleteSeconds: flags.autoDelete,
       };

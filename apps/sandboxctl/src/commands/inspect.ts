@@ -12,6 +12,8 @@ function describe(view: SandboxView): string {
     ['image', view.image],
     ['cpus', view.cpus],
     ['memory', view.memory],
+    ['runtime', view.runtime],
+    ['network', view.network],
     ['ports', portsText(view) || null],
     ['host', view.host],
     [

@@ -5,7 +5,14 @@ import { IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class
 import { Default } from '../env/env-default';
 import { emptyToUndefined, ParsedBy } from '../env/env-rules';
 import { defineSlice } from '../env/slice';
-import { parseArgv, parsePortRange, sanitizeInstanceId } from './docker-values';
+import {
+  LinuxCapability,
+  parseArgv,
+  parseCapabilityList,
+  parseNetworkName,
+  parsePortRange,
+  sanitizeInstanceId,
+} from './docker-values';
 
 /** The bound of one kind of Docker engine call, in seconds (engine-bounds.ts). */
 function CallTimeout(seconds: number): PropertyDecorator {
@@ -81,6 +88,17 @@ export class DockerEnv {
       'REGISTRY_ALLOWLIST must be a comma-separated list of registry hosts, host:port, CIDRs or *',
   })
   REGISTRY_ALLOWLIST?: string;
+  @Default('sandboxd')
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  @ParsedBy(parseNetworkName)
+  SANDBOX_NETWORK!: string;
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  @ParsedBy(parseCapabilityList)
+  SANDBOX_CAP_ADD?: string;
 }
 
 /** The engine, and how this instance's containers are made and bounded (read by deployment). */
@@ -108,6 +126,13 @@ export class DockerConfig {
   };
   /** Registries on non-public addresses that images may still be pulled from (`*`: any). */
   readonly registryAllowlist: readonly string[];
+  /**
+   * The bridge network of sandboxd's own (inter-container traffic off) that sandboxes with
+   * network `bridge` are attached to; made on first use, shared by every replica on the engine.
+   */
+  readonly sandboxNetwork: string;
+  /** Capabilities given back to every sandbox on top of the reduced set (container-config.ts). */
+  readonly capAdd: readonly LinuxCapability[];
 
   constructor(env: DockerEnv) {
     this.socketPath = env.DOCKER_SOCKET_PATH;
@@ -126,6 +151,8 @@ export class DockerConfig {
       execStart: env.DOCKER_EXEC_START_TIMEOUT_SECONDS * 1000,
     };
     this.registryAllowlist = env.REGISTRY_ALLOWLIST ? env.REGISTRY_ALLOWLIST.split(',') : [];
+    this.sandboxNetwork = parseNetworkName(env.SANDBOX_NETWORK);
+    this.capAdd = env.SANDBOX_CAP_ADD === undefined ? [] : parseCapabilityList(env.SANDBOX_CAP_ADD);
   }
 }
 

@@ -10,6 +10,7 @@ import { AddSandboxTenant1796412000000 } from './1796412000000-AddSandboxTenant'
 import { CreateTenantLimits1796412000001 } from './1796412000001-CreateTenantLimits';
 import { AddSandboxAccessTokens1796500000000 } from './1796500000000-AddSandboxAccessTokens';
 import { CreateApiKeyTable1796600000000 } from './1796600000000-CreateApiKeyTable';
+import { BackfillSandboxNetwork1796700000000 } from './1796700000000-BackfillSandboxNetwork';
 import type { MigrationClass } from './1796183903821-SealEnvValues';
 
 /**
@@ -37,5 +38,6 @@ export function metaStoreMigrations(keyring: SecretsKeyring): MigrationClass[] {
     CreateTenantLimits1796412000001,
     AddSandboxAccessTokens1796500000000,
     CreateApiKeyTable1796600000000,
+    BackfillSandboxNetwork1796700000000,
   ];
 }

@@ -34,6 +34,7 @@ export function makeSandboxInfo(overrides: Partial<SandboxInfo> = {}): SandboxIn
     lastActivityAt: null,
     pidsLimit: null,
     runtime: 'runc',
+    network: 'bridge',
     disk: null,
     logDirQuota: null,
     fromPool: false,
@@ -58,6 +59,7 @@ export function makeSandboxSpec(overrides: Partial<SandboxSpec> = {}): SandboxSp
     diskBytes: null,
     disk: null,
     runtime: 'runc',
+    network: 'bridge',
     ...overrides,
   };
 }

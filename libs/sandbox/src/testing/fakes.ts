@@ -224,10 +224,17 @@ export class FakeLock implements Pick<SandboxLock, 'withLock' | 'tryWithLock'> {
 
 type DeploymentMethods = 'provision' | 'start' | 'stop' | 'remove' | 'inspect' | 'containerName';
 
+/** Verbs the fake records in `calls`; joinSandboxNetwork is kept apart, in `joined`. */
+
 /** A Docker engine in a Map; `failNext` makes the next call of a verb throw. */
-export class FakeDeployment implements Pick<DockerDeployment, DeploymentMethods> {
+export class FakeDeployment implements Pick<
+  DockerDeployment,
+  DeploymentMethods | 'joinSandboxNetwork'
+> {
   readonly containers = new Map<string, ContainerState>();
   readonly calls: string[] = [];
+  /** Containers joinSandboxNetwork was asked about, in order (not counted in `calls`). */
+  readonly joined: string[] = [];
   /** The env each provisioned container was given, by sandbox id. */
   readonly envs = new Map<string, Record<string, string>>();
   private readonly failures = new Map<string, Error>();
@@ -267,6 +274,11 @@ export class FakeDeployment implements Pick<DockerDeployment, DeploymentMethods>
 
   start(containerId: string) {
     return this.act('start', () => this.set(containerId, true));
+  }
+
+  joinSandboxNetwork(state: ContainerState) {
+    this.joined.push(state.containerId);
+    return Promise.resolve();
   }
 
   stop(containerId: string) {
@@ -320,11 +332,20 @@ export class FakeDeployment implements Pick<DockerDeployment, DeploymentMethods>
 }
 
 /** An engine with a fixed capacity and no overlay upper dirs. */
-export class FakeEngine implements Pick<EngineFacts, 'capacity' | 'upperDir' | 'storageInfo'> {
+export class FakeEngine implements Pick<
+  EngineFacts,
+  'capacity' | 'upperDir' | 'storageInfo' | 'runtimeArgs'
+> {
   constructor(
     private readonly cpus = 8,
     private readonly memoryBytes = 16 * 1024 ** 3,
+    /** Runtimes the engine has registered, with their arguments (runc needs no entry). */
+    private readonly runtimes: Readonly<Record<string, readonly string[]>> = {},
   ) {}
+
+  runtimeArgs(runtime: string) {
+    return Promise.resolve(this.runtimes[runtime] ?? null);
+  }
 
   capacity() {
     return Promise.resolve({ cpus: this.cpus, memoryBytes: this.memoryBytes });

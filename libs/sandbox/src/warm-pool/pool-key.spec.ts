@@ -18,12 +18,12 @@ describe('normalizeImage', () => {
 describe('poolKeyOf', () => {
   const config = loadConfig({});
   const poolSpec = toSandboxSpec({ image: 'sandboxd/demo:latest' }, config.resources);
-  const keyOf = (input: Parameters<typeof toSandboxSpec>[0]) =>
-    poolKeyOf(toSandboxSpec(input, config.resources));
+  const keyOf = (input: Parameters<typeof toSandboxSpec>[0], network = 'sandboxd') =>
+    poolKeyOf(toSandboxSpec(input, config.resources), network);
 
   it('matches a default create of the same image, however the tag is spelled', () => {
-    expect(poolKeyOf(poolSpec)).toMatch(/^[0-9a-f]{16}$/);
-    expect(keyOf({ image: 'sandboxd/demo' })).toBe(poolKeyOf(poolSpec));
+    expect(poolKeyOf(poolSpec, 'sandboxd')).toMatch(/^[0-9a-f]{16}$/);
+    expect(keyOf({ image: 'sandboxd/demo' })).toBe(poolKeyOf(poolSpec, 'sandboxd'));
   });
 
   it('ignores what can be applied after start: env, labels, name and lifecycle settings', () => {
@@ -37,17 +37,27 @@ describe('poolKeyOf', () => {
       autoDeleteSeconds: 0,
       protected: true,
     });
-    expect(key).toBe(poolKeyOf(poolSpec));
+    expect(key).toBe(poolKeyOf(poolSpec, 'sandboxd'));
   });
 
   it('tells apart anything fixed at container create', () => {
-    const key = poolKeyOf(poolSpec);
+    const key = poolKeyOf(poolSpec, 'sandboxd');
     expect(keyOf({ image: 'other' })).not.toBe(key);
     expect(keyOf({ image: 'sandboxd/demo', cpus: 0.5 })).not.toBe(key);
     expect(keyOf({ image: 'sandboxd/demo', memory: '256m' })).not.toBe(key);
     expect(keyOf({ image: 'sandboxd/demo', pidsLimit: 64 })).not.toBe(key);
     expect(keyOf({ image: 'sandboxd/demo', disk: '1g' })).not.toBe(key);
     expect(keyOf({ image: 'sandboxd/demo', runtime: 'runsc' })).not.toBe(key);
+    expect(keyOf({ image: 'sandboxd/demo', network: 'none' })).not.toBe(key);
+  });
+
+  it('tells apart members on another SANDBOX_NETWORK, but not `none` ones', () => {
+    expect(keyOf({ image: 'sandboxd/demo' }, 'other-net')).not.toBe(
+      poolKeyOf(poolSpec, 'sandboxd'),
+    );
+    expect(keyOf({ image: 'sandboxd/demo', network: 'none' }, 'other-net')).toBe(
+      keyOf({ image: 'sandboxd/demo', network: 'none' }),
+    );
   });
 
   it('has no pool for ports or an own command or entrypoint', () => {

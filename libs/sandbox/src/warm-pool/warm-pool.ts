@@ -80,7 +80,7 @@ export class WarmPool {
     this.pools = config.entries.map((entry) => {
       const spec = toSandboxSpec({ image: entry.image }, resourcesConfig);
       // Never null: a create of just an image has no ports and no own command.
-      const key = poolKeyOf(spec)!;
+      const key = poolKeyOf(spec, dockerConfig.sandboxNetwork)!;
       return { entry, key, spec, idle: [], filler: null, lastError: null, retryAt: 0 };
     });
     for (const pool of this.pools) this.byKey.set(pool.key, pool);
@@ -219,7 +219,7 @@ export class WarmPool {
   private poolFor(spec: SandboxSpec): Pool | undefined {
     // Every create asks, twice: without WARM_POOL there is no key worth hashing.
     if (this.byKey.size === 0) return undefined;
-    const key = poolKeyOf(spec);
+    const key = poolKeyOf(spec, this.dockerConfig.sandboxNetwork);
     return key === null ? undefined : this.byKey.get(key);
   }
 

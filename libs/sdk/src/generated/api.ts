@@ -396,6 +396,12 @@ export interface components {
              */
             runtime?: string;
             /**
+             * @description bridge (default): sandboxd's own network, reaching the outside world but not other sandboxes; none: no network at all, only lo (no ports)
+             * @example bridge
+             * @enum {string}
+             */
+            network?: "bridge" | "none";
+            /**
              * @description Values are never echoed back
              * @example {
              *       "MODE": "test"
@@ -517,6 +523,11 @@ export interface components {
             pidsLimit: number | null;
             /** @example runc */
             runtime: string;
+            /**
+             * @description bridge: sandboxd's own network (no traffic between sandboxes); none: only lo
+             * @enum {string}
+             */
+            network: "bridge" | "none";
             disk: components["schemas"]["DiskLimitView"] | null;
             logDirQuota: components["schemas"]["LogDirQuotaView"] | null;
             /** @description True when the create took a ready container from the warm pool (WARM_POOL) instead of making one */

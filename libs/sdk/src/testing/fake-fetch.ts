@@ -95,6 +95,7 @@ export function sandboxView(overrides: Partial<SandboxView> = {}): SandboxView {
     memoryBytes: null,
     pidsLimit: null,
     runtime: 'runc',
+    network: 'bridge',
     disk: null,
     logDirQuota: null,
     fromPool: false,
