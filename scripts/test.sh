@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command 2: set up and pass every test. Everything run.sh needs, plus PostgreSQL and Redis from
-# Debian's packages (started when not running), then lint, build, unit, integration and e2e tests.
+# Debian's packages (started when not running), xfsprogs and gVisor's runsc for the tests on a
+# second engine, then lint, build, unit, integration and e2e tests.
 set -euo pipefail
 source "$(dirname "$0")/lib/setup.sh"
 
@@ -11,6 +12,7 @@ ensure_postgres
 ensure_redis
 ensure_xfsprogs
 ensure_chromium
+ensure_runsc
 cd "$REPO_ROOT"
 
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://sandboxd:sandboxd@127.0.0.1:5432/sandboxd_test}"

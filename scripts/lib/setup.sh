@@ -106,6 +106,19 @@ ensure_chromium() {
   fi
 }
 
+# The gVisor tests start a second dockerd in a network namespace of its own (`unshare --net`, then
+# `ip link set lo up` in it) with Debian's runsc registered as a runtime.
+ensure_runsc() {
+  local missing=()
+  command -v runsc >/dev/null 2>&1 || missing+=(runsc)
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]} (Debian) for the gVisor tests"
+    # runsc is built for amd64 and arm64 only: elsewhere the gVisor suite says why it skips.
+    apt_install "${missing[@]}" || log "could not install ${missing[*]}; the gVisor tests will skip"
+  fi
+}
+
 ensure_redis() {
   if ! command -v redis-server >/dev/null 2>&1; then
     log "installing Redis (Debian redis-server)"

@@ -40,7 +40,10 @@ export async function hostViewOf(containerId: string, initPid: number): Promise<
   const cgroup = await readText(`${PROC}/${initPid}/cgroup`);
   if (cgroup === null || !cgroup.includes(containerId)) return null;
   const [theirs, ours] = await Promise.all([namespaceOf(initPid), namespaceOf(process.pid)]);
-  // Same namespace as ours would mean the "container" shares ours: nothing to tell apart by.
+  // Same namespace as ours would mean the "container" shares ours: nothing to tell apart by. So
+  // it is under gVisor (runsc), whose sandbox process the engine names as init and which runs the
+  // container's processes in a kernel of its own, out of our /proc's sight: the kill then runs
+  // inside the container (test/e2e/runsc-engine.e2e-spec.ts).
   if (theirs === null || theirs === ours) return null;
   return { initPid, pidNamespace: theirs };
 }
