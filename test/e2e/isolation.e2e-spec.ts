@@ -112,6 +112,12 @@ describe('isolation between sandboxes (real Docker, embedded default)', () => {
       socket.on('error', reject);
     });
     expect(greeting).toBe('hello-from-b\n');
+
+    // Published on PORT_BIND_ADDRESS (127.0.0.1), so not through the gateway from another sandbox.
+    const a = (await createRunning(http)) as SandboxView;
+    const viaHost = await exec(a.id, TRY_CONNECT(gateway, b.ports['8080']));
+    expect(viaHost.exitCode).not.toBe(0);
+    expect(viaHost.stdout).toBe('');
   });
 
   it('gives a none sandbox only lo, and no way out', async () => {

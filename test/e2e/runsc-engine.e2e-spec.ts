@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import request from 'supertest';
 import { SANDBOX_CAPABILITIES } from '@app/deployment';
-import { TestApp, createTestApp } from '../support/app';
+import { TestApp, createTestApp, eventually } from '../support/app';
 import { effectiveCapabilities } from '../support/capabilities';
 import { ensureDemoImage, TEST_SANDBOX_NETWORK } from '../support/docker';
 import { SecondEngine, secondEngineUnavailableReason } from '../support/second-engine';
@@ -294,6 +294,30 @@ describeRunsc('gVisor (runsc) sandboxes on a second Docker engine', () => {
     const hidden = await http.get(`/v1/sandboxes/${sandbox.id}/files?path=/tmp/inside.txt`);
     expect(hidden.status).toBe(404);
     expect(hidden.body.code).toBe('FILE_NOT_FOUND');
+  });
+
+  it('applies the memory limit to the whole sandbox: its kernel shows it, and going past it ends the sandbox', async () => {
+    const sandbox = await create({ memory: '128m' });
+    expect((await sh(sandbox.id, 'head -1 /proc/meminfo')).stdout).toMatch(
+      /^MemTotal:\s+131072 kB/,
+    );
+    // gVisor's /tmp is memory: filling it past the limit takes the sandbox's kernel down with it.
+    const before = Date.now();
+    const res = await http
+      .post(`/v1/sandboxes/${sandbox.id}/exec`)
+      .send({ command: 'dd if=/dev/zero of=/tmp/fill bs=1M count=300', timeoutSeconds: 10 });
+    console.log(
+      `exec past the memory limit, after ${Date.now() - before} ms: ${res.status} ${JSON.stringify(res.body)}`,
+    );
+    // The exec's stream outlives the sandbox's kernel: it answers at its timeout, with a coded 4xx.
+    expect(res.status).toBeLessThan(500);
+    expect(res.body.code).toEqual(expect.any(String));
+    const stopped = await eventually(async () => {
+      const view = (await http.get(`/v1/sandboxes/${sandbox.id}`).expect(200)).body as SandboxView;
+      return view.state === 'stopped' ? view : undefined;
+    }, 30_000);
+    console.log(`failureReason after the OOM: ${stopped.failureReason}`);
+    expect(stopped.failureReason).toMatch(/memory|OOM/i);
   });
 
   it('stops and restarts a runsc sandbox, keeping its files and its runtime', async () => {
