@@ -23,6 +23,12 @@ interface ExecAnswer {
   stderr: string;
 }
 
+/**
+ * Small limits, so the suite's dozen sandboxes stay within the host's admission on a small
+ * machine (the default is one CPU each).
+ */
+const SMALL = { cpus: 0.1, memory: '64m' };
+
 /** A TCP connection attempt from inside a sandbox: busybox nc with a 3 s connect timeout. */
 const TRY_CONNECT = (address: string, port: number) => `nc -w 3 ${address} ${port} </dev/null`;
 
@@ -64,7 +70,7 @@ describe('isolation between sandboxes (real Docker, embedded default)', () => {
     t = await createTestApp('embedded', { STOP_TIMEOUT_SECONDS: '1' });
     http = request(t.app.getHttpServer());
     // The network is made by the first create; the host's listener then binds its gateway.
-    await createRunning(http);
+    await createRunning(http, SMALL);
     const network = await docker.getNetwork(TEST_SANDBOX_NETWORK).inspect();
     gateway = (network as { IPAM: { Config: { Gateway: string }[] } }).IPAM.Config[0].Gateway;
     hostListener = createServer((socket) => socket.end('hello-from-host\n'));
@@ -78,8 +84,11 @@ describe('isolation between sandboxes (real Docker, embedded default)', () => {
   });
 
   it('keeps sandbox A from opening a TCP connection to sandbox B, while A reaches the host and B its own listener', async () => {
-    const b = (await createRunning(http, { command: ['sh', '-c', LISTENER] })) as SandboxView;
-    const a = (await createRunning(http)) as SandboxView;
+    const b = (await createRunning(http, {
+      ...SMALL,
+      command: ['sh', '-c', LISTENER],
+    })) as SandboxView;
+    const a = (await createRunning(http, SMALL)) as SandboxView;
     expect([a.network, b.network]).toEqual(['bridge', 'bridge']);
     const bAddress = await addressOf(b);
 
@@ -99,6 +108,7 @@ describe('isolation between sandboxes (real Docker, embedded default)', () => {
 
   it('keeps published ports working on the sandbox network', async () => {
     const b = (await createRunning(http, {
+      ...SMALL,
       command: ['sh', '-c', LISTENER],
       ports: [8080],
     })) as SandboxView;
@@ -114,14 +124,14 @@ describe('isolation between sandboxes (real Docker, embedded default)', () => {
     expect(greeting).toBe('hello-from-b\n');
 
     // Published on PORT_BIND_ADDRESS (127.0.0.1), so not through the gateway from another sandbox.
-    const a = (await createRunning(http)) as SandboxView;
+    const a = (await createRunning(http, SMALL)) as SandboxView;
     const viaHost = await exec(a.id, TRY_CONNECT(gateway, b.ports['8080']));
     expect(viaHost.exitCode).not.toBe(0);
     expect(viaHost.stdout).toBe('');
   });
 
   it('gives a none sandbox only lo, and no way out', async () => {
-    const none = (await createRunning(http, { network: 'none' })) as SandboxView;
+    const none = (await createRunning(http, { ...SMALL, network: 'none' })) as SandboxView;
     expect(none.network).toBe('none');
     expect((await http.get(`/v1/sandboxes/${none.id}`).expect(200)).body.network).toBe('none');
     const interfaces = await exec(none.id, 'ls /sys/class/net');
@@ -156,9 +166,12 @@ describe('isolation between sandboxes (real Docker, embedded default)', () => {
   });
 
   it("moves a sandbox whose container is still on Docker's default bridge onto the sandbox network at restart", async () => {
-    const b = (await createRunning(http, { command: ['sh', '-c', LISTENER] })) as SandboxView;
+    const b = (await createRunning(http, {
+      ...SMALL,
+      command: ['sh', '-c', LISTENER],
+    })) as SandboxView;
     const bAddress = await addressOf(b);
-    const old = (await createRunning(http)) as SandboxView;
+    const old = (await createRunning(http, SMALL)) as SandboxView;
     await http.post(`/v1/sandboxes/${old.id}/stop`).expect(200);
     // As a release before sandbox networks left it: on the default bridge only.
     await docker.getNetwork(TEST_SANDBOX_NETWORK).disconnect({ Container: old.containerId });
@@ -173,7 +186,7 @@ describe('isolation between sandboxes (real Docker, embedded default)', () => {
   });
 
   it('shows the reduced capability set from inside a sandbox', async () => {
-    const sandbox = (await createRunning(http)) as SandboxView;
+    const sandbox = (await createRunning(http, SMALL)) as SandboxView;
     const status = await exec(sandbox.id, 'cat /proc/self/status');
     const effective = effectiveCapabilities(status.stdout);
     console.log(`CapEff inside a sandbox: ${effective.join(', ')}`);
@@ -219,7 +232,7 @@ describe('isolation between sandboxes (real Docker, embedded default)', () => {
       );
 
       await waitForPool(otherHttp);
-      const none = (await createRunning(otherHttp, { network: 'none' })) as SandboxView;
+      const none = (await createRunning(otherHttp, { ...SMALL, network: 'none' })) as SandboxView;
       expect(none).toMatchObject({ fromPool: false, network: 'none' });
       const inspected = await docker.getContainer(none.containerId).inspect();
       expect(inspected.HostConfig.NetworkMode).toBe('none');
