@@ -10,6 +10,9 @@ import tseslint from 'typescript-eslint';
 // share container-shell's sh snippets (which imports nothing). auth (API keys, who a caller is)
 // sits beside sandbox on meta-store: only the app imports it (its guard, and the E2bCaller it
 // gives the E2B listener), and it imports neither the app nor sandbox.
+// extension-api (the public interfaces of extensions) imports only the domain; sandbox asks its
+// admission policies; the extensions under libs/extensions import the extension API (the built-in
+// webhooks also the store); the app wires them.
 const LIBRARIES = [
   'domain',
   'config',
@@ -22,6 +25,8 @@ const LIBRARIES = [
   'e2b',
   'container-shell',
   'auth',
+  'extension-api',
+  'extensions',
 ];
 const deepImport = {
   group: ['@app/*/src', '@app/*/src/**'],
@@ -114,7 +119,21 @@ export default tseslint.config(
         'meta-store',
         'deployment',
         'quota',
+        'extension-api',
       ]),
+    },
+  },
+  {
+    // The public surface of extensions: the domain's vocabulary and nothing else of sandboxd.
+    files: ['libs/extension-api/**/*.ts'],
+    rules: { 'no-restricted-imports': onlyImports(['domain']) },
+  },
+  {
+    // An extension sees the extension API, the domain and the configuration; the built-in webhooks
+    // also keep their deliveries in the store and read the event log.
+    files: ['libs/extensions/**/*.ts'],
+    rules: {
+      'no-restricted-imports': onlyImports(['domain', 'config', 'extension-api', 'meta-store']),
     },
   },
   {
@@ -169,6 +188,8 @@ export default tseslint.config(
         'rock',
         'e2b',
         'auth',
+        'extension-api',
+        'extensions',
       ]),
     },
   },

@@ -7,6 +7,7 @@ module.exports = {
   transform: { '^.+\\.ts$': 'ts-jest' },
   testEnvironment: 'node',
   moduleNameMapper: {
+    '^@app/extensions/([a-z0-9-]+)$': '<rootDir>/libs/extensions/$1/src',
     '^@app/([a-z0-9-]+)(.*)$': '<rootDir>/libs/$1/src$2',
     // e2b's CommonJS build requires ESM-only chalk 5 (see the stub).
     '^chalk$': '<rootDir>/test/support/chalk-stub.js',

@@ -6,6 +6,9 @@ module.exports = {
   testRegex: '\\.int-spec\\.ts$',
   transform: { '^.+\\.ts$': 'ts-jest' },
   testEnvironment: 'node',
-  moduleNameMapper: { '^@app/([a-z0-9-]+)(.*)$': '<rootDir>/libs/$1/src$2' },
+  moduleNameMapper: {
+    '^@app/extensions/([a-z0-9-]+)$': '<rootDir>/libs/extensions/$1/src',
+    '^@app/([a-z0-9-]+)(.*)$': '<rootDir>/libs/$1/src$2',
+  },
   testTimeout: 60000,
 };

@@ -19,11 +19,15 @@ export function httpStatusOf(code: ErrorCode): number {
     // FORBIDDEN: a valid key that may not do this (a tenant key on an admin route).
     case 'REGISTRY_NOT_ALLOWED':
     case 'FORBIDDEN':
+    case 'IMAGE_NOT_ALLOWED':
+    case 'ADMISSION_REFUSED':
+    case 'WEBHOOK_URL_NOT_ALLOWED':
       return 403;
     case 'ROUTE_NOT_FOUND':
     case 'FILE_NOT_FOUND':
     case 'SANDBOX_NOT_FOUND':
     case 'API_KEY_NOT_FOUND':
+    case 'WEBHOOK_NOT_FOUND':
       return 404;
     case 'INVALID_TRANSITION':
     case 'SANDBOX_NOT_RUNNING':

@@ -9,3 +9,4 @@ export { httpStatusOf } from './http-status';
 export * from './actor';
 export * from './sandbox-info';
 export * from './tenant';
+export * from './sandbox-event';

@@ -21,8 +21,12 @@ export {
   META_STORE_ENTITIES,
   SandboxAccessTokenEntity,
   SandboxEntity,
+  SandboxEventEntity,
   SandboxLabelEntity,
   TenantLimitsEntity,
+  WebhookAttemptEntity,
+  WebhookDeliveryEntity,
+  WebhookEntity,
 } from './db/entities';
 export { META_STORE_MIGRATIONS, metaStoreMigrations } from './migrations';
 
@@ -35,6 +39,9 @@ export { TenantLimitsStore } from './tenants/tenant-limits-store';
 export type { StoredTenantLimits } from './tenants/tenant-limits-store';
 export { ApiKeyStore } from './store/api-key-store';
 export type { ApiKeyRecord, RevokeOutcome } from './store/api-key-store';
+export { SandboxEventLog } from './events/sandbox-event-log';
+export type { EventLogQuery } from './events/sandbox-event-log';
+export { EVENT_LOG_LOCK_KEY } from './events/event-rows';
 export {
   AUTO_STOP_INDEX_BUILT_KEY,
   AUTO_STOP_INDEX_KEY,

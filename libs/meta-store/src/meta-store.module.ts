@@ -14,6 +14,7 @@ import { SecretsKeyring } from './secrets/secrets-keyring';
 import { ApiKeyStore } from './store/api-key-store';
 import { SandboxMetaStore } from './store/sandbox-meta-store';
 import { TenantLimitsStore } from './tenants/tenant-limits-store';
+import { SandboxEventLog } from './events/sandbox-event-log';
 
 /**
  * Persistence for sandboxes and API keys: the SQL database (PostgreSQL or SQLite, migrated at start), the
@@ -44,6 +45,7 @@ import { TenantLimitsStore } from './tenants/tenant-limits-store';
   providers: [
     { provide: KeyValueStore, inject: [StoreConfig], useFactory: createKeyValueStore },
     SandboxMetaStore,
+    SandboxEventLog,
     TenantLimitsStore,
     ApiKeyStore,
     SandboxLock,
@@ -51,6 +53,7 @@ import { TenantLimitsStore } from './tenants/tenant-limits-store';
   ],
   exports: [
     SandboxMetaStore,
+    SandboxEventLog,
     TenantLimitsStore,
     ApiKeyStore,
     SandboxLock,

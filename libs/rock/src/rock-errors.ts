@@ -51,6 +51,10 @@ export function rockCodeOf(code: ErrorCode): RockCode {
     case 'REGISTRY_NOT_ALLOWED':
     case 'FORBIDDEN':
     case 'TENANT_QUOTA_EXCEEDED':
+    case 'IMAGE_NOT_ALLOWED':
+    case 'ADMISSION_REFUSED':
+    case 'WEBHOOK_NOT_FOUND':
+    case 'WEBHOOK_URL_NOT_ALLOWED':
     case 'RESTART_UNSUPPORTED':
     case 'DISK_LIMIT_UNSUPPORTED':
     case 'NETWORK_UNSUPPORTED':

@@ -1,5 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { Actor, CodedError, SandboxRecord, actorSees, scopeTenantOf } from '@app/domain';
+import {
+  Actor,
+  CodedError,
+  SandboxEventRecord,
+  SandboxRecord,
+  actorSees,
+  scopeTenantOf,
+} from '@app/domain';
 import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
 import { autoStopAt } from './deadlines';
 import { SandboxDriver } from './sandbox-driver';
@@ -95,6 +102,11 @@ export class SandboxCommands {
     return result.acquired ? result.value : { outcome: 'busy' };
   }
 
+  /** Publishes events committed outside a run (a create's insert) to the in-process listeners. */
+  publish(events: readonly SandboxEventRecord[]): void {
+    for (const event of events) this.events.publish(event);
+  }
+
   /** run() for an API caller: the record, or the refusal as a CodedError. */
   async record(command: Omit<SandboxCommand, 'refusals'>): Promise<SandboxRecord> {
     const outcome = await this.run({ ...command, refusals: 'throw' });
@@ -166,9 +178,7 @@ export class SandboxCommands {
       return { outcome: 'done', record: run.record };
     } finally {
       run.stop();
-      for (const entry of run.committed) {
-        this.events.publish({ sandboxId: record.info.id, ...entry });
-      }
+      for (const event of run.committed) this.events.publish(event);
     }
   }
 

@@ -5,6 +5,7 @@ import {
   Actor,
   CodedError,
   describeError,
+  SandboxEventRecord,
   SandboxInfo,
   SandboxRecord,
   SandboxState,
@@ -12,6 +13,7 @@ import {
 } from '@app/domain';
 import { SandboxMetaStore } from '@app/meta-store';
 import { deadlinesOnEntering, effectiveAutoDeleteSeconds } from './deadlines';
+import { CommittedChange, eventsOfChange } from './lifecycle-events';
 import { SandboxEffects } from './sandbox-effects';
 import {
   Failure,
@@ -84,8 +86,8 @@ export class SandboxDriver {
     const input = { sandboxId: record.info.id, protected: record.info.protected, facts };
     const running: SandboxActor = createActor(machine, { input, snapshot });
     running.start();
-    return new MachineRun(record, running, signal, (current, snap) =>
-      this.persist(current, snap, running),
+    return new MachineRun(record, running, signal, (current, snap, write) =>
+      this.persist(current, snap, running, write),
     );
   }
 
@@ -93,6 +95,7 @@ export class SandboxDriver {
     record: SandboxRecord,
     snapshot: SandboxSnapshot,
     actor: SandboxActor,
+    write: RunWrite,
   ): Promise<SandboxRecord> {
     const view: Partial<SandboxInfo> = viewOf(snapshot);
     // Protection is the machine's: the record's column mirrors it (its guard is the rule).
@@ -122,6 +125,9 @@ export class SandboxDriver {
       expectedVersion: record.version,
       machineSnapshot: actor.getPersistedSnapshot(),
       current: record,
+      // The outbox: the write's events land in its transaction, with the info it writes.
+      events: (info: SandboxInfo) => eventsOfChange(write.change, info),
+      onCommitted: write.onCommitted,
     };
     // Live sandboxes sit in the hot cache; the store moves a record out of it and back.
     const wasLive = stateHasTag(before, 'live');
@@ -133,12 +139,18 @@ export class SandboxDriver {
   }
 }
 
+/** What one persist of a run commits besides the row, and where its committed events go. */
+interface RunWrite {
+  change: CommittedChange;
+  onCommitted: (events: readonly SandboxEventRecord[]) => void;
+}
+
 /**
- * One restored machine under one lock. `committed` collects the history entries as the writes
- * that hold them succeed, for SandboxCommands to publish.
+ * One restored machine under one lock. `committed` collects the events of the log as the writes
+ * that hold them commit, for SandboxCommands to publish.
  */
 export class MachineRun {
-  readonly committed: HistoryEntry[] = [];
+  readonly committed: SandboxEventRecord[] = [];
   private persistedHistory: HistoryEntry[];
 
   constructor(
@@ -148,6 +160,7 @@ export class MachineRun {
     private readonly write: (
       record: SandboxRecord,
       snapshot: SandboxSnapshot,
+      write: RunWrite,
     ) => Promise<SandboxRecord>,
   ) {
     this.persistedHistory = actor.getSnapshot().context.stateHistory;
@@ -201,11 +214,20 @@ export class MachineRun {
 
   private async persist(): Promise<void> {
     const snapshot = this.snapshot;
-    this.current = await this.write(this.current, snapshot);
-    const history = snapshot.context.stateHistory;
+    const { context } = snapshot;
+    const history = context.stateHistory;
     const last = this.persistedHistory.at(-1);
     const from = last === undefined ? 0 : history.lastIndexOf(last) + 1;
-    this.committed.push(...history.slice(from));
+    // Protection has no history entry (it is not a state); its change is an event all the same.
+    const protection =
+      context.protected === this.current.info.protected
+        ? null
+        : { actor: context.facts.actor, at: new Date().toISOString() };
+    const change: CommittedChange = { entries: history.slice(from), protection };
+    this.current = await this.write(this.current, snapshot, {
+      change,
+      onCommitted: (events) => this.committed.push(...events),
+    });
     this.persistedHistory = history;
   }
 }

@@ -1,12 +1,15 @@
 import { SandboxEvent, SandboxEvents } from './sandbox-events';
 
 const event: SandboxEvent = {
+  id: '7',
+  type: 'sandbox.stopped',
   sandboxId: 'sb1',
-  from: 'running',
-  to: 'stopped',
-  event: 'stop',
   at: '2026-06-01T12:00:00.000Z',
-  reason: 'idle-timeout',
+  actor: { kind: 'system', tenant: null, keyId: null },
+  tenant: null,
+  reason: 'idle',
+  detail: 'idle-timeout',
+  sandbox: { id: 'sb1' } as SandboxEvent['sandbox'],
 };
 
 describe(SandboxEvents.name, () => {

@@ -1,19 +1,20 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { describeError } from '@app/domain';
-import type { HistoryEntry } from './sandbox.machine';
+import { describeError, SandboxEventRecord } from '@app/domain';
 
-/** One committed transition of one sandbox: a history entry, once it is in the store. */
-export interface SandboxEvent extends HistoryEntry {
-  sandboxId: string;
-}
+/**
+ * One committed lifecycle event, as the event log holds it (with its id): published only after
+ * the transaction that wrote it and the change it records.
+ */
+export type SandboxEvent = SandboxEventRecord;
 
 export type SandboxEventListener = (event: SandboxEvent) => void;
 
 /**
- * In-process publisher of committed lifecycle transitions. SandboxCommands publishes a transition
- * only after the write that recorded it, so a listener never sees one the store does not hold.
- * Listeners run synchronously and must not throw; one that does is logged, never the command's
- * problem. Webhooks and metrics build on this.
+ * In-process publisher of the lifecycle events this process commits. SandboxCommands (and a
+ * create's insert) publish an event only after the write that recorded it, so a listener never
+ * sees one the store does not hold. Listeners run synchronously and must not throw; one that does
+ * is logged, never the command's problem. Extensions' subscribers are fed from here, each through
+ * its own queue (SubscriberQueue); the durable consumers (webhooks, GET /v1/events) read the log.
  */
 @Injectable()
 export class SandboxEvents {

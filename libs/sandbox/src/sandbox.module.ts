@@ -4,6 +4,8 @@ import { DeploymentModule } from '@app/deployment';
 import { MetaStoreModule } from '@app/meta-store';
 import { QuotaModule } from '@app/quota';
 import { SandboxAccessTokens } from './sandbox-access-tokens';
+import { EventFeed } from './events/event-feed';
+import { SandboxAdmission } from './sandbox-admission';
 import { SandboxAutomation } from './sandbox-automation';
 import { SandboxCommands } from './sandbox-commands';
 import { SandboxDriver } from './sandbox-driver';
@@ -23,6 +25,8 @@ import { WarmPool } from './warm-pool/warm-pool';
 @Module({
   exports: [
     SandboxAccessTokens,
+    EventFeed,
+    SandboxAdmission,
     SandboxAutomation,
     SandboxEvents,
     SandboxHealth,
@@ -37,8 +41,10 @@ import { WarmPool } from './warm-pool/warm-pool';
   imports: [DeploymentModule, MetaStoreModule, QuotaModule],
   providers: [
     ContainerProvisioner,
+    EventFeed,
     PoolMetrics,
     SandboxAccessTokens,
+    SandboxAdmission,
     SandboxAutomation,
     SandboxCommands,
     SandboxDriver,

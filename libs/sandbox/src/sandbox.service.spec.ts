@@ -12,6 +12,7 @@ import { ContainerProvisioner } from './container-provisioner';
 import { SandboxCommands } from './sandbox-commands';
 import { SandboxDriver } from './sandbox-driver';
 import { SandboxEvent, SandboxEvents } from './sandbox-events';
+import { SandboxAdmission } from './sandbox-admission';
 import { SandboxEffects } from './sandbox-effects';
 import { SandboxMetrics } from './sandbox-metrics';
 import { SandboxService } from './sandbox.service';
@@ -81,6 +82,7 @@ function build(env: Record<string, string> = {}, effectsKeyring?: SecretsKeyring
     metrics,
     resources,
     pool,
+    new SandboxAdmission(),
   );
   return { service, store, deployment, pool, events, metrics };
 }
@@ -252,14 +254,23 @@ describe(SandboxService.name, () => {
     const deleted = await service.stop(ANONYMOUS_ACTOR, sandbox.id);
     expect(deleted.state).toBe('deleted');
     expect(deleted.stateHistory.at(-1)).toMatchObject({ to: 'deleted', reason: 'auto-delete' });
-    expect(published.map(({ event }) => `${event.from}>${event.to}:${event.event}`)).toEqual([
-      'pending>running:started',
-      'running>stopped:stop',
-      'stopped>deleted:delete',
+    expect(published.map(({ event }) => event.type)).toEqual([
+      'sandbox.created',
+      'sandbox.running',
+      'sandbox.stopped',
+      'sandbox.deleted',
     ]);
-    expect(published.map((p) => p.event.sandboxId)).toEqual([sandbox.id, sandbox.id, sandbox.id]);
-    // Published once the command's outcome is stored, never before.
-    expect(published.map((p) => p.state)).toEqual(['running', 'deleted', 'deleted']);
+    expect(published.map((p) => p.event.sandboxId)).toEqual([
+      sandbox.id,
+      sandbox.id,
+      sandbox.id,
+      sandbox.id,
+    ]);
+    // Published once the command's outcome is stored, never before; each is in the log.
+    expect(published.map((p) => p.state)).toEqual(['pending', 'running', 'deleted', 'deleted']);
+    expect(published.map((p) => p.event)).toEqual(store.events);
+    // The stop and the ephemeral delete commit in one write: both carry the sandbox it left.
+    expect(published[2].event).toMatchObject({ reason: 'manual', sandbox: { state: 'deleted' } });
   });
 
   it("should keep the failed effect's code through a crash: a recovered failure is coded", async () => {

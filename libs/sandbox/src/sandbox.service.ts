@@ -5,6 +5,7 @@ import {
   actorSees,
   CodedError,
   describeError,
+  eventViewOf,
   SandboxInfo,
   SandboxRecord,
   scopeTenantOf,
@@ -17,6 +18,8 @@ import { ContainerProvisioner } from './container-provisioner';
 import { CreateSandboxInput, fingerprintOf, toSandboxSpec } from './create-sandbox.input';
 import { scopedIdempotencyKey } from './idempotency-scope';
 import { autoStopAt } from './deadlines';
+import { createdEvent } from './lifecycle-events';
+import { SandboxAdmission } from './sandbox-admission';
 import { isSandboxIdShaped, newSandboxId } from './sandbox-id';
 import { notFound, SandboxCommands } from './sandbox-commands';
 import { SandboxMetrics } from './sandbox-metrics';
@@ -67,6 +70,7 @@ export class SandboxService {
     private readonly metrics: SandboxMetrics,
     private readonly resources: SandboxResources,
     private readonly pool: WarmPool,
+    private readonly admission: SandboxAdmission,
     /** Optional only so unit tests that build the service by hand need not pass it. */
     @Optional() private readonly deployment?: DockerDeployment,
     @Optional() private readonly provisioner?: ContainerProvisioner,
@@ -82,6 +86,17 @@ export class SandboxService {
     const spec = toSandboxSpec(input, this.resourcesConfig);
     this.resources.checkCaps(spec);
     await this.resources.checkRuntimeNetwork(spec);
+    // The extensions' policies, before any record, engine call or pool member is spent.
+    await this.admission.check({
+      action: 'create',
+      actor,
+      image: spec.image,
+      name: input.name ?? null,
+      labels: spec.labels,
+      cpus: spec.cpus,
+      memoryBytes: spec.memoryBytes,
+      runtime: spec.runtime,
+    });
     // A registry on a private address is refused before a record or an engine call exists.
     await this.deployment?.checkImageSource(spec.image);
     const disk = await this.resources.diskPlan(spec);
@@ -159,8 +174,10 @@ export class SandboxService {
           machineSnapshot: null,
           machineVersion: MACHINE_VERSION,
           idempotency,
+          events: [createdEvent(info, actor)],
         }),
       );
+      this.commands.publish(result.events);
       if (result.created) memberUsed = true;
       else releaseMember();
       announce(result);
@@ -244,6 +261,16 @@ export class SandboxService {
   }
 
   async restart(actor: Actor, idOrName: string): Promise<SandboxInfo> {
+    if (this.admission.active) {
+      // Asked with the sandbox as it is; the machine still has the last word on the restart.
+      const info = await this.get(actor, idOrName);
+      await this.admission.check({
+        action: 'restart',
+        actor,
+        image: info.image,
+        sandbox: eventViewOf(info),
+      });
+    }
     return this.command(actor, idOrName, { type: 'restart' });
   }
 

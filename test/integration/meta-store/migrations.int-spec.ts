@@ -502,7 +502,8 @@ async function expectSealingUpgrade(options: DataSourceOptions): Promise<void> {
         i % 3 === 0 ? {} : { A: `alpha-${i}`, TOKEN: 'secret-value' },
       );
     }
-    // Rolled back (the migrations that run after it first: BackfillSandboxNetwork,
+    // Rolled back (the migrations that run after it first: CreateEventTables,
+    // BackfillSandboxNetwork,
     // CreateApiKeyTable, AddSandboxAccessTokens, CreateTenantLimits, AddSandboxTenant,
     // BackfillMachineFailure and BackfillStoredBlobs), the kept values are in clear again; a
     // deleted sandbox's stay gone.

@@ -11,6 +11,7 @@ import { CreateTenantLimits1796412000001 } from './1796412000001-CreateTenantLim
 import { AddSandboxAccessTokens1796500000000 } from './1796500000000-AddSandboxAccessTokens';
 import { CreateApiKeyTable1796600000000 } from './1796600000000-CreateApiKeyTable';
 import { BackfillSandboxNetwork1796700000000 } from './1796700000000-BackfillSandboxNetwork';
+import { CreateEventTables1796800000000 } from './1796800000000-CreateEventTables';
 import type { MigrationClass } from './1796183903821-SealEnvValues';
 
 /**
@@ -39,5 +40,6 @@ export function metaStoreMigrations(keyring: SecretsKeyring): MigrationClass[] {
     AddSandboxAccessTokens1796500000000,
     CreateApiKeyTable1796600000000,
     BackfillSandboxNetwork1796700000000,
+    CreateEventTables1796800000000,
   ];
 }

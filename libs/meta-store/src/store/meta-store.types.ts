@@ -1,4 +1,11 @@
-import type { SandboxInfo, SandboxRecord, SandboxSpec, SandboxState } from '@app/domain';
+import type {
+  NewSandboxEvent,
+  SandboxEventRecord,
+  SandboxInfo,
+  SandboxRecord,
+  SandboxSpec,
+  SandboxState,
+} from '@app/domain';
 
 export interface IdempotencyInput {
   key: string;
@@ -13,6 +20,8 @@ export interface InsertSandboxInput {
   machineSnapshot: unknown;
   machineVersion: string;
   idempotency?: IdempotencyInput;
+  /** Appended to the event log in the insert's transaction (a replay writes none). */
+  events?: readonly NewSandboxEvent[];
 }
 
 export interface VersionedWriteOptions {
@@ -26,6 +35,16 @@ export interface VersionedWriteOptions {
    * version, so a writer in between is detected all the same.
    */
   current?: SandboxRecord;
+  /**
+   * The events this write commits, built from the info it writes: appended to the event log in
+   * the same transaction as the row (the outbox), so they exist exactly when the change does.
+   */
+  events?: (info: SandboxInfo) => readonly NewSandboxEvent[];
+  /**
+   * Called with the events (and their ids) as soon as the database committed them, before the
+   * cache steps, so a cache failure reported after the commit does not hide them.
+   */
+  onCommitted?: (events: readonly SandboxEventRecord[]) => void;
 }
 
 /**

@@ -1,12 +1,20 @@
 import { CodedError, LIVE_STATES, SANDBOX_STATES } from '@app/domain';
 import { DataSource, EntityManager, In, IsNull, MoreThan, Not } from 'typeorm';
 import { isUniqueViolation } from '../db/db-errors';
+import { insertEvents } from '../events/event-rows';
 import { IdempotencyKeyEntity } from '../db/entities/idempotency-key.entity';
 import { SandboxAccessTokenEntity } from '../db/entities/sandbox-access-token.entity';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { SandboxLabelEntity } from '../db/entities/sandbox-label.entity';
 import type { SecretsKeyring } from '../secrets/secrets-keyring';
-import type { SandboxInfo, SandboxRecord, SandboxState, TenantUsage } from '@app/domain';
+import type {
+  NewSandboxEvent,
+  SandboxEventRecord,
+  SandboxInfo,
+  SandboxRecord,
+  SandboxState,
+  TenantUsage,
+} from '@app/domain';
 import { encodeCursor } from './cursor';
 import { buildDueForAutoDeleteQuery } from './deadline-queries';
 import { DbGate } from './db-gate';
@@ -95,7 +103,7 @@ export class SandboxDb {
   insert(
     input: InsertSandboxInput,
     now = Date.now(),
-  ): Promise<{ record: SandboxRecord; created: boolean }> {
+  ): Promise<{ record: SandboxRecord; created: boolean; events: SandboxEventRecord[] }> {
     return this.gate.run(async (manager) => {
       // Sealed before anything reaches the database: no env value is ever stored in clear.
       const row = buildSandboxRow(
@@ -111,8 +119,9 @@ export class SandboxDb {
         assertMaxLength('idempotencyKey', idempotency.key, COLUMN_LIMITS.idempotencyKey);
         assertMaxLength('fingerprint', idempotency.fingerprint, COLUMN_LIMITS.fingerprint);
         const replayed = await this.replay(manager, idempotency, now);
-        if (replayed !== null) return { record: replayed, created: false };
+        if (replayed !== null) return { record: replayed, created: false, events: [] };
       }
+      let events: SandboxEventRecord[] = [];
       try {
         await manager.transaction(async (tx) => {
           await tx.insert(SandboxEntity, sandboxColumnValues(row, this.sandboxColumns));
@@ -135,12 +144,14 @@ export class SandboxDb {
               createdAt: now,
             });
           }
+          events = await insertEvents(tx, input.events ?? []);
         });
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
-        return { record: await this.explainConflict(manager, input, now, error), created: false };
+        const record = await this.explainConflict(manager, input, now, error);
+        return { record, created: false, events: [] };
       }
-      return { record: toSandboxRecord(row), created: true };
+      return { record: toSandboxRecord(row), created: true, events };
     });
   }
 
@@ -190,7 +201,8 @@ export class SandboxDb {
     expectedVersion: number,
     change: RecordChange,
     known?: SandboxRecord,
-  ): Promise<SandboxRecord> {
+    eventsOf?: (info: SandboxInfo) => readonly NewSandboxEvent[],
+  ): Promise<{ record: SandboxRecord; events: SandboxEventRecord[] }> {
     return this.gate.run(async (manager) => {
       const before = knownAt(known, id, expectedVersion) ?? (await this.current(manager, id));
       if (before.version !== expectedVersion) throw concurrentModification(id, expectedVersion);
@@ -208,6 +220,9 @@ export class SandboxDb {
       const labelsChanged = !sameLabels(before.info.labels, row.labels);
       // A deleted sandbox keeps no access token, as its row keeps no env value.
       const deleting = row.state === 'deleted' && before.info.state !== 'deleted';
+      const record = toSandboxRecord(row);
+      const newEvents = eventsOf?.(record.info) ?? [];
+      let events: SandboxEventRecord[] = [];
 
       const write = async (tx: EntityManager): Promise<void> => {
         const values = sandboxColumnValues(row, this.sandboxColumns);
@@ -225,11 +240,13 @@ export class SandboxDb {
           if (labelRows.length > 0) await tx.insert(SandboxLabelEntity, labelRows);
         }
         if (deleting) await tx.delete(SandboxAccessTokenEntity, { sandboxId: id });
+        // Last, so PostgreSQL's event-log lock is held only until the commit that follows.
+        events = await insertEvents(tx, newEvents);
       };
-      // A single UPDATE is atomic by itself; label or token rows need a transaction with it.
-      if (labelsChanged || deleting) await manager.transaction(write);
+      // A single UPDATE is atomic by itself; label, token and event rows need a transaction with it.
+      if (labelsChanged || deleting || newEvents.length > 0) await manager.transaction(write);
       else await write(manager);
-      return toSandboxRecord(row);
+      return { record, events };
     });
   }
 

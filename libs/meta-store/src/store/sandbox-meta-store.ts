@@ -10,7 +10,13 @@ import {
 import { DataSource } from 'typeorm';
 import { KeyValueStore } from '../kv/key-value-store';
 import { SecretsKeyring } from '../secrets/secrets-keyring';
-import type { SandboxInfo, SandboxRecord, SandboxState, TenantUsage } from '@app/domain';
+import type {
+  SandboxEventRecord,
+  SandboxInfo,
+  SandboxRecord,
+  SandboxState,
+  TenantUsage,
+} from '@app/domain';
 import type {
   InsertSandboxInput,
   ListSandboxesQuery,
@@ -60,7 +66,9 @@ export class SandboxMetaStore {
    * Creates the sandbox row, its label rows and the idempotency key in one transaction. A replay
    * of the same key and request returns the existing record with `created: false`.
    */
-  async insert(input: InsertSandboxInput): Promise<{ record: SandboxRecord; created: boolean }> {
+  async insert(
+    input: InsertSandboxInput,
+  ): Promise<{ record: SandboxRecord; created: boolean; events: SandboxEventRecord[] }> {
     const result = await this.db.insert(input);
     if (!result.created) return result;
     const info = result.record.info;
@@ -123,15 +131,7 @@ export class SandboxMetaStore {
     opts: VersionedWriteOptions,
   ): Promise<SandboxRecord> {
     const picked = withoutId(patch);
-    const record = await this.db.updateVersioned(
-      id,
-      opts.expectedVersion,
-      (current) => ({
-        info: { ...current.info, ...picked },
-        machineSnapshot: opts.machineSnapshot,
-      }),
-      opts.current,
-    );
+    const record = await this.versioned(id, picked, opts);
     await this.afterWrite(record, () => this.refreshCache(record, picked));
     return record;
   }
@@ -146,13 +146,7 @@ export class SandboxMetaStore {
     finalInfo: Partial<SandboxInfo>,
     opts: VersionedWriteOptions,
   ): Promise<SandboxRecord> {
-    const final = withoutId(finalInfo);
-    const record = await this.db.updateVersioned(
-      id,
-      opts.expectedVersion,
-      (current) => ({ info: { ...current.info, ...final }, machineSnapshot: opts.machineSnapshot }),
-      opts.current,
-    );
+    const record = await this.versioned(id, withoutId(finalInfo), opts);
     await this.afterWrite(record, () => this.afterCommit(record, () => this.cache.evict(id)));
     return record;
   }
@@ -267,6 +261,23 @@ export class SandboxMetaStore {
 
   pingCache(): Promise<void> {
     return this.cache.ping();
+  }
+
+  /** The database half of update and archiveCache: the row and its events, in one commit. */
+  private async versioned(
+    id: string,
+    patch: Partial<SandboxInfo>,
+    opts: VersionedWriteOptions,
+  ): Promise<SandboxRecord> {
+    const { record, events } = await this.db.updateVersioned(
+      id,
+      opts.expectedVersion,
+      (current) => ({ info: { ...current.info, ...patch }, machineSnapshot: opts.machineSnapshot }),
+      opts.current,
+      opts.events,
+    );
+    if (events.length > 0) opts.onCommitted?.(events);
+    return record;
   }
 
   /**

@@ -4,6 +4,7 @@ import {
   CodedError,
   LIVE_STATES,
   NO_TENANT_LIMITS,
+  SandboxEventRecord,
   SandboxInfo,
   SandboxRecord,
   TenantLimits,
@@ -17,6 +18,7 @@ import {
   SecretsKeyring,
   StoredTenantLimits,
   TenantLimitsStore,
+  VersionedWriteOptions,
 } from '@app/meta-store';
 
 /** A keyring of a random key, as the fakes and the effects of one unit test share it. */
@@ -46,6 +48,8 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
   readonly records = new Map<string, SandboxRecord>();
   readonly cache = new Map<string, Partial<SandboxInfo>>();
   readonly calls: string[] = [];
+  /** The event log: what each write committed, with ids in order. */
+  readonly events: SandboxEventRecord[] = [];
 
   /** Seals like the real store does, so code that needs env must open it. */
   constructor(readonly keyring: SecretsKeyring = fakeKeyring()) {}
@@ -64,7 +68,8 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
     };
     this.records.set(input.info.id, structuredClone(record));
     this.cache.set(input.info.id, pickSandboxInfoFields(input.info));
-    return Promise.resolve({ record, created: true });
+    const events = (input.events ?? []).map((event) => this.logged(event));
+    return Promise.resolve({ record, created: true, events });
   }
 
   /** Scoped like the real store: a tenant scope finds only its own, names per namespace. */
@@ -78,11 +83,7 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
     return Promise.resolve(record ? structuredClone(record) : null);
   }
 
-  update(
-    id: string,
-    patch: Partial<SandboxInfo>,
-    opts: { expectedVersion: number; machineSnapshot?: unknown },
-  ) {
+  update(id: string, patch: Partial<SandboxInfo>, opts: VersionedWriteOptions) {
     this.calls.push('update');
     const record = this.write(id, patch, opts);
     if (LIVE_STATES.includes(record.info.state)) {
@@ -94,11 +95,7 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
     return Promise.resolve(structuredClone(record));
   }
 
-  archiveCache(
-    id: string,
-    patch: Partial<SandboxInfo>,
-    opts: { expectedVersion: number; machineSnapshot?: unknown },
-  ) {
+  archiveCache(id: string, patch: Partial<SandboxInfo>, opts: VersionedWriteOptions) {
     this.calls.push('archiveCache');
     const record = this.write(id, patch, opts);
     this.cache.delete(id);
@@ -156,10 +153,16 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
     );
   }
 
+  private logged(event: Omit<SandboxEventRecord, 'id'>): SandboxEventRecord {
+    const record = { id: String(this.events.length + 1), ...event };
+    this.events.push(record);
+    return record;
+  }
+
   private write(
     id: string,
     patch: Partial<SandboxInfo>,
-    opts: { expectedVersion: number; machineSnapshot?: unknown },
+    opts: VersionedWriteOptions,
   ): SandboxRecord {
     const record = this.records.get(id);
     if (!record) throw new Error(`no record ${id}`);
@@ -170,6 +173,8 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
     if (opts.machineSnapshot !== undefined)
       record.machineSnapshot = structuredClone(opts.machineSnapshot);
     record.version += 1;
+    const events = (opts.events?.(record.info) ?? []).map((event) => this.logged(event));
+    if (events.length > 0) opts.onCommitted?.(events);
     return record;
   }
 }

@@ -1,17 +1,25 @@
 import { ApiKeyEntity } from './api-key.entity';
 import { IdempotencyKeyEntity } from './idempotency-key.entity';
 import { SandboxAccessTokenEntity } from './sandbox-access-token.entity';
+import { SandboxEventEntity } from './sandbox-event.entity';
 import { SandboxLabelEntity } from './sandbox-label.entity';
 import { SandboxEntity } from './sandbox.entity';
 import { TenantLimitsEntity } from './tenant-limits.entity';
+import { WebhookAttemptEntity } from './webhook-attempt.entity';
+import { WebhookDeliveryEntity } from './webhook-delivery.entity';
+import { WebhookEntity } from './webhook.entity';
 
 export {
   ApiKeyEntity,
   IdempotencyKeyEntity,
   SandboxAccessTokenEntity,
   SandboxEntity,
+  SandboxEventEntity,
   SandboxLabelEntity,
   TenantLimitsEntity,
+  WebhookAttemptEntity,
+  WebhookDeliveryEntity,
+  WebhookEntity,
 };
 
 /** Listed explicitly (no globs): the app is bundled by webpack. */
@@ -22,4 +30,8 @@ export const META_STORE_ENTITIES = [
   TenantLimitsEntity,
   SandboxAccessTokenEntity,
   ApiKeyEntity,
+  SandboxEventEntity,
+  WebhookEntity,
+  WebhookDeliveryEntity,
+  WebhookAttemptEntity,
 ];
