@@ -141,7 +141,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': onlyImports(
         ['domain', 'config', 'meta-store', 'sandbox'],
-        ['SchedulerConfig', 'PoolConfig'],
+        ['SchedulerConfig', 'PoolConfig', 'EventsConfig'],
       ),
     },
   },

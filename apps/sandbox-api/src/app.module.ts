@@ -11,6 +11,8 @@ import { HealthController } from './health.controller';
 import { ErrorFilter } from './http/error.filter';
 import { createValidationPipe } from './http/validation.pipe';
 import { E2bApiModule } from './e2b/e2b-api.module';
+import { EventsController } from './events.controller';
+import { ExtensionsModule } from './extensions/extensions.module';
 import { RockApiModule } from './rock/rock-api.module';
 import { SandboxController } from './sandbox.controller';
 import { SandboxWorkController } from './sandbox-work.controller';
@@ -23,6 +25,7 @@ import { TenantsController } from './tenants.controller';
   controllers: [
     AdminController,
     ApiKeysController,
+    EventsController,
     HealthController,
     SandboxController,
     SandboxWorkController,
@@ -35,6 +38,7 @@ import { TenantsController } from './tenants.controller';
     SchedulerModule,
     RockApiModule,
     E2bApiModule,
+    ExtensionsModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -7,6 +7,7 @@ export { DockerConfig } from './slices/docker.config';
 export { LINUX_CAPABILITIES } from './slices/docker-values';
 export type { LinuxCapability } from './slices/docker-values';
 export { E2bConfig } from './slices/e2b.config';
+export { EventsConfig, parseDuration, parseRetrySchedule } from './slices/events.config';
 export { ExecConfig } from './slices/exec.config';
 export { FilesConfig } from './slices/files.config';
 export { LifecycleConfig } from './slices/lifecycle.config';

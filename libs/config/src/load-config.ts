@@ -3,6 +3,7 @@ import type { SliceDefinition } from './env/slice';
 import { AUTH_SLICE, AuthConfig, accessProblems } from './slices/auth.config';
 import { DOCKER_SLICE } from './slices/docker.config';
 import { E2B_SLICE } from './slices/e2b.config';
+import { EVENTS_SLICE } from './slices/events.config';
 import { EXEC_SLICE } from './slices/exec.config';
 import { FILES_SLICE } from './slices/files.config';
 import { LIFECYCLE_SLICE } from './slices/lifecycle.config';
@@ -29,6 +30,7 @@ export const CONFIG_SLICES = {
   logDir: LOG_DIR_SLICE,
   e2b: E2B_SLICE,
   auth: AUTH_SLICE,
+  events: EVENTS_SLICE,
 } as const;
 
 type Slices = typeof CONFIG_SLICES;

@@ -12,6 +12,7 @@ export type {
 } from './admission-policy';
 export type { EventSubscriber } from './event-subscriber';
 export { defineExtension } from './extension';
+export { actorOfRequest } from './request-actor';
 export type { SandboxdExtension } from './extension';
 export type {
   Actor,

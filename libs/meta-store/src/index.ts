@@ -42,6 +42,17 @@ export type { ApiKeyRecord, RevokeOutcome } from './store/api-key-store';
 export { SandboxEventLog } from './events/sandbox-event-log';
 export type { EventLogQuery } from './events/sandbox-event-log';
 export { EVENT_LOG_LOCK_KEY } from './events/event-rows';
+export { WebhookStore } from './webhooks/webhook-store';
+export type { WebhookScope } from './webhooks/webhook-store';
+export type {
+  AttemptOutcome,
+  AttemptView,
+  ClaimedDelivery,
+  DeliveryStatus,
+  DeliveryView,
+  NewWebhook,
+  WebhookInfo,
+} from './webhooks/webhook-types';
 export {
   AUTO_STOP_INDEX_BUILT_KEY,
   AUTO_STOP_INDEX_KEY,

@@ -15,6 +15,7 @@ import { ApiKeyStore } from './store/api-key-store';
 import { SandboxMetaStore } from './store/sandbox-meta-store';
 import { TenantLimitsStore } from './tenants/tenant-limits-store';
 import { SandboxEventLog } from './events/sandbox-event-log';
+import { WebhookStore } from './webhooks/webhook-store';
 
 /**
  * Persistence for sandboxes and API keys: the SQL database (PostgreSQL or SQLite, migrated at start), the
@@ -50,8 +51,10 @@ import { SandboxEventLog } from './events/sandbox-event-log';
     ApiKeyStore,
     SandboxLock,
     TaskLock,
+    WebhookStore,
   ],
   exports: [
+    WebhookStore,
     SandboxMetaStore,
     SandboxEventLog,
     TenantLimitsStore,

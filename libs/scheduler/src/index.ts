@@ -1,2 +1,3 @@
 export { SchedulerModule } from './scheduler.module';
 export { LifecycleScheduler } from './lifecycle.scheduler';
+export { EventRetention } from './event-retention';

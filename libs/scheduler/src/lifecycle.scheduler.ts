@@ -5,11 +5,14 @@ import { PoolConfig, SchedulerConfig } from '@app/config';
 import { describeError } from '@app/domain';
 import { KeyValueStore, TaskLock } from '@app/meta-store';
 import { SandboxAutomation, SandboxReconciler, WarmPool } from '@app/sandbox';
+import { EventRetention } from './event-retention';
 import { slotKey, slotOf } from './task-slot';
 
 type Job = () => Promise<unknown>;
 
 const INTERVAL_PREFIX = 'sandboxd-';
+/** How often old events are pruned (EVENT_RETENTION_DAYS). */
+const RETENTION_INTERVAL_SECONDS = 3600;
 
 /**
  * Thin timers around the sandbox service's scans. Every job runs at most once per interval across
@@ -33,6 +36,7 @@ export class LifecycleScheduler implements OnApplicationBootstrap, OnApplication
     private readonly automation: SandboxAutomation,
     private readonly reconciler: SandboxReconciler,
     private readonly pool: WarmPool,
+    private readonly retention: EventRetention,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -44,6 +48,7 @@ export class LifecycleScheduler implements OnApplicationBootstrap, OnApplication
     this.every('auto-stop', scans, () => this.automation.autoStopDue());
     this.every('auto-delete', scans, () => this.automation.autoDeleteDue());
     this.every('reconcile', this.config.reconcileIntervalSeconds, () => this.reconciler.run());
+    this.every('event-retention', RETENTION_INTERVAL_SECONDS, () => this.retention.prune());
     // Pool members belong to this process, so every process checks its own.
     if (this.poolConfig.entries.some((entry) => entry.size > 0)) {
       this.every('warm-pool', scans, () => this.pool.maintain(), 'process');
