@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import http from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { Backend, TestApp, createTestApp, eventually } from '../support/app';
@@ -185,6 +187,44 @@ describe.each<Backend>(['embedded', 'postgres+redis'])('events and webhooks (%s)
     expect(rest.map((e) => e.type)).toEqual(['sandbox.deleted']);
     expect(Number(rest[0].id)).toBeGreaterThan(Number(head[2].id));
     expect(rest[0].data).toMatchObject({ sandboxId: created, sandbox: { state: 'deleted' } });
+  });
+
+  it('is printed by sandboxctl events, and followed live with --follow', async () => {
+    const cli = join(__dirname, '..', '..', 'dist', 'apps', 'sandboxctl', 'main.js');
+    const created = await api
+      .post('/v1/sandboxes?wait=true')
+      .send({ image: DEMO_IMAGE })
+      .expect(200);
+    const id = created.body.id as string;
+    const child = spawn(
+      process.execPath,
+      [cli, '--json', 'events', '--follow', '--sandbox', id, '--after', '0'],
+      { env: { ...process.env, SANDBOXD_URL: base } },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    const lines = () => out.split('\n').filter((line) => line !== '');
+    await eventually(() => Promise.resolve(lines().length >= 2 ? true : undefined));
+    await api.post(`/v1/sandboxes/${id}/stop`).expect(200);
+    await eventually(() => Promise.resolve(lines().length >= 3 ? true : undefined));
+    child.kill('SIGINT');
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(status).toBe(0);
+    expect(lines().map((line) => JSON.parse(line).type)).toEqual([
+      'sandbox.created',
+      'sandbox.running',
+      'sandbox.stopped',
+    ]);
+    const table = await new Promise<string>((resolve) => {
+      const once = spawn(process.execPath, [cli, 'events', '--sandbox', id], {
+        env: { ...process.env, SANDBOXD_URL: base },
+      });
+      let text = '';
+      once.stdout.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      once.on('close', () => resolve(text));
+    });
+    expect(table).toMatch(/stopped\s+.*manual/);
+    await api.delete(`/v1/sandboxes/${id}`).expect(204);
   });
 
   describe('webhooks', () => {

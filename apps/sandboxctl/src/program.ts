@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { DEFAULT_URL } from './context';
 import { cpCommand } from './commands/cp';
 import { createCommand } from './commands/create';
+import { eventsCommand } from './commands/events';
 import { execCommand } from './commands/exec';
 import { getCommand, portsCommand } from './commands/inspect';
 import { keysCommand } from './commands/keys';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     portsCommand(),
     tenantsCommand(),
     keysCommand(),
+    eventsCommand(),
   ];
   for (const command of commands) program.addCommand(command);
   // Throw instead of exiting, everywhere, so every failure goes through one exit-status policy.

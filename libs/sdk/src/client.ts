@@ -2,6 +2,8 @@ import { ApiKeysAdmin } from './api-keys';
 import { Transport, TransportOptions } from './http';
 import { Sandbox } from './sandbox';
 import { Tenants } from './tenants';
+import { eventPage, followEvents } from './events';
+import type { EventPage, EventQuery, SandboxEvent } from './events';
 import type {
   CreateSandboxRequest,
   ListSandboxesParams,
@@ -93,6 +95,18 @@ export class SandboxdClient {
   }
 
   /** Every matching sandbox, page after page, following nextCursor. */
+  /** One page of the lifecycle event log (GET /v1/events). */
+  events(query: EventQuery = {}): Promise<EventPage> {
+    return eventPage(this.transport, query);
+  }
+
+  /** The live lifecycle events, reconnecting from the last one seen, until `signal` aborts. */
+  followEvents(
+    query: EventQuery & { signal?: AbortSignal } = {},
+  ): AsyncGenerator<SandboxEvent, void, undefined> {
+    return followEvents(this.transport, query);
+  }
+
   async *list(query: ListQuery = {}): AsyncGenerator<SandboxView, void, undefined> {
     let cursor: string | undefined;
     do {

@@ -2,6 +2,8 @@ export { ApiKeysAdmin } from './api-keys';
 export { SandboxdClient } from './client';
 export type { CreateOptions, ListQuery, LoadedSandbox, SandboxdClientOptions } from './client';
 export { SandboxdError } from './errors';
+export { parseSse } from './events';
+export type { EventPage, EventQuery, SandboxEvent, SandboxEventType } from './events';
 export type { ClientErrorCode } from './errors';
 export { outputBytes } from './exec';
 export type { Command } from './exec';
