@@ -1,7 +1,9 @@
 # The API image for docker-compose.yml. Build stage compiles native modules (better-sqlite3).
 FROM node:20-bookworm AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json tsconfig.json ./
+# The schematics workspace (libs/schematics) is built by `prepare` during the install.
+COPY libs/schematics ./libs/schematics
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev
