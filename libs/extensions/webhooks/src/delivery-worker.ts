@@ -88,19 +88,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
 
   private async claimDue(): Promise<void> {
     const free = MAX_IN_FLIGHT - this.inFlight.size;
-    if (free <= 0) return;
-    const now = Date.now();
-    const full = [...this.perWebhook]
-      .filter(([, count]) => count >= MAX_IN_FLIGHT_PER_WEBHOOK)
-      .map(([id]) => id);
-    const candidates = await this.store.due(now, free * 4, full);
-    const token = randomUUID();
-    for (const candidate of candidates) {
-      if (this.inFlight.size >= MAX_IN_FLIGHT || this.stopped) return;
-      if ((this.perWebhook.get(candidate.webhookId) ?? 0) >= MAX_IN_FLIGHT_PER_WEBHOOK) continue;
-      const claimed = await this.store.claim(candidate.id, token, this.policy.leaseMs, now);
-      if (claimed !== null) this.start(claimed);
-    }
+    if (free <= 0 || this.stopped) return;
+    const claimed = await this.store.claimDue(
+      randomUUID(),
+      this.policy.leaseMs,
+      free,
+      (webhookId) => MAX_IN_FLIGHT_PER_WEBHOOK - (this.perWebhook.get(webhookId) ?? 0),
+    );
+    for (const delivery of claimed) this.start(delivery);
   }
 
   private start(delivery: ClaimedDelivery): void {
@@ -122,12 +117,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
-    const webhook = await this.store.get(delivery.webhookId).catch(() => null);
-    const secret = webhook === null ? null : await this.store.secretOf(webhook.id);
-    if (webhook === null || secret === null) return; // Deleted meanwhile: its rows went with it.
     const sentAt = new Date();
-    const headers = signedHeaders(secret, messageIdOf(delivery), delivery.payload, sentAt);
-    const result = await sendWebhook(new URL(webhook.url), headers, delivery.payload, {
+    const headers = signedHeaders(delivery.secret, messageIdOf(delivery), delivery.payload, sentAt);
+    const result = await sendWebhook(new URL(delivery.url), headers, delivery.payload, {
       timeoutMs: this.policy.timeoutMs,
       allowPrivate: this.policy.allowPrivate,
     });

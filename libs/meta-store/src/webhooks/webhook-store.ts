@@ -2,13 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { CodedError, isSandboxEventType } from '@app/domain';
 import type { SandboxEventType } from '@app/domain';
-import { Brackets, DataSource, EntityManager, In } from 'typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
 import { SandboxEventEntity } from '../db/entities/sandbox-event.entity';
 import { WebhookAttemptEntity } from '../db/entities/webhook-attempt.entity';
 import { WebhookDeliveryEntity } from '../db/entities/webhook-delivery.entity';
 import { WebhookEntity } from '../db/entities/webhook.entity';
 import { SecretsKeyring } from '../secrets/secrets-keyring';
 import { DbGate } from '../store/db-gate';
+import { placeholders, rawQuery } from './raw-sql';
 import type {
   AttemptOutcome,
   ClaimedDelivery,
@@ -100,65 +101,70 @@ export class WebhookStore {
   }
 
   /**
-   * Turns the events committed after each webhook's cursor (at most `limit` per webhook) into
-   * its deliveries, and moves the cursor past them, in one transaction per webhook; the cursor
-   * moves only from the value read, so a replica racing on the same webhook rolls back instead
-   * of doubling a delivery. `payloadOf` renders an event row's body. Returns the deliveries made.
+   * Turns the events committed after each webhook's cursor (at most `limit`) into its deliveries
+   * and moves the cursor past them, all in one transaction; a cursor moves only from the value
+   * read, so a replica racing on the same webhook changes nothing for it instead of doubling a
+   * delivery. `payloadOf` renders an event row's body. Returns the deliveries made. When no
+   * webhook is behind the log this is one indexed query.
    */
-  async fanOut(
+  fanOut(
     limit: number,
     payloadOf: (event: { id: number; type: string; payload: string }) => string,
     now = Date.now(),
   ): Promise<number> {
-    const webhooks = await this.gate.run((manager) => manager.find(WebhookEntity));
-    let made = 0;
-    for (const webhook of webhooks) {
-      made += await this.gate.run((manager) =>
-        manager.transaction(async (tx) => {
-          const types = typesOf(webhook.events);
-          const qb = tx
-            .createQueryBuilder(SandboxEventEntity, 'e')
-            .select(['e.id', 'e.type', 'e.sandboxId', 'e.payload'])
-            .where('e.id > :cursor', { cursor: webhook.cursor });
-          if (webhook.tenant !== null)
-            qb.andWhere('e.tenant = :tenant', { tenant: webhook.tenant });
-          const events = await qb.orderBy('e.id', 'ASC').limit(limit).getMany();
-          if (events.length === 0) return 0;
-          const cursor = Number(events[events.length - 1].id);
-          const moved = await tx
-            .createQueryBuilder()
-            .update(WebhookEntity)
-            .set({ cursor })
-            .where('id = :id AND cursor = :old', { id: webhook.id, old: webhook.cursor })
-            .execute();
-          if (moved.affected !== 1) return 0;
-          const rows = events
-            .filter((event) => types === null || types.includes(event.type as SandboxEventType))
-            .map((event) => ({
-              webhookId: webhook.id,
-              eventId: Number(event.id),
-              sandboxId: event.sandboxId,
-              eventType: event.type,
-              payload: payloadOf({
-                id: Number(event.id),
-                type: event.type,
-                payload: event.payload,
-              }),
-              status: 'pending',
-              attempts: 0,
-              nextAttemptAt: now,
-              leaseUntil: null,
-              leaseToken: null,
-              createdAt: now,
-            }));
-          for (let i = 0; i < rows.length; i += 100) {
-            await tx.insert(WebhookDeliveryEntity, rows.slice(i, i + 100));
-          }
-          return rows.length;
-        }),
+    return this.gate.run(async (manager) => {
+      const behind = await rawQuery<BehindRow>(
+        manager,
+        `SELECT "id", "cursor", "events", "tenant" FROM "webhook" WHERE "cursor" < (SELECT COALESCE(MAX("id"), 0) FROM "sandbox_event")`,
+        [],
       );
-    }
-    return made;
+      if (behind.length === 0) return 0;
+      return manager.transaction(async (tx) => {
+        const from = Math.min(...behind.map((webhook) => Number(webhook.cursor)));
+        const events = await rawQuery<EventRow>(
+          tx,
+          `SELECT "id", "type", "sandbox_id", "tenant", "payload" FROM "sandbox_event" WHERE "id" > $1 ORDER BY "id" LIMIT $2`,
+          [from, limit],
+        );
+        if (events.length === 0) return 0;
+        const last = Number(events[events.length - 1].id);
+        const rows: unknown[][] = [];
+        for (const webhook of behind) {
+          const cursor = Number(webhook.cursor);
+          if (last <= cursor) continue;
+          const moved = await rawQuery<{ id: string }>(
+            tx,
+            `UPDATE "webhook" SET "cursor" = $1 WHERE "id" = $2 AND "cursor" = $3 RETURNING "id"`,
+            [last, webhook.id, cursor],
+          );
+          if (moved.length !== 1) continue;
+          const types = typesOf(webhook.events);
+          for (const event of events) {
+            const id = Number(event.id);
+            if (id <= cursor) continue;
+            if (webhook.tenant !== null && event.tenant !== webhook.tenant) continue;
+            if (types !== null && !types.includes(event.type as SandboxEventType)) continue;
+            const body = payloadOf({ id, type: event.type, payload: event.payload });
+            rows.push([webhook.id, id, event.sandbox_id, event.type, body, now, now]);
+          }
+        }
+        for (let i = 0; i < rows.length; i += 100) {
+          const batch = rows.slice(i, i + 100);
+          const values = batch
+            .map((_, n) => {
+              const p = n * 7;
+              return `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}, 'pending', 0, $${p + 6}, NULL, NULL, $${p + 7})`;
+            })
+            .join(', ');
+          await rawQuery(
+            tx,
+            `INSERT INTO "webhook_delivery" ("webhook_id", "event_id", "sandbox_id", "event_type", "payload", "status", "attempts", "next_attempt_at", "lease_until", "lease_token", "created_at") VALUES ${values}`,
+            batch.flat(),
+          );
+        }
+        return rows.length;
+      });
+    });
   }
 
   /** A delivery of `payload` outside the log (POST /v1/webhooks/:id/test), due now. */
@@ -187,74 +193,70 @@ export class WebhookStore {
   }
 
   /**
-   * Deliveries due now whose lease is free and that are first in line for their webhook and
-   * sandbox (no earlier one of the same pair is still pending), oldest first: the candidates a
-   * worker may claim. Another replica may claim one first: `claim` says. `skip`: webhooks the
-   * worker has no room for now, left out so that a backlog of theirs never crowds out the others.
+   * Claims up to `limit` deliveries for one attempt each, under `token`: due now, lease free, and
+   * first in line for their webhook and sandbox (no earlier one of the pair still pending), oldest
+   * first, at most `room(webhook)` per webhook (a slow receiver's backlog never takes the slots of
+   * the others). The claim is one conditional UPDATE: a delivery another replica took meanwhile
+   * is not taken again, so exactly one replica makes each attempt. The attempt count moves with
+   * the lease, so an attempt a killed replica never finished still counts. Each claimed delivery
+   * comes with its webhook's URL and opened secret.
    */
-  due(
-    now: number,
-    limit: number,
-    skip: readonly string[] = [],
-  ): Promise<{ id: number; webhookId: string }[]> {
-    return this.gate.run(async (manager) => {
-      const qb = manager
-        .createQueryBuilder(WebhookDeliveryEntity, 'd')
-        .select('d.id', 'id')
-        .addSelect('d.webhookId', 'webhookId')
-        .where("d.status = 'pending'")
-        .andWhere('d.nextAttemptAt <= :now', { now })
-        .andWhere(
-          new Brackets((free) =>
-            free.where('d.leaseUntil IS NULL').orWhere('d.leaseUntil < :now', { now }),
-          ),
-        )
-        .andWhere(
-          `NOT EXISTS (SELECT 1 FROM "webhook_delivery" "p" WHERE "p"."webhook_id" = "d"."webhook_id" AND "p"."sandbox_id" = "d"."sandbox_id" AND "p"."status" = 'pending' AND "p"."id" < "d"."id")`,
-        );
-      if (skip.length > 0) qb.andWhere('d.webhookId NOT IN (:...skip)', { skip: [...skip] });
-      const rows = await qb
-        .orderBy('d.id', 'ASC')
-        .limit(limit)
-        .getRawMany<{ id: number | string; webhookId: string }>();
-      return rows.map((row) => ({ id: Number(row.id), webhookId: row.webhookId }));
-    });
-  }
-
-  /**
-   * Takes the delivery's lease for one attempt if it is still pending and free: the conditional
-   * UPDATE lets exactly one replica win it. The attempt count moves with the lease, so an attempt
-   * a killed replica never finished still counts.
-   */
-  claim(
-    id: number,
+  claimDue(
     token: string,
     leaseMs: number,
+    limit: number,
+    room: (webhookId: string) => number,
     now = Date.now(),
-  ): Promise<ClaimedDelivery | null> {
+  ): Promise<ClaimedDelivery[]> {
     return this.gate.run(async (manager) => {
-      const result = await manager
-        .createQueryBuilder()
-        .update(WebhookDeliveryEntity)
-        .set({ leaseUntil: now + leaseMs, leaseToken: token, attempts: () => '"attempts" + 1' })
-        .where("id = :id AND status = 'pending' AND (lease_until IS NULL OR lease_until < :now)", {
-          id,
-          now,
-        })
-        .execute();
-      if (result.affected !== 1) return null;
-      const row = await manager.findOneBy(WebhookDeliveryEntity, { id: String(id) });
-      if (row === null || row.leaseToken !== token) return null;
-      return {
-        id,
-        webhookId: row.webhookId,
-        eventId: row.eventId,
-        eventType: row.eventType,
-        payload: row.payload,
-        attempt: row.attempts,
-        createdAt: row.createdAt,
-        leaseToken: token,
-      };
+      const candidates = await rawQuery<{ id: string | number; webhook_id: string }>(
+        manager,
+        `SELECT "d"."id", "d"."webhook_id" FROM "webhook_delivery" "d" WHERE "d"."status" = 'pending' AND "d"."next_attempt_at" <= $1 AND ("d"."lease_until" IS NULL OR "d"."lease_until" < $2) AND NOT EXISTS (SELECT 1 FROM "webhook_delivery" "p" WHERE "p"."webhook_id" = "d"."webhook_id" AND "p"."sandbox_id" = "d"."sandbox_id" AND "p"."status" = 'pending' AND "p"."id" < "d"."id") ORDER BY "d"."id" LIMIT $3`,
+        [now, now, limit * 4],
+      );
+      const taken = new Map<string, number>();
+      const ids: number[] = [];
+      for (const candidate of candidates) {
+        if (ids.length >= limit) break;
+        const used = taken.get(candidate.webhook_id) ?? 0;
+        if (used >= room(candidate.webhook_id)) continue;
+        taken.set(candidate.webhook_id, used + 1);
+        ids.push(Number(candidate.id));
+      }
+      if (ids.length === 0) return [];
+      const claimed = await rawQuery<ClaimedRow>(
+        manager,
+        `UPDATE "webhook_delivery" SET "lease_until" = $1, "lease_token" = $2, "attempts" = "attempts" + 1 WHERE "id" IN (${placeholders(3, ids.length)}) AND "status" = 'pending' AND ("lease_until" IS NULL OR "lease_until" < $${ids.length + 3}) RETURNING "id", "webhook_id", "event_id", "event_type", "payload", "attempts", "created_at"`,
+        [now + leaseMs, token, ...ids, now],
+      );
+      if (claimed.length === 0) return [];
+      const hooks = await rawQuery<{ id: string; url: string; sealed_secret: string }>(
+        manager,
+        `SELECT "id", "url", "sealed_secret" FROM "webhook" WHERE "id" IN (${placeholders(1, taken.size)})`,
+        [...taken.keys()],
+      );
+      const byId = new Map(hooks.map((hook) => [hook.id, hook]));
+      return claimed
+        .sort((a, b) => Number(a.id) - Number(b.id))
+        .flatMap((row) => {
+          const hook = byId.get(row.webhook_id);
+          // Deleted meanwhile: its deliveries go with it.
+          if (hook === undefined) return [];
+          return [
+            {
+              id: Number(row.id),
+              webhookId: row.webhook_id,
+              url: hook.url,
+              secret: this.keyring.open(hook.id, SECRET_NAME, hook.sealed_secret),
+              eventId: row.event_id === null ? null : Number(row.event_id),
+              eventType: row.event_type,
+              payload: row.payload,
+              attempt: Number(row.attempts),
+              createdAt: Number(row.created_at),
+              leaseToken: token,
+            },
+          ];
+        });
     });
   }
 
@@ -266,30 +268,25 @@ export class WebhookStore {
   finish(delivery: ClaimedDelivery, outcome: AttemptOutcome): Promise<boolean> {
     return this.gate.run((manager) =>
       manager.transaction(async (tx) => {
-        const result = await tx
-          .createQueryBuilder()
-          .update(WebhookDeliveryEntity)
-          .set({
-            status: outcome.status,
-            nextAttemptAt: outcome.nextAttemptAt ?? outcome.at,
-            leaseUntil: null,
-            leaseToken: null,
-          })
-          .where('id = :id AND lease_token = :token', {
-            id: delivery.id,
-            token: delivery.leaseToken,
-          })
-          .execute();
-        if (result.affected !== 1) return false;
-        await tx.insert(WebhookAttemptEntity, {
-          deliveryId: delivery.id,
-          webhookId: delivery.webhookId,
-          attempt: delivery.attempt,
-          at: outcome.at,
-          statusCode: outcome.statusCode,
-          error: outcome.error === null ? null : outcome.error.slice(0, 512),
-          durationMs: Math.round(outcome.durationMs),
-        });
+        const updated = await rawQuery<{ id: string }>(
+          tx,
+          `UPDATE "webhook_delivery" SET "status" = $1, "next_attempt_at" = $2, "lease_until" = NULL, "lease_token" = NULL WHERE "id" = $3 AND "lease_token" = $4 RETURNING "id"`,
+          [outcome.status, outcome.nextAttemptAt ?? outcome.at, delivery.id, delivery.leaseToken],
+        );
+        if (updated.length !== 1) return false;
+        await rawQuery(
+          tx,
+          `INSERT INTO "webhook_attempt" ("delivery_id", "webhook_id", "attempt", "at", "status_code", "error", "duration_ms") VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [
+            delivery.id,
+            delivery.webhookId,
+            delivery.attempt,
+            outcome.at,
+            outcome.statusCode,
+            outcome.error === null ? null : outcome.error.slice(0, 512),
+            Math.round(outcome.durationMs),
+          ],
+        );
         return true;
       }),
     );
@@ -363,6 +360,31 @@ export class WebhookStore {
     }
     return row;
   }
+}
+
+interface BehindRow {
+  id: string;
+  cursor: string | number;
+  events: string | null;
+  tenant: string | null;
+}
+
+interface EventRow {
+  id: string | number;
+  type: string;
+  sandbox_id: string;
+  tenant: string | null;
+  payload: string;
+}
+
+interface ClaimedRow {
+  id: string | number;
+  webhook_id: string;
+  event_id: string | number | null;
+  event_type: string;
+  payload: string;
+  attempts: string | number;
+  created_at: string | number;
 }
 
 function typesOf(stored: string | null): SandboxEventType[] | null {

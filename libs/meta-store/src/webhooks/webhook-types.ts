@@ -28,6 +28,9 @@ export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
 export interface ClaimedDelivery {
   id: number;
   webhookId: string;
+  /** The webhook's URL and secret, as they are at the claim. */
+  url: string;
+  secret: string;
   eventId: number | null;
   eventType: string;
   payload: string;
