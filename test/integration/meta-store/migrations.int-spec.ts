@@ -40,6 +40,10 @@ async function schemaOf(dataSource: DataSource) {
       'tenant_limits',
       'sandbox_access_token',
       'api_key',
+      'sandbox_event',
+      'webhook',
+      'webhook_delivery',
+      'webhook_attempt',
     ]);
     return Object.fromEntries(
       tables.map((t) => [
@@ -122,6 +126,64 @@ const expectedSchema = {
     columns: ['created_at', 'id', 'key_hash', 'last_used_at?', 'name', 'revoked_at?', 'tenant'],
     primary: ['id'],
     indices: ['IDX_api_key_tenant(tenant)'],
+  },
+  sandbox_event: {
+    columns: ['at', 'id', 'payload', 'sandbox_id', 'tenant?', 'type'],
+    primary: ['id'],
+    indices: [
+      'IDX_sandbox_event_at(at)',
+      'IDX_sandbox_event_sandbox(id,sandbox_id)',
+      'IDX_sandbox_event_tenant(id,tenant)',
+    ],
+  },
+  webhook: {
+    columns: [
+      'created_at',
+      'cursor',
+      'description?',
+      'events?',
+      'id',
+      'sealed_secret',
+      'tenant?',
+      'url',
+    ],
+    primary: ['id'],
+    indices: [],
+  },
+  webhook_delivery: {
+    columns: [
+      'attempts',
+      'created_at',
+      'event_id?',
+      'event_type',
+      'id',
+      'lease_token?',
+      'lease_until?',
+      'next_attempt_at',
+      'payload',
+      'sandbox_id',
+      'status',
+      'webhook_id',
+    ],
+    primary: ['id'],
+    indices: [
+      'IDX_webhook_delivery_due(next_attempt_at,status)',
+      'IDX_webhook_delivery_order(id,sandbox_id,webhook_id)',
+    ],
+  },
+  webhook_attempt: {
+    columns: [
+      'at',
+      'attempt',
+      'delivery_id',
+      'duration_ms',
+      'error?',
+      'id',
+      'status_code?',
+      'webhook_id',
+    ],
+    primary: ['id'],
+    indices: ['IDX_webhook_attempt_delivery(delivery_id,id)'],
   },
 };
 

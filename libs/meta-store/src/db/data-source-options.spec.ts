@@ -9,9 +9,13 @@ import {
   ApiKeyEntity,
   IdempotencyKeyEntity,
   SandboxEntity,
+  SandboxEventEntity,
   SandboxLabelEntity,
   TenantLimitsEntity,
   SandboxAccessTokenEntity,
+  WebhookAttemptEntity,
+  WebhookDeliveryEntity,
+  WebhookEntity,
 } from './entities';
 
 describe('buildDataSourceOptions', () => {
@@ -88,6 +92,10 @@ describe('buildDataSourceOptions', () => {
       TenantLimitsEntity,
       SandboxAccessTokenEntity,
       ApiKeyEntity,
+      SandboxEventEntity,
+      WebhookEntity,
+      WebhookDeliveryEntity,
+      WebhookAttemptEntity,
     ]);
     const migrations = (options.migrations ?? []) as unknown[];
     expect(migrations.length).toBeGreaterThan(0);
