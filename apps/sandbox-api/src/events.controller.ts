@@ -1,10 +1,10 @@
 import { Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { validationError } from '@app/domain';
-import { actorOfRequest } from '@app/extension-api';
+import { Actor, validationError } from '@app/domain';
 import { EventFeed, EventPage, EventQuery } from '@app/sandbox';
 import { EVENT_CURSOR, ListEventsQuery } from './dto/list-events.query';
+import { RequestActor } from './auth/request-actor.decorator';
 import { streamEvents } from './http/event-stream';
 
 @ApiTags('events')
@@ -23,13 +23,13 @@ export class EventsController {
     @Query() query: ListEventsQuery,
     @Headers('accept') accept: string | undefined,
     @Headers('last-event-id') lastEventId: string | undefined,
+    @RequestActor() actor: Actor,
     @Req() request: Request,
     @Res({ passthrough: true }) response: Response,
   ): Promise<EventPage | undefined> {
     if (lastEventId !== undefined && !EVENT_CURSOR.test(lastEventId)) {
       throw validationError('Last-Event-ID', 'must be an event id (a non-negative integer)');
     }
-    const actor = actorOfRequest(request);
     const base: Omit<EventQuery, 'afterId'> = {
       types: query.type,
       sandboxId: query.sandbox,

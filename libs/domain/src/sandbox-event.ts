@@ -67,12 +67,3 @@ export function eventViewOf(info: SandboxInfo): SandboxEventView {
   delete view.stateHistory;
   return view as SandboxEventView;
 }
-
-/**
- * The tenant that owns a sandbox, read from its info: `SandboxInfo.tenant` when the build has
- * tenants (issue 12), null otherwise or for none.
- */
-export function tenantOfSandbox(info: object): string | null {
-  const tenant = (info as { tenant?: unknown }).tenant;
-  return typeof tenant === 'string' ? tenant : null;
-}

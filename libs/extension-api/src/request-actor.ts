@@ -3,8 +3,9 @@ import type { Actor } from '@app/domain';
 
 /**
  * Who an HTTP request is for, as the auth guard left it on the request (`request.actor`); the
- * anonymous caller when there is none (auth off). For an extension's own controllers, which see
- * the request as Express gives it.
+ * anonymous caller when there is none (auth off). The app's own controllers take it with
+ * `@RequestActor()`; an extension's controllers, which cannot import the app, read it with this
+ * (the same rule, checked field by field since the request is untyped here).
  */
 export function actorOfRequest(request: object): Actor {
   const actor = (request as { actor?: Partial<Actor> }).actor;

@@ -5,7 +5,6 @@ import {
   SandboxEventType,
   SandboxInfo,
   StopReason,
-  tenantOfSandbox,
 } from '@app/domain';
 import type { HistoryEntry } from './sandbox.machine';
 
@@ -61,7 +60,7 @@ function eventOf(
     at,
     sandboxId: info.id,
     actor: { kind: by.kind, tenant: by.tenant, keyId: by.keyId },
-    tenant: tenantOfSandbox(info),
+    tenant: info.tenant,
     ...extra,
     sandbox: eventViewOf(info),
   };
