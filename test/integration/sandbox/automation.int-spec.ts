@@ -1,5 +1,5 @@
 import { Actor, SYSTEM_ACTOR, ANONYMOUS_ACTOR } from '@app/domain';
-import { sandboxLockKey } from '@app/meta-store';
+import { SandboxEventLog, sandboxLockKey } from '@app/meta-store';
 import { SandboxEvent, SandboxEvents } from '@app/sandbox';
 // The pipeline itself is internal to the library; this spec drives it as SandboxService does.
 import { SandboxCommands } from '../../../libs/sandbox/src/sandbox-commands';
@@ -88,7 +88,34 @@ describe('SandboxAutomation deadline scans on the real store', () => {
     const entry = (await h.info(sandbox.id)).stateHistory.at(-1);
     expect(entry).toMatchObject({ to: 'stopped', event: 'stop', actor: tenant });
     expect(published).toEqual([
-      expect.objectContaining({ sandboxId: sandbox.id, to: 'stopped', actor: tenant }),
+      expect.objectContaining({
+        sandboxId: sandbox.id,
+        type: 'sandbox.stopped',
+        reason: 'manual',
+        actor: tenant,
+        tenant: 'team-a',
+      }),
+    ]);
+  });
+
+  it('writes each stop to the event log with its reason: idle, lifetime, manual', async () => {
+    await boot();
+    const idle = await h.createRunning({ idleTimeoutSeconds: 30 });
+    const old = await h.createRunning({ idleTimeoutSeconds: 3600, maxLifetimeSeconds: 60 });
+    const manual = await h.createRunning({ idleTimeoutSeconds: 3600 });
+    expect(await h.automation.autoStopDue(at(61))).toMatchObject({ done: 2 });
+    await h.sandboxes.stop(ANONYMOUS_ACTOR, manual.id);
+    const log = h.moduleRef.get(SandboxEventLog);
+    const stops = await log.list({ types: ['sandbox.stopped'], limit: 100 });
+    const reasonOf = (id: string) => stops.find((e) => e.sandboxId === id);
+    expect(reasonOf(idle.id)).toMatchObject({ reason: 'idle', actor: SYSTEM_ACTOR });
+    expect(reasonOf(old.id)).toMatchObject({ reason: 'lifetime', detail: 'max-lifetime' });
+    expect(reasonOf(manual.id)).toMatchObject({ reason: 'manual', actor: ANONYMOUS_ACTOR });
+    const all = await log.list({ sandboxId: idle.id, limit: 100 });
+    expect(all.map((e) => e.type)).toEqual([
+      'sandbox.created',
+      'sandbox.running',
+      'sandbox.stopped',
     ]);
   });
 

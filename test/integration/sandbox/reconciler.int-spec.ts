@@ -1,6 +1,6 @@
 import { ANONYMOUS_ACTOR } from '@app/domain';
 import { ContainerEventStream } from '@app/deployment';
-import { MemoryKeyValueStore, sandboxLockKey } from '@app/meta-store';
+import { MemoryKeyValueStore, SandboxEventLog, sandboxLockKey } from '@app/meta-store';
 import { strictMock } from '../../support/strict-mock';
 import {
   Harness,
@@ -59,6 +59,15 @@ describe('SandboxReconciler on the real store', () => {
     expect(after).toMatchObject({ state: 'stopped', operation: null });
     expect(after.failureReason).toBe('container exited with code 137 (OOM-killed)');
     expect(after.stateHistory.at(-1)).toMatchObject({ to: 'stopped', event: 'exited' });
+    // Its event says why, in the vocabulary of events: the kernel's OOM killer.
+    const [stopped] = await h.moduleRef
+      .get(SandboxEventLog)
+      .list({ sandboxId: crashed.id, types: ['sandbox.stopped'], limit: 10 });
+    expect(stopped).toMatchObject({
+      reason: 'oom',
+      detail: 'container exited with code 137 (OOM-killed)',
+      actor: { kind: 'system' },
+    });
     expect((await h.info(healthy.id)).state).toBe('running');
     // Nothing to stop or remove: the container is already down, and the sandbox is kept.
     expect(h.deployment.stop).not.toHaveBeenCalled();

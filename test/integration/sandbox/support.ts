@@ -20,6 +20,8 @@ import {
   TenantLimitsStore,
   buildDataSourceOptions,
   initializeDataSource,
+  SandboxEventLog,
+  WebhookStore,
 } from '@app/meta-store';
 import { ANONYMOUS_ACTOR, Actor, SandboxInfo } from '@app/domain';
 import { QuotaService } from '@app/quota';
@@ -33,7 +35,7 @@ import {
   SandboxWorkService,
   TenantService,
 } from '@app/sandbox';
-import { LifecycleScheduler } from '@app/scheduler';
+import { EventRetention, LifecycleScheduler } from '@app/scheduler';
 import { testKeyring } from '../../../libs/meta-store/src/testing/sandbox-fixtures';
 import { createScratchDatabase } from '../../support/database';
 import { strictMock } from '../../support/strict-mock';
@@ -171,9 +173,17 @@ export async function bootHarness(options: HarnessOptions = {}): Promise<Harness
         new SandboxMetaStore(backing.dataSource, store, keyring),
     },
     { provide: TenantLimitsStore, useValue: new TenantLimitsStore(backing.dataSource) },
+    { provide: SandboxEventLog, useValue: new SandboxEventLog(backing.dataSource) },
     SandboxLock,
     TaskLock,
-    ...(options.scheduler ? [SchedulerRegistry, LifecycleScheduler] : []),
+    ...(options.scheduler
+      ? [
+          SchedulerRegistry,
+          LifecycleScheduler,
+          EventRetention,
+          { provide: WebhookStore, useValue: new WebhookStore(backing.dataSource, keyring) },
+        ]
+      : []),
   ];
   const moduleRef = await Test.createTestingModule({ providers })
     .useMocker((token) => {

@@ -92,14 +92,6 @@ export class WebhookStore {
     });
   }
 
-  /** The secret deliveries are signed with (null once the webhook is gone). */
-  secretOf(id: string): Promise<string | null> {
-    return this.gate.run(async (manager) => {
-      const row = await manager.findOneBy(WebhookEntity, { id });
-      return row === null ? null : this.keyring.open(id, SECRET_NAME, row.sealedSecret);
-    });
-  }
-
   /**
    * Turns the events committed after each webhook's cursor (at most `limit`) into its deliveries
    * and moves the cursor past them, all in one transaction; a cursor moves only from the value
