@@ -13,6 +13,12 @@ export const MAX_IN_FLIGHT = 32;
 export const MAX_IN_FLIGHT_PER_WEBHOOK = 4;
 /** How often the log and the due deliveries are looked at when nothing woke the worker. */
 export const IDLE_POLL_MS = 1000;
+/**
+ * How long a wake waits before its pass: the commits of a burst (a create's insert, its start)
+ * share one pass, and the command that committed answers its caller before the pass takes the
+ * database (on SQLite, one connection) and the event loop.
+ */
+export const WAKE_DELAY_MS = 25;
 /** Events turned into deliveries per webhook per pass. */
 const FAN_OUT_BATCH = 500;
 
@@ -31,6 +37,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   private readonly inFlight = new Map<number, Promise<void>>();
   private readonly perWebhook = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
+  private timerAt = 0;
   private running = false;
   private again = false;
   private stopped = true;
@@ -60,12 +67,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
       this.again = true;
       return;
     }
-    this.schedule(0);
+    this.schedule(WAKE_DELAY_MS);
   }
 
+  /** Runs the next pass in `ms`, or sooner if one is already due sooner. */
   private schedule(ms: number): void {
     if (this.stopped) return;
-    if (this.timer !== null) clearTimeout(this.timer);
+    const at = Date.now() + ms;
+    if (this.timer !== null) {
+      if (this.timerAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
     this.timer = setTimeout(() => void this.pass(), ms);
     this.timer.unref();
   }
@@ -82,7 +95,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
       this.logger.warn(`webhook pass failed: ${describeError(error)}`);
     } finally {
       this.running = false;
-      this.schedule(this.again ? 0 : IDLE_POLL_MS);
+      this.schedule(this.again ? WAKE_DELAY_MS : IDLE_POLL_MS);
     }
   }
 
