@@ -146,6 +146,40 @@ describe('two replicas on one PostgreSQL and Redis', () => {
     await suite?.cleanup();
   });
 
+  it('streams on one replica the events another replica commits', async () => {
+    const stream = await fetch(`${b.url}/v1/events?type=sandbox.created,sandbox.running`, {
+      headers: { accept: 'text/event-stream' },
+    });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    const created = await call(a, 'POST', '/v1/sandboxes?wait=true', { image: DEMO_IMAGE });
+    const id = created.body.id as string;
+    const seen: Json[] = [];
+    let text = '';
+    const decoder = new TextDecoder();
+    while (seen.filter((e) => e.sandboxId === id).length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      let end = text.indexOf('\n\n');
+      while (end !== -1) {
+        const data = text
+          .slice(0, end)
+          .split('\n')
+          .find((line) => line.startsWith('data: '));
+        if (data !== undefined) seen.push(JSON.parse(data.slice(6)));
+        text = text.slice(end + 2);
+        end = text.indexOf('\n\n');
+      }
+    }
+    await reader.cancel();
+    expect(seen.filter((e) => e.sandboxId === id).map((e) => e.type)).toEqual([
+      'sandbox.created',
+      'sandbox.running',
+    ]);
+    await call(a, 'DELETE', `/v1/sandboxes/${id}?force=true`);
+  });
+
   it('delivers each event exactly once between them, and each streams every event', async () => {
     const hook = await call(a, 'POST', '/v1/webhooks', { url: receiver.url });
     receiver.secret = hook.body.secret;
