@@ -1,13 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { EventsConfig } from '@app/config';
+import { AuthConfig, EventsConfig } from '@app/config';
 
 /** The webhooks extension's name in EXTENSIONS and the registry. */
 export const WEBHOOKS_EXTENSION = 'webhooks';
 
 /**
  * The webhook settings as the extension applies them. Private addresses: WEBHOOK_ALLOW_PRIVATE
- * when set; otherwise allowed only while auth is off, i.e. no ADMIN_API_KEY (issue 12's switch,
- * read from the environment until its configuration slice exists), so that with auth on a
+ * when set; otherwise allowed only while auth is off (no ADMIN_API_KEY), so that with auth on a
  * tenant cannot make sandboxd probe the internal network.
  */
 @Injectable()
@@ -19,10 +18,9 @@ export class WebhookPolicy {
   /** A claim outlives its attempt's timeout by this much before another replica may retry it. */
   readonly leaseMs: number;
 
-  constructor(config: EventsConfig) {
+  constructor(config: EventsConfig, auth: AuthConfig) {
     this.enabled = config.extensions.includes(WEBHOOKS_EXTENSION);
-    const authOn = (process.env.ADMIN_API_KEY ?? '') !== '';
-    this.allowPrivate = config.webhookAllowPrivate ?? !authOn;
+    this.allowPrivate = config.webhookAllowPrivate ?? auth.adminApiKey === null;
     this.timeoutMs = config.webhookTimeoutMs;
     this.retryScheduleMs = config.webhookRetryScheduleMs;
     this.leaseMs = config.webhookTimeoutMs + 30_000;
