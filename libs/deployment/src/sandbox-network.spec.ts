@@ -28,4 +28,20 @@ describe('byAge', () => {
     ];
     expect(byAge(listed, 'sandboxd').map((n) => n.Id)).toEqual(['a', '0', 'b']);
   });
+
+  it('orders by time when the engine trims trailing zeros of the nanoseconds', () => {
+    // As text "…05Z" sorts after "…05.1Z", and "…05.1Z" after "…05.123456789Z".
+    const listed = [
+      { Id: 'later', Name: 'sandboxd', Created: '2026-12-02T17:55:05.1Z' },
+      { Id: 'earlier', Name: 'sandboxd', Created: '2026-12-02T17:55:05.0999Z' },
+      { Id: 'whole', Name: 'sandboxd', Created: '2026-12-02T17:55:05Z' },
+      { Id: 'nanos', Name: 'sandboxd', Created: '2026-12-02T17:55:05.123456789Z' },
+    ];
+    expect(byAge(listed, 'sandboxd').map((n) => n.Id)).toEqual([
+      'whole',
+      'earlier',
+      'later',
+      'nanos',
+    ]);
+  });
 });

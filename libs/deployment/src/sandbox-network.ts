@@ -31,12 +31,30 @@ export function refusalOf(network: NetworkSummary): string | null {
 /**
  * The networks named exactly `name` (the engine's name filter matches substrings), oldest first.
  * Two replicas that both found none and both created one (Docker's duplicate check is not atomic)
- * converge on the oldest this way.
+ * converge on the oldest this way. The order must be the true creation order, not merely one all
+ * replicas share: a replica that listed before the younger twin existed uses the older one
+ * alone, and a later replica removing "the younger" must never pick that one.
  */
 export function byAge(networks: readonly NetworkSummary[], name: string): NetworkSummary[] {
   return networks
     .filter((network) => network.Name === name)
-    .sort((a, b) => (a.Created ?? '').localeCompare(b.Created ?? '') || a.Id.localeCompare(b.Id));
+    .sort(
+      (a, b) =>
+        sortableInstant(a.Created).localeCompare(sortableInstant(b.Created)) ||
+        a.Id.localeCompare(b.Id),
+    );
+}
+
+/**
+ * Docker's `Created` (Go's RFC 3339 with nanoseconds, always UTC) drops trailing zeros of the
+ * fraction: `…05.1Z` is later than `…05.0999Z` but sorts before it as text. Padded to nine
+ * digits, the text order is the time order.
+ */
+export function sortableInstant(created: string | undefined): string {
+  if (created === undefined) return '';
+  const match = /^([^.Z]*)(?:\.(\d{1,9}))?(Z?)$/.exec(created);
+  if (match === null) return created;
+  return `${match[1]}.${(match[2] ?? '').padEnd(9, '0')}${match[3]}`;
 }
 
 /**
