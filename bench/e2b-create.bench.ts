@@ -17,18 +17,16 @@
  */
 import 'reflect-metadata';
 import { DEMO_IMAGE, ensureDemoImage } from '../test/support/docker';
-import { Backend, backendsFromEnv, benchEnv } from './support/app';
-import { e2bListener, loadE2b } from './support/e2b';
+import { loadE2b, perE2bBackend } from './support/e2b';
 import { apiExec } from './support/exec';
 import { SandboxAnswer, callApi, expectStatus } from './support/http';
-import { Cleanups, runBenchmark } from './support/run';
-import { VsNative, reportVsNative, timePairs } from './support/vs-native';
-import { BenchServer, staleBuild } from './support/server';
+import { runBenchmark } from './support/run';
+import { reportVsNative, timePairs } from './support/vs-native';
+import { staleBuild } from './support/server';
 import { log, positiveInt } from './support/stats';
 
 const SAMPLES = positiveInt('BENCH_SAMPLES', 20);
 const WARMUP = positiveInt('BENCH_WARMUP', 2);
-const BACKENDS = backendsFromEnv();
 const TARGET_RATIO = 1.15;
 
 runBenchmark('e2b-create', 900, async (cleanups, deadline) => {
@@ -36,23 +34,8 @@ runBenchmark('e2b-create', 900, async (cleanups, deadline) => {
   if (stale !== null) log(`WARNING: ${stale} is newer than the build; run "npm run build" first`);
   await ensureDemoImage();
   const { Sandbox } = await loadE2b();
-  const results: Partial<Record<Backend, VsNative>> = {};
-
-  for (const backend of BACKENDS) {
-    deadline.check(backend);
-    const scoped = new Cleanups();
-    cleanups.add(`${backend} backend`, () => scoped.runAll());
-    const listener = await e2bListener();
-    const environment = await benchEnv(
-      backend,
-      { SCHEDULER_ENABLED: 'false', E2B_TEMPLATES: `base=${DEMO_IMAGE}`, ...listener.env },
-      scoped,
-    );
-    const api = await BenchServer.start(environment.env, scoped);
-    const options = listener.options(api.url);
-    log(`${backend}: server pid ${api.pid}`);
-
-    results[backend] = await timePairs({
+  const results = await perE2bBackend(cleanups, deadline, async ({ backend, api, options }) =>
+    timePairs({
       backend,
       label: 'e2b',
       samples: SAMPLES,
@@ -78,9 +61,8 @@ runBenchmark('e2b-create', 900, async (cleanups, deadline) => {
         await callApi(api.url, 'DELETE', `/v1/sandboxes/${id}?force=true`);
         return ms;
       },
-    });
-    await scoped.runAll();
-  }
+    }),
+  );
 
   return reportVsNative({
     name: 'e2b-create',

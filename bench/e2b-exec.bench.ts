@@ -17,18 +17,16 @@
  * Env: BENCH_SAMPLES (pairs, default 100), BENCH_WARMUP (default 5), BENCH_BACKENDS.
  */
 import 'reflect-metadata';
-import { DEMO_IMAGE, ensureDemoImage } from '../test/support/docker';
-import { Backend, backendsFromEnv, benchEnv } from './support/app';
-import { e2bListener, loadE2b } from './support/e2b';
+import { ensureDemoImage } from '../test/support/docker';
+import { loadE2b, perE2bBackend } from './support/e2b';
 import { apiExec } from './support/exec';
-import { Cleanups, runBenchmark } from './support/run';
-import { VsNative, reportVsNative, timePairs } from './support/vs-native';
-import { BenchServer, staleBuild } from './support/server';
+import { runBenchmark } from './support/run';
+import { reportVsNative, timePairs } from './support/vs-native';
+import { staleBuild } from './support/server';
 import { log, positiveInt } from './support/stats';
 
 const SAMPLES = positiveInt('BENCH_SAMPLES', 100);
 const WARMUP = positiveInt('BENCH_WARMUP', 5);
-const BACKENDS = backendsFromEnv();
 const TARGET_RATIO = 1.3;
 
 runBenchmark('e2b-exec', 600, async (cleanups, deadline) => {
@@ -36,44 +34,35 @@ runBenchmark('e2b-exec', 600, async (cleanups, deadline) => {
   if (stale !== null) log(`WARNING: ${stale} is newer than the build; run "npm run build" first`);
   await ensureDemoImage();
   const { Sandbox } = await loadE2b();
-  const results: Partial<Record<Backend, VsNative>> = {};
+  const results = await perE2bBackend(
+    cleanups,
+    deadline,
+    async ({ backend, api, options, scoped }) => {
+      const sbx = await Sandbox.create({ ...options, timeoutMs: 1_800_000 });
+      scoped.add(`sandbox ${sbx.sandboxId}`, async () => void (await sbx.kill()));
+      log(`${backend}: sandbox ${sbx.sandboxId}`);
 
-  for (const backend of BACKENDS) {
-    deadline.check(backend);
-    const scoped = new Cleanups();
-    cleanups.add(`${backend} backend`, () => scoped.runAll());
-    const listener = await e2bListener();
-    const environment = await benchEnv(
-      backend,
-      { SCHEDULER_ENABLED: 'false', E2B_TEMPLATES: `base=${DEMO_IMAGE}`, ...listener.env },
-      scoped,
-    );
-    const api = await BenchServer.start(environment.env, scoped);
-    const sbx = await Sandbox.create({ ...listener.options(api.url), timeoutMs: 1_800_000 });
-    scoped.add(`sandbox ${sbx.sandboxId}`, async () => void (await sbx.kill()));
-    log(`${backend}: server pid ${api.pid}, sandbox ${sbx.sandboxId}`);
-
-    results[backend] = await timePairs({
-      backend,
-      label: 'e2b',
-      samples: SAMPLES,
-      warmup: WARMUP,
-      deadline,
-      time: async (variant) => {
-        if (variant === 'subject') {
-          const started = performance.now();
-          const run = await sbx.commands.run('true');
-          const ms = performance.now() - started;
-          if (run.exitCode !== 0) throw new Error(`e2b exit code ${run.exitCode}`);
-          return ms;
-        }
-        const run = await apiExec(api.url, sbx.sandboxId, ['true']);
-        if (run.exitCode !== 0) throw new Error(`native exit code ${run.exitCode}`);
-        return run.ms;
-      },
-    });
-    await scoped.runAll();
-  }
+      return timePairs({
+        backend,
+        label: 'e2b',
+        samples: SAMPLES,
+        warmup: WARMUP,
+        deadline,
+        time: async (variant) => {
+          if (variant === 'subject') {
+            const started = performance.now();
+            const run = await sbx.commands.run('true');
+            const ms = performance.now() - started;
+            if (run.exitCode !== 0) throw new Error(`e2b exit code ${run.exitCode}`);
+            return ms;
+          }
+          const run = await apiExec(api.url, sbx.sandboxId, ['true']);
+          if (run.exitCode !== 0) throw new Error(`native exit code ${run.exitCode}`);
+          return run.ms;
+        },
+      });
+    },
+  );
 
   return reportVsNative({
     name: 'e2b-exec',
