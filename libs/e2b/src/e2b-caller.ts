@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { Injectable } from '@nestjs/common';
 import { ANONYMOUS_ACTOR } from '@app/domain';
 import type { Actor } from '@app/domain';
 
@@ -8,19 +7,11 @@ import type { Actor } from '@app/domain';
  * The control plane passes this actor to SandboxService, so a tenant's key reaches only its own
  * tenant's sandboxes there as on /v1 (another's is 404). The listener is plain node:http, outside
  * Nest's guards: this is its seam for authentication. An implementation reads the key the E2B SDK
- * sends (`X-API-KEY`) and throws an E2bApiError(401) to refuse a request; the default, for auth
- * off, lets everyone in as the anonymous caller.
+ * sends (`X-API-KEY`) and throws an E2bApiError(401) to refuse a request (the app's
+ * ApiKeyE2bCaller, which answers the anonymous caller when auth is off).
  */
 export abstract class E2bCaller {
   abstract actorOf(request: IncomingMessage): Promise<Actor>;
-}
-
-/** Auth off (one-user development mode): every caller may do everything. */
-@Injectable()
-export class AnonymousE2bCaller extends E2bCaller {
-  actorOf(): Promise<Actor> {
-    return Promise.resolve(ANONYMOUS_ACTOR);
-  }
 }
 
 /**

@@ -6,6 +6,6 @@
  */
 export { E2bModule } from './e2b.module';
 export type { E2bModuleOptions } from './e2b.module';
-export { AnonymousE2bCaller, E2bCaller, ENVD_ACTOR } from './e2b-caller';
+export { E2bCaller } from './e2b-caller';
 export { E2bApiError } from './e2b-errors';
 export { E2bServer } from './e2b-server';
