@@ -61,7 +61,9 @@ describe('Swagger UI in a real browser', () => {
     // POST /v1/sandboxes: expand, Try it out, write the body, Execute.
     const operation = '#operations-sandboxes-SandboxController_create';
     await page.click(`${operation} .opblock-summary`);
-    await page.click(`${operation} button.try-out__btn`);
+    // The operation opens with an animation: wait for its button rather than click at once.
+    const tryOut = await page.waitForSelector(`${operation} button.try-out__btn`);
+    await tryOut!.click();
     const body = await page.waitForSelector(`${operation} textarea.body-param__text`);
     await body!.click();
     await page.keyboard.down('Control');
