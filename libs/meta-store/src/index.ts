@@ -19,6 +19,7 @@ export {
   ApiKeyEntity,
   IdempotencyKeyEntity,
   META_STORE_ENTITIES,
+  ResourceUsageEntity,
   SandboxAccessTokenEntity,
   SandboxEntity,
   SandboxEventEntity,
@@ -64,6 +65,8 @@ export { decodeCursor, encodeCursor } from './store/cursor';
 export { COLUMN_LIMITS } from './store/sandbox-row';
 export { IDEMPOTENCY_WINDOW_MS, LOAD_MANY_BATCH } from './store/sandbox-db';
 export type { CommittedResources } from './store/sandbox-db';
+export type { ResourceReservation, UsageDrift } from './store/usage-counters';
+export { cpuNanosOf } from './store/usage-contribution';
 export type {
   IdempotencyInput,
   InsertSandboxInput,

@@ -38,6 +38,7 @@ async function schemaOf(dataSource: DataSource) {
       'sandbox_label',
       'idempotency_key',
       'tenant_limits',
+      'resource_usage',
       'sandbox_access_token',
       'api_key',
       'sandbox_event',
@@ -115,6 +116,11 @@ const expectedSchema = {
   tenant_limits: {
     columns: ['max_cpus?', 'max_memory_bytes?', 'max_sandboxes?', 'tenant', 'updated_at'],
     primary: ['tenant'],
+    indices: [],
+  },
+  resource_usage: {
+    columns: ['cpu_nanos', 'live_sandboxes', 'memory_bytes', 'sandboxes', 'scope', 'updated_at'],
+    primary: ['scope'],
     indices: [],
   },
   sandbox_access_token: {
@@ -861,6 +867,85 @@ async function expectNetworkBackfill(options: DataSourceOptions): Promise<void> 
   }
 }
 
+/**
+ * A database at the release before CreateResourceUsage holding sandboxes of two tenants and none
+ * in every state: upgraded, its counters equal the sums over the rows at once (nano-CPUs rounded
+ * per row, like the store adds them), and the first write moves them.
+ */
+async function expectUsageBackfill(options: DataSourceOptions): Promise<void> {
+  const all = metaStoreMigrations(testKeyring());
+  const before = await initializeDataSource({
+    ...options,
+    migrations: all.slice(
+      0,
+      all.findIndex((m) => m.name === 'CreateResourceUsage1796910000000'),
+    ),
+  });
+  const rows: [string, string | null, SandboxInfo['state'], number | null, number | null][] = [
+    ['use-a1', 'team-a', 'running', 0.1, GiB],
+    ['use-a2', 'team-a', 'pending', 0.2, GiB],
+    ['use-a3', 'team-a', 'stopped', 1, 2 * GiB],
+    ['use-a4', 'team-a', 'deleted', 8, 8 * GiB],
+    ['use-b1', 'team-b', 'stopped', null, null],
+    ['use-n1', null, 'running', 2, 512],
+    ['use-n2', null, 'deleted', 4, 512],
+  ];
+  try {
+    for (const [id, tenant, state, cpus, memoryBytes] of rows) {
+      const info = makeSandboxInfo({ id, tenant, state, cpus, memoryBytes, operation: null });
+      await insertRaw(before, 'sandbox_table', {
+        id,
+        tenant: tenant ?? '',
+        state,
+        image: info.image,
+        labels: '{}',
+        instance_id: info.instanceId,
+        created_at: 1_700_000_000_000,
+        spec: JSON.stringify(makeSealedSandboxSpec()),
+        info: JSON.stringify(info),
+        machine_version: 'v1',
+        version: 1,
+        cpus,
+        memory_bytes: memoryBytes,
+      });
+    }
+  } finally {
+    await before.destroy();
+  }
+  const upgraded = await initializeDataSource(options);
+  try {
+    const store = new SandboxMetaStore(upgraded, new MemoryKeyValueStore(), testKeyring());
+    expect(await store.usageDrift()).toEqual([]);
+    expect(await store.committedResources()).toEqual({
+      sandboxes: 3,
+      cpus: 2.3,
+      memoryBytes: 2 * GiB + 512,
+    });
+    expect(await store.tenantUsage('team-a')).toEqual({
+      sandboxes: 3,
+      liveSandboxes: 2,
+      cpus: 1.3,
+      memoryBytes: 4 * GiB,
+    });
+    expect(await store.tenantUsage('team-b')).toEqual({
+      sandboxes: 1,
+      liveSandboxes: 0,
+      cpus: 0,
+      memoryBytes: 0,
+    });
+    await store.archiveCache(
+      'use-a1',
+      { state: 'deleted', operation: null },
+      { expectedVersion: 1 },
+    );
+    expect(await store.tenantUsage('team-a')).toMatchObject({ sandboxes: 2, cpus: 1.2 });
+    expect(await store.committedResources()).toMatchObject({ sandboxes: 2, cpus: 2.2 });
+    expect(await store.usageDrift()).toEqual([]);
+  } finally {
+    await upgraded.destroy();
+  }
+}
+
 describe('migrations', () => {
   it('back-fill the network of sandboxes made before it was a setting, on SQLite', async () => {
     const file = tempSqlite();
@@ -906,6 +991,17 @@ describe('migrations', () => {
     }
   });
 
+  it('back-fill the usage counters from the rows, on SQLite', async () => {
+    const file = tempSqlite();
+    try {
+      await expectUsageBackfill(
+        buildDataSourceOptions(loadConfig({ SQLITE_PATH: file.path }).store, testKeyring()),
+      );
+    } finally {
+      file.remove();
+    }
+  });
+
   it("let SQLite sum a tenant's usage from its index alone, never reading deleted rows", async () => {
     const file = tempSqlite();
     const dataSource = await initializeDataSource(
@@ -935,6 +1031,13 @@ describe('migrations', () => {
         'USING COVERING INDEX IDX_sandbox_table_tenant_usage (tenant=? AND state=?)',
       );
       const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
+      // Rows written behind the store's back: its counters learn of them from reconcileUsage.
+      expect(await store.reconcileUsage()).toContainEqual({
+        scope: 'tenant:team-3',
+        counter: 'sandboxes',
+        stored: 0,
+        truth: 100,
+      });
       expect(await store.tenantUsage('team-3')).toEqual({
         sandboxes: 100,
         liveSandboxes: 50,
@@ -1040,6 +1143,9 @@ describe('migrations', () => {
       );
       expect(plan.map((step) => step.detail).join('\n')).toContain('IDX_sandbox_table_state');
       const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
+      // Rows written behind the store's back: its counters learn of them from reconcileUsage.
+      await store.reconcileUsage();
+      expect(await store.usageDrift()).toEqual([]);
       expect(await store.committedResources()).toEqual({
         sandboxes: 100,
         cpus: 50,
@@ -1093,6 +1199,7 @@ describe('migrations', () => {
     const backfillDbName = `sandboxd_mig_fill_${suffix}`;
     const tenantDbName = `sandboxd_mig_tenant_${suffix}`;
     const networkDbName = `sandboxd_mig_net_${suffix}`;
+    const usageDbName = `sandboxd_mig_usage_${suffix}`;
     const admin = new Client({ connectionString: TEST_DATABASE_URL });
     const urlOf = (name: string): string => {
       const url = new URL(TEST_DATABASE_URL);
@@ -1110,6 +1217,7 @@ describe('migrations', () => {
       await admin.query(`CREATE DATABASE ${backfillDbName}`);
       await admin.query(`CREATE DATABASE ${tenantDbName}`);
       await admin.query(`CREATE DATABASE ${networkDbName}`);
+      await admin.query(`CREATE DATABASE ${usageDbName}`);
     });
 
     afterAll(async () => {
@@ -1121,6 +1229,7 @@ describe('migrations', () => {
       await dropDatabase(admin, backfillDbName);
       await dropDatabase(admin, tenantDbName);
       await dropDatabase(admin, networkDbName);
+      await dropDatabase(admin, usageDbName);
       await admin.end();
     });
 
@@ -1261,7 +1370,14 @@ describe('migrations', () => {
           'IDX_sandbox_table_state',
         );
         const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
-        // 200 × 0.1 adds up to 20.000000000000014 in floating point; the store rounds it off.
+        // Rows written behind the store's back: its counters learn of them from reconcileUsage.
+        expect(await store.reconcileUsage()).toContainEqual({
+          scope: 'host',
+          counter: 'cpuNanos',
+          stored: 0,
+          truth: 20_000_000_000,
+        });
+        // 200 × 0.1 adds up to 20.000000000000014 in floating point; nano-CPUs add up to 20.
         expect(await store.committedResources()).toEqual({
           sandboxes: 200,
           cpus: 20,
@@ -1270,6 +1386,15 @@ describe('migrations', () => {
       } finally {
         await dataSource.destroy();
       }
+    });
+
+    it('back-fill the usage counters from the rows', async () => {
+      await expectUsageBackfill(
+        buildDataSourceOptions(
+          loadConfig({ DATABASE_URL: urlOf(usageDbName) }).store,
+          testKeyring(),
+        ),
+      );
     });
 
     it('add tenants: back-fill, per-tenant names, down and up again', async () => {
@@ -1307,6 +1432,7 @@ describe('migrations', () => {
         expect(text).toContain('Index Only Scan using "IDX_sandbox_table_tenant_usage"');
         expect(text).toMatch(/Index Cond: .*tenant.*state.*ANY/);
         const store = new SandboxMetaStore(dataSource, new MemoryKeyValueStore(), testKeyring());
+        await store.reconcileUsage();
         expect(await store.tenantUsage('team-3')).toEqual({
           sandboxes: 400,
           liveSandboxes: 200,
@@ -1315,6 +1441,7 @@ describe('migrations', () => {
         });
       } finally {
         await dataSource.query(`DELETE FROM sandbox_table WHERE id LIKE 'use-%'`);
+        await dataSource.query(`DELETE FROM resource_usage WHERE scope LIKE 'tenant:%'`);
         await dataSource.destroy();
       }
     });

@@ -12,6 +12,7 @@ import { AddSandboxAccessTokens1796500000000 } from './1796500000000-AddSandboxA
 import { CreateApiKeyTable1796600000000 } from './1796600000000-CreateApiKeyTable';
 import { BackfillSandboxNetwork1796700000000 } from './1796700000000-BackfillSandboxNetwork';
 import { CreateEventTables1796800000000 } from './1796800000000-CreateEventTables';
+import { CreateResourceUsage1796910000000 } from './1796910000000-CreateResourceUsage';
 import type { MigrationClass } from './1796183903821-SealEnvValues';
 
 /**
@@ -41,5 +42,6 @@ export function metaStoreMigrations(keyring: SecretsKeyring): MigrationClass[] {
     CreateApiKeyTable1796600000000,
     BackfillSandboxNetwork1796700000000,
     CreateEventTables1796800000000,
+    CreateResourceUsage1796910000000,
   ];
 }

@@ -6,6 +6,7 @@ import type {
   SandboxSpec,
   SandboxState,
 } from '@app/domain';
+import type { ResourceReservation } from './usage-counters';
 
 export interface IdempotencyInput {
   key: string;
@@ -22,6 +23,12 @@ export interface InsertSandboxInput {
   idempotency?: IdempotencyInput;
   /** Appended to the event log in the insert's transaction (a replay writes none). */
   events?: readonly NewSandboxEvent[];
+  /**
+   * The limits the new row's share must fit, taken on the usage counters in the insert's
+   * transaction (INSUFFICIENT_CAPACITY or TENANT_QUOTA_EXCEEDED, nothing written, when it does
+   * not). Absent: the share is added without a check (the counters stay the truth).
+   */
+  reservation?: ResourceReservation;
 }
 
 export interface VersionedWriteOptions {

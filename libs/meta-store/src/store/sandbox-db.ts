@@ -25,8 +25,16 @@ import type {
   SandboxPage,
   TenantScope,
 } from './meta-store.types';
-import { buildCommittedResourcesQuery, buildTenantUsageQuery } from './resource-queries';
-import type { RawCommittedResources, RawTenantUsage } from './resource-queries';
+import {
+  applyUsageDeltas,
+  findUsageDrift,
+  readUsage,
+  reconcileUsage,
+  reserveUsage,
+} from './usage-counters';
+import type { UsageDrift } from './usage-counters';
+import type { CountedRow } from './usage-contribution';
+import { HOST_SCOPE, NANOS_PER_CPU, tenantScope, usageDelta } from './usage-contribution';
 import { buildListQuery } from './sandbox-list-query';
 import { SandboxInfoQueries, infoFromRaw } from './sandbox-read-queries';
 import type { RawInfoRow } from './sandbox-read-queries';
@@ -64,13 +72,6 @@ export interface CommittedResources {
   /** Sum of the memory limits in bytes; a sandbox without one adds 0. */
   memoryBytes: number;
 }
-
-/**
- * Sums of cpus are rounded to 1/CPU_SUM_STEP of a CPU (Docker's NanoCpus resolution, finer than
- * any limit can be asked in), so the order in which each database adds floats (0.1 + 0.2 ≠ 0.3)
- * cannot make the same sandboxes total differently, or a hair over a quota they exactly fill.
- */
-const CPU_SUM_STEP = 1e9;
 
 /** How long an Idempotency-Key replays its sandbox; afterwards the key may be reused. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -144,6 +145,11 @@ export class SandboxDb {
               createdAt: now,
             });
           }
+          // The new row's share, taken late (the counter rows' locks are held until the commit)
+          // and in lock order: host, tenant, then the event log. Refused: all of it rolls back.
+          const deltas = usageDelta(null, row);
+          if (input.reservation === undefined) await applyUsageDeltas(tx, deltas, now);
+          else await reserveUsage(tx, deltas, input.reservation, now);
           events = await insertEvents(tx, input.events ?? []);
         });
       } catch (error) {
@@ -220,6 +226,10 @@ export class SandboxDb {
       const labelsChanged = !sameLabels(before.info.labels, row.labels);
       // A deleted sandbox keeps no access token, as its row keeps no env value.
       const deleting = row.state === 'deleted' && before.info.state !== 'deleted';
+      // What the change moves on the usage counters (stop releases the host's share, a restart
+      // takes it back, a delete releases the tenant's too); most writes move nothing. A restart
+      // is not refused on a full host: the counter stays the truth, and the next create is.
+      const deltas = usageDelta(countedOf(before.info), row);
       const record = toSandboxRecord(row);
       const newEvents = eventsOf?.(record.info) ?? [];
       let events: SandboxEventRecord[] = [];
@@ -240,12 +250,16 @@ export class SandboxDb {
           if (labelRows.length > 0) await tx.insert(SandboxLabelEntity, labelRows);
         }
         if (deleting) await tx.delete(SandboxAccessTokenEntity, { sandboxId: id });
+        // Late and in lock order (host, tenant), so their row locks are held only until the commit.
+        await applyUsageDeltas(tx, deltas, Date.now());
         // Last, so PostgreSQL's event-log lock is held only until the commit that follows.
         events = await insertEvents(tx, newEvents);
       };
-      // A single UPDATE is atomic by itself; label, token and event rows need a transaction with it.
-      if (labelsChanged || deleting || newEvents.length > 0) await manager.transaction(write);
-      else await write(manager);
+      // A single UPDATE is atomic by itself; label, token, counter and event rows need a
+      // transaction with it.
+      if (labelsChanged || deleting || deltas.length > 0 || newEvents.length > 0) {
+        await manager.transaction(write);
+      } else await write(manager);
       return { record, events };
     });
   }
@@ -400,38 +414,39 @@ export class SandboxDb {
     });
   }
 
-  /**
-   * One aggregate over the live rows (see buildCommittedResourcesQuery). PostgreSQL returns COUNT
-   * and SUM(bigint) as strings (int8, numeric); every value becomes a number, a NULL sum 0.
-   */
+  /** What the live sandboxes commit, from the host's usage counter row. */
   committedResources(): Promise<CommittedResources> {
     return this.gate.run(async (manager) => {
-      const raw = await buildCommittedResourcesQuery(manager).getRawOne<RawCommittedResources>();
-      const cpus = Number(raw?.cpus ?? 0);
+      const usage = await readUsage(manager, HOST_SCOPE);
       return {
-        sandboxes: Number(raw?.sandboxes ?? 0),
-        cpus: Math.round(cpus * CPU_SUM_STEP) / CPU_SUM_STEP,
-        memoryBytes: Number(raw?.memoryBytes ?? 0),
+        sandboxes: usage.sandboxes,
+        cpus: usage.cpuNanos / NANOS_PER_CPU,
+        memoryBytes: usage.memoryBytes,
       };
     });
   }
 
-  /**
-   * What `tenant` holds: its sandboxes that are not deleted, how many of them are live, and the
-   * sums of their CPU and memory limits. One aggregate over IDX_sandbox_table_tenant_usage (see
-   * buildTenantUsageQuery): the cost follows what the tenant holds, not its history.
-   */
+  /** What `tenant` holds (its sandboxes that are not deleted), from its usage counter row. */
   tenantUsage(tenant: string): Promise<TenantUsage> {
     return this.gate.run(async (manager) => {
-      const raw = await buildTenantUsageQuery(manager, tenant).getRawOne<RawTenantUsage>();
-      const cpus = Number(raw?.cpus ?? 0);
+      const usage = await readUsage(manager, tenantScope(tenant));
       return {
-        sandboxes: Number(raw?.sandboxes ?? 0),
-        liveSandboxes: Number(raw?.liveSandboxes ?? 0),
-        cpus: Math.round(cpus * CPU_SUM_STEP) / CPU_SUM_STEP,
-        memoryBytes: Number(raw?.memoryBytes ?? 0),
+        sandboxes: usage.sandboxes,
+        liveSandboxes: usage.liveSandboxes,
+        cpus: usage.cpuNanos / NANOS_PER_CPU,
+        memoryBytes: usage.memoryBytes,
       };
     });
+  }
+
+  /** Sets every usage counter that differs from the sum over the rows; returns what it fixed. */
+  reconcileUsage(now = Date.now()): Promise<UsageDrift[]> {
+    return this.gate.run((manager) => reconcileUsage(manager, now));
+  }
+
+  /** The usage counters that differ from the sums over the rows (a look only). */
+  usageDrift(): Promise<UsageDrift[]> {
+    return this.gate.run((manager) => findUsageDrift(manager));
   }
 
   ping(): Promise<void> {
@@ -517,6 +532,16 @@ function concurrentModification(id: string, expectedVersion: number): CodedError
     `Sandbox ${id} was modified concurrently; reload it and retry`,
     { sandboxId: id, expectedVersion },
   );
+}
+
+/** The fields of a stored record that its usage contribution depends on. */
+function countedOf(info: SandboxInfo): CountedRow {
+  return {
+    state: info.state,
+    tenant: tenantColumn(info.tenant),
+    cpus: info.cpus,
+    memoryBytes: info.memoryBytes,
+  };
 }
 
 /** The caller's record, if it is the one the write expects (same sandbox, same version). */

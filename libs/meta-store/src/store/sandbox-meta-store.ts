@@ -31,6 +31,7 @@ import { DbGate } from './db-gate';
 import { SandboxCache } from './sandbox-cache';
 import { SandboxDb } from './sandbox-db';
 import type { CommittedResources } from './sandbox-db';
+import type { UsageDrift } from './usage-counters';
 
 /**
  * The only persistence API of the sandbox library. The database is the durable truth; the
@@ -239,20 +240,31 @@ export class SandboxMetaStore {
 
   /**
    * The number of live (pending, running) sandboxes and the sum of their CPU and memory limits,
-   * from the database (the cache may be incomplete). A sandbox without a limit adds 0 to that sum.
-   * It is a snapshot: a quota check that must not be overrun by concurrent creates serializes them
-   * itself (e.g. under a task lock).
+   * from the host's usage counter (kept equal to the sums over the rows by every write; see
+   * usage-counters.ts). A sandbox without a limit adds 0 to that sum. A snapshot: admission does
+   * not check against it, it reserves with the insert (InsertSandboxInput.reservation).
    */
   committedResources(): Promise<CommittedResources> {
     return this.db.committedResources();
   }
 
-  /**
-   * What `tenant` holds now (its sandboxes that are not deleted), from the database. A snapshot,
-   * like committedResources: a limit check serializes the creates it admits itself.
-   */
+  /** What `tenant` holds now (its sandboxes that are not deleted), from its usage counter. */
   tenantUsage(tenant: string): Promise<TenantUsage> {
     return this.db.tenantUsage(tenant);
+  }
+
+  /**
+   * Repairs drift of the usage counters (a manual edit of the database, a bug, an old release that
+   * wrote rows without them): every counter that differs from the sum over the rows is set to it,
+   * with the counter rows locked in the same order as creates take them. Returns what it fixed.
+   */
+  reconcileUsage(): Promise<UsageDrift[]> {
+    return this.db.reconcileUsage();
+  }
+
+  /** The usage counters that differ from the sums over the rows, without fixing them. */
+  usageDrift(): Promise<UsageDrift[]> {
+    return this.db.usageDrift();
   }
 
   pingDatabase(): Promise<void> {

@@ -1,5 +1,6 @@
 import { ApiKeyEntity } from './api-key.entity';
 import { IdempotencyKeyEntity } from './idempotency-key.entity';
+import { ResourceUsageEntity } from './resource-usage.entity';
 import { SandboxAccessTokenEntity } from './sandbox-access-token.entity';
 import { SandboxEventEntity } from './sandbox-event.entity';
 import { SandboxLabelEntity } from './sandbox-label.entity';
@@ -12,6 +13,7 @@ import { WebhookEntity } from './webhook.entity';
 export {
   ApiKeyEntity,
   IdempotencyKeyEntity,
+  ResourceUsageEntity,
   SandboxAccessTokenEntity,
   SandboxEntity,
   SandboxEventEntity,
@@ -28,6 +30,7 @@ export const META_STORE_ENTITIES = [
   SandboxLabelEntity,
   IdempotencyKeyEntity,
   TenantLimitsEntity,
+  ResourceUsageEntity,
   SandboxAccessTokenEntity,
   ApiKeyEntity,
   SandboxEventEntity,

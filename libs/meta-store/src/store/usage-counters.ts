@@ -1,0 +1,288 @@
+import { CodedError } from '@app/domain';
+import { EntityManager } from 'typeorm';
+import { ResourceUsageEntity } from '../db/entities/resource-usage.entity';
+import { SandboxEntity } from '../db/entities/sandbox.entity';
+import { LIVE_STATES } from '@app/domain';
+import { HELD_STATES } from './resource-queries';
+import {
+  HOST_SCOPE,
+  NANOS_PER_CPU,
+  ZERO_USAGE,
+  compareScopes,
+  tenantScope,
+} from './usage-contribution';
+import type { UsageAmounts } from './usage-contribution';
+
+/**
+ * The limits a create reserves its share against, checked by the UPDATE that takes it (so two
+ * creates on any processes cannot both take the last of it). Built by admission (SandboxResources)
+ * from the host's capacity × overcommit and the tenant's limits.
+ */
+export interface ResourceReservation {
+  /** What the live sandboxes may commit together on the host. */
+  host: { cpuNanos: number; memoryBytes: number };
+  /** The tenant's limits (null: that one is unlimited); null or absent: no tenant limits. */
+  tenant?: {
+    maxSandboxes: number | null;
+    maxCpuNanos: number | null;
+    maxMemoryBytes: number | null;
+  } | null;
+}
+
+/** A counter that differed from the sum over the rows, as reconcileUsage found and fixed it. */
+export interface UsageDrift {
+  scope: string;
+  counter: keyof UsageAmounts;
+  /** What the counter row held. */
+  stored: number;
+  /** The sum over the sandbox rows, which the counter now holds. */
+  truth: number;
+}
+
+type Limits = Partial<Record<keyof UsageAmounts, number | null>>;
+
+const COLUMNS: Record<keyof UsageAmounts, string> = {
+  sandboxes: 'sandboxes',
+  liveSandboxes: 'live_sandboxes',
+  cpuNanos: 'cpu_nanos',
+  memoryBytes: 'memory_bytes',
+};
+const COUNTERS = Object.keys(COLUMNS) as (keyof UsageAmounts)[];
+
+/** Makes the scope's counter row (at zero) if it does not exist; never locks an existing row. */
+export async function ensureUsageRow(
+  manager: EntityManager,
+  scope: string,
+  now: number,
+): Promise<void> {
+  await manager
+    .createQueryBuilder()
+    .insert()
+    .into(ResourceUsageEntity)
+    .values({ scope, ...ZERO_USAGE, updatedAt: now })
+    .orIgnore()
+    .execute();
+}
+
+/**
+ * Adds `delta` to the scope's counters, only if each counter named in `limits` stays at or below
+ * its limit (null: unlimited). False when the row was left as it was: the reservation is refused.
+ * The UPDATE takes the row's lock until the transaction ends, so the counter-updating statements
+ * come last in every transaction, just before the event log (whose lock is taken last of all).
+ */
+export async function addUsage(
+  tx: EntityManager,
+  scope: string,
+  delta: UsageAmounts,
+  now: number,
+  limits: Limits = {},
+): Promise<boolean> {
+  await ensureUsageRow(tx, scope, now);
+  const params: Record<string, unknown> = { scope, now };
+  const set: Record<string, unknown> = { updatedAt: now };
+  const query = tx.createQueryBuilder().update(ResourceUsageEntity);
+  const conditions: string[] = ['"scope" = :scope'];
+  for (const counter of COUNTERS) {
+    const column = COLUMNS[counter];
+    params[`d_${counter}`] = delta[counter];
+    set[counter] = () => `"${column}" + :d_${counter}`;
+    const limit = limits[counter];
+    if (limit !== undefined && limit !== null) {
+      params[`max_${counter}`] = limit;
+      conditions.push(`"${column}" + :d_${counter} <= :max_${counter}`);
+    }
+  }
+  const result = await query
+    .set(set)
+    .where(conditions.join(' AND '))
+    .setParameters(params)
+    .execute();
+  return result.affected === 1;
+}
+
+/**
+ * Applies unconditional deltas in lock order (see usageDelta): a transition that releases or
+ * re-commits a share (stop, restart, delete) is never refused here.
+ */
+export async function applyUsageDeltas(
+  tx: EntityManager,
+  deltas: readonly [string, UsageAmounts][],
+  now: number,
+): Promise<void> {
+  for (const [scope, delta] of [...deltas].sort(([a], [b]) => compareScopes(a, b))) {
+    await addUsage(tx, scope, delta, now);
+  }
+}
+
+/**
+ * Takes a new row's share within `reservation`: the host row first, then the tenant's (the lock
+ * order). Throws INSUFFICIENT_CAPACITY or TENANT_QUOTA_EXCEEDED (details.scope names the row) so
+ * the caller's transaction rolls back; SandboxResources rewrites either with the usage it reads.
+ */
+export async function reserveUsage(
+  tx: EntityManager,
+  deltas: readonly [string, UsageAmounts][],
+  reservation: ResourceReservation,
+  now: number,
+): Promise<void> {
+  for (const [scope, delta] of [...deltas].sort(([a], [b]) => compareScopes(a, b))) {
+    if (scope === HOST_SCOPE) {
+      const { cpuNanos, memoryBytes } = reservation.host;
+      if (!(await addUsage(tx, scope, delta, now, { cpuNanos, memoryBytes }))) {
+        throw new CodedError('INSUFFICIENT_CAPACITY', 'not enough capacity on this host', {
+          scope,
+        });
+      }
+      continue;
+    }
+    const limits = reservation.tenant ?? null;
+    const ok = await addUsage(
+      tx,
+      scope,
+      delta,
+      now,
+      limits === null
+        ? {}
+        : {
+            sandboxes: limits.maxSandboxes,
+            cpuNanos: limits.maxCpuNanos,
+            memoryBytes: limits.maxMemoryBytes,
+          },
+    );
+    if (!ok) {
+      throw new CodedError('TENANT_QUOTA_EXCEEDED', 'the tenant would exceed its limits', {
+        scope,
+      });
+    }
+  }
+}
+
+/** The scope's counters; zeros when it has no row. */
+export async function readUsage(manager: EntityManager, scope: string): Promise<UsageAmounts> {
+  const row = await manager.findOneBy(ResourceUsageEntity, { scope });
+  if (row === null) return { ...ZERO_USAGE };
+  const { sandboxes, liveSandboxes, cpuNanos, memoryBytes } = row;
+  return { sandboxes, liveSandboxes, cpuNanos, memoryBytes };
+}
+
+/** A truth row as the drivers return it (PostgreSQL: int8 and numeric as strings). */
+interface RawTruth {
+  tenant?: string;
+  sandboxes: string | number | null;
+  liveSandboxes: string | number | null;
+  cpuNanos: string | number | null;
+  memoryBytes: string | number | null;
+}
+
+/** SUM of the per-row nano-CPUs, as the counters add them (each row rounded, then summed). */
+const CPU_NANOS_SUM = `SUM(CAST(ROUND(s.cpus * ${NANOS_PER_CPU}) AS BIGINT))`;
+
+function amountsOf(raw: RawTruth | undefined): UsageAmounts {
+  return {
+    sandboxes: Number(raw?.sandboxes ?? 0),
+    liveSandboxes: Number(raw?.liveSandboxes ?? 0),
+    cpuNanos: Number(raw?.cpuNanos ?? 0),
+    memoryBytes: Number(raw?.memoryBytes ?? 0),
+  };
+}
+
+/**
+ * The sums over the sandbox rows, by scope: the host's over the live rows (IDX_sandbox_table_state),
+ * each tenant's over its held rows (IDX_sandbox_table_tenant_usage), one aggregate each.
+ */
+export async function usageTruth(manager: EntityManager): Promise<Map<string, UsageAmounts>> {
+  const host = await manager
+    .createQueryBuilder(SandboxEntity, 's')
+    .select('COUNT(*)', 'sandboxes')
+    .addSelect('COUNT(*)', 'liveSandboxes')
+    .addSelect(CPU_NANOS_SUM, 'cpuNanos')
+    .addSelect('SUM(s.memoryBytes)', 'memoryBytes')
+    .where('s.state IN (:...live)', { live: LIVE_STATES })
+    .getRawOne<RawTruth>();
+  const tenants = await manager
+    .createQueryBuilder(SandboxEntity, 's')
+    .select('s.tenant', 'tenant')
+    .addSelect('COUNT(*)', 'sandboxes')
+    .addSelect('SUM(CASE WHEN s.state IN (:...live) THEN 1 ELSE 0 END)', 'liveSandboxes')
+    .addSelect(CPU_NANOS_SUM, 'cpuNanos')
+    .addSelect('SUM(s.memoryBytes)', 'memoryBytes')
+    .where("s.tenant <> ''")
+    .andWhere('s.state IN (:...held)', { held: HELD_STATES, live: LIVE_STATES })
+    .groupBy('s.tenant')
+    .getRawMany<RawTruth>();
+  const truth = new Map<string, UsageAmounts>([[HOST_SCOPE, amountsOf(host)]]);
+  for (const raw of tenants) truth.set(tenantScope(String(raw.tenant)), amountsOf(raw));
+  return truth;
+}
+
+/** Counters that differ from `truth` (a scope without truth should be all zeros). */
+export function driftOf(
+  stored: ReadonlyMap<string, UsageAmounts>,
+  truth: ReadonlyMap<string, UsageAmounts>,
+): UsageDrift[] {
+  const drift: UsageDrift[] = [];
+  for (const [scope, counters] of [...stored].sort(([a], [b]) => compareScopes(a, b))) {
+    const wanted = truth.get(scope) ?? ZERO_USAGE;
+    for (const counter of COUNTERS) {
+      if (counters[counter] !== wanted[counter]) {
+        drift.push({ scope, counter, stored: counters[counter], truth: wanted[counter] });
+      }
+    }
+  }
+  return drift;
+}
+
+/** Every counter row, by scope. */
+async function storedUsage(
+  manager: EntityManager,
+  lock: boolean,
+): Promise<Map<string, UsageAmounts>> {
+  const postgres = manager.connection.options.type === 'postgres';
+  const query = manager
+    .createQueryBuilder(ResourceUsageEntity, 'u')
+    // Byte order, the lock order of compareScopes, whatever the database's collation.
+    .orderBy(postgres ? 'u.scope COLLATE "C"' : 'u.scope', 'ASC');
+  // SQLite: the store's transactions run one at a time (DbGate), so nothing needs locking.
+  if (lock && postgres) query.setLock('pessimistic_write');
+  const rows = await query.getMany();
+  return new Map(
+    rows.map(({ scope, sandboxes, liveSandboxes, cpuNanos, memoryBytes }) => [
+      scope,
+      { sandboxes, liveSandboxes, cpuNanos, memoryBytes },
+    ]),
+  );
+}
+
+/** What reconcileUsage would fix, without fixing it (a look only: no locks are taken). */
+export async function findUsageDrift(manager: EntityManager): Promise<UsageDrift[]> {
+  const truth = await usageTruth(manager);
+  const stored = await storedUsage(manager, false);
+  for (const scope of truth.keys()) if (!stored.has(scope)) stored.set(scope, { ...ZERO_USAGE });
+  return driftOf(stored, truth);
+}
+
+/**
+ * Sets every counter that differs from the sum over the rows to that sum, and returns what it
+ * fixed. The missing rows are made first, each in its own statement (so no insert is held while
+ * other rows are waited for); then, in one transaction, every counter row is locked in lock order
+ * (so creates and transitions queue behind it as they do behind each other, without deadlock),
+ * the truth is summed while they are held (a writer that has not committed has not moved the
+ * counters either) and the differences are written.
+ */
+export async function reconcileUsage(manager: EntityManager, now: number): Promise<UsageDrift[]> {
+  const scopes = [...(await usageTruth(manager)).keys()];
+  const existing = await storedUsage(manager, false);
+  for (const scope of scopes) if (!existing.has(scope)) await ensureUsageRow(manager, scope, now);
+  return manager.transaction(async (tx) => {
+    const stored = await storedUsage(tx, true);
+    const drift = driftOf(stored, await usageTruth(tx));
+    const fixes = new Map<string, Partial<UsageAmounts>>();
+    for (const item of drift) {
+      fixes.set(item.scope, { ...fixes.get(item.scope), [item.counter]: item.truth });
+    }
+    for (const [scope, values] of fixes) {
+      await tx.update(ResourceUsageEntity, { scope }, { ...values, updatedAt: now });
+    }
+    return drift;
+  });
+}
