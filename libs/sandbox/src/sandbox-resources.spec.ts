@@ -1,11 +1,11 @@
 import { loadConfig } from '@app/config';
 import type { EngineFacts } from '@app/deployment';
 import type { QuotaService } from '@app/quota';
-import type { SandboxLock, SandboxMetaStore, TenantLimitsStore } from '@app/meta-store';
+import type { SandboxMetaStore, TenantLimitsStore } from '@app/meta-store';
 import { toSandboxSpec } from './create-sandbox.input';
 import type { CreateSandboxInput } from './create-sandbox.input';
 import { SandboxResources } from './sandbox-resources';
-import { FakeEngine, FakeLock, FakeMetaStore, FakeQuota, FakeTenantLimits } from './testing/fakes';
+import { FakeEngine, FakeMetaStore, FakeQuota, FakeTenantLimits } from './testing/fakes';
 
 const GIB = 1024 ** 3;
 
@@ -19,15 +19,25 @@ function build(env: Record<string, string> = {}, runtimes: Record<string, readon
     new FakeEngine(8, 16 * GIB, runtimes) as unknown as EngineFacts,
     new FakeQuota() as unknown as QuotaService,
     store as unknown as SandboxMetaStore,
-    new FakeLock() as unknown as SandboxLock,
     limits as unknown as TenantLimitsStore,
   );
   let inserts = 0;
-  const admit = (input: Partial<CreateSandboxInput>, tenant: string | null = null) =>
-    resources.admit(toSandboxSpec({ image: 'img', ...input }, config.resources), tenant, () => {
+  // The insert is the fake store's, which refuses a reservation like the real one.
+  const admit = (input: Partial<CreateSandboxInput>, tenant: string | null = null) => {
+    const spec = toSandboxSpec({ image: 'img', ...input }, config.resources);
+    return resources.admit(spec, tenant, async (reservation) => {
+      const { cpus, memoryBytes } = spec;
+      await store.insert({
+        info: { id: `sbx-new-${inserts}`, tenant, state: 'pending', cpus, memoryBytes } as never,
+        spec: { env: {} } as never,
+        machineSnapshot: null,
+        machineVersion: 'test',
+        reservation,
+      });
       inserts += 1;
-      return Promise.resolve('inserted');
+      return 'inserted';
     });
+  };
   const specOf = (input: Partial<CreateSandboxInput>) =>
     toSandboxSpec({ image: 'img', ...input }, config.resources);
   return { store, limits, resources, specOf, admit, inserts: () => inserts };

@@ -1,8 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ResourcesConfig } from '@app/config';
-import { CodedError, describeError, validationError, SandboxInfo, SandboxSpec } from '@app/domain';
+import {
+  CodedError,
+  describeError,
+  isCodedError,
+  validationError,
+  SandboxInfo,
+  SandboxSpec,
+} from '@app/domain';
+import type { TenantLimits } from '@app/domain';
 import { EngineFacts, runtimeDisablesNetwork } from '@app/deployment';
-import { SandboxLock, SandboxMetaStore, TenantLimitsStore } from '@app/meta-store';
+import { SandboxMetaStore, TenantLimitsStore, cpuNanosOf } from '@app/meta-store';
+import type { ResourceReservation } from '@app/meta-store';
 import { QuotaService, StorageOptSupport } from '@app/quota';
 import { formatMemorySize, parseMemorySize } from './memory-size';
 import { tenantQuotaRefusal } from './tenant-quota';
@@ -13,8 +22,11 @@ interface HostCapacity {
   memoryBytes: number;
 }
 
-/** Lock name for admission: a create's check and insert must not interleave with another's. */
-const ADMISSION_LOCK = 'admission';
+/**
+ * How often a refused reservation is tried again when the usage read after it shows room after
+ * all (a sandbox stopped in between): the refusal must name what it ran out of.
+ */
+const EXPLAIN_ATTEMPTS = 3;
 
 /**
  * Resource rules of a create: per-sandbox caps and runtime allowlist (400), the disk limit policy
@@ -34,7 +46,6 @@ export class SandboxResources {
     private readonly engine: EngineFacts,
     private readonly quota: QuotaService,
     private readonly store: SandboxMetaStore,
-    private readonly lock: SandboxLock,
     private readonly tenantLimits: TenantLimitsStore,
   ) {}
 
@@ -115,49 +126,91 @@ export class SandboxResources {
   }
 
   /**
-   * Runs `insert` only if the sandbox fits: what `tenant` holds plus this one stays within the
-   * tenant's limits (none for a tenant-less create), and the live sandboxes' committed CPU and
-   * memory plus this one stay within host capacity × OVERCOMMIT_*. Checks and insert happen under
-   * one cluster-wide lock, so two creates (in any process, of any tenants) cannot both take the
-   * last of a tenant's limit or of the host's capacity; the limits are read under it too, so a
-   * change of them holds for the next create on every replica.
+   * Runs `insert` with the reservation the sandbox must fit: what `tenant` holds plus this one
+   * within the tenant's limits (none for a tenant-less create), and the live sandboxes' committed
+   * CPU and memory plus this one within host capacity × OVERCOMMIT_*. The store takes the share
+   * with one conditional UPDATE per usage counter row in the insert's transaction, so two creates
+   * (in any process, of any tenants) cannot both take the last of a limit, and none waits behind
+   * a lock for the others' checks: only the counter rows' locks, from that UPDATE to the commit.
+   * The tenant's limits are read for each create, so a change of them holds for the next create
+   * on every replica. A refusal is rewritten here, with the usage read after it, into the error
+   * that names the limit (429 INSUFFICIENT_CAPACITY or TENANT_QUOTA_EXCEEDED).
    */
-  async admit<T>(spec: SandboxSpec, tenant: string | null, insert: () => Promise<T>): Promise<T> {
-    // Checked before the lock: it depends on the host alone, and needs no wait behind other creates.
-    this.refuseIfNeverFits(spec, await this.hostCapacity());
-    return this.lock.withLock(ADMISSION_LOCK, async () => {
-      if (tenant !== null) await this.refuseOverTenantLimits(spec, tenant);
-      const [host, committed] = await Promise.all([
-        this.hostCapacity(),
-        this.store.committedResources(),
-      ]);
-      const { cpuLimit, memoryLimit } = this.limitsOf(host);
-      const cpus = committed.cpus + (spec.cpus ?? 0);
-      const memory = committed.memoryBytes + (spec.memoryBytes ?? 0);
-      if (cpus > cpuLimit + 1e-9 || memory > memoryLimit) {
-        const which = cpus > cpuLimit + 1e-9 ? 'CPU' : 'memory';
-        throw new CodedError(
-          'INSUFFICIENT_CAPACITY',
-          `not enough ${which} on this host: live sandboxes commit ${committed.cpus} CPUs and ${formatMemorySize(committed.memoryBytes)}, capacity is ${round(cpuLimit)} CPUs and ${formatMemorySize(Math.floor(memoryLimit))} (host × OVERCOMMIT_CPU/OVERCOMMIT_MEMORY)`,
-          {
-            committedCpus: committed.cpus,
-            committedMemoryBytes: committed.memoryBytes,
-            capacityCpus: cpuLimit,
-            capacityMemoryBytes: Math.floor(memoryLimit),
-          },
-        );
+  async admit<T>(
+    spec: SandboxSpec,
+    tenant: string | null,
+    insert: (reservation: ResourceReservation) => Promise<T>,
+  ): Promise<T> {
+    const host = await this.hostCapacity();
+    this.refuseIfNeverFits(spec, host);
+    const { cpuLimit, memoryLimit } = this.limitsOf(host);
+    const limits = tenant === null ? null : (await this.tenantLimits.get(tenant)).limits;
+    if (tenant !== null && limits !== null) await this.refuseUncountable(spec, tenant, limits);
+    const reservation: ResourceReservation = {
+      host: { cpuNanos: cpuNanosOf(cpuLimit), memoryBytes: Math.floor(memoryLimit) },
+      tenant:
+        limits === null
+          ? null
+          : {
+              maxSandboxes: limits.maxSandboxes,
+              maxCpuNanos: limits.maxCpus === null ? null : cpuNanosOf(limits.maxCpus),
+              maxMemoryBytes: limits.maxMemoryBytes,
+            },
+    };
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await insert(reservation);
+      } catch (error) {
+        if (!isRefusal(error)) throw error;
+        // The tenant's refusal first, also when the host refused (its row is taken first, in
+        // lock order): the tenant can act on its own refusal, not on the host's.
+        const explained =
+          (tenant !== null && limits !== null
+            ? tenantQuotaRefusal(tenant, limits, await this.store.tenantUsage(tenant), spec)
+            : null) ??
+          (error.code === 'INSUFFICIENT_CAPACITY' ? await this.capacityRefusal(spec, host) : null);
+        if (explained !== null) throw explained;
+        if (attempt >= EXPLAIN_ATTEMPTS) throw error;
       }
-      return insert();
-    });
+    }
   }
 
-  /** 429 TENANT_QUOTA_EXCEEDED when `spec` would take the tenant past one of its limits. */
-  private async refuseOverTenantLimits(spec: SandboxSpec, tenant: string): Promise<void> {
-    const { limits } = await this.tenantLimits.get(tenant);
-    const limited = Object.values(limits).some((limit) => limit !== null);
-    if (!limited) return;
+  /**
+   * A sandbox without a CPU or memory limit cannot be counted against a tenant's limit of it:
+   * refused before any reservation (tenantQuotaRefusal names the limit).
+   */
+  private async refuseUncountable(
+    spec: SandboxSpec,
+    tenant: string,
+    limits: TenantLimits,
+  ): Promise<void> {
+    const uncountable =
+      (limits.maxCpus !== null && spec.cpus === null) ||
+      (limits.maxMemoryBytes !== null && spec.memoryBytes === null);
+    if (!uncountable) return;
     const refusal = tenantQuotaRefusal(tenant, limits, await this.store.tenantUsage(tenant), spec);
     if (refusal !== null) throw refusal;
+  }
+
+  /** 429 INSUFFICIENT_CAPACITY naming the resource, or null when `spec` fits after all. */
+  private async capacityRefusal(spec: SandboxSpec, host: HostCapacity): Promise<CodedError | null> {
+    const committed = await this.store.committedResources();
+    const { cpuLimit, memoryLimit } = this.limitsOf(host);
+    const cpus = cpuNanosOf(committed.cpus) + cpuNanosOf(spec.cpus);
+    const memory = committed.memoryBytes + (spec.memoryBytes ?? 0);
+    const cpuOver = cpus > cpuNanosOf(cpuLimit);
+    if (!cpuOver && memory <= Math.floor(memoryLimit)) return null;
+    const which = cpuOver ? 'CPU' : 'memory';
+    return new CodedError(
+      'INSUFFICIENT_CAPACITY',
+      `not enough ${which} on this host: live sandboxes commit ${committed.cpus} CPUs and ${formatMemorySize(committed.memoryBytes)}, capacity is ${round(cpuLimit)} CPUs and ${formatMemorySize(Math.floor(memoryLimit))} (host × OVERCOMMIT_CPU/OVERCOMMIT_MEMORY)`,
+      {
+        committedCpus: committed.cpus,
+        committedMemoryBytes: committed.memoryBytes,
+        capacityCpus: cpuLimit,
+        capacityMemoryBytes: Math.floor(memoryLimit),
+      },
+    );
   }
 
   /** 422 EXCEEDS_HOST_CAPACITY, naming the resource, when `spec` alone is above capacity × overcommit. */
@@ -195,6 +248,14 @@ export class SandboxResources {
     });
     return this.capacity;
   }
+}
+
+/** The store's refusal of a reservation (see reserveUsage), to be explained with the usage. */
+function isRefusal(error: unknown): error is CodedError {
+  return (
+    isCodedError(error) &&
+    (error.code === 'INSUFFICIENT_CAPACITY' || error.code === 'TENANT_QUOTA_EXCEEDED')
+  );
 }
 
 function round(n: number): number {

@@ -57,7 +57,6 @@ function build(env: Record<string, string> = {}, effectsKeyring?: SecretsKeyring
     new FakeEngine() as unknown as EngineFacts,
     new FakeQuota() as unknown as QuotaService,
     storeAsReal,
-    lock as unknown as SandboxLock,
     new FakeTenantLimits() as unknown as TenantLimitsStore,
   );
   const metrics = new SandboxMetrics(storeAsReal);

@@ -167,7 +167,7 @@ export class SandboxService {
     let existing: SandboxRecord | null = null;
     // The pipeline's load is the insert: the machine's first step (the create effect) follows.
     const insert = async (): Promise<SandboxRecord | null> => {
-      const result = await this.resources.admit(spec, tenant, () =>
+      const result = await this.resources.admit(spec, tenant, (reservation) =>
         this.store.insert({
           info,
           spec,
@@ -175,6 +175,7 @@ export class SandboxService {
           machineVersion: MACHINE_VERSION,
           idempotency,
           events: [createdEvent(info, actor)],
+          reservation,
         }),
       );
       this.commands.publish(result.events);

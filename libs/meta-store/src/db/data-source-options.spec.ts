@@ -7,6 +7,7 @@ import { testKeyring } from '../testing/sandbox-fixtures';
 import { buildDataSourceOptions } from './data-source-options';
 import {
   ApiKeyEntity,
+  ResourceUsageEntity,
   IdempotencyKeyEntity,
   SandboxEntity,
   SandboxEventEntity,
@@ -90,6 +91,7 @@ describe('buildDataSourceOptions', () => {
       SandboxLabelEntity,
       IdempotencyKeyEntity,
       TenantLimitsEntity,
+      ResourceUsageEntity,
       SandboxAccessTokenEntity,
       ApiKeyEntity,
       SandboxEventEntity,

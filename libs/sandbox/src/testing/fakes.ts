@@ -15,11 +15,13 @@ import type { QuotaService } from '@app/quota';
 import {
   SandboxLock,
   SandboxMetaStore,
+  cpuNanosOf,
   SecretsKeyring,
   StoredTenantLimits,
   TenantLimitsStore,
   VersionedWriteOptions,
 } from '@app/meta-store';
+import type { ResourceReservation } from '@app/meta-store';
 
 /** A keyring of a random key, as the fakes and the effects of one unit test share it. */
 export function fakeKeyring(): SecretsKeyring {
@@ -59,6 +61,7 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
   }
 
   insert(input: Parameters<SandboxMetaStore['insert']>[0]) {
+    if (input.reservation !== undefined) this.reserve(input.info, input.reservation);
     const record: SandboxRecord = {
       info: input.info,
       spec: this.keyring.sealSpec(input.info.id, input.spec),
@@ -143,6 +146,41 @@ export class FakeMetaStore implements Pick<SandboxMetaStore, StoreMethods> {
       cpus: held.reduce((sum, r) => sum + (r.info.cpus ?? 0), 0),
       memoryBytes: held.reduce((sum, r) => sum + (r.info.memoryBytes ?? 0), 0),
     });
+  }
+
+  /** Refuses like the store's conditional UPDATEs of its usage counters (see reserveUsage). */
+  private reserve(info: SandboxInfo, reservation: ResourceReservation): void {
+    const nanos = (cpus: number | null) => cpuNanosOf(cpus);
+    const held = (records: SandboxRecord[]) => ({
+      sandboxes: records.length,
+      cpuNanos: records.reduce((sum, r) => sum + nanos(r.info.cpus), 0),
+      memoryBytes: records.reduce((sum, r) => sum + (r.info.memoryBytes ?? 0), 0),
+    });
+    const all = [...this.records.values()];
+    if (LIVE_STATES.includes(info.state)) {
+      const host = held(all.filter((r) => LIVE_STATES.includes(r.info.state)));
+      if (
+        host.cpuNanos + nanos(info.cpus) > reservation.host.cpuNanos ||
+        host.memoryBytes + (info.memoryBytes ?? 0) > reservation.host.memoryBytes
+      ) {
+        throw new CodedError('INSUFFICIENT_CAPACITY', 'not enough capacity', { scope: 'host' });
+      }
+    }
+    const limits = reservation.tenant ?? null;
+    if (info.tenant === null || limits === null) return;
+    const usage = held(
+      all.filter((r) => r.info.tenant === info.tenant && r.info.state !== 'deleted'),
+    );
+    const over = (max: number | null, value: number) => max !== null && value > max;
+    if (
+      over(limits.maxSandboxes, usage.sandboxes + 1) ||
+      over(limits.maxCpuNanos, usage.cpuNanos + nanos(info.cpus)) ||
+      over(limits.maxMemoryBytes, usage.memoryBytes + (info.memoryBytes ?? 0))
+    ) {
+      throw new CodedError('TENANT_QUOTA_EXCEEDED', 'over the tenant limits', {
+        scope: `tenant:${info.tenant}`,
+      });
+    }
   }
 
   listWithOperationInFlight() {

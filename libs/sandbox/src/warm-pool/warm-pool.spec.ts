@@ -2,7 +2,7 @@ import { loadConfig } from '@app/config';
 import { CodedError } from '@app/domain';
 import type { DockerDeployment, EngineFacts } from '@app/deployment';
 import type { QuotaService } from '@app/quota';
-import type { SandboxLock, SandboxMetaStore, TenantLimitsStore } from '@app/meta-store';
+import type { SandboxMetaStore, TenantLimitsStore } from '@app/meta-store';
 import { ContainerProvisioner } from '../container-provisioner';
 import { toSandboxSpec } from '../create-sandbox.input';
 import { SandboxMetrics } from '../sandbox-metrics';
@@ -10,7 +10,6 @@ import { SandboxResources } from '../sandbox-resources';
 import {
   FakeDeployment,
   FakeEngine,
-  FakeLock,
   FakeMetaStore,
   FakeQuota,
   FakeTenantLimits,
@@ -25,13 +24,11 @@ function build(env: Record<string, string> = {}) {
   const asReal = deployment as unknown as DockerDeployment;
   const engine = new FakeEngine() as unknown as EngineFacts;
   const quota = new FakeQuota() as unknown as QuotaService;
-  const lock = new FakeLock() as unknown as SandboxLock;
   const resources = new SandboxResources(
     config.resources,
     engine,
     quota,
     store,
-    lock,
     new FakeTenantLimits() as unknown as TenantLimitsStore,
   );
   const metrics = new SandboxMetrics(store);
