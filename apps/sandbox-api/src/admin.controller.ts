@@ -30,7 +30,10 @@ export class AdminController {
   constructor(private readonly reconciler: SandboxReconciler) {}
 
   @Get('reconcile')
-  @ApiOperation({ summary: 'Drift between records and Docker: what a pass would change' })
+  @ApiOperation({
+    summary:
+      'Drift between records and Docker, and of the usage counters: what a pass would change',
+  })
   @ApiOkResponse({ type: DriftReportView })
   async report(): Promise<DriftReportView> {
     return { drift: await this.reconciler.report() };

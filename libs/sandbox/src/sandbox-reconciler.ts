@@ -8,6 +8,7 @@ import { settleBounded } from './bounded';
 import { SandboxCommands } from './sandbox-commands';
 import { SandboxMetrics } from './sandbox-metrics';
 import { stateHasTag } from './sandbox.machine';
+import { reconcileUsage, usageDriftItem } from './usage-drift';
 
 export const DRIFT_KINDS = [
   'container-exited',
@@ -15,6 +16,7 @@ export const DRIFT_KINDS = [
   'operation-interrupted',
   'deleted-container-present',
   'orphan-container',
+  'usage-drift',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
@@ -56,6 +58,12 @@ export class SandboxReconciler {
   ) {}
 
   async report(): Promise<DriftItem[]> {
+    const [items, usage] = await Promise.all([this.recordDrift(), this.store.usageDrift()]);
+    return [...items, ...usage.map(usageDriftItem)];
+  }
+
+  /** Drift between the records and Docker (the usage counters' is reconcileUsage's). */
+  private async recordDrift(): Promise<DriftItem[]> {
     const [containers, instances, running, inFlight] = await Promise.all([
       this.deployment.listOwned(),
       this.store.knownInstanceIds(),
@@ -97,16 +105,20 @@ export class SandboxReconciler {
   async run(): Promise<ReconcileAction[]> {
     const end = this.metrics.scanDuration.startTimer({ scan: 'reconcile' });
     try {
-      const items = await this.report();
+      const [items, usage] = await Promise.all([
+        this.recordDrift(),
+        reconcileUsage(this.store, this.metrics),
+      ]);
       const settled = await settleBounded(items, this.schedulerConfig.concurrency, (item) =>
         this.repair(item),
       );
-      return settled.map((outcome, i): ReconcileAction => {
+      const actions = settled.map((outcome, i): ReconcileAction => {
         if (outcome.status === 'fulfilled') return { ...items[i], outcome: outcome.value };
         const error = describeError(outcome.reason);
         this.logger.warn(`reconcile ${items[i].kind} of ${items[i].sandboxId}: ${error}`);
         return { ...items[i], outcome: 'failed', error };
       });
+      return [...actions, ...usage];
     } finally {
       end();
     }
@@ -155,6 +167,9 @@ export class SandboxReconciler {
         if (item.kind === 'orphan-container') this.metrics.orphansRemoved.inc();
         this.logger.warn(`removed container ${item.containerId} (${item.kind}): ${item.detail}`);
         outcome = 'repaired';
+        break;
+      case 'usage-drift':
+        outcome = 'skipped'; // never listed for repair: run() reconciles the counters at once
         break;
     }
     if (outcome === 'repaired') this.metrics.reconciled.inc({ kind: item.kind });

@@ -7,7 +7,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Drift between records and Docker: what a pass would change */
+        /** Drift between records and Docker, and of the usage counters: what a pass would change */
         get: operations["AdminController_report"];
         put?: never;
         /** Run a reconcile pass now and say what it did */
@@ -371,7 +371,7 @@ export interface components {
     schemas: {
         DriftItemView: {
             /** @enum {string} */
-            kind: "container-exited" | "container-missing" | "operation-interrupted" | "deleted-container-present" | "orphan-container";
+            kind: "container-exited" | "container-missing" | "operation-interrupted" | "deleted-container-present" | "orphan-container" | "usage-drift";
             sandboxId: string | null;
             containerId: string | null;
             detail: string;
@@ -381,7 +381,7 @@ export interface components {
         };
         ReconcileActionView: {
             /** @enum {string} */
-            kind: "container-exited" | "container-missing" | "operation-interrupted" | "deleted-container-present" | "orphan-container";
+            kind: "container-exited" | "container-missing" | "operation-interrupted" | "deleted-container-present" | "orphan-container" | "usage-drift";
             sandboxId: string | null;
             containerId: string | null;
             detail: string;
