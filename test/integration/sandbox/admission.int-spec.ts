@@ -1,6 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { CodedError, isCodedError, ANONYMOUS_ACTOR } from '@app/domain';
-import type { SandboxInfo } from '@app/domain';
-import { Harness, bootHarness, sqliteBacking } from './support';
+import type { Actor, SandboxInfo } from '@app/domain';
+import { KeyValueStore, MemoryKeyValueStore, RedisKeyValueStore } from '@app/meta-store';
+import { TEST_REDIS_URL, deleteKeysWithPrefix } from '../meta-store/meta-store-support';
+import {
+  Harness,
+  SqliteBacking,
+  bootHarness,
+  containerState,
+  postgresBacking,
+  sqliteBacking,
+} from './support';
 
 const GiB = 1024 ** 3;
 /** A small host, so a few sandboxes fill it. No request below asks for more than all of it. */
@@ -164,3 +174,234 @@ describe('SandboxResources caps and disk policy on the real create path', () => 
     expect(h.engine.capacity).toHaveBeenCalledTimes(2);
   });
 });
+
+const TEAM_A: Actor = { kind: 'tenant', tenant: 'team-a', keyId: 'key-a' };
+const ADMIN: Actor = { kind: 'admin', tenant: null, keyId: 'key-admin' };
+
+/** Two processes ("replicas") on one database, each with its own key-value store client. */
+interface Replicas {
+  a: Harness;
+  b: Harness;
+  close(): Promise<void>;
+}
+
+const BACKENDS: [string, () => Promise<Replicas>][] = [
+  [
+    'SQLite',
+    async () => {
+      const backing = await sqliteBacking();
+      const kv = new MemoryKeyValueStore();
+      return replicasOn(
+        backing,
+        () => kv,
+        () => Promise.resolve(),
+      );
+    },
+  ],
+  [
+    'PostgreSQL and Redis',
+    async () => {
+      const backing = await postgresBacking('admission');
+      const prefix = `sandboxd-test:admission:${randomBytes(4).toString('hex')}:`;
+      const clients: RedisKeyValueStore[] = [];
+      return replicasOn(
+        backing,
+        () => {
+          const kv = new RedisKeyValueStore(TEST_REDIS_URL, prefix);
+          clients.push(kv);
+          return kv;
+        },
+        async () => {
+          for (const kv of clients) await kv.close();
+          await deleteKeysWithPrefix(prefix);
+        },
+      );
+    },
+  ],
+];
+
+async function replicasOn(
+  backing: SqliteBacking,
+  kvOf: () => KeyValueStore,
+  closeKv: () => Promise<void>,
+): Promise<Replicas> {
+  const a = await bootHarness({ backing, kv: kvOf(), env: NO_OVERCOMMIT });
+  const b = await bootHarness({ backing, kv: kvOf(), env: NO_OVERCOMMIT });
+  return {
+    a,
+    b,
+    close: async () => {
+      await b.close();
+      await a.close();
+      await closeKv();
+      await backing.close();
+    },
+  };
+}
+
+/** A restart finds the container exited and starts it again (the happy Docker of the harness). */
+function stubRestarts(h: Harness): void {
+  const sandboxOf = (containerId: string) => containerId.replace(/^ctr-/, '');
+  h.deployment.inspect.mockImplementation((containerId: string) =>
+    Promise.resolve(containerState(sandboxOf(containerId), { running: false, status: 'exited' })),
+  );
+  h.deployment.start.mockImplementation((containerId: string) =>
+    Promise.resolve(containerState(sandboxOf(containerId))),
+  );
+}
+
+describe.each(BACKENDS)('admission on the usage counters, two replicas on %s', (_, boot) => {
+  let r: Replicas;
+  const BURST = 30;
+
+  beforeEach(async () => {
+    r = await boot();
+  });
+
+  afterEach(async () => {
+    await r.close();
+  });
+
+  /** BURST creates at once, alternating between the replicas. */
+  const burst = (input: Parameters<Harness['createRunning']>[0], actor?: Actor) =>
+    Promise.all(
+      Array.from({ length: BURST }, (_, i) =>
+        outcomeOf((i % 2 === 0 ? r.a : r.b).createRunning(input, actor)),
+      ),
+    );
+
+  it('admits exactly what the host capacity holds out of a burst, and the counters stay the truth', async () => {
+    for (const h of [r.a, r.b])
+      h.engine.capacity.mockResolvedValue({ cpus: 12, memoryBytes: 64 * GiB });
+
+    const outcomes = await burst({ cpus: 1, memory: '256m' });
+
+    expect(outcomes.filter((o) => !(o instanceof CodedError))).toHaveLength(12);
+    expect(refusals(outcomes)).toEqual(Array(BURST - 12).fill('INSUFFICIENT_CAPACITY'));
+    const refused = outcomes.find((o): o is CodedError => o instanceof CodedError);
+    expect(refused?.details).toEqual({
+      committedCpus: 12,
+      committedMemoryBytes: 12 * 256 * 1024 ** 2,
+      capacityCpus: 12,
+      capacityMemoryBytes: 64 * GiB,
+    });
+    expect(await r.b.store.committedResources()).toEqual({
+      sandboxes: 12,
+      cpus: 12,
+      memoryBytes: 12 * 256 * 1024 ** 2,
+    });
+    expect(await r.a.store.usageDrift()).toEqual([]);
+    // Only what was admitted reached Docker.
+    const provisions =
+      r.a.deployment.provision.mock.calls.length + r.b.deployment.provision.mock.calls.length;
+    expect(provisions).toBe(12);
+  });
+
+  it("admits exactly a tenant's limit out of a burst of its creates", async () => {
+    await r.a.tenants.setLimits(ADMIN, 'team-a', { maxSandboxes: 7, maxCpus: 100 });
+
+    const outcomes = await burst({ cpus: 0.1, memory: '64m' }, TEAM_A);
+
+    expect(outcomes.filter((o) => !(o instanceof CodedError))).toHaveLength(7);
+    expect(refusals(outcomes)).toEqual(Array(BURST - 7).fill('TENANT_QUOTA_EXCEEDED'));
+    expect(outcomes.find((o) => o instanceof CodedError)).toMatchObject({
+      details: { tenant: 'team-a', limit: 'maxSandboxes', max: 7, current: 7, requested: 1 },
+    });
+    expect((await r.b.tenants.describe(ADMIN, 'team-a')).usage).toEqual({
+      sandboxes: 7,
+      liveSandboxes: 7,
+      cpus: 0.7,
+      memoryBytes: 7 * 64 * 1024 ** 2,
+    });
+    expect(await r.a.store.usageDrift()).toEqual([]);
+  });
+
+  it('moves the counters on stop, restart and delete', async () => {
+    stubRestarts(r.a);
+    const one = await r.a.createRunning({ cpus: 1.5, memory: '1g' }, TEAM_A);
+    await r.b.createRunning({ cpus: 0.5, memory: '1g' }, TEAM_A);
+    const usage = () => r.a.store.tenantUsage('team-a');
+    const host = () => r.b.store.committedResources();
+
+    await r.a.sandboxes.stop(TEAM_A, one.id);
+    expect(await host()).toEqual({ sandboxes: 1, cpus: 0.5, memoryBytes: GiB });
+    expect(await usage()).toEqual({
+      sandboxes: 2,
+      liveSandboxes: 1,
+      cpus: 2,
+      memoryBytes: 2 * GiB,
+    });
+
+    // A restart takes the host share back without asking (see SandboxDb.updateVersioned).
+    expect((await r.a.sandboxes.restart(TEAM_A, one.id)).state).toBe('running');
+    expect(await host()).toEqual({ sandboxes: 2, cpus: 2, memoryBytes: 2 * GiB });
+    expect(await usage()).toEqual({
+      sandboxes: 2,
+      liveSandboxes: 2,
+      cpus: 2,
+      memoryBytes: 2 * GiB,
+    });
+
+    await r.a.sandboxes.delete(TEAM_A, one.id, true);
+    expect(await host()).toEqual({ sandboxes: 1, cpus: 0.5, memoryBytes: GiB });
+    expect(await usage()).toEqual({
+      sandboxes: 1,
+      liveSandboxes: 1,
+      cpus: 0.5,
+      memoryBytes: GiB,
+    });
+    expect(await r.a.store.usageDrift()).toEqual([]);
+  });
+
+  it('reports a corrupted counter and fixes it in the reconcile pass', async () => {
+    for (const h of [r.a, r.b]) h.engine.capacity.mockResolvedValue(SMALL_HOST);
+    const mine = await r.a.createRunning({ cpus: 1, memory: '256m' });
+    const theirs = await r.a.createRunning({ cpus: 1, memory: '256m' }, TEAM_A);
+    // Docker agrees with the records: the only drift is the counters'.
+    r.a.deployment.listOwned.mockResolvedValue([
+      containerState(mine.id),
+      containerState(theirs.id),
+    ]);
+    // A manual edit: the host looks full, the tenant holds one sandbox more than it does.
+    await r.a.backing.dataSource.query(
+      `UPDATE resource_usage SET cpu_nanos = cpu_nanos + 2000000000 WHERE scope = 'host'`,
+    );
+    await r.a.backing.dataSource.query(
+      `UPDATE resource_usage SET sandboxes = 5 WHERE scope = 'tenant:team-a'`,
+    );
+    expect(await codeOf(r.b.createRunning({ cpus: 1, memory: '256m' }))).toBe(
+      'INSUFFICIENT_CAPACITY',
+    );
+
+    const drift = [
+      {
+        kind: 'usage-drift',
+        sandboxId: null,
+        containerId: null,
+        detail: 'host cpuNanos: the counter holds 4000000000, the sandbox rows sum to 2000000000',
+      },
+      {
+        kind: 'usage-drift',
+        sandboxId: null,
+        containerId: null,
+        detail: 'tenant:team-a sandboxes: the counter holds 5, the sandbox rows sum to 1',
+      },
+    ];
+    expect(await r.a.reconciler.report()).toEqual(drift);
+    expect(await r.a.reconciler.run()).toEqual(
+      drift.map((item) => ({ ...item, outcome: 'repaired' })),
+    );
+    expect(await r.b.store.usageDrift()).toEqual([]);
+    expect(await r.b.store.tenantUsage('team-a')).toMatchObject({ sandboxes: 1 });
+    expect((await r.b.createRunning({ cpus: 1, memory: '256m' })).state).toBe('running');
+  });
+});
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  const outcome = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!isCodedError(outcome)) throw new Error(`expected a CodedError, got ${String(outcome)}`);
+  return outcome.code;
+}
