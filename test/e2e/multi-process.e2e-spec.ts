@@ -1,6 +1,7 @@
 import { testEnv } from '../support/app';
 import { DEMO_IMAGE, ensureDemoImage, testDocker } from '../support/docker';
 import { ServerProcess } from '../support/server-process';
+import { newAdminKey } from '../support/api-keys';
 
 type Json = Record<string, any>;
 
@@ -209,5 +210,109 @@ describe('two API processes running the scheduler', () => {
       expect(logs.split(`sandbox ${id} deleted: auto-delete`).length - 1).toBe(1);
     }
     expect(logs).not.toMatch(/\bERROR\b/);
+  });
+});
+
+describe('two API processes admitting bursts of creates on one PostgreSQL and Redis', () => {
+  const admin = newAdminKey();
+  const ADMIN = { authorization: `Bearer ${admin}` };
+  let suite: Awaited<ReturnType<typeof testEnv>>;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let tenantKey: Record<string, string>;
+
+  async function as(
+    server: ServerProcess,
+    headers: Record<string, string>,
+    method: string,
+    path: string,
+    body?: object,
+  ) {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as Json };
+  }
+
+  /** `count` creates at once, alternating between the two processes; the answers. */
+  async function burst(headers: Record<string, string>, count: number, body: object) {
+    return Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        as(i % 2 === 0 ? a : b, headers, 'POST', '/v1/sandboxes', { image: DEMO_IMAGE, ...body }),
+      ),
+    );
+  }
+
+  async function deleteAll(answers: { status: number; body: Json }[]) {
+    for (const answer of answers.filter((x) => x.status < 300)) {
+      const res = await as(a, ADMIN, 'DELETE', `/v1/sandboxes/${answer.body.id}?force=true`);
+      expect(res.status).toBe(204);
+    }
+  }
+
+  beforeAll(async () => {
+    await ensureDemoImage();
+    // This engine's CPUs × 3 is the host capacity: a burst of 1-CPU creates fills it exactly.
+    suite = await testEnv('postgres+redis', {
+      ADMIN_API_KEY: admin,
+      OVERCOMMIT_CPU: '3',
+      AUTO_DELETE_AFTER_SECONDS: '-1',
+    });
+    [a, b] = await Promise.all([ServerProcess.start(suite.env), ServerProcess.start(suite.env)]);
+    const made = await as(a, ADMIN, 'POST', '/v1/admin/api-keys', {
+      tenant: 'team-burst',
+      name: 'admission e2e',
+    });
+    expect(made.status).toBe(201);
+    tenantKey = { authorization: `Bearer ${made.body.key as string}` };
+  });
+
+  afterAll(async () => {
+    await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM')]);
+    await suite?.cleanup();
+  });
+
+  it("should never pass a tenant's limit, with its creates split over both", async () => {
+    const limits = await as(b, ADMIN, 'PUT', '/v1/admin/tenants/team-burst/limits', {
+      maxSandboxes: 3,
+    });
+    expect(limits.status).toBe(200);
+
+    const answers = await burst(tenantKey, 12, { cpus: 0.25, memory: '32m' });
+
+    expect(answers.filter((x) => x.status < 300)).toHaveLength(3);
+    const refused = answers.filter((x) => x.status >= 300);
+    expect(refused.map((x) => [x.status, x.body.code])).toEqual(
+      Array(9).fill([429, 'TENANT_QUOTA_EXCEEDED']),
+    );
+    const shown = await as(a, ADMIN, 'GET', '/v1/admin/tenants/team-burst');
+    expect(shown.body.usage).toMatchObject({ sandboxes: 3, cpus: 0.75 });
+    await deleteAll(answers);
+  });
+
+  it('should never pass the host capacity, with the creates split over both', async () => {
+    const capacity = (await testDocker().info()).NCPU * 3;
+
+    const answers = await burst(ADMIN, capacity + 8, { cpus: 1, memory: '32m' });
+
+    expect(answers.filter((x) => x.status < 300)).toHaveLength(capacity);
+    const refused = answers.filter((x) => x.status >= 300);
+    expect(refused.map((x) => [x.status, x.body.code])).toEqual(
+      Array(8).fill([429, 'INSUFFICIENT_CAPACITY']),
+    );
+    expect(refused[0].body.details).toMatchObject({
+      committedCpus: capacity,
+      capacityCpus: capacity,
+    });
+    // The counters agree with the rows: the reconcile report shows no usage drift.
+    const report = await as(b, ADMIN, 'GET', '/v1/admin/reconcile');
+    expect(report.status).toBe(200);
+    expect((report.body.drift as Json[]).filter((d) => d.kind === 'usage-drift')).toEqual([]);
+    await deleteAll(answers);
+    expect(a.logs()).not.toMatch(/\bERROR\b/);
+    expect(b.logs()).not.toMatch(/\bERROR\b/);
   });
 });
