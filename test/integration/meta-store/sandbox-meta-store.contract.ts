@@ -79,12 +79,18 @@ export function describeSandboxMetaStoreContract(
     beforeAll(async () => {
       h = await open();
       store = h.store;
+      // A shared database may hold rows an earlier run deleted behind the store's back (below):
+      // the usage counters start from the truth.
+      await store.reconcileUsage();
     });
 
     afterAll(async () => {
-      // Label and idempotency rows go with their sandbox (ON DELETE CASCADE).
-      if (created.length > 0)
+      // Label and idempotency rows go with their sandbox (ON DELETE CASCADE). Deleted behind the
+      // store's back, so the usage counters are reconciled after.
+      if (created.length > 0) {
         await h.dataSource.getRepository(SandboxEntity).delete({ id: In(created) });
+        await store.reconcileUsage();
+      }
       await h.flushCache();
       await h.close();
     });
