@@ -2,7 +2,7 @@
  * First-come-first-served turns per key among the callers of one process. Waiters for a lock
  * held in this process queue here instead of polling the store: each is handed the turn the
  * moment the previous one ends, instead of after its next backoff sleep (up to 250 ms), which
- * left a busy lock idle between holders (a burst of creates all queue for the admission lock).
+ * left a busy lock idle between holders (e.g. a burst of commands on one sandbox).
  */
 export class LocalTurns {
   private readonly tails = new Map<string, Promise<void>>();

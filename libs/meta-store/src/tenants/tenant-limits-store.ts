@@ -13,8 +13,9 @@ export interface StoredTenantLimits {
 }
 
 /**
- * The tenant_limits table. Read on every create of a tenant (under the admission lock, so a
- * change is in force for the next create on any replica) and written by the admin's PUT.
+ * The tenant_limits table. Read on every create of a tenant (so a change is in force for the next
+ * create on any replica; the create reserves against the limits it read, see SandboxResources) and
+ * written by the admin's PUT.
  */
 @Injectable()
 export class TenantLimitsStore {
