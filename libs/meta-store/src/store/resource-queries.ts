@@ -2,37 +2,15 @@ import { EntityManager, SelectQueryBuilder } from 'typeorm';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
 import { LIVE_STATES, SANDBOX_STATES } from '@app/domain';
 
-/** A committed-resources row as the drivers return it (PostgreSQL: int8 and numeric as strings). */
-export interface RawCommittedResources {
-  sandboxes: string | number | null;
-  cpus: string | number | null;
-  memoryBytes: string | number | null;
-}
-
 /**
- * COUNT and SUMs over the live (pending, running) rows. `state IN (…)` is answered from
- * IDX_sandbox_table_state, so the cost follows the number of live sandboxes, not the deleted
- * history. NULL limits are skipped by SUM, i.e. a sandbox without a limit adds 0; SUM over no rows
- * is NULL, which the caller reads as 0.
- *
- * Separate from SandboxDb so the migration test can check the plan of exactly this SQL.
+ * A usage row summed over sandbox rows as the drivers return it (PostgreSQL: int8 and numeric as
+ * strings); `tenant` only in the per-tenant rows.
  */
-export function buildCommittedResourcesQuery(
-  manager: EntityManager,
-): SelectQueryBuilder<SandboxEntity> {
-  return manager
-    .createQueryBuilder(SandboxEntity, 's')
-    .select('COUNT(*)', 'sandboxes')
-    .addSelect('SUM(s.cpus)', 'cpus')
-    .addSelect('SUM(s.memoryBytes)', 'memoryBytes')
-    .where('s.state IN (:...live)', { live: LIVE_STATES });
-}
-
-/** A tenant-usage row as the drivers return it (PostgreSQL: int8 and numeric as strings). */
-export interface RawTenantUsage {
+export interface RawUsage {
+  tenant?: string;
   sandboxes: string | number | null;
   liveSandboxes: string | number | null;
-  cpus: string | number | null;
+  cpuNanos: string | number | null;
   memoryBytes: string | number | null;
 }
 
@@ -40,21 +18,46 @@ export interface RawTenantUsage {
 export const HELD_STATES = SANDBOX_STATES.filter((state) => state !== 'deleted');
 
 /**
- * COUNT and SUMs over the sandboxes `tenant` holds (not deleted). `tenant = ? AND state IN (held)`
- * is one range of IDX_sandbox_table_tenant_usage per held state, so deleted rows (a tenant's whole
- * history) are never read, and every column read is in the index: it is answered from the index
- * alone. Separate from SandboxDb so the migration test can check the plan of exactly this SQL.
+ * SUM of the per-row nano-CPUs, as the usage counters add them (each row rounded, then summed, so
+ * the order in which a database adds floats cannot change the total). NULL limits are skipped by
+ * SUM, i.e. a sandbox without a limit adds 0; SUM over no rows is NULL, which reads as 0.
  */
-export function buildTenantUsageQuery(
+const CPU_NANOS_SUM = 'SUM(CAST(ROUND(s.cpus * 1000000000) AS BIGINT))';
+
+/**
+ * The truth of the host's usage counter: COUNT and SUMs over the live (pending, running) rows.
+ * `state IN (…)` is answered from IDX_sandbox_table_state, so the cost follows the number of live
+ * sandboxes, not the deleted history. Separate from the store so the migration test can check the
+ * plan of exactly this SQL.
+ */
+export function buildCommittedResourcesQuery(
   manager: EntityManager,
-  tenant: string,
 ): SelectQueryBuilder<SandboxEntity> {
   return manager
     .createQueryBuilder(SandboxEntity, 's')
     .select('COUNT(*)', 'sandboxes')
-    .addSelect('SUM(CASE WHEN s.state IN (:...live) THEN 1 ELSE 0 END)', 'liveSandboxes')
-    .addSelect('SUM(s.cpus)', 'cpus')
+    .addSelect('COUNT(*)', 'liveSandboxes')
+    .addSelect(CPU_NANOS_SUM, 'cpuNanos')
     .addSelect('SUM(s.memoryBytes)', 'memoryBytes')
-    .where('s.tenant = :tenant', { tenant })
-    .andWhere('s.state IN (:...held)', { held: HELD_STATES, live: LIVE_STATES });
+    .where('s.state IN (:...live)', { live: LIVE_STATES });
+}
+
+/**
+ * The truth of every tenant's usage counter, one row per tenant: COUNT and SUMs over its held
+ * (not deleted) rows. `state IN (held)` ranges of IDX_sandbox_table_tenant_usage (tenant, state,
+ * cpus, memory_bytes) hold every column read, so it is answered from that index, and deleted rows
+ * (the tenants' whole history) are not summed. Separate from the store so the migration test can
+ * check the plan of exactly this SQL.
+ */
+export function buildTenantUsageQuery(manager: EntityManager): SelectQueryBuilder<SandboxEntity> {
+  return manager
+    .createQueryBuilder(SandboxEntity, 's')
+    .select('s.tenant', 'tenant')
+    .addSelect('COUNT(*)', 'sandboxes')
+    .addSelect('SUM(CASE WHEN s.state IN (:...live) THEN 1 ELSE 0 END)', 'liveSandboxes')
+    .addSelect(CPU_NANOS_SUM, 'cpuNanos')
+    .addSelect('SUM(s.memoryBytes)', 'memoryBytes')
+    .where("s.tenant <> ''")
+    .andWhere('s.state IN (:...held)', { held: HELD_STATES, live: LIVE_STATES })
+    .groupBy('s.tenant');
 }

@@ -1,16 +1,9 @@
 import { CodedError } from '@app/domain';
 import { EntityManager } from 'typeorm';
 import { ResourceUsageEntity } from '../db/entities/resource-usage.entity';
-import { SandboxEntity } from '../db/entities/sandbox.entity';
-import { LIVE_STATES } from '@app/domain';
-import { HELD_STATES } from './resource-queries';
-import {
-  HOST_SCOPE,
-  NANOS_PER_CPU,
-  ZERO_USAGE,
-  compareScopes,
-  tenantScope,
-} from './usage-contribution';
+import { buildCommittedResourcesQuery, buildTenantUsageQuery } from './resource-queries';
+import type { RawUsage } from './resource-queries';
+import { HOST_SCOPE, ZERO_USAGE, compareScopes, tenantScope } from './usage-contribution';
 import type { UsageAmounts } from './usage-contribution';
 
 /**
@@ -165,19 +158,7 @@ export async function readUsage(manager: EntityManager, scope: string): Promise<
   return { sandboxes, liveSandboxes, cpuNanos, memoryBytes };
 }
 
-/** A truth row as the drivers return it (PostgreSQL: int8 and numeric as strings). */
-interface RawTruth {
-  tenant?: string;
-  sandboxes: string | number | null;
-  liveSandboxes: string | number | null;
-  cpuNanos: string | number | null;
-  memoryBytes: string | number | null;
-}
-
-/** SUM of the per-row nano-CPUs, as the counters add them (each row rounded, then summed). */
-const CPU_NANOS_SUM = `SUM(CAST(ROUND(s.cpus * ${NANOS_PER_CPU}) AS BIGINT))`;
-
-function amountsOf(raw: RawTruth | undefined): UsageAmounts {
+function amountsOf(raw: RawUsage | undefined): UsageAmounts {
   return {
     sandboxes: Number(raw?.sandboxes ?? 0),
     liveSandboxes: Number(raw?.liveSandboxes ?? 0),
@@ -186,30 +167,10 @@ function amountsOf(raw: RawTruth | undefined): UsageAmounts {
   };
 }
 
-/**
- * The sums over the sandbox rows, by scope: the host's over the live rows (IDX_sandbox_table_state),
- * each tenant's over its held rows (IDX_sandbox_table_tenant_usage), one aggregate each.
- */
+/** The sums over the sandbox rows, by scope: one aggregate for the host, one for all tenants. */
 export async function usageTruth(manager: EntityManager): Promise<Map<string, UsageAmounts>> {
-  const host = await manager
-    .createQueryBuilder(SandboxEntity, 's')
-    .select('COUNT(*)', 'sandboxes')
-    .addSelect('COUNT(*)', 'liveSandboxes')
-    .addSelect(CPU_NANOS_SUM, 'cpuNanos')
-    .addSelect('SUM(s.memoryBytes)', 'memoryBytes')
-    .where('s.state IN (:...live)', { live: LIVE_STATES })
-    .getRawOne<RawTruth>();
-  const tenants = await manager
-    .createQueryBuilder(SandboxEntity, 's')
-    .select('s.tenant', 'tenant')
-    .addSelect('COUNT(*)', 'sandboxes')
-    .addSelect('SUM(CASE WHEN s.state IN (:...live) THEN 1 ELSE 0 END)', 'liveSandboxes')
-    .addSelect(CPU_NANOS_SUM, 'cpuNanos')
-    .addSelect('SUM(s.memoryBytes)', 'memoryBytes')
-    .where("s.tenant <> ''")
-    .andWhere('s.state IN (:...held)', { held: HELD_STATES, live: LIVE_STATES })
-    .groupBy('s.tenant')
-    .getRawMany<RawTruth>();
+  const host = await buildCommittedResourcesQuery(manager).getRawOne<RawUsage>();
+  const tenants = await buildTenantUsageQuery(manager).getRawMany<RawUsage>();
   const truth = new Map<string, UsageAmounts>([[HOST_SCOPE, amountsOf(host)]]);
   for (const raw of tenants) truth.set(tenantScope(String(raw.tenant)), amountsOf(raw));
   return truth;

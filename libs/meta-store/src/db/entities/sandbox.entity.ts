@@ -92,8 +92,8 @@ export class SandboxEntity {
   protected!: boolean;
 
   /**
-   * info.cpus, so committedResources can SUM it in SQL. 'float' is double precision on PostgreSQL
-   * (whose driver returns it as a number) and REAL on SQLite; null means no CPU limit.
+   * info.cpus, so the usage counters' truth can be summed in SQL. 'float' is double precision on
+   * PostgreSQL (whose driver returns it as a number) and REAL on SQLite; null means no CPU limit.
    */
   @Column({ type: 'float', nullable: true })
   cpus!: number | null;
