@@ -5,6 +5,7 @@ import { demuxLogs, lastLines } from './container-logs';
 import { toContainerState } from './container-state';
 import {
   engineMessage,
+  isNetworkAmbiguous,
   isNetworkMissing,
   isNotFound,
   isNotModified,
@@ -52,7 +53,11 @@ export class HostPortConflictError extends Error {
  * service's back): the caller can make it again and retry.
  */
 export class NetworkMissingError extends Error {
-  constructor(readonly engineText: string) {
+  constructor(
+    readonly engineText: string,
+    /** Two networks carry the name (a racing replica's twin), rather than none. */
+    readonly ambiguous = false,
+  ) {
     super(engineText);
     this.name = 'NetworkMissingError';
   }
@@ -78,6 +83,8 @@ export async function startContainer(
     if (isPortConflict(error)) throw new HostPortConflictError(engineMessage(error));
     // Before the 404 below, which would read it as the container being gone.
     if (isNetworkMissing(error)) throw new NetworkMissingError(engineMessage(error));
+    // A racing replica's twin of the sandbox network, about to be removed: the provision retries.
+    if (isNetworkAmbiguous(error)) throw new NetworkMissingError(engineMessage(error), true);
     if (isNotFound(error)) {
       throw new CodedError('CONTAINER_FAILED', `container ${containerId} no longer exists`, {
         containerId,

@@ -23,7 +23,13 @@ import {
   startContainer,
   startupGraceMs,
 } from './container-starter';
-import { isConflict, isNetworkMissing, isNotFound, toCodedError } from './docker-errors';
+import {
+  isConflict,
+  isNetworkAmbiguous,
+  isNetworkMissing,
+  isNotFound,
+  toCodedError,
+} from './docker-errors';
 import { withEngineBound, type EngineBounds } from './engine-bounds';
 import { ExecOutputBudget } from './exec-output-budget';
 import { runExec, streamExec } from './exec-runner';
@@ -36,14 +42,17 @@ import { HostPortAllocator, type PortLease } from './host-port-allocator';
 import { ImagePuller } from './image-puller';
 import { RegistryPolicy } from './registry-policy';
 import { ownedLabelFilters } from './labels';
-import { SandboxNetwork } from './sandbox-network';
+import { SandboxNetwork, TWIN_SETTLE_MS } from './sandbox-network';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BeforeStartHook, ContainerSpec, ContainerState, OwnedFilter } from './types';
 
 /** Tries with fresh host ports when another process grabs one between our scan and the start. */
 const PORT_ATTEMPTS = 4;
 const PING_TIMEOUT_MS = 5_000;
 const INSPECT_BATCH = 8;
+/** Twice a racing replica's settle time: by then it has removed its twin of the network. */
+const NETWORK_TWIN_WAIT_MS = 2 * TWIN_SETTLE_MS;
 
 /**
  * The only place that talks to the Docker engine. Every operation is idempotent so that callers
@@ -397,12 +406,20 @@ export class DockerDeployment implements OnModuleDestroy {
      * in a 404 at create or, on older engines, at start) is made again and the attempt repeated.
      */
     const retryWithNewNetwork = async (error: unknown): Promise<boolean> => {
-      const missing = error instanceof NetworkMissingError || isNetworkMissing(error);
+      const ambiguous =
+        (error instanceof NetworkMissingError && error.ambiguous) || isNetworkAmbiguous(error);
+      const missing = ambiguous || error instanceof NetworkMissingError || isNetworkMissing(error);
       if (!missing || networkRetried || networkId === '') return false;
       networkRetried = true;
+      // A twin made by a racing replica is removed by it within its settle time: wait that out.
+      if (ambiguous) await sleep(NETWORK_TWIN_WAIT_MS);
       this.network.forget(networkId);
       networkId = await this.network.id();
-      this.logger.warn(`sandbox ${spec.sandboxId}: the sandbox network was gone; made it again`);
+      this.logger.warn(
+        ambiguous
+          ? `sandbox ${spec.sandboxId}: two networks carried the sandbox network's name (replicas made it at once); retried once one remained`
+          : `sandbox ${spec.sandboxId}: the sandbox network was gone; made it again`,
+      );
       return true;
     };
     for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt += 1) {

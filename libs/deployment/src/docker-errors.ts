@@ -72,6 +72,15 @@ export function isNetworkMissing(error: unknown): boolean {
   return isNotFound(error) && /network .*not found/i.test(engineMessage(error));
 }
 
+/**
+ * The engine found two networks of the container's network name at start ("network x is
+ * ambiguous (2 matches found on name)"): replicas made the sandbox network at the same moment,
+ * and the one that lost is about to remove its twin (SandboxNetwork.settleTwins).
+ */
+export function isNetworkAmbiguous(error: unknown): boolean {
+  return /network .* is ambiguous/i.test(engineMessage(error));
+}
+
 export function runtimeUnavailable(error: unknown): CodedError {
   return new CodedError(
     'RUNTIME_UNAVAILABLE',

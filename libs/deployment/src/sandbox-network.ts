@@ -31,9 +31,9 @@ export function refusalOf(network: NetworkSummary): string | null {
 /**
  * The networks named exactly `name` (the engine's name filter matches substrings), oldest first.
  * Two replicas that both found none and both created one (Docker's duplicate check is not atomic)
- * converge on the oldest this way. The order must be the true creation order, not merely one all
- * replicas share: a replica that listed before the younger twin existed uses the older one
- * alone, and a later replica removing "the younger" must never pick that one.
+ * send their new containers to the oldest this way (the younger twin is left alone: containers may
+ * already be on it). Ties and Docker's trimmed fractions are ordered so every replica picks the
+ * same one.
  */
 export function byAge(networks: readonly NetworkSummary[], name: string): NetworkSummary[] {
   return networks
@@ -66,12 +66,20 @@ export function sortableInstant(created: string | undefined): string {
  * used only if it is such a bridge, whoever made it (an operator may make it with a subnet of their
  * choice); anything else is refused, never "fixed".
  */
+/**
+ * How long a replica that made the network waits before checking for a twin: longer than a
+ * network create takes on a loaded engine, paid once per engine (only by the one that makes it).
+ */
+export const TWIN_SETTLE_MS = 1000;
+
 export class SandboxNetwork {
   private readonly logger = new Logger(SandboxNetwork.name);
   /** The look-up (or create) in flight or done; cleared when the engine says it is gone. */
   private resolving: Promise<string> | null = null;
   /** Its outcome once it has one, so forget() can decide at once. */
   private known: string | null = null;
+  /** Whether the twin networks were already reported (once per process is enough). */
+  private warnedTwins = false;
 
   constructor(
     private readonly docker: Dockerode,
@@ -112,9 +120,10 @@ export class SandboxNetwork {
   private async resolve(): Promise<string> {
     const found = await this.find();
     if (found !== null) return this.accept(found);
+    let madeId: string | null = null;
     try {
       const target = `the sandbox network ${this.name}`;
-      await withEngineBound(
+      const made = await withEngineBound(
         { kind: 'create', boundMs: this.bounds.create, target },
         (abortSignal) =>
           this.docker.createNetwork({
@@ -126,6 +135,7 @@ export class SandboxNetwork {
             abortSignal,
           }),
       );
+      madeId = made.id;
       this.logger.log(
         `made the sandbox network ${this.name} (bridge, inter-container traffic off)`,
       );
@@ -133,15 +143,38 @@ export class SandboxNetwork {
       // Another replica made it between our look and our create: it is found below.
       if (!isConflict(error)) throw this.failure(error, 'could not create');
     }
-    const made = await this.find();
-    if (made === null) {
+    if (madeId !== null) await this.settleTwins(madeId);
+    const settled = await this.find();
+    if (settled === null) {
       throw new CodedError(
         'CONTAINER_FAILED',
         `the sandbox network ${this.name} (SANDBOX_NETWORK) vanished right after it was created`,
         { network: this.name, reason: 'engine' },
       );
     }
-    return this.accept(made);
+    return this.accept(settled);
+  }
+
+  /**
+   * Docker's duplicate check is not atomic: replicas that found no network at the same moment may
+   * each make one, and while two share the name every container start on either fails (the engine
+   * resolves a container's network by name at start: "ambiguous"). The maker waits until any
+   * create that raced it has finished, then keeps its network only if it is the oldest; otherwise
+   * it removes its own, which nothing uses yet (its id was never handed out). Every maker decides
+   * on the same creation stamps, so exactly one network remains.
+   */
+  private async settleTwins(madeId: string): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, TWIN_SETTLE_MS));
+    const oldest = await this.find();
+    if (oldest === null || oldest.Id === madeId) return;
+    try {
+      await this.docker.getNetwork(madeId).remove();
+      this.logger.warn(
+        `another replica made the sandbox network ${this.name} at the same moment; removed ours (${madeId}) and use ${oldest.Id}`,
+      );
+    } catch (error) {
+      throw this.failure(error, 'could not remove our twin of');
+    }
   }
 
   private async find(): Promise<NetworkSummary | null> {
@@ -156,16 +189,13 @@ export class SandboxNetwork {
     } catch (error) {
       throw this.failure(error, 'could not look up');
     }
-    // Younger twins of ours are unused (every replica picks the oldest): best effort to clear.
-    for (const twin of named.slice(1)) {
-      if (twin.Labels?.[LABEL_NETWORK] === undefined) continue;
-      await this.docker
-        .getNetwork(twin.Id)
-        .remove()
-        .then(
-          () => this.logger.warn(`removed ${twin.Id}, a second network named ${this.name}`),
-          () => undefined,
-        );
+    // Only a replica that made a twin removes it (settleTwins): another's may already hold
+    // containers. New sandboxes join the oldest.
+    if (named.length > 1 && !this.warnedTwins) {
+      this.warnedTwins = true;
+      this.logger.warn(
+        `${named.length} networks are named ${this.name} (replicas made them at once); new sandboxes join the oldest, ${named[0].Id}`,
+      );
     }
     return named[0] ?? null;
   }
