@@ -39,6 +39,24 @@ process.on('message', (message) => {
   process.send({ type: 'memory', rss: u.rss, heapUsed: u.heapUsed, heapTotal: u.heapTotal,
     external: u.external, arrayBuffers: u.arrayBuffers });
 });
+let profiler = null;
+process.on('message', (message) => {
+  if (!message) return;
+  if (message.type === 'profile-start' && profiler === null) {
+    profiler = new (require('node:inspector').Session)();
+    profiler.connect();
+    profiler.post('Profiler.enable', () =>
+      profiler.post('Profiler.setSamplingInterval', { interval: message.intervalUs }, () =>
+        profiler.post('Profiler.start', () => process.send({ type: 'profile-start' }))));
+  } else if (message.type === 'profile-stop' && profiler !== null) {
+    profiler.post('Profiler.stop', (error, result) => {
+      if (!error) require('node:fs').writeFileSync(message.path, JSON.stringify(result.profile));
+      profiler.disconnect();
+      profiler = null;
+      process.send({ type: 'profile-stop', error: error ? String(error) : null });
+    });
+  }
+});
 process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 require(${JSON.stringify(main)});
 `;
@@ -99,9 +117,43 @@ export class BenchServer {
     });
   }
 
+  /**
+   * Starts the V8 CPU profiler inside the server (the inspector's Profiler, what --cpu-prof uses),
+   * sampling every `intervalUs` µs; the returned function stops it and writes the .cpuprofile to
+   * `path`. Unlike --cpu-prof, it covers only the window a bench asks for, and needs no clean exit
+   * (Nest's shutdown hooks end the process by re-raising SIGTERM, which writes no profile).
+   */
+  async startProfile(path: string, intervalUs = 200): Promise<() => Promise<void>> {
+    await this.ask({ type: 'profile-start', intervalUs });
+    return async () => {
+      const answer = await this.ask({ type: 'profile-stop', path });
+      if (typeof answer.error === 'string') throw new Error(`profile not written: ${answer.error}`);
+    };
+  }
+
   /** SIGTERM (graceful shutdown), SIGKILL after 10 s. */
   stop(): Promise<void> {
     return stopProcess(this.child);
+  }
+
+  /** Sends `message` over IPC and resolves with the first answer of the same type. */
+  private ask(
+    message: { type: string } & Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.child.off('message', onMessage);
+        reject(new Error(`no ${message.type} answer within 30 s`));
+      }, 30_000);
+      const onMessage = (answer: { type?: unknown } & Record<string, unknown>): void => {
+        if (answer?.type !== message.type) return;
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        resolve(answer);
+      };
+      this.child.on('message', onMessage);
+      this.child.send(message);
+    });
   }
 
   private waitUntilLive(): Promise<void> {

@@ -1,23 +1,35 @@
 /**
- * How does the service cope with a burst of creates: 50 `POST /v1/sandboxes?wait=true` at once,
- * against 50 direct dockerode create+starts of the same containers at once?
+ * Issue 16's burst: 50 `POST /v1/sandboxes?wait=true` at once against 50 direct dockerode
+ * create+starts of the same containers at once. Does the service keep up with the engine?
  *
- *   npx ts-node -r tsconfig-paths/register bench/concurrency.bench.ts
+ *   npx ts-node -r tsconfig-paths/register bench/burst.bench.ts
  *
- * Needs the Docker engine, and the PostgreSQL and Redis of the integration tests. Builds the real
- * AppModule in this process (scratch database and Redis prefix, scheduler off) on 127.0.0.1.
- * Rounds are interleaved (API, direct, direct, API, …; BENCH_ROUNDS each, default 2). Each round
+ * Needs the Docker engine, the PostgreSQL and Redis of the integration tests, and the built server
+ * (`npm run build`): the API is dist/apps/sandbox-api/main.js in its own process (BenchServer, on
+ * a scratch PostgreSQL database and Redis prefix, scheduler off), as in production, so the load
+ * generator and the baseline do not share the server's event loop.
+ * Rounds are interleaved (API, direct, direct, API, …; BENCH_ROUNDS each, default 3). Each round
  * reports successes, p50/p95 of the per-request latency and the wall time of the whole burst; then
  * its sandboxes are removed (API: DELETE ?force=true; direct: rm -f -v) and the containers still
  * carrying the run's instance label are counted, which must be 0. A final count after the last
  * sweep confirms nothing leaked. Also prints where a request's time goes under the burst (answer
- * timestamps and the engine's Created/StartedAt, read before cleanup). Prints tables and writes
- * bench/results/concurrency.json.
- * Env: BENCH_CONCURRENCY (default 50), BENCH_ROUNDS (default 2), BENCH_TIMEOUT_SECONDS.
+ * timestamps and the engine's Created/StartedAt, read before cleanup).
+ * Goals (issue 16): wall time ≤ 1.05× direct (median of the rounds), p95 ≤ 1.10× direct (over all
+ * requests), 0 errors, 0 leaked containers; printed with printGoals and written under `goals` into
+ * bench/results/burst.json. Exit code 1 when a goal is missed.
+ * Env: BENCH_CONCURRENCY (default 50), BENCH_ROUNDS (default 3), BENCH_TIMEOUT_SECONDS,
+ * BENCH_PROFILE=<dir>: a V8 CPU profile of the server per API round (<dir>/burst-api-<n>.cpuprofile)
+ * and its top self-time functions.
  */
 import 'reflect-metadata';
 import { DEMO_IMAGE, ensureDemoImage, sweepContainers, testDocker } from '../test/support/docker';
-import { startInProcessApp } from './support/app';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadConfig } from '@app/config';
+import { benchEnv } from './support/app';
+import { atMost, Goal, printGoals } from './support/goals';
+import { printSelfTime } from './support/profile';
+import { BenchServer, staleBuild } from './support/server';
 import { DirectSandboxes, SandboxRequest, engineTimes, labelledContainers } from './support/direct';
 import { SandboxAnswer, callApi, errorCodeOf, instant } from './support/http';
 import { Breakdown } from './support/phases';
@@ -38,7 +50,9 @@ import {
 } from './support/stats';
 
 const CONCURRENCY = Math.min(200, positiveInt('BENCH_CONCURRENCY', 50));
-const ROUNDS = Math.max(2, positiveInt('BENCH_ROUNDS', 2));
+const ROUNDS = Math.max(2, positiveInt('BENCH_ROUNDS', 3));
+const PROFILE_DIR = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : null;
+const NAME = 'burst';
 /**
  * Small limits so that 50 live sandboxes pass the service's admission check on a 2-core host with
  * the default OVERCOMMIT_CPU (host CPUs × 4 = 8): 50 × 0.1 = 5 CPUs.
@@ -86,16 +100,26 @@ function roundResult(
   };
 }
 
-runBenchmark('concurrency', 1200, async (cleanups, deadline) => {
+runBenchmark(NAME, 1200, async (cleanups, deadline) => {
+  const stale = staleBuild();
+  if (stale !== null) log(`warning: ${stale} is newer than the build; run "npm run build"`);
   await ensureDemoImage();
-  const api = await startInProcessApp('postgres+redis', { SCHEDULER_ENABLED: 'false' }, cleanups);
-  log(`API on ${api.url} (postgres+redis, instance ${api.instanceId}); ${CONCURRENCY} at once`);
+  const environment = await benchEnv('postgres+redis', { SCHEDULER_ENABLED: 'false' }, cleanups);
+  const server = await BenchServer.start(environment.env, cleanups);
+  const api = { url: server.url, instanceId: environment.instanceId };
+  log(
+    `API on ${api.url} (built server, pid ${server.pid}, postgres+redis, instance ${api.instanceId}); ${CONCURRENCY} at once`,
+  );
   const docker = testDocker();
-  const direct = new DirectSandboxes(docker, api.config, DIRECT_PORTS);
+  const direct = new DirectSandboxes(docker, loadConfig(environment.env), DIRECT_PORTS);
+  if (PROFILE_DIR !== null) mkdirSync(PROFILE_DIR, { recursive: true });
+  const profiles: string[] = [];
   // Where a request's time goes under the burst: client, service and engine timestamps.
   const phases = { api: new Breakdown(), direct: new Breakdown() };
 
   const apiRound = async (roundNo: number): Promise<RoundResult> => {
+    const profilePath = PROFILE_DIR && join(PROFILE_DIR, `${NAME}-api-${roundNo}.cpuprofile`);
+    const stopProfile = profilePath === null ? null : await server.startProfile(profilePath);
     const started = performance.now();
     const answers = await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
@@ -107,6 +131,10 @@ runBenchmark('concurrency', 1200, async (cleanups, deadline) => {
       }),
     );
     const wallMs = performance.now() - started;
+    if (stopProfile !== null && profilePath !== null) {
+      await stopProfile();
+      profiles.push(profilePath);
+    }
     const latencies: number[] = [];
     const errors: Record<string, number> = {};
     const ids: string[] = [];
@@ -235,7 +263,7 @@ runBenchmark('concurrency', 1200, async (cleanups, deadline) => {
       .join(', ') || '-',
   ]);
   printTable(
-    `${CONCURRENCY} creates at once: API (wait=true, in-process, postgres+redis) vs direct dockerode, interleaved rounds`,
+    `${CONCURRENCY} creates at once: API (wait=true, built server in its own process, postgres+redis) vs direct dockerode, interleaved rounds`,
     [
       'round',
       'ok',
@@ -278,7 +306,7 @@ runBenchmark('concurrency', 1200, async (cleanups, deadline) => {
   phases.api.print(`Where an API create's time goes under the burst (all rounds)`);
   phases.direct.print('Direct create+start under the burst, same marks');
 
-  // Final check: close the app, sweep by label (as the run's cleanup does), count again.
+  // Final check: stop the server, sweep by label (as the run's cleanup does), count again.
   await cleanups.runAll();
   const leaked = await labelledContainers(docker, api.instanceId);
   const leakedPerRound = results.reduce((sum, r) => sum + r.leftAfterCleanup, 0);
@@ -287,7 +315,35 @@ runBenchmark('concurrency', 1200, async (cleanups, deadline) => {
   );
   console.log(`containers left by a round's own cleanup, all rounds: ${leakedPerRound}`);
 
-  const file = writeResults('concurrency', {
+  for (const path of profiles)
+    printSelfTime(`Server CPU during the API burst: top self time, ${path}`, path);
+
+  const errorsOf = (variant: Variant) =>
+    results.filter((r) => r.variant === variant).reduce((sum, r) => sum + r.failed, 0);
+  const wallRatio = ratio(a.wallMs, d.wallMs);
+  const p95Ratio = ratio(a.p95Ms, d.p95Ms);
+  const goals: Goal[] = [
+    atMost(NAME, 'wall time ≤ 1.05× direct', wallRatio, 1.05, {
+      measured: fmtRatio(wallRatio),
+      baseline: `API ${fmtMs(a.wallMs, 0)} ms, direct ${fmtMs(d.wallMs, 0)} ms (median of ${ROUNDS} rounds)`,
+    }),
+    atMost(NAME, 'p95 per create ≤ 1.10× direct', p95Ratio, 1.1, {
+      measured: fmtRatio(p95Ratio),
+      baseline: `API ${fmtMs(a.p95Ms, 0)} ms, direct ${fmtMs(d.p95Ms, 0)} ms`,
+    }),
+    atMost(NAME, '0 errors', errorsOf('api'), 0, {
+      measured: `${errorsOf('api')} of ${a.attempted}`,
+      baseline: `direct ${errorsOf('direct')} of ${d.attempted}`,
+    }),
+    atMost(NAME, '0 leaked containers', leaked + leakedPerRound, 0, {
+      measured: `${leaked} after the sweep, ${leakedPerRound} after rounds' own cleanup`,
+      baseline: '-',
+    }),
+  ];
+  const missed = printGoals(`Goals of ${NAME} (issue 16)`, goals);
+
+  const file = writeResults(NAME, {
+    server: 'built (dist/apps/sandbox-api/main.js, own process)',
     backend: 'postgres+redis',
     concurrency: CONCURRENCY,
     rounds: ROUNDS,
@@ -302,10 +358,13 @@ runBenchmark('concurrency', 1200, async (cleanups, deadline) => {
     phases: { api: phases.api.stats(), direct: phases.direct.stats() },
     leakedAfterwards: leaked,
     leftByRoundCleanup: leakedPerRound,
+    profiles,
+    goals,
   });
   log(`wrote ${file}`);
-  const allOk = a.ok === a.attempted && d.ok === d.attempted;
-  return leaked === 0 && leakedPerRound === 0 && allOk ? 0 : 1;
+  const directOk = d.ok === d.attempted;
+  if (!directOk) log(`the direct baseline had ${errorsOf('direct')} error(s)`);
+  return missed === 0 && directOk ? 0 : 1;
 });
 
 /** Runs `task` over `items`, at most `parallelism` at a time. */
