@@ -435,6 +435,8 @@ export class DockerDeployment implements OnModuleDestroy {
           this.docker.createContainer({ ...options, abortSignal }),
         );
         containerId = created.id;
+        // Known now, so a concurrent provision's port scan need not inspect it.
+        lease?.commit(containerId, hostPortList);
       } catch (error) {
         if (isSettledByBound(error, signal)) throw error;
         // Name taken: a concurrent or earlier provision of the same sandbox got there first.
@@ -463,7 +465,6 @@ export class DockerDeployment implements OnModuleDestroy {
           this.bounds,
           signal,
         );
-        lease?.commit(containerId, hostPortList);
         return state;
       } catch (error) {
         await this.removeQuietly(containerId);

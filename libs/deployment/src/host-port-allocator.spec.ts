@@ -10,6 +10,8 @@ interface FakeContainer {
   bound: number[];
   /** Ports the listing shows (running containers only). */
   live?: number[];
+  /** The listing's State; absent: not said (inspected like a stopped one). */
+  state?: 'running' | 'exited' | 'created';
 }
 
 /** Just enough of dockerode for the allocator: list and inspect, with call counters. */
@@ -32,6 +34,7 @@ class FakeDocker {
     return Promise.resolve(
       this.containers.map((c) => ({
         Id: c.id,
+        State: c.state,
         Ports: (c.live ?? []).map((port) => ({
           IP: '127.0.0.1',
           PrivatePort: 80,
@@ -115,6 +118,36 @@ describe('HostPortAllocator', () => {
     docker.containers.push({ id: 'c', bound: [], live: [] });
     await allocator.openLease();
     expect(docker.lists).toBe(2);
+  });
+
+  it('inspects no running container: its listing shows its ports', async () => {
+    docker.containers = [
+      { id: 'running', bound: [100], live: [100], state: 'running' },
+      { id: 'exited', bound: [101], state: 'exited' },
+    ];
+    const allocator = new HostPortAllocator(docker.asDockerode(), { from: 100, to: 102 });
+    const lease = await allocator.openLease();
+    expect(docker.inspected).toEqual(['exited']);
+    expect(lease.take(1)).toEqual([102]);
+    lease.release();
+
+    // Stopped later: inspected then, and its port still avoided.
+    docker.containers[0] = { id: 'running', bound: [100], state: 'exited' };
+    const later = await allocator.openLease();
+    expect(docker.inspected).toEqual(['exited', 'running']);
+    expect(later.take(1)).toEqual([102]);
+  });
+
+  it('does not inspect a container it recorded at its create', async () => {
+    const allocator = new HostPortAllocator(docker.asDockerode(), { from: 100, to: 102 });
+    const creator = await allocator.openLease();
+    const [port] = creator.take(1);
+    docker.containers = [{ id: 'mine', bound: [port], state: 'created' }];
+    creator.commit('mine', [port]);
+    creator.release();
+    const next = await allocator.openLease();
+    expect(docker.inspected).toEqual([]);
+    expect(next.take(1)).not.toEqual([port]);
   });
 
   it('forgets containers that disappeared, freeing their ports', async () => {

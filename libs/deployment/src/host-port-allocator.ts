@@ -20,7 +20,11 @@ interface CachedBindings {
  * flight in this process.
  *
  * Stopped containers only show their bindings in `inspect`, so bindings are cached per container
- * id (they never change for a container) and each scan inspects only containers not seen before.
+ * id (they never change for a container) and each scan inspects only containers not seen before
+ * that are not running: a running container's ports are in the listing itself, and it is
+ * inspected once it has stopped, if ever. Under a burst of creates that keeps the scan to one
+ * listing: the new containers run (or are this process's own, recorded at their create) by the
+ * next scan, instead of each being inspected, eight at a time, by a busy engine.
  */
 export class HostPortAllocator {
   private readonly bindings = new Map<string, CachedBindings>();
@@ -82,7 +86,7 @@ export class HostPortAllocator {
   /**
    * @internal used by PortLease: records a just-created container's bindings so that a
    * concurrent provision whose scan ran before the create still sees them once the reservation
-   * is released.
+   * is released, and so that no scan needs to inspect it.
    */
   record(containerId: string, ports: number[]): void {
     this.bindings.set(containerId, { ports: [...ports], generation: this.generation });
@@ -114,7 +118,9 @@ export class HostPortAllocator {
       if (!present.has(id) && entry.generation < scanGeneration) this.bindings.delete(id);
     }
 
-    const unseen = containers.filter((container) => !this.bindings.has(container.Id));
+    const unseen = containers.filter(
+      (container) => container.State !== 'running' && !this.bindings.has(container.Id),
+    );
     for (let i = 0; i < unseen.length; i += INSPECT_BATCH) {
       await Promise.all(
         unseen
@@ -139,7 +145,7 @@ export class HostPortAllocator {
 
 /**
  * The ports one provision holds. Reservations last until `release()`, which the provision calls
- * in `finally`, after `commit()` on success has recorded the container's own bindings.
+ * in `finally`, after `commit()` has recorded the bindings of the container it created.
  */
 export class PortLease {
   private readonly held = new Set<number>();
@@ -164,6 +170,10 @@ export class PortLease {
     for (const port of ports) this.excluded.add(port);
   }
 
+  /**
+   * Records the bindings a container was created with, as soon as the create returned (a failed
+   * start removes it, and the next scan forgets it).
+   */
   commit(containerId: string, ports: number[]): void {
     this.allocator.record(containerId, ports);
   }
