@@ -1,6 +1,6 @@
-import type { ContainerInspectInfo } from 'dockerode';
-import { toContainerState } from './container-state';
-import { LABEL_INSTANCE, LABEL_SANDBOX_ID } from './labels';
+import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
+import { runningFromListing, toContainerState } from './container-state';
+import { LABEL_INSTANCE, LABEL_POOL, LABEL_SANDBOX_ID } from './labels';
 
 function info(
   state: Partial<ContainerInspectInfo['State']>,
@@ -95,4 +95,40 @@ describe('toContainerState', () => {
     expect(state.exitCode).toBeNull();
     expect(state.ports).toEqual({ '8080': 30001 });
   });
+});
+
+describe('runningFromListing', () => {
+  const listed = (state: string): ContainerInfo =>
+    ({
+      Id: 'abc',
+      Names: ['/sandboxd-sb-1'],
+      Created: 1_767_225_540,
+      State: state,
+      Status: 'Up 5 minutes',
+      Labels: { [LABEL_SANDBOX_ID]: 'sb-1', [LABEL_INSTANCE]: 'i-1', [LABEL_POOL]: 'demo' },
+    }) as unknown as ContainerInfo;
+
+  it('takes a running container from the list answer, without an inspect', () => {
+    expect(runningFromListing(listed('running'))).toEqual({
+      containerId: 'abc',
+      name: 'sandboxd-sb-1',
+      running: true,
+      status: 'running',
+      exitCode: null,
+      oomKilled: false,
+      createdAt: '2025-12-31T23:59:00.000Z',
+      finishedAt: null,
+      labels: { [LABEL_SANDBOX_ID]: 'sb-1', [LABEL_INSTANCE]: 'i-1', [LABEL_POOL]: 'demo' },
+      sandboxId: 'sb-1',
+      instanceId: 'i-1',
+      poolKey: 'demo',
+    });
+  });
+
+  it.each(['exited', 'created', 'paused', 'restarting', 'dead', 'removing'])(
+    'leaves a %s container to an inspect (exit code, OOM kill, finish time)',
+    (state) => {
+      expect(runningFromListing(listed(state))).toBeNull();
+    },
+  );
 });

@@ -1,7 +1,7 @@
-import type { ContainerInspectInfo } from 'dockerode';
+import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import { LABEL_INSTANCE, LABEL_POOL, LABEL_SANDBOX_ID } from './labels';
 import { bindAddressOf, tcpPortMap } from './port-map';
-import type { ContainerState } from './types';
+import type { ContainerState, OwnedContainer } from './types';
 
 /** Docker reports "never" as the zero time; the service wants null. */
 function timeOrNull(value: string | undefined): string | null {
@@ -46,5 +46,30 @@ export function toContainerState(info: ContainerInspectInfo, defaultHost: string
         endpoint.NetworkID ?? '',
       ]),
     ),
+  };
+}
+
+/**
+ * A running container as the list answer describes it (`docker ps`): state, labels, name and
+ * creation time are there, so no inspect is needed. Null for any other state (paused and
+ * restarting included), whose exit code, OOM kill and finish time only an inspect has.
+ */
+export function runningFromListing(info: ContainerInfo): OwnedContainer | null {
+  if (info.State !== 'running') return null;
+  const labels = info.Labels ?? {};
+  return {
+    containerId: info.Id,
+    name: (info.Names?.[0] ?? '').replace(/^\//, ''),
+    running: true,
+    status: info.State,
+    exitCode: null,
+    oomKilled: false,
+    // The list has whole seconds since the epoch; the orphan grace is counted in seconds too.
+    createdAt: new Date(info.Created * 1000).toISOString(),
+    finishedAt: null,
+    labels: { ...labels },
+    sandboxId: labels[LABEL_SANDBOX_ID] ?? null,
+    instanceId: labels[LABEL_INSTANCE] ?? null,
+    poolKey: labels[LABEL_POOL] ?? null,
   };
 }

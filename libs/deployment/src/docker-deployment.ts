@@ -42,10 +42,17 @@ import { HostPortAllocator, type PortLease } from './host-port-allocator';
 import { ImagePuller } from './image-puller';
 import { RegistryPolicy } from './registry-policy';
 import { ownedLabelFilters } from './labels';
+import { runningFromListing } from './container-state';
 import { SandboxNetwork, TWIN_SETTLE_MS } from './sandbox-network';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BeforeStartHook, ContainerSpec, ContainerState, OwnedFilter } from './types';
+import type {
+  BeforeStartHook,
+  ContainerSpec,
+  ContainerState,
+  OwnedContainer,
+  OwnedFilter,
+} from './types';
 
 /** Tries with fresh host ports when another process grabs one between our scan and the start. */
 const PORT_ATTEMPTS = 4;
@@ -302,17 +309,28 @@ export class DockerDeployment implements OnModuleDestroy {
     );
   }
 
-  /** Containers carrying our managed label, in any state, optionally narrowed by owner labels. */
-  async listOwned(filter: OwnedFilter = {}): Promise<ContainerState[]> {
+  /**
+   * Containers carrying our managed label, in any state, optionally narrowed by owner labels.
+   * One list call; a running container is taken from the list answer as it is, and only the
+   * others are inspected (INSPECT_BATCH at a time) for their exit code, OOM kill and finish time:
+   * a reconcile pass over 500 running sandboxes is one engine call, not 501.
+   */
+  async listOwned(filter: OwnedFilter = {}): Promise<OwnedContainer[]> {
     const listed = await this.engine(
       () =>
         this.docker.listContainers({ all: true, filters: { label: ownedLabelFilters(filter) } }),
       'could not list containers',
     );
-    const states: ContainerState[] = [];
-    for (let i = 0; i < listed.length; i += INSPECT_BATCH) {
+    const states: OwnedContainer[] = [];
+    const stopped: string[] = [];
+    for (const container of listed) {
+      const running = runningFromListing(container);
+      if (running) states.push(running);
+      else stopped.push(container.Id);
+    }
+    for (let i = 0; i < stopped.length; i += INSPECT_BATCH) {
       const batch = await Promise.all(
-        listed.slice(i, i + INSPECT_BATCH).map((container) => this.inspect(container.Id)),
+        stopped.slice(i, i + INSPECT_BATCH).map((id) => this.inspect(id)),
       );
       // null: removed between list and inspect.
       for (const state of batch) if (state) states.push(state);

@@ -1,5 +1,8 @@
 import type { ContainerState } from './types';
 
+/** What a reason is made of: a listed or an inspected container both have it. */
+type ExitFacts = Pick<ContainerState, 'status' | 'exitCode' | 'oomKilled'>;
+
 /**
  * Exit codes above 128 are "killed by signal (code - 128)" by shell convention, which Docker
  * follows. Container signal numbers are Linux's whatever the host running sandboxd is, hence a
@@ -19,7 +22,7 @@ const LINUX_SIGNALS: Record<number, string> = {
   15: 'SIGTERM',
 };
 
-function exitDetail(state: ContainerState): string {
+function exitDetail(state: ExitFacts): string {
   // The kernel's OOM killer sends SIGKILL, so 137 + OOMKilled says more than "SIGKILL".
   if (state.oomKilled) return ' (OOM-killed)';
   const code = state.exitCode;
@@ -32,7 +35,7 @@ function exitDetail(state: ContainerState): string {
  * Why a sandbox's container is not (or no longer) running, in words for a sandbox's status
  * message. Pure: the caller inspects and passes null for a container that no longer exists.
  */
-export function exitReason(state: ContainerState | null): string {
+export function exitReason(state: ExitFacts | null): string {
   if (state === null) return 'container was removed outside sandboxd';
   switch (state.status) {
     case 'running':

@@ -31,7 +31,13 @@ export {
   LABEL_SANDBOX_ID,
   ownedLabelFilters,
 } from './labels';
-export type { BeforeStartHook, ContainerSpec, ContainerState, OwnedFilter } from './types';
+export type {
+  BeforeStartHook,
+  ContainerSpec,
+  ContainerState,
+  OwnedContainer,
+  OwnedFilter,
+} from './types';
 export { killExecTree } from './exec-killer';
 export type { KillOptions, KillReport } from './exec-killer';
 export {

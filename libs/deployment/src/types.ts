@@ -71,6 +71,28 @@ export interface ContainerState {
   networks?: Record<string, string>;
 }
 
+/**
+ * What a listing of our containers tells about each (`listOwned`): enough to judge drift and to
+ * explain why a container is not running. A running container comes straight from the list
+ * answer; only a container that is not running costs an inspect (its exit code, OOM kill and
+ * finish time are not in the list).
+ */
+export type OwnedContainer = Pick<
+  ContainerState,
+  | 'containerId'
+  | 'name'
+  | 'running'
+  | 'status'
+  | 'exitCode'
+  | 'oomKilled'
+  | 'createdAt'
+  | 'finishedAt'
+  | 'labels'
+  | 'sandboxId'
+  | 'instanceId'
+  | 'poolKey'
+>;
+
 export interface OwnedFilter {
   instanceId?: string;
   sandboxId?: string;

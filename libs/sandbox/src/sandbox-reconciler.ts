@@ -2,7 +2,7 @@ import { ContainerProvisioner } from './container-provisioner';
 import { Injectable, Logger } from '@nestjs/common';
 import { DockerConfig, SchedulerConfig } from '@app/config';
 import { describeError, SandboxRecord, SandboxState, SYSTEM_ACTOR } from '@app/domain';
-import { ContainerEvent, ContainerState, DockerDeployment, exitReason } from '@app/deployment';
+import { ContainerEvent, DockerDeployment, exitReason, OwnedContainer } from '@app/deployment';
 import { SandboxMetaStore } from '@app/meta-store';
 import { settleBounded } from './bounded';
 import { SandboxCommands } from './sandbox-commands';
@@ -93,10 +93,14 @@ export class SandboxReconciler {
         detail: `${record.info.operation} in flight (finished here if no process is working on it)`,
       });
     }
+    // The records just read are as fresh as a second read would be: only the containers of other
+    // sandboxes (stopped, deleted, unknown) need theirs loaded, not all 500 again.
+    const loaded = new Map([...running, ...inFlight].map((r) => [r.info.id, r]));
     items.push(
       ...(await this.containerDrift(
         containers,
         new Set([...instances, this.dockerConfig.instanceId]),
+        loaded,
       )),
     );
     return items;
@@ -216,11 +220,16 @@ export class SandboxReconciler {
   }
 
   private async containerDrift(
-    containers: ContainerState[],
+    containers: OwnedContainer[],
     knownInstances: Set<string>,
+    loaded: Map<string, SandboxRecord>,
   ): Promise<DriftItem[]> {
-    const ids = [...new Set(containers.map((c) => c.sandboxId).filter((id): id is string => !!id))];
-    const records = new Map<string, SandboxRecord>();
+    const records = new Map(loaded);
+    const ids = [
+      ...new Set(
+        containers.map((c) => c.sandboxId).filter((id): id is string => !!id && !records.has(id)),
+      ),
+    ];
     for (let i = 0; i < ids.length; i += PAGE) {
       for (const r of await this.store.loadMany(ids.slice(i, i + PAGE))) records.set(r.info.id, r);
     }
@@ -244,7 +253,7 @@ export class SandboxReconciler {
   }
 
   private isOrphan(
-    container: ContainerState,
+    container: OwnedContainer,
     record: SandboxRecord | undefined,
     knownInstances: Set<string>,
   ): boolean {

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DockerConfig, PoolConfig, ResourcesConfig, WarmPoolEntry } from '@app/config';
 import { describeError, SandboxSpec } from '@app/domain';
-import { ContainerState, DockerDeployment } from '@app/deployment';
+import { DockerDeployment, OwnedContainer } from '@app/deployment';
 import { SandboxMetaStore } from '@app/meta-store';
 import { ContainerProvisioner } from '../container-provisioner';
 import { containerSpecOf } from '../container-spec';
@@ -247,7 +247,7 @@ export class WarmPool {
   }
 }
 
-function memberOf(container: ContainerState, poolKey: string): PoolMember {
+function memberOf(container: OwnedContainer, poolKey: string): PoolMember {
   return {
     sandboxId: container.sandboxId!,
     containerId: container.containerId,
