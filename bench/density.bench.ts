@@ -32,7 +32,7 @@
  * Writes bench/results/density.json (with `goals`).
  */
 import 'reflect-metadata';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig } from '@app/config';
 import { DEMO_IMAGE, ensureDemoImage, testDocker } from '../test/support/docker';
@@ -41,6 +41,7 @@ import { DirectSandboxes, labelledContainers, SandboxRequest } from './support/d
 import { Goal, atMost, printGoals, reported } from './support/goals';
 import { SandboxAnswer, callApi, errorCodeOf, expectStatus } from './support/http';
 import { Deadline, runBenchmark } from './support/run';
+import { cpuShare, cpuTicks } from './support/proc';
 import { BenchServer, MemorySample, staleBuild } from './support/server';
 import {
   fmtMs,
@@ -63,7 +64,6 @@ const IDLE_SECONDS = positiveInt('BENCH_IDLE_SECONDS', 4);
 const READERS = 4;
 const SANDBOX: SandboxRequest = { image: DEMO_IMAGE, cpus: 0.1, memory: '16m', ports: [] };
 const CREATE_BODY = { image: SANDBOX.image, cpus: SANDBOX.cpus, memory: SANDBOX.memory };
-const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 interface Level {
   live: number;
@@ -286,9 +286,9 @@ async function measureLevel(
   const idleCpu = cpuTicks(server.pid);
   const idleStarted = performance.now();
   await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
-  const idleCpuShare = share(cpuTicks(server.pid) - idleCpu, performance.now() - idleStarted);
+  const idleCpuShare = cpuShare(cpuTicks(server.pid) - idleCpu, performance.now() - idleStarted);
   const afterIdle = await scanMetrics(server.url);
-  const measureShare = share(cpuTicks(server.pid) - cpuStart, performance.now() - wallStart);
+  const measureShare = cpuShare(cpuTicks(server.pid) - cpuStart, performance.now() - wallStart);
   const memory = await server.memory();
 
   const mean = (scan: keyof ScanMetrics): { ms: number | null; runs: number } => {
@@ -446,18 +446,6 @@ async function scanMetrics(url: string): Promise<ScanMetrics> {
     'auto-stop': of('auto-stop'),
     'auto-delete': of('auto-delete'),
   };
-}
-
-/** utime + stime of a process, in clock ticks. */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces) start at ") ".
-  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-function share(ticks: number, wallMs: number): number {
-  return round(ticks / CLOCK_TICKS / (wallMs / 1000), 3);
 }
 
 function printLevel(level: Level): void {
