@@ -18,6 +18,7 @@ function run(job: LoadJob): Promise<autocannon.Result> {
     url: job.url,
     connections: job.connections,
     duration: Math.min(job.durationSeconds, MAX_DURATION_SECONDS),
+    ...(job.overallRate === undefined ? {} : { overallRate: job.overallRate }),
     // Each request takes the next path, round robin (e.g. a different sandbox id each time).
     requests: [
       {

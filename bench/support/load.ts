@@ -9,6 +9,8 @@ export interface LoadJob {
   paths: string[];
   connections: number;
   durationSeconds: number;
+  /** Requests per second over all connections (a steady poll), instead of as fast as possible. */
+  overallRate?: number;
 }
 
 export type LoadReply = { ok: true; result: autocannon.Result } | { ok: false; error: string };
