@@ -33,7 +33,7 @@ import { BenchServer, staleBuild } from './support/server';
 import { DirectSandboxes, SandboxRequest, engineTimes, labelledContainers } from './support/direct';
 import { SandboxAnswer, callApi, errorCodeOf, instant } from './support/http';
 import { Breakdown } from './support/phases';
-import { runBenchmark } from './support/run';
+import { inBatches, runBenchmark } from './support/run';
 import {
   Stats,
   fmtMs,
@@ -366,14 +366,3 @@ runBenchmark(NAME, 1200, async (cleanups, deadline) => {
   if (!directOk) log(`the direct baseline had ${errorsOf('direct')} error(s)`);
   return missed === 0 && directOk ? 0 : 1;
 });
-
-/** Runs `task` over `items`, at most `parallelism` at a time. */
-async function inBatches<T>(
-  items: readonly T[],
-  parallelism: number,
-  task: (item: T) => Promise<unknown>,
-): Promise<void> {
-  for (let i = 0; i < items.length; i += parallelism) {
-    await Promise.all(items.slice(i, i + parallelism).map(task));
-  }
-}

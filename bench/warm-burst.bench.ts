@@ -30,7 +30,7 @@ import { benchEnv } from './support/app';
 import { DirectSandboxes, SandboxRequest, labelledContainers } from './support/direct';
 import { atMost, Goal, printGoals, reported } from './support/goals';
 import { SandboxAnswer, callApi, errorCodeOf } from './support/http';
-import { Deadline, runBenchmark } from './support/run';
+import { Deadline, inBatches, runBenchmark } from './support/run';
 import { BenchServer, staleBuild } from './support/server';
 import {
   fmtMs,
@@ -360,15 +360,4 @@ function idleOf(text: string): number {
     if (match) idle += Number(match[1]);
   }
   return idle;
-}
-
-/** Runs `task` over `items`, at most `parallelism` at a time. */
-async function inBatches<T>(
-  items: readonly T[],
-  parallelism: number,
-  task: (item: T) => Promise<unknown>,
-): Promise<void> {
-  for (let i = 0; i < items.length; i += parallelism) {
-    await Promise.all(items.slice(i, i + parallelism).map(task));
-  }
 }

@@ -27,8 +27,7 @@ export function atMost(
   limit: number,
   show: { measured: string; baseline: string },
 ): Goal {
-  const met = value === null || !Number.isFinite(value) ? false : value <= limit;
-  return { bench, goal, measured: show.measured, baseline: show.baseline, met };
+  return { bench, goal, ...show, met: known(value) && value <= limit };
 }
 
 /** A goal met when `value ≥ limit` (a rate ratio, for example). */
@@ -39,8 +38,12 @@ export function atLeast(
   limit: number,
   show: { measured: string; baseline: string },
 ): Goal {
-  const met = value === null || !Number.isFinite(value) ? false : value >= limit;
-  return { bench, goal, measured: show.measured, baseline: show.baseline, met };
+  return { bench, goal, ...show, met: known(value) && value >= limit };
+}
+
+/** A figure that was measured at all: a missing one misses its goal. */
+function known(value: number | null): value is number {
+  return value !== null && Number.isFinite(value);
 }
 
 /** A figure the issue asks to report without a threshold. */

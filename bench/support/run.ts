@@ -122,3 +122,14 @@ export function runBenchmark(
   );
   void done.then((code) => (aborted ? undefined : finish(code)));
 }
+
+/** Runs `task` over `items`, at most `parallelism` at a time. */
+export async function inBatches<T>(
+  items: readonly T[],
+  parallelism: number,
+  task: (item: T) => Promise<unknown>,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += parallelism) {
+    await Promise.all(items.slice(i, i + parallelism).map(task));
+  }
+}
