@@ -170,7 +170,10 @@ export class DockerDeployment implements OnModuleDestroy {
     const containerPorts = requestedPorts(spec);
     const leasing =
       containerPorts.length > 0
-        ? this.engine(() => this.ports.openLease(), 'could not scan host ports')
+        ? this.engine(
+            () => this.ports.openLease(this.containerName(spec.sandboxId)),
+            'could not scan host ports',
+          )
         : Promise.resolve(null);
     // A `none` sandbox needs no network; a `bridge` one the id of sandboxd's (made if missing).
     const networking =

@@ -6,6 +6,8 @@ import { HostPortAllocator } from './host-port-allocator';
 
 interface FakeContainer {
   id: string;
+  /** The container's name (the listing shows it with a leading slash). */
+  name?: string;
   /** Static bindings, as inspect shows them (also for stopped containers). */
   bound: number[];
   /** Ports the listing shows (running containers only). */
@@ -34,6 +36,7 @@ class FakeDocker {
     return Promise.resolve(
       this.containers.map((c) => ({
         Id: c.id,
+        Names: [`/${c.name ?? c.id}`],
         State: c.state,
         Ports: (c.live ?? []).map((port) => ({
           IP: '127.0.0.1',
@@ -148,6 +151,24 @@ describe('HostPortAllocator', () => {
     const next = await allocator.openLease();
     expect(docker.inspected).toEqual([]);
     expect(next.take(1)).not.toEqual([port]);
+  });
+
+  it('does not inspect a container whose provision holds a lease, until that lease is released', async () => {
+    const allocator = new HostPortAllocator(docker.asDockerode(), { from: 100, to: 102 });
+    const mine = await allocator.openLease('sandboxd-a');
+    const [port] = mine.take(1);
+    // The engine has it (created, being started) before its create answered and was recorded.
+    docker.containers = [{ id: 'a1', name: 'sandboxd-a', bound: [port], state: 'created' }];
+    const other = await allocator.openLease('sandboxd-b');
+    expect(docker.inspected).toEqual([]);
+    expect(other.take(1)).not.toEqual([port]);
+    other.release();
+
+    // Its provision ended without recording it (a crash of the create): learnt by the next scan.
+    mine.release();
+    const later = await allocator.openLease();
+    expect(docker.inspected).toEqual(['a1']);
+    expect(later.take(2)).not.toContain(port);
   });
 
   it('forgets containers that disappeared, freeing their ports', async () => {

@@ -21,14 +21,20 @@ interface CachedBindings {
  *
  * Stopped containers only show their bindings in `inspect`, so bindings are cached per container
  * id (they never change for a container) and each scan inspects only containers not seen before
- * that are not running: a running container's ports are in the listing itself, and it is
- * inspected once it has stopped, if ever. Under a burst of creates that keeps the scan to one
+ * that are not running and not being made by this process: a running container's ports are in the
+ * listing itself, and it is inspected once it has stopped, if ever. Under a burst of creates that keeps the scan to one
  * listing: the new containers run (or are this process's own, recorded at their create) by the
  * next scan, instead of each being inspected, eight at a time, by a busy engine.
  */
 export class HostPortAllocator {
   private readonly bindings = new Map<string, CachedBindings>();
   private readonly reserved = new Set<number>();
+  /**
+   * Names of the containers this process's open leases are for. Such a container may be in a
+   * scan's listing before its create has returned and been recorded; its ports are reserved here,
+   * and inspecting it would wait behind its start (the engine locks a container while starting).
+   */
+  private readonly inFlight = new Map<string, number>();
   private generation = 0;
   /** The scan in progress, which concurrent provisions join instead of starting their own. */
   private scanning: Promise<Set<number>> | null = null;
@@ -46,11 +52,17 @@ export class HostPortAllocator {
    * a scan of one's own started a moment earlier: containers this process makes meanwhile are
    * covered by their reservations, and another process's by the start's port-conflict retry.
    */
-  async openLease(): Promise<PortLease> {
-    this.scanning ??= this.scan().finally(() => {
-      this.scanning = null;
-    });
-    return new PortLease(this, await this.scanning);
+  async openLease(containerName?: string): Promise<PortLease> {
+    if (containerName !== undefined) this.track(containerName, 1);
+    try {
+      this.scanning ??= this.scan().finally(() => {
+        this.scanning = null;
+      });
+      return new PortLease(this, await this.scanning, containerName);
+    } catch (error) {
+      if (containerName !== undefined) this.track(containerName, -1);
+      throw error;
+    }
   }
 
   /** Number of containers whose bindings are cached (for tests and diagnostics). */
@@ -81,6 +93,13 @@ export class HostPortAllocator {
   /** @internal used by PortLease */
   unreserve(ports: Iterable<number>): void {
     for (const port of ports) this.reserved.delete(port);
+  }
+
+  /** @internal used by PortLease: counts a lease for `name` in (+1) or out (-1). */
+  track(name: string, change: 1 | -1): void {
+    const leases = (this.inFlight.get(name) ?? 0) + change;
+    if (leases > 0) this.inFlight.set(name, leases);
+    else this.inFlight.delete(name);
   }
 
   /**
@@ -119,7 +138,10 @@ export class HostPortAllocator {
     }
 
     const unseen = containers.filter(
-      (container) => container.State !== 'running' && !this.bindings.has(container.Id),
+      (container) =>
+        container.State !== 'running' &&
+        !this.bindings.has(container.Id) &&
+        !(container.Names ?? []).some((name) => this.inFlight.has(name.replace(/^\//, ''))),
     );
     for (let i = 0; i < unseen.length; i += INSPECT_BATCH) {
       await Promise.all(
@@ -132,6 +154,8 @@ export class HostPortAllocator {
   }
 
   private async learn(containerId: string, generation: number): Promise<void> {
+    // Recorded at its create while this scan waited on an earlier batch.
+    if (this.bindings.has(containerId)) return;
     try {
       const info = await this.docker.getContainer(containerId).inspect();
       const configured: unknown = info.HostConfig?.PortBindings;
@@ -154,6 +178,8 @@ export class PortLease {
   constructor(
     private readonly allocator: HostPortAllocator,
     livePorts: ReadonlySet<number>,
+    /** The container the lease is for, which scans leave alone until release(). */
+    private containerName?: string,
   ) {
     for (const port of livePorts) this.excluded.add(port);
   }
@@ -181,5 +207,7 @@ export class PortLease {
   release(): void {
     this.allocator.unreserve(this.held);
     this.held.clear();
+    if (this.containerName !== undefined) this.allocator.track(this.containerName, -1);
+    this.containerName = undefined;
   }
 }
