@@ -1,6 +1,11 @@
 import { DockerConfig, ExecConfig } from '@app/config';
 import { CodedError, describeError } from '@app/domain';
-import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import Dockerode from 'dockerode';
 import { buildContainerConfig, containerNameFor, requestedPorts } from './container-config';
 import {
@@ -68,7 +73,7 @@ const NETWORK_TWIN_WAIT_MS = 2 * TWIN_SETTLE_MS;
  * IMAGE_UNAVAILABLE, CONTAINER_FAILED or PORTS_EXHAUSTED otherwise.
  */
 @Injectable()
-export class DockerDeployment implements OnModuleDestroy {
+export class DockerDeployment implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(DockerDeployment.name);
   private readonly docker: Dockerode;
   private readonly ports: HostPortAllocator;
@@ -85,6 +90,8 @@ export class DockerDeployment implements OnModuleDestroy {
   private readonly bounds: EngineBounds;
   /** sandboxd's own network (SANDBOX_NETWORK) that `bridge` sandboxes are attached to. */
   private readonly network: SandboxNetwork;
+  /** The boot-time look-up (or making) of that network, awaited by a shutdown that meets it. */
+  private preparingNetwork: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly config: DockerConfig,
@@ -406,9 +413,25 @@ export class DockerDeployment implements OnModuleDestroy {
     return deletePath(this.docker, containerId, path, signal);
   }
 
+  /**
+   * Looks up the sandbox network, or makes it, in the background at boot, so the first burst of
+   * creates does not wait for it: a network made now costs the engine's create and the second a
+   * maker waits out racing replicas (SandboxNetwork.settleTwins). A failure is only reported:
+   * the first create that needs the network asks again.
+   */
+  onApplicationBootstrap(): void {
+    this.preparingNetwork = this.network.id().then(
+      () => undefined,
+      (error: unknown) =>
+        this.logger.warn(`the sandbox network is not ready yet: ${describeError(error)}`),
+    );
+  }
+
   /** Stops every stream watchEvents handed out; stopping one twice is harmless. */
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     for (const stream of [...this.watchers]) stream.stop();
+    // Not left to finish (or make a network) after the app, and its sweep, are gone.
+    await this.preparingNetwork;
   }
 
   private async createAndStart(
