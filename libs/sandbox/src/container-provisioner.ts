@@ -5,6 +5,10 @@ import { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@a
 import { QuotaService } from '@app/quota';
 import type { LogDirQuotaFacts } from './sandbox.machine';
 
+/** Why a container made without `--storage-opt size=` has no project for its log dir. */
+const NO_SIZE_QUOTA =
+  'the container has no disk limit (no --storage-opt size), so Docker gave its upper dir no project quota for the log dir to join';
+
 export interface Provisioned {
   state: ContainerState;
   /**
@@ -82,6 +86,12 @@ export class ContainerProvisioner implements OnModuleInit {
     let logDirQuota: LogDirQuotaFacts | null = null;
     // Never fails the create: a log dir without its own quota is reported, not fatal.
     const shareQuota = async (containerId: string) => {
+      // Docker gives the upper dir a project id only with a size quota: without one there is
+      // nothing to join, so neither the inspect nor the mount-table and xfs reads are spent.
+      if (typeof spec.storageBytes !== 'number') {
+        logDirQuota = { shared: false, projectId: null, reason: NO_SIZE_QUOTA };
+        return;
+      }
       const upperDir = await this.engine.upperDir(containerId).catch(() => null);
       if (upperDir === null) {
         logDirQuota = { shared: false, projectId: null, reason: 'storage driver has no upper dir' };
