@@ -13,12 +13,13 @@ describe('strictMock', () => {
 
   it('has every method of the real class and none of its Nest lifecycle hooks', () => {
     const deployment = strictMock(DockerDeployment) as unknown as Record<string, unknown>;
+    const hooks = ['onApplicationBootstrap', 'onModuleDestroy'];
     const methods = Object.getOwnPropertyNames(DockerDeployment.prototype).filter(
-      (name) => name !== 'constructor' && name !== 'onModuleDestroy',
+      (name) => name !== 'constructor' && !hooks.includes(name),
     );
 
     for (const name of methods) expect(jest.isMockFunction(deployment[name])).toBe(true);
-    expect(deployment.onModuleDestroy).toBeUndefined();
+    for (const hook of hooks) expect(deployment[hook]).toBeUndefined();
   });
 
   it('answers what the test stubbed', async () => {
