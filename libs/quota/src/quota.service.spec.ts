@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CommandError } from './command-runner';
 import { HARDEN_SCRIPT } from './log-dir-mount';
 import type { MountEntry } from './mount-table';
-import { QUOTA_COMMAND_TIMEOUT_MS, QuotaService } from './quota.service';
+import { HARDENED_FRESH_MS, QUOTA_COMMAND_TIMEOUT_MS, QuotaService } from './quota.service';
 import { exited, FakeCommandRunner, lastArgIs, ok } from './testing/fake-command-runner';
 import { FakeMountTable } from './testing/fake-mount-table';
 
@@ -271,11 +271,21 @@ describe('QuotaService', () => {
       expect(runner.calls.map(({ file, args }) => [file, args])).toEqual([hardenArgs()]);
     });
 
-    it('mounts again when the mount is gone (undone by hand, or a reboot)', async () => {
-      await service.secureLogDir(join(root, 'sb1'));
-      table.pop();
-      await service.secureLogDir(join(root, 'sb1'));
-      expect(runner.calls).toHaveLength(2);
+    it('mounts again when the mount is gone (undone by hand, or a reboot), once its last look is stale', async () => {
+      const clock = jest.spyOn(Date, 'now').mockReturnValue(1_000_000);
+      try {
+        await service.secureLogDir(join(root, 'sb1'));
+        table.pop();
+        // Within HARDENED_FRESH_MS the last look stands: a burst reads the table once.
+        clock.mockReturnValue(1_000_000 + HARDENED_FRESH_MS - 1);
+        await service.secureLogDir(join(root, 'sb1'));
+        expect(runner.calls).toHaveLength(1);
+        clock.mockReturnValue(1_000_000 + HARDENED_FRESH_MS);
+        await service.secureLogDir(join(root, 'sb1'));
+        expect(runner.calls).toHaveLength(2);
+      } finally {
+        clock.mockRestore();
+      }
     });
 
     it("releases an earlier build's per-dir mounts before mounting the root", async () => {
