@@ -25,6 +25,7 @@ export {
   SandboxEventEntity,
   SandboxLabelEntity,
   TenantLimitsEntity,
+  UsageHoldEntity,
   WebhookAttemptEntity,
   WebhookDeliveryEntity,
   WebhookEntity,

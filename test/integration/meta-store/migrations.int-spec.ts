@@ -39,6 +39,7 @@ async function schemaOf(dataSource: DataSource) {
       'idempotency_key',
       'tenant_limits',
       'resource_usage',
+      'usage_hold',
       'sandbox_access_token',
       'api_key',
       'sandbox_event',
@@ -121,6 +122,19 @@ const expectedSchema = {
   resource_usage: {
     columns: ['cpu_nanos', 'live_sandboxes', 'memory_bytes', 'sandboxes', 'scope', 'updated_at'],
     primary: ['scope'],
+    indices: [],
+  },
+  usage_hold: {
+    columns: [
+      'cpu_nanos',
+      'created_at',
+      'live_sandboxes',
+      'memory_bytes',
+      'sandbox_id',
+      'sandboxes',
+      'scope',
+    ],
+    primary: ['sandbox_id', 'scope'],
     indices: [],
   },
   sandbox_access_token: {

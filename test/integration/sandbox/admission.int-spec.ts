@@ -405,3 +405,77 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   if (!isCodedError(outcome)) throw new Error(`expected a CodedError, got ${String(outcome)}`);
   return outcome.code;
 }
+
+describe('usage holds on PostgreSQL (a create reserves before its insert)', () => {
+  let r: Replicas;
+
+  beforeEach(async () => {
+    r = await BACKENDS[1][1]();
+    for (const h of [r.a, r.b]) h.engine.capacity.mockResolvedValue(SMALL_HOST);
+  });
+
+  afterEach(async () => {
+    await r.close();
+  });
+
+  const holds = async () => {
+    const [row] = await r.a.backing.dataSource.query<{ n: string }[]>(
+      `SELECT COUNT(*) AS n FROM usage_hold`,
+    );
+    return Number(row.n);
+  };
+
+  it('leaves no hold behind: an insert takes it over, a refused or conflicting create gives it back', async () => {
+    await r.a.tenants.setLimits(ADMIN, 'team-a', { maxSandboxes: 2 });
+    await r.a.createRunning({ cpus: 1, memory: '256m', name: 'taken' }, TEAM_A);
+    // The name conflicts only at the insert, after both holds were taken.
+    expect(
+      await codeOf(r.b.createRunning({ cpus: 1, memory: '256m', name: 'taken' }, TEAM_A)),
+    ).toBe('NAME_CONFLICT');
+    await r.b.createRunning({ cpus: 1, memory: '256m' }, TEAM_A);
+    // The tenant's hold is refused, and the host's never taken.
+    expect(await codeOf(r.a.createRunning({ cpus: 1, memory: '256m' }, TEAM_A))).toBe(
+      'TENANT_QUOTA_EXCEEDED',
+    );
+
+    expect(await holds()).toBe(0);
+    expect(await r.a.store.usageDrift()).toEqual([]);
+    expect(await r.b.store.committedResources()).toEqual({
+      sandboxes: 2,
+      cpus: 2,
+      memoryBytes: 2 * 256 * 1024 ** 2,
+    });
+    expect(await r.b.store.tenantUsage('team-a')).toMatchObject({ sandboxes: 2, cpus: 2 });
+  });
+
+  it('counts the hold of a create that died before its insert until the reconcile pass expires it', async () => {
+    await r.a.createRunning({ cpus: 1, memory: '256m' });
+    const now = Date.now();
+    // What a process that died between its hold and its insert leaves: the counter and the hold.
+    await r.a.backing.dataSource.query(
+      `UPDATE resource_usage SET sandboxes = sandboxes + 1, live_sandboxes = live_sandboxes + 1,
+         cpu_nanos = cpu_nanos + 2000000000 WHERE scope = 'host'`,
+    );
+    await r.a.backing.dataSource.query(
+      `INSERT INTO usage_hold (sandbox_id, scope, sandboxes, live_sandboxes, cpu_nanos, memory_bytes, created_at)
+       VALUES ('sb-died', 'host', 1, 1, 2000000000, 0, ${now})`,
+    );
+
+    // Young, it may still be inserted: the truth counts it, and the reconcile pass keeps it.
+    expect(await r.a.store.usageDrift()).toEqual([]);
+    expect(await r.a.store.reconcileUsage(now + 1_000)).toEqual([]);
+    expect(await r.b.store.committedResources()).toMatchObject({ sandboxes: 2, cpus: 3 });
+    expect(await codeOf(r.b.createRunning({ cpus: 2, memory: '256m' }))).toBe(
+      'INSUFFICIENT_CAPACITY',
+    );
+
+    // Past HOLD_TTL_MS (60 s) it is expired and its share given back.
+    expect(await r.a.store.reconcileUsage(now + 61_000)).toEqual([
+      { scope: 'host', counter: 'sandboxes', stored: 2, truth: 1 },
+      { scope: 'host', counter: 'liveSandboxes', stored: 2, truth: 1 },
+      { scope: 'host', counter: 'cpuNanos', stored: 3_000_000_000, truth: 1_000_000_000 },
+    ]);
+    expect(await holds()).toBe(0);
+    expect((await r.b.createRunning({ cpus: 2, memory: '256m' })).state).toBe('running');
+  });
+});

@@ -13,6 +13,7 @@ import { CreateApiKeyTable1796600000000 } from './1796600000000-CreateApiKeyTabl
 import { BackfillSandboxNetwork1796700000000 } from './1796700000000-BackfillSandboxNetwork';
 import { CreateEventTables1796800000000 } from './1796800000000-CreateEventTables';
 import { CreateResourceUsage1796910000000 } from './1796910000000-CreateResourceUsage';
+import { CreateUsageHold1796920000000 } from './1796920000000-CreateUsageHold';
 import type { MigrationClass } from './1796183903821-SealEnvValues';
 
 /**
@@ -43,5 +44,6 @@ export function metaStoreMigrations(keyring: SecretsKeyring): MigrationClass[] {
     BackfillSandboxNetwork1796700000000,
     CreateEventTables1796800000000,
     CreateResourceUsage1796910000000,
+    CreateUsageHold1796920000000,
   ];
 }

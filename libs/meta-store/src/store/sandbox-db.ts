@@ -33,6 +33,7 @@ import {
   reserveUsage,
 } from './usage-counters';
 import type { UsageDrift } from './usage-counters';
+import { consumeHolds, releaseHolds, takeHolds } from './usage-holds';
 import type { CountedRow } from './usage-contribution';
 import { HOST_SCOPE, NANOS_PER_CPU, tenantScope, usageDelta } from './usage-contribution';
 import { buildListQuery } from './sandbox-list-query';
@@ -89,6 +90,7 @@ export type RecordChange = (current: SandboxRecord) => {
  */
 export class SandboxDb {
   private readonly gate: DbGate;
+  private readonly postgres: boolean;
   private readonly sandboxColumns: readonly string[];
   private readonly infoQueries: SandboxInfoQueries;
 
@@ -97,6 +99,7 @@ export class SandboxDb {
     private readonly keyring: SecretsKeyring,
   ) {
     this.gate = new DbGate(dataSource);
+    this.postgres = dataSource.options.type === 'postgres';
     this.sandboxColumns = dataSource.getMetadata(SandboxEntity).columns.map((c) => c.propertyName);
     this.infoQueries = new SandboxInfoQueries(dataSource);
   }
@@ -123,6 +126,12 @@ export class SandboxDb {
         if (replayed !== null) return { record: replayed, created: false, events: [] };
       }
       let events: SandboxEventRecord[] = [];
+      const deltas = usageDelta(null, row);
+      const reservation = input.reservation;
+      // PostgreSQL: the share is held before the transaction (usage-holds.ts), so no counter row
+      // stays locked through it; SQLite writes one at a time and reserves inside it.
+      const holding = reservation !== undefined && this.postgres;
+      if (holding) await takeHolds(manager, row.id, deltas, reservation, now);
       try {
         await manager.transaction(async (tx) => {
           await tx.insert(SandboxEntity, sandboxColumnValues(row, this.sandboxColumns));
@@ -145,14 +154,24 @@ export class SandboxDb {
               createdAt: now,
             });
           }
-          // The new row's share, taken late (the counter rows' locks are held until the commit)
-          // and in lock order: host, tenant, then the event log. Refused: all of it rolls back.
-          const deltas = usageDelta(null, row);
-          if (input.reservation === undefined) await applyUsageDeltas(tx, deltas, now);
-          else await reserveUsage(tx, deltas, input.reservation, now);
+          if (holding) {
+            // The holds become the row's share; one the reconcile pass expired is taken again.
+            const consumed = await consumeHolds(tx, row.id);
+            const expired = deltas.filter(([scope]) => !consumed.has(scope));
+            if (expired.length > 0) await reserveUsage(tx, expired, reservation, now);
+          } else if (reservation === undefined) {
+            // The new row's share, taken late (the counter rows' locks are held until the
+            // commit) and in lock order: host, tenant, then the event log.
+            await applyUsageDeltas(tx, deltas, now);
+          } else {
+            // Refused: all of it rolls back.
+            await reserveUsage(tx, deltas, reservation, now);
+          }
           events = await insertEvents(tx, input.events ?? []);
         });
       } catch (error) {
+        // Given back at once; if even that fails, the reconcile pass expires the holds.
+        if (holding) await releaseHolds(manager, row.id, now).catch(() => undefined);
         if (!isUniqueViolation(error)) throw error;
         const record = await this.explainConflict(manager, input, now, error);
         return { record, created: false, events: [] };

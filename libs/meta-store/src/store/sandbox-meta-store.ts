@@ -258,8 +258,8 @@ export class SandboxMetaStore {
    * wrote rows without them): every counter that differs from the sum over the rows is set to it,
    * with the counter rows locked in the same order as creates take them. Returns what it fixed.
    */
-  reconcileUsage(): Promise<UsageDrift[]> {
-    return this.db.reconcileUsage();
+  reconcileUsage(now = Date.now()): Promise<UsageDrift[]> {
+    return this.db.reconcileUsage(now);
   }
 
   /** The usage counters that differ from the sums over the rows, without fixing them. */

@@ -1,6 +1,7 @@
 import { CodedError } from '@app/domain';
 import { EntityManager } from 'typeorm';
 import { ResourceUsageEntity } from '../db/entities/resource-usage.entity';
+import { UsageHoldEntity } from '../db/entities/usage-hold.entity';
 import { buildCommittedResourcesQuery, buildTenantUsageQuery } from './resource-queries';
 import type { RawUsage } from './resource-queries';
 import { HOST_SCOPE, ZERO_USAGE, compareScopes, tenantScope } from './usage-contribution';
@@ -32,15 +33,15 @@ export interface UsageDrift {
   truth: number;
 }
 
-type Limits = Partial<Record<keyof UsageAmounts, number | null>>;
+export type Limits = Partial<Record<keyof UsageAmounts, number | null>>;
 
-const COLUMNS: Record<keyof UsageAmounts, string> = {
+export const USAGE_COLUMNS: Record<keyof UsageAmounts, string> = {
   sandboxes: 'sandboxes',
   liveSandboxes: 'live_sandboxes',
   cpuNanos: 'cpu_nanos',
   memoryBytes: 'memory_bytes',
 };
-const COUNTERS = Object.keys(COLUMNS) as (keyof UsageAmounts)[];
+export const COUNTERS = Object.keys(USAGE_COLUMNS) as (keyof UsageAmounts)[];
 
 /** Makes the scope's counter row (at zero) if it does not exist; never locks an existing row. */
 export async function ensureUsageRow(
@@ -76,7 +77,7 @@ export async function addUsage(
   const query = tx.createQueryBuilder().update(ResourceUsageEntity);
   const conditions: string[] = ['"scope" = :scope'];
   for (const counter of COUNTERS) {
-    const column = COLUMNS[counter];
+    const column = USAGE_COLUMNS[counter];
     params[`d_${counter}`] = delta[counter];
     set[counter] = () => `"${column}" + :d_${counter}`;
     const limit = limits[counter];
@@ -119,35 +120,32 @@ export async function reserveUsage(
   now: number,
 ): Promise<void> {
   for (const [scope, delta] of [...deltas].sort(([a], [b]) => compareScopes(a, b))) {
-    if (scope === HOST_SCOPE) {
-      const { cpuNanos, memoryBytes } = reservation.host;
-      if (!(await addUsage(tx, scope, delta, now, { cpuNanos, memoryBytes }))) {
-        throw new CodedError('INSUFFICIENT_CAPACITY', 'not enough capacity on this host', {
-          scope,
-        });
-      }
-      continue;
-    }
-    const limits = reservation.tenant ?? null;
-    const ok = await addUsage(
-      tx,
-      scope,
-      delta,
-      now,
-      limits === null
-        ? {}
-        : {
-            sandboxes: limits.maxSandboxes,
-            cpuNanos: limits.maxCpuNanos,
-            memoryBytes: limits.maxMemoryBytes,
-          },
-    );
-    if (!ok) {
-      throw new CodedError('TENANT_QUOTA_EXCEEDED', 'the tenant would exceed its limits', {
-        scope,
-      });
+    if (!(await addUsage(tx, scope, delta, now, reservationLimits(scope, reservation)))) {
+      throw reservationRefusal(scope);
     }
   }
+}
+
+/** What a reservation on the scope's counter row may take it to (see ResourceReservation). */
+export function reservationLimits(scope: string, reservation: ResourceReservation): Limits {
+  if (scope === HOST_SCOPE) {
+    const { cpuNanos, memoryBytes } = reservation.host;
+    return { cpuNanos, memoryBytes };
+  }
+  const limits = reservation.tenant ?? null;
+  if (limits === null) return {};
+  return {
+    sandboxes: limits.maxSandboxes,
+    cpuNanos: limits.maxCpuNanos,
+    memoryBytes: limits.maxMemoryBytes,
+  };
+}
+
+/** The store's refusal of a reservation on the scope (SandboxResources explains it). */
+export function reservationRefusal(scope: string): CodedError {
+  return scope === HOST_SCOPE
+    ? new CodedError('INSUFFICIENT_CAPACITY', 'not enough capacity on this host', { scope })
+    : new CodedError('TENANT_QUOTA_EXCEEDED', 'the tenant would exceed its limits', { scope });
 }
 
 /** The scope's counters; zeros when it has no row. */
@@ -167,12 +165,52 @@ function amountsOf(raw: RawUsage | undefined): UsageAmounts {
   };
 }
 
-/** The sums over the sandbox rows, by scope: one aggregate for the host, one for all tenants. */
+/**
+ * How long a hold may wait for its insert. An insert follows its hold at once (a burst's queue
+ * for connections is well under a second); older holds belong to a create that died.
+ */
+export const HOLD_TTL_MS = 60_000;
+
+/** Deletes the holds older than HOLD_TTL_MS (called by reconcileUsage, under its locks). */
+export async function expireHolds(tx: EntityManager, now: number): Promise<number> {
+  const deleted = await tx
+    .createQueryBuilder()
+    .delete()
+    .from(UsageHoldEntity)
+    .where('"created_at" < :cutoff', { cutoff: now - HOLD_TTL_MS })
+    .execute();
+  return deleted.affected ?? 0;
+}
+
+/** What the holds add to each counter, by scope. */
+export async function heldUsage(manager: EntityManager): Promise<Map<string, UsageAmounts>> {
+  const holds = await manager.find(UsageHoldEntity);
+  const totals = new Map<string, UsageAmounts>();
+  for (const hold of holds) {
+    const sum = { ...(totals.get(hold.scope) ?? ZERO_USAGE) };
+    for (const counter of COUNTERS) sum[counter] += hold[counter];
+    totals.set(hold.scope, sum);
+  }
+  return totals;
+}
+
+/**
+ * What each counter should hold, by scope: the sums over the sandbox rows (one aggregate for the
+ * host, one for all tenants) plus the holds of creates not inserted yet. The holds are read first:
+ * an insert that turns its hold into its row between the reads is then counted twice (the counter
+ * is set too high until the next pass), never not at all (which would let a create overcommit).
+ */
 export async function usageTruth(manager: EntityManager): Promise<Map<string, UsageAmounts>> {
+  const held = await heldUsage(manager);
   const host = await buildCommittedResourcesQuery(manager).getRawOne<RawUsage>();
   const tenants = await buildTenantUsageQuery(manager).getRawMany<RawUsage>();
   const truth = new Map<string, UsageAmounts>([[HOST_SCOPE, amountsOf(host)]]);
   for (const raw of tenants) truth.set(tenantScope(String(raw.tenant)), amountsOf(raw));
+  for (const [scope, amounts] of held) {
+    const sum = { ...(truth.get(scope) ?? ZERO_USAGE) };
+    for (const counter of COUNTERS) sum[counter] += amounts[counter];
+    truth.set(scope, sum);
+  }
   return truth;
 }
 
@@ -227,8 +265,8 @@ export async function findUsageDrift(manager: EntityManager): Promise<UsageDrift
  * fixed. The missing rows are made first, each in its own statement (so no insert is held while
  * other rows are waited for); then, in one transaction, every counter row is locked in lock order
  * (so creates and transitions queue behind it as they do behind each other, without deadlock),
- * the truth is summed while they are held (a writer that has not committed has not moved the
- * counters either) and the differences are written.
+ * holds older than HOLD_TTL_MS are expired, the truth is summed while they are held (a writer
+ * that has not committed has not moved the counters either) and the differences are written.
  */
 export async function reconcileUsage(manager: EntityManager, now: number): Promise<UsageDrift[]> {
   const scopes = [...(await usageTruth(manager)).keys()];
@@ -236,6 +274,8 @@ export async function reconcileUsage(manager: EntityManager, now: number): Promi
   for (const scope of scopes) if (!existing.has(scope)) await ensureUsageRow(manager, scope, now);
   return manager.transaction(async (tx) => {
     const stored = await storedUsage(tx, true);
+    // Under the counters' locks, so no hold is taken or released meanwhile.
+    await expireHolds(tx, now);
     const drift = driftOf(stored, await usageTruth(tx));
     const fixes = new Map<string, Partial<UsageAmounts>>();
     for (const item of drift) {

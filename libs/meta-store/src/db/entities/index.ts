@@ -6,6 +6,7 @@ import { SandboxEventEntity } from './sandbox-event.entity';
 import { SandboxLabelEntity } from './sandbox-label.entity';
 import { SandboxEntity } from './sandbox.entity';
 import { TenantLimitsEntity } from './tenant-limits.entity';
+import { UsageHoldEntity } from './usage-hold.entity';
 import { WebhookAttemptEntity } from './webhook-attempt.entity';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEntity } from './webhook.entity';
@@ -19,6 +20,7 @@ export {
   SandboxEventEntity,
   SandboxLabelEntity,
   TenantLimitsEntity,
+  UsageHoldEntity,
   WebhookAttemptEntity,
   WebhookDeliveryEntity,
   WebhookEntity,
@@ -31,6 +33,7 @@ export const META_STORE_ENTITIES = [
   IdempotencyKeyEntity,
   TenantLimitsEntity,
   ResourceUsageEntity,
+  UsageHoldEntity,
   SandboxAccessTokenEntity,
   ApiKeyEntity,
   SandboxEventEntity,
