@@ -56,7 +56,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  deployment.onModuleDestroy();
+  await deployment.onModuleDestroy();
   await sweepContainers(instanceId);
   await sweepTestNetworks();
 });
@@ -193,7 +193,7 @@ describe('container events when the engine goes away (socket relay)', () => {
   });
 
   afterAll(async () => {
-    relayed.onModuleDestroy();
+    await relayed.onModuleDestroy();
     await proxy.pause();
   });
 
