@@ -117,15 +117,6 @@ describe('SandboxResources caps and disk policy on the real create path', () => 
     h = null;
   });
 
-  async function codeOf(promise: Promise<unknown>): Promise<string> {
-    const outcome = await promise.then(
-      () => null,
-      (e: unknown) => e,
-    );
-    if (!isCodedError(outcome)) throw new Error(`expected a CodedError, got ${String(outcome)}`);
-    return outcome.code;
-  }
-
   it('refuses a request above MAX_CPUS or MAX_MEMORY, or a runtime not allowed, before any record', async () => {
     h = await bootHarness({ env: { MAX_CPUS: '2', MAX_MEMORY: '1g', ...NO_OVERCOMMIT } });
 

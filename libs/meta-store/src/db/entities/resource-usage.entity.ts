@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import { bigintNumberTransformer } from '../bigint-number.transformer';
 import { epochMsTransformer } from '../epoch-ms.transformer';
+import { UsageAmountColumns } from './usage-amount-columns';
 
 /**
  * Usage counters, one row per scope: `host` (what the live sandboxes commit on the engine host)
@@ -11,26 +11,14 @@ import { epochMsTransformer } from '../epoch-ms.transformer';
  * sums never drift the way floats do).
  */
 @Entity('resource_usage')
-export class ResourceUsageEntity {
+export class ResourceUsageEntity extends UsageAmountColumns {
   @PrimaryColumn({ type: 'varchar', length: 128 })
   scope!: string;
 
   /** host: live sandboxes; tenant: sandboxes that are not deleted. */
-  @Column({ type: 'bigint', transformer: bigintNumberTransformer })
-  sandboxes!: number;
-
   /** Of those, the pending and running ones (the same as `sandboxes` for the host). */
-  @Column({ name: 'live_sandboxes', type: 'bigint', transformer: bigintNumberTransformer })
-  liveSandboxes!: number;
-
   /** Sum of their CPU limits × 1e9, each rounded to a nano-CPU; a sandbox without one adds 0. */
-  @Column({ name: 'cpu_nanos', type: 'bigint', transformer: bigintNumberTransformer })
-  cpuNanos!: number;
-
   /** Sum of their memory limits in bytes; a sandbox without one adds 0. */
-  @Column({ name: 'memory_bytes', type: 'bigint', transformer: bigintNumberTransformer })
-  memoryBytes!: number;
-
   @Column({ name: 'updated_at', type: 'bigint', transformer: epochMsTransformer })
   updatedAt!: number;
 }

@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import { bigintNumberTransformer } from '../bigint-number.transformer';
 import { epochMsTransformer } from '../epoch-ms.transformer';
+import { UsageAmountColumns } from './usage-amount-columns';
 
 /**
  * A create's share of one usage counter, taken before its sandbox row exists (PostgreSQL only;
@@ -9,25 +9,13 @@ import { epochMsTransformer } from '../epoch-ms.transformer';
  * no insert came for (the process died in between) is expired by the reconcile pass.
  */
 @Entity('usage_hold')
-export class UsageHoldEntity {
+export class UsageHoldEntity extends UsageAmountColumns {
   @PrimaryColumn({ name: 'sandbox_id', type: 'varchar', length: 64 })
   sandboxId!: string;
 
   /** The counter row (`host` or `tenant:<name>`). */
   @PrimaryColumn({ type: 'varchar', length: 128 })
   scope!: string;
-
-  @Column({ type: 'bigint', transformer: bigintNumberTransformer })
-  sandboxes!: number;
-
-  @Column({ name: 'live_sandboxes', type: 'bigint', transformer: bigintNumberTransformer })
-  liveSandboxes!: number;
-
-  @Column({ name: 'cpu_nanos', type: 'bigint', transformer: bigintNumberTransformer })
-  cpuNanos!: number;
-
-  @Column({ name: 'memory_bytes', type: 'bigint', transformer: bigintNumberTransformer })
-  memoryBytes!: number;
 
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMsTransformer })
   createdAt!: number;
