@@ -8,7 +8,7 @@ import {
   reservationLimits,
   reservationRefusal,
 } from './usage-counters';
-import type { ResourceReservation } from './usage-counters';
+import type { Limits, ResourceReservation } from './usage-counters';
 import { HOST_SCOPE } from './usage-contribution';
 import type { UsageAmounts } from './usage-contribution';
 
@@ -22,8 +22,8 @@ import type { UsageAmounts } from './usage-contribution';
  * The insert deletes its holds in its own transaction, so a share is counted once at every
  * moment: in the counter together with a hold, then in the counter together with the row. A
  * failed insert releases its holds; a hold whose create died in between is expired by the
- * reconcile pass after HOLD_TTL_MS (usage-counters.ts). SQLite runs one write at a time (DbGate) and keeps the
- * reservation inside the insert.
+ * reconcile pass after HOLD_TTL_MS (usage-counters.ts). SQLite runs one write at a time (DbGate)
+ * and keeps the reservation inside the insert.
  */
 
 /**
@@ -64,7 +64,7 @@ async function holdOnce(
   sandboxId: string,
   scope: string,
   delta: UsageAmounts,
-  limits: ReturnType<typeof reservationLimits>,
+  limits: Limits,
   now: number,
 ): Promise<boolean> {
   const params: unknown[] = [sandboxId, scope, now];
