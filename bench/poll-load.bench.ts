@@ -10,7 +10,7 @@
  * first (16 at a time, not measured). The pollers are autocannon in a child process at a steady
  * rate of sandboxes / 3 requests per second, the ids taken round robin, so each sandbox is read
  * every 3 s. Windows alternate polled, alone, alone, polled (BENCH_DURATION seconds per variant in
- * all, default 40), each with the churn's BENCH_CONCURRENCY (16) workers. Reports the churn rate
+ * all, default 32), each with the churn's BENCH_CONCURRENCY (16) workers. Reports the churn rate
  * polled ÷ alone (goal ≥ 0.95), the server's CPU share (utime + stime from /proc, in cores) per
  * variant, and the polls' p50/p99, non-2xx and errors. Writes bench/results/poll-load.json.
  */
@@ -45,7 +45,7 @@ import {
 const NAME = 'poll-load';
 const SANDBOXES = positiveInt('BENCH_SANDBOXES', 500);
 const CONCURRENCY = positiveInt('BENCH_CONCURRENCY', 16);
-const SECONDS_PER_VARIANT = positiveInt('BENCH_DURATION', 40);
+const SECONDS_PER_VARIANT = positiveInt('BENCH_DURATION', 32);
 const POLL_INTERVAL_SECONDS = 3;
 const POLL_CONNECTIONS = 16;
 const FLEET_CONCURRENCY = 16;

@@ -9,7 +9,7 @@
  * databases and Redis prefixes, scheduler off): one with WARM_POOL=<demo image>:20, one without.
  * Both give a sandbox 0.25 CPUs and 128 MiB by default (DEFAULT_CPUS, DEFAULT_MEMORY), so the 20
  * taken members fit the admission check of a 2-core host (8 CPUs with OVERCOMMIT_CPU 4). Per
- * round, in rotating order (BENCH_ROUNDS each, default 3):
+ * round, in rotating order (BENCH_ROUNDS each, default 2):
  *
  *   pooled  20 × POST /v1/sandboxes?wait=true {image} at once on the pooled server, the pool full
  *           beforehand; then GET /metrics every 25 ms until `sandboxd_warm_pool_idle` is 20 again
@@ -20,7 +20,7 @@
  * Goal (issue 16): pooled p99 ≤ 100 ms per create; reported: the refill time, how many creates
  * took a member, and the cold and direct bursts as context. Prints the tables and the goals
  * (printGoals) and writes bench/results/warm-burst.json with `goals`. Exit code 1 when missed.
- * Env: BENCH_POOL_SIZE (pool and burst size, default 20), BENCH_ROUNDS (default 3),
+ * Env: BENCH_POOL_SIZE (pool and burst size, default 20), BENCH_ROUNDS (default 2),
  * BENCH_TIMEOUT_SECONDS.
  */
 import 'reflect-metadata';
@@ -46,7 +46,7 @@ import {
 
 const NAME = 'warm-burst';
 const SIZE = Math.min(100, positiveInt('BENCH_POOL_SIZE', 20));
-const ROUNDS = positiveInt('BENCH_ROUNDS', 3);
+const ROUNDS = positiveInt('BENCH_ROUNDS', 2);
 const DEFAULTS = { DEFAULT_CPUS: '0.25', DEFAULT_MEMORY: '128m' };
 /** What a create of `{ image }` gets on these servers, and so what a pool member is. */
 const REQUEST: SandboxRequest = { image: DEMO_IMAGE, cpus: 0.25, memory: '128m', ports: [] };
