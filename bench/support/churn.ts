@@ -35,6 +35,13 @@ export interface WindowResult {
   errors: Record<string, number>;
   /** From the window's start until its last cycle finished. */
   wallMs: number;
+  /** The window itself (`seconds`), without the wait for the cycles still in flight at its end. */
+  windowMs: number;
+  /**
+   * The cycles' work inside the window: each finished cycle counts the share of its time that
+   * fell before the window's end (1 for most, a fraction for those in flight at the end).
+   */
+  work: number;
 }
 
 /** A failed step of a cycle, with a stable code to count it by. */
@@ -137,9 +144,11 @@ async function settled<T>(
 }
 
 /**
- * `concurrency` workers each running cycles back to back for `seconds`: a cycle started in the
- * window counts to it when it finishes (no new one starts after the end; those in flight are
- * awaited), so every window's count is of whole cycles.
+ * `concurrency` workers each running cycles back to back for `seconds`: no new cycle starts after
+ * the end, and those in flight are awaited. `cycles` are whole cycles; `work` counts those in
+ * flight at the end only for their share before it, so a rate over `windowMs` is not swayed by
+ * how long the last cycles happened to run on (with cycles of ~7 s, that wait was up to half of
+ * a short window's wall time).
  */
 export async function runWindow(
   cycle: Cycle,
@@ -151,11 +160,15 @@ export async function runWindow(
   const endsAt = started + seconds * 1000;
   const cycles: CycleTimes[] = [];
   const errors: Record<string, number> = {};
+  let work = 0;
   const worker = async (): Promise<void> => {
     while (performance.now() < endsAt) {
       deadline.check('churn');
+      const cycleStarted = performance.now();
       try {
         cycles.push(await cycle());
+        const ended = performance.now();
+        work += (Math.min(ended, endsAt) - cycleStarted) / Math.max(ended - cycleStarted, 1e-3);
       } catch (error) {
         const code = error instanceof CycleError ? error.code : `error:${String(error)}`;
         errors[code] = (errors[code] ?? 0) + 1;
@@ -165,14 +178,14 @@ export async function runWindow(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { cycles, errors, wallMs: performance.now() - started };
+  return { cycles, errors, wallMs: performance.now() - started, windowMs: seconds * 1000, work };
 }
 
-/** Finished cycles per minute over a set of windows. */
+/** Cycles per minute over a set of windows: their work inside the windows per window time. */
 export function cyclesPerMinute(windows: readonly WindowResult[]): number {
-  const cycles = windows.reduce((sum, w) => sum + w.cycles.length, 0);
-  const ms = windows.reduce((sum, w) => sum + w.wallMs, 0);
-  return ms > 0 ? (cycles / ms) * 60_000 : 0;
+  const work = windows.reduce((sum, w) => sum + w.work, 0);
+  const ms = windows.reduce((sum, w) => sum + w.windowMs, 0);
+  return ms > 0 ? (work / ms) * 60_000 : 0;
 }
 
 /** Error counts of several windows added up. */
