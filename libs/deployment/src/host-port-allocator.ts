@@ -22,9 +22,10 @@ interface CachedBindings {
  * Stopped containers only show their bindings in `inspect`, so bindings are cached per container
  * id (they never change for a container) and each scan inspects only containers not seen before
  * that are not running and not being made by this process: a running container's ports are in the
- * listing itself, and it is inspected once it has stopped, if ever. Under a burst of creates that keeps the scan to one
- * listing: the new containers run (or are this process's own, recorded at their create) by the
- * next scan, instead of each being inspected, eight at a time, by a busy engine.
+ * listing itself, and it is inspected once it has stopped, if ever. Under a burst of creates that
+ * keeps the scan to one listing: the new containers run (or are this process's own, recorded at
+ * their create or leased) by the next scan, instead of each being inspected, eight at a time, by
+ * a busy engine.
  */
 export class HostPortAllocator {
   private readonly bindings = new Map<string, CachedBindings>();

@@ -16,11 +16,11 @@ import type { Enforcement, LogDirQuota, RootfsProject } from './types';
 import { parseFindmnt, parseLsproj, type MountOfPath } from './xfs-output';
 
 /**
- * How long a look at the mount table that found LOG_ROOT hardened is trusted. While Docker mounts
- * the overlays of a burst, each read of /proc/self/mounts waits on the kernel's mount lock (p50
- * 80-220 ms, p95 600 ms under a 50-create burst); one look then serves the whole burst. The mount
- * is undone only by a reboot (which restarts sandboxd) or by hand, so the cost is a window this
- * long after a manual umount.
+ * How long a look at the mount table that found LOG_ROOT hardened is trusted. A burst of creates
+ * read /proc/self/mounts (which grows with every container's mounts) once per create, while the
+ * engine was adding mounts of its own; one look now serves the whole burst. The mount is undone
+ * only by a reboot (which restarts sandboxd) or by hand, so the cost is a window this long after
+ * a manual umount.
  */
 export const HARDENED_FRESH_MS = 2_000;
 
