@@ -2,6 +2,7 @@ import {
   HOST_SCOPE,
   contributionOf,
   cpuNanosOf,
+  sumUsage,
   tenantScope,
   usageDelta,
 } from './usage-contribution';
@@ -85,5 +86,22 @@ describe('usage contribution', () => {
       HOST_SCOPE,
       'tenant:team-a',
     ]);
+  });
+
+  it('adds amounts counter by counter, or takes them off', () => {
+    const a = { sandboxes: 3, liveSandboxes: 2, cpuNanos: 1_500_000_000, memoryBytes: GiB };
+    const b = { sandboxes: 1, liveSandboxes: 1, cpuNanos: 500_000_000, memoryBytes: GiB / 2 };
+    expect(sumUsage(a, b)).toEqual({
+      sandboxes: 4,
+      liveSandboxes: 3,
+      cpuNanos: 2_000_000_000,
+      memoryBytes: 1.5 * GiB,
+    });
+    expect(sumUsage(a, b, -1)).toEqual({
+      sandboxes: 2,
+      liveSandboxes: 1,
+      cpuNanos: 1_000_000_000,
+      memoryBytes: GiB / 2,
+    });
   });
 });

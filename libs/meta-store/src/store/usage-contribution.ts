@@ -51,6 +51,16 @@ export const ZERO_USAGE: UsageAmounts = Object.freeze({
   memoryBytes: 0,
 });
 
+/** a + sign × b, counter by counter (sign -1: what is left once b is taken off a). */
+export function sumUsage(a: UsageAmounts, b: UsageAmounts, sign: 1 | -1 = 1): UsageAmounts {
+  return {
+    sandboxes: a.sandboxes + sign * b.sandboxes,
+    liveSandboxes: a.liveSandboxes + sign * b.liveSandboxes,
+    cpuNanos: a.cpuNanos + sign * b.cpuNanos,
+    memoryBytes: a.memoryBytes + sign * b.memoryBytes,
+  };
+}
+
 /**
  * What a row adds to each counter row, by scope: the host counts it while it is live (pending,
  * running), its tenant while it is not deleted. A missing limit adds 0 CPUs or bytes.
@@ -83,12 +93,7 @@ export function usageDelta(before: CountedRow | null, after: CountedRow): [strin
   for (const scope of new Set([...was.keys(), ...now.keys()])) {
     const a = was.get(scope) ?? ZERO_USAGE;
     const b = now.get(scope) ?? ZERO_USAGE;
-    const delta: UsageAmounts = {
-      sandboxes: b.sandboxes - a.sandboxes,
-      liveSandboxes: b.liveSandboxes - a.liveSandboxes,
-      cpuNanos: b.cpuNanos - a.cpuNanos,
-      memoryBytes: b.memoryBytes - a.memoryBytes,
-    };
+    const delta = sumUsage(b, a, -1);
     if (Object.values(delta).some((value) => value !== 0)) deltas.push([scope, delta]);
   }
   return deltas.sort(([x], [y]) => compareScopes(x, y));

@@ -4,7 +4,7 @@ import { ResourceUsageEntity } from '../db/entities/resource-usage.entity';
 import { UsageHoldEntity } from '../db/entities/usage-hold.entity';
 import { buildCommittedResourcesQuery, buildTenantUsageQuery } from './resource-queries';
 import type { RawUsage } from './resource-queries';
-import { HOST_SCOPE, ZERO_USAGE, compareScopes, tenantScope } from './usage-contribution';
+import { HOST_SCOPE, ZERO_USAGE, compareScopes, sumUsage, tenantScope } from './usage-contribution';
 import type { UsageAmounts } from './usage-contribution';
 
 /**
@@ -186,11 +186,8 @@ export async function expireHolds(tx: EntityManager, now: number): Promise<numbe
 export async function heldUsage(manager: EntityManager): Promise<Map<string, UsageAmounts>> {
   const holds = await manager.find(UsageHoldEntity);
   const totals = new Map<string, UsageAmounts>();
-  for (const hold of holds) {
-    const sum = { ...(totals.get(hold.scope) ?? ZERO_USAGE) };
-    for (const counter of COUNTERS) sum[counter] += hold[counter];
-    totals.set(hold.scope, sum);
-  }
+  for (const hold of holds)
+    totals.set(hold.scope, sumUsage(totals.get(hold.scope) ?? ZERO_USAGE, hold));
   return totals;
 }
 
@@ -206,11 +203,8 @@ export async function usageTruth(manager: EntityManager): Promise<Map<string, Us
   const tenants = await buildTenantUsageQuery(manager).getRawMany<RawUsage>();
   const truth = new Map<string, UsageAmounts>([[HOST_SCOPE, amountsOf(host)]]);
   for (const raw of tenants) truth.set(tenantScope(String(raw.tenant)), amountsOf(raw));
-  for (const [scope, amounts] of held) {
-    const sum = { ...(truth.get(scope) ?? ZERO_USAGE) };
-    for (const counter of COUNTERS) sum[counter] += amounts[counter];
-    truth.set(scope, sum);
-  }
+  for (const [scope, amounts] of held)
+    truth.set(scope, sumUsage(truth.get(scope) ?? ZERO_USAGE, amounts));
   return truth;
 }
 

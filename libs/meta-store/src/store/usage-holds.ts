@@ -9,7 +9,7 @@ import {
   reservationRefusal,
 } from './usage-counters';
 import type { Limits, ResourceReservation } from './usage-counters';
-import { HOST_SCOPE } from './usage-contribution';
+import { HOST_SCOPE, ZERO_USAGE, sumUsage } from './usage-contribution';
 import type { UsageAmounts } from './usage-contribution';
 
 /**
@@ -84,18 +84,15 @@ async function holdOnce(
     if (limit !== undefined && limit !== null)
       where.push(`"${column}" + ${amount} <= ${param(limit)}`);
   }
-  const columns = COUNTERS.map((counter) => `"${USAGE_COLUMNS[counter]}"`).join(', ');
-  const added = COUNTERS.map(
-    (counter) =>
-      `"${USAGE_COLUMNS[counter]}" = "usage_hold"."${USAGE_COLUMNS[counter]}" + EXCLUDED."${USAGE_COLUMNS[counter]}"`,
-  );
+  const columns = COUNTERS.map((counter) => `"${USAGE_COLUMNS[counter]}"`);
+  const added = columns.map((column) => `${column} = "usage_hold".${column} + EXCLUDED.${column}`);
   // A hold left by an earlier attempt with this id (its release failed) is added to, not lost:
   // the counter holds both shares, and the insert's delete takes both.
   const rows = await manager.query<{ scope: string }[]>(
     `WITH taken AS (
        UPDATE "resource_usage" SET ${set.join(', ')} WHERE ${where.join(' AND ')} RETURNING "scope"
      )
-     INSERT INTO "usage_hold" ("sandbox_id", "scope", ${columns}, "created_at")
+     INSERT INTO "usage_hold" ("sandbox_id", "scope", ${columns.join(', ')}, "created_at")
      SELECT $1, taken."scope", ${amounts.join(', ')}, $3 FROM taken
      ON CONFLICT ("sandbox_id", "scope") DO UPDATE SET ${added.join(', ')}
      RETURNING "scope"`,
@@ -139,37 +136,18 @@ export async function releaseHolds(
       .where('"sandbox_id" = :sandboxId', { sandboxId })
       .returning('*')
       .execute();
-    const holds = deleted.raw as RawHold[];
+    const holds = deleted.raw as Record<string, string | number>[];
     await applyUsageDeltas(
       tx,
-      holds.map((hold) => [hold.scope, negated(amountsOfHold(hold))]),
+      holds.map((hold) => [String(hold.scope), sumUsage(ZERO_USAGE, amountsOfRaw(hold), -1)]),
       now,
     );
   });
 }
 
-interface RawHold {
-  scope: string;
-  sandboxes: string | number;
-  live_sandboxes: string | number;
-  cpu_nanos: string | number;
-  memory_bytes: string | number;
-}
-
-function amountsOfHold(hold: RawHold): UsageAmounts {
-  return {
-    sandboxes: Number(hold.sandboxes),
-    liveSandboxes: Number(hold.live_sandboxes),
-    cpuNanos: Number(hold.cpu_nanos),
-    memoryBytes: Number(hold.memory_bytes),
-  };
-}
-
-function negated(amounts: UsageAmounts): UsageAmounts {
-  return {
-    sandboxes: -amounts.sandboxes,
-    liveSandboxes: -amounts.liveSandboxes,
-    cpuNanos: -amounts.cpuNanos,
-    memoryBytes: -amounts.memoryBytes,
-  };
+/** A hold as RETURNING * gives it (column names, int8 as strings): its amounts. */
+function amountsOfRaw(raw: Record<string, string | number>): UsageAmounts {
+  const amounts = { ...ZERO_USAGE };
+  for (const counter of COUNTERS) amounts[counter] = Number(raw[USAGE_COLUMNS[counter]]);
+  return amounts;
 }
