@@ -3,8 +3,8 @@ import eslint from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
-// The one-way library graph: app → {scheduler, rock, e2b} → sandbox → {meta-store, deployment} →
-// config → domain, and quota → domain. rock (ROCK compatibility) and e2b (E2B compatibility)
+// The one-way library graph: app → {scheduler, rock, e2b} → sandbox → cluster → {meta-store,
+// deployment} → config → domain, and quota → domain. rock (ROCK compatibility) and e2b (E2B compatibility)
 // translate onto sandbox's public services. The domain (the sandbox model and the coded errors)
 // imports no other library. The leaf libraries import only their own config slices. rock and e2b
 // share container-shell's sh snippets (which imports nothing). auth (API keys, who a caller is)
@@ -19,6 +19,7 @@ const LIBRARIES = [
   'meta-store',
   'deployment',
   'quota',
+  'cluster',
   'sandbox',
   'scheduler',
   'rock',
@@ -111,6 +112,14 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': onlyImports(['domain']) },
   },
   {
+    // Cluster mode: the node table, placement and calls between instances, on the store and the
+    // engine's Swarm facts; sandbox asks it where a create goes.
+    files: ['libs/cluster/**/*.ts'],
+    rules: {
+      'no-restricted-imports': onlyImports(['domain', 'config', 'meta-store', 'deployment']),
+    },
+  },
+  {
     files: ['libs/sandbox/**/*.ts'],
     rules: {
       'no-restricted-imports': onlyImports([
@@ -120,6 +129,7 @@ export default tseslint.config(
         'deployment',
         'quota',
         'extension-api',
+        'cluster',
       ]),
     },
   },
@@ -141,7 +151,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': onlyImports(
         ['domain', 'config', 'meta-store', 'sandbox'],
-        ['SchedulerConfig', 'PoolConfig', 'EventsConfig'],
+        ['SchedulerConfig', 'PoolConfig', 'EventsConfig', 'ClusterConfig'],
       ),
     },
   },
@@ -149,8 +159,15 @@ export default tseslint.config(
     files: ['libs/auth/**/*.ts'],
     rules: {
       'no-restricted-imports': onlyImports(
-        ['domain', 'config', 'meta-store'],
-        ['AuthConfig', 'ServerConfig', 'StoreConfig', 'accessProblems', 'isLoopbackHost'],
+        ['domain', 'config', 'meta-store', 'cluster'],
+        [
+          'AuthConfig',
+          'ServerConfig',
+          'StoreConfig',
+          'ClusterConfig',
+          'accessProblems',
+          'isLoopbackHost',
+        ],
       ),
     },
   },
@@ -171,8 +188,8 @@ export default tseslint.config(
     files: ['libs/e2b/**/*.ts'],
     rules: {
       'no-restricted-imports': onlyImports(
-        ['domain', 'config', 'sandbox', 'container-shell'],
-        ['E2bConfig', 'ExecConfig', 'FilesConfig'],
+        ['domain', 'config', 'sandbox', 'container-shell', 'cluster'],
+        ['E2bConfig', 'ExecConfig', 'FilesConfig', 'ClusterConfig'],
       ),
     },
   },
@@ -188,6 +205,7 @@ export default tseslint.config(
         'rock',
         'e2b',
         'auth',
+        'cluster',
         'extension-api',
         'extensions',
       ]),

@@ -1,3 +1,6 @@
+import { ClusterModule } from '@app/cluster';
+import { NodesController } from './cluster/nodes.controller';
+import { RemoteCreateController } from './cluster/remote-create.controller';
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthModule } from '@app/auth';
@@ -27,6 +30,8 @@ import { TenantsController } from './tenants.controller';
     ApiKeysController,
     EventsController,
     HealthController,
+    NodesController,
+    RemoteCreateController,
     SandboxController,
     SandboxWorkController,
     TenantsController,
@@ -34,6 +39,7 @@ import { TenantsController } from './tenants.controller';
   imports: [
     AppConfigModule,
     AuthModule,
+    ClusterModule,
     SandboxModule,
     SchedulerModule,
     RockApiModule,

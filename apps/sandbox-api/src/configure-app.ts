@@ -1,6 +1,10 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { API_KEY_PREFIX } from '@app/auth';
+import { Logger } from '@nestjs/common';
+import { API_KEY_PREFIX, ApiKeyAuthenticator } from '@app/auth';
+import { ClusterConfig } from '@app/config';
+import { SandboxRouting, SandboxService } from '@app/sandbox';
+import { v1Forwarding } from './cluster/v1-forwarding';
 import { ACCESS_EXTENSION } from './auth/access.decorator';
 import { applyExpressSettings } from './http/express-settings';
 import { jsonBody } from './http/json-body';
@@ -14,6 +18,20 @@ import { installJsonReply } from './http/json-reply';
 export function configureApp(app: NestExpressApplication): void {
   applyExpressSettings(app);
   installJsonReply(app.getHttpAdapter());
+  // Cluster mode: calls about another node's sandbox go there before any body is read.
+  const cluster = app.get(ClusterConfig);
+  if (cluster.enabled) {
+    const logger = new Logger('Cluster');
+    app.use(
+      v1Forwarding({
+        cluster,
+        authenticator: app.get(ApiKeyAuthenticator),
+        sandboxes: app.get(SandboxService),
+        routing: app.get(SandboxRouting),
+        log: (message) => logger.warn(message),
+      }),
+    );
+  }
   app.use(jsonBody());
   app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });

@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Injectable } from '@nestjs/common';
+import { ClusterConfig } from '@app/config';
+import { CLUSTER_HEADERS, decodeActor, isClusterSecret } from '@app/cluster';
 import { ANONYMOUS_ACTOR, Actor, CodedError } from '@app/domain';
 import { digestOf, sameDigest } from './api-key-format';
 import { ApiKeyVerifier } from './api-key-verifier';
@@ -27,6 +29,7 @@ export class ApiKeyAuthenticator {
     private readonly policy: AuthPolicy,
     private readonly verifier: ApiKeyVerifier,
     private readonly limiter: FailedAuthLimiter,
+    private readonly cluster: ClusterConfig,
   ) {}
 
   /**
@@ -39,6 +42,8 @@ export class ApiKeyAuthenticator {
     fallbackHeader?: string,
   ): Promise<Actor> {
     if (!this.policy.enabled) return ANONYMOUS_ACTOR;
+    const forwarded = this.forwardedActor(headers);
+    if (forwarded !== null) return forwarded;
     const client = clientKeyOf(clientAddress);
     this.limiter.assertNotBlocked(client);
     const outcome = await this.identify(headers, fallbackHeader);
@@ -46,6 +51,30 @@ export class ApiKeyAuthenticator {
     await this.limiter.recordFailure(client);
     const how = fallbackHeader === undefined ? HOW : `${HOW} or "${fallbackHeader}: <key>"`;
     throw new CodedError('UNAUTHENTICATED', `${outcome}: ${how}`);
+  }
+
+  /**
+   * Who the request is, or null when its key would be refused; a failure is not counted here (the
+   * guard that refuses the request counts it). For the cluster's forwarding, which must know the
+   * caller before the guard runs to find the sandbox it names.
+   */
+  async peek(headers: IncomingHttpHeaders, fallbackHeader?: string): Promise<Actor | null> {
+    if (!this.policy.enabled) return ANONYMOUS_ACTOR;
+    const forwarded = this.forwardedActor(headers);
+    if (forwarded !== null) return forwarded;
+    const outcome = await this.identify(headers, fallbackHeader);
+    return typeof outcome === 'string' ? null : outcome;
+  }
+
+  /**
+   * Cluster mode: a call another instance forwarded, with the cluster secret, is for the actor
+   * that instance authenticated (its key was checked there, against the same database). Without
+   * the secret the headers are ignored, and the request is authenticated like any other.
+   */
+  private forwardedActor(headers: IncomingHttpHeaders): Actor | null {
+    if (!this.cluster.enabled) return null;
+    if (!isClusterSecret(this.cluster.secret, headers[CLUSTER_HEADERS.secret])) return null;
+    return decodeActor(headers[CLUSTER_HEADERS.actor]);
   }
 
   /** The actor, or why there is none. */

@@ -3,6 +3,8 @@ export type { ConfigSlices } from './load-config';
 export { AppConfigModule } from './config.module';
 export { AuthConfig, accessProblems } from './slices/auth.config';
 export { isLoopbackHost } from './loopback-host';
+export { CLUSTER_MODES, ClusterConfig } from './slices/cluster.config';
+export type { ClusterMode } from './slices/cluster.config';
 export { DockerConfig } from './slices/docker.config';
 export { LINUX_CAPABILITIES } from './slices/docker-values';
 export type { LinuxCapability } from './slices/docker-values';

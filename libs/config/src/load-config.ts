@@ -1,6 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import type { SliceDefinition } from './env/slice';
 import { AUTH_SLICE, AuthConfig, accessProblems } from './slices/auth.config';
+import { CLUSTER_SLICE, ClusterConfig, clusterProblems } from './slices/cluster.config';
 import { DOCKER_SLICE } from './slices/docker.config';
 import { E2B_SLICE } from './slices/e2b.config';
 import { EVENTS_SLICE } from './slices/events.config';
@@ -31,6 +32,7 @@ export const CONFIG_SLICES = {
   e2b: E2B_SLICE,
   auth: AUTH_SLICE,
   events: EVENTS_SLICE,
+  cluster: CLUSTER_SLICE,
 } as const;
 
 type Slices = typeof CONFIG_SLICES;
@@ -54,8 +56,12 @@ export function loadConfig(raw: Record<string, unknown> = process.env): ConfigSl
   }
   // Rules across slices, once each slice is valid on its own.
   if (problems.length === 0) {
-    const { auth, server } = built as { auth: AuthConfig; server: ServerConfig };
-    problems.push(...accessProblems(auth, server.host));
+    const { auth, server, cluster } = built as {
+      auth: AuthConfig;
+      server: ServerConfig;
+      cluster: ClusterConfig;
+    };
+    problems.push(...accessProblems(auth, server.host), ...clusterProblems(cluster));
   }
   if (problems.length > 0) throw new Error(`Invalid environment: ${problems.join('; ')}`);
   return built as ConfigSlices;

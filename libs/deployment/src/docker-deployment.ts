@@ -154,6 +154,11 @@ export class DockerDeployment implements OnApplicationBootstrap, OnModuleDestroy
     return this.images.isPresent(image);
   }
 
+  /** The image's os/architecture if the engine holds it, else null (see ImagePuller). */
+  imagePlatform(image: string): Promise<string | null> {
+    return this.images.platformOf(image);
+  }
+
   ensureImage(image: string, signal?: AbortSignal): Promise<void> {
     return this.images.ensure(image, signal);
   }

@@ -55,6 +55,24 @@ export class ImagePuller {
     }
   }
 
+  /**
+   * The image's os/architecture (e.g. linux/amd64) when the engine holds it; null when it does
+   * not or cannot say (placement then does not constrain the platform).
+   */
+  async platformOf(image: string): Promise<string | null> {
+    try {
+      const inspected = (await this.docker.getImage(image).inspect()) as {
+        Os?: string;
+        Architecture?: string;
+      };
+      return inspected.Os && inspected.Architecture
+        ? `${inspected.Os}/${inspected.Architecture}`
+        : null;
+    } catch {
+      return null;
+    }
+  }
+
   async isPresent(image: string): Promise<boolean> {
     try {
       await this.docker.getImage(image).inspect();

@@ -97,3 +97,5 @@ export type {
 export { execEngineError, execFailed } from './exec-errors';
 export { EngineFacts, runtimeDisablesNetwork } from './engine-facts';
 export type { EngineCapacity, EngineStorageInfo } from './engine-facts';
+export { SwarmFacts } from './swarm-facts';
+export type { LocalSwarmNode, SwarmNode } from './swarm-facts';

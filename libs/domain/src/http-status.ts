@@ -50,6 +50,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'DISK_LIMIT_UNSUPPORTED':
     case 'NETWORK_UNSUPPORTED':
     case 'EXCEEDS_HOST_CAPACITY':
+    case 'NO_MATCHING_NODE':
     case 'EXEC_FAILED':
       return 422;
     // AUTH_RATE_LIMITED: too many failed authentications from this address (with Retry-After).
@@ -63,6 +64,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'RUNTIME_UNAVAILABLE':
     case 'STORE_UNAVAILABLE':
     case 'EXEC_OUTPUT_BUDGET_EXHAUSTED':
+    case 'NODE_UNAVAILABLE': // CLUSTER=swarm: the node that holds the sandbox does not answer
       return 503;
     // The engine took the call but did not answer within its bound (DOCKER_*_TIMEOUT_SECONDS).
     case 'ENGINE_TIMEOUT':

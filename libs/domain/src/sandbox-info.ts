@@ -82,6 +82,11 @@ export interface SandboxInfo {
   containerId: string | null;
   /** The service instance (INSTANCE_ID) that created the sandbox. */
   instanceId: string;
+  /**
+   * The Docker Swarm node (its node id) whose engine holds the container, with CLUSTER=swarm; null
+   * on a single host. Chosen by placement at the create, and never changes.
+   */
+  node: string | null;
   idleTimeoutSeconds: number;
   autoDeleteSeconds: number | null;
   createdAt: string;
@@ -138,6 +143,7 @@ const SANDBOX_INFO_KEYS: { readonly [K in keyof SandboxInfo]-?: true } = {
   host: true,
   containerId: true,
   instanceId: true,
+  node: true,
   idleTimeoutSeconds: true,
   autoDeleteSeconds: true,
   createdAt: true,

@@ -3,9 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { Injectable, Logger } from '@nestjs/common';
 import { ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { ExecConfig, FilesConfig } from '@app/config';
+import { ClusterConfig, ExecConfig, FilesConfig } from '@app/config';
+import { CLUSTER_HEADERS, forwardRequest, isClusterSecret } from '@app/cluster';
+import type { ForwardTarget } from '@app/cluster';
 import { describeError } from '@app/domain';
-import { SandboxAccessTokens, SandboxService, SandboxWorkService } from '@app/sandbox';
+import {
+  SandboxAccessTokens,
+  SandboxRouting,
+  SandboxService,
+  SandboxWorkService,
+} from '@app/sandbox';
 import { E2bControlPlane } from './control-plane';
 import { E2bCaller } from './e2b-caller';
 import { E2bApiError, apiErrorOf } from './e2b-errors';
@@ -43,6 +50,8 @@ export class E2bServer {
     private readonly caller: E2bCaller,
     sandboxes: SandboxService,
     tokens: SandboxAccessTokens,
+    private readonly routing: SandboxRouting,
+    private readonly cluster: ClusterConfig,
   ) {
     const auth = new EnvdAuth(tokens, sandboxes);
     const process = new EnvdProcess(exec, work);
@@ -106,6 +115,11 @@ export class E2bServer {
         .end(text);
     };
     try {
+      const owner = await this.ownerOf(req, path);
+      if (owner !== null) {
+        const headers = this.routing.headersFor(null);
+        return await forwardRequest(req, res, owner, headers, this.routing.connectTimeoutMs);
+      }
       if (path.startsWith('/process.Process/') || path.startsWith('/filesystem.Filesystem/')) {
         this.connect(req, res);
         return;
@@ -124,6 +138,28 @@ export class E2bServer {
       }
       reply(failure.status, failure.body, failure.headers);
     }
+  }
+
+  /**
+   * Cluster mode: the instance that owns the sandbox a call names, when it is not this one. The
+   * data plane names it in E2b-Sandbox-Id, the control plane in its path; the owner checks the
+   * caller's key or the sandbox's access token itself. A call already forwarded is answered here.
+   */
+  private async ownerOf(req: IncomingMessage, path: string): Promise<ForwardTarget | null> {
+    if (!this.routing.enabled) return null;
+    if (isClusterSecret(this.cluster.secret, req.headers[CLUSTER_HEADERS.secret])) return null;
+    const dataPlane =
+      path === '/files' ||
+      path.startsWith('/process.Process/') ||
+      path.startsWith('/filesystem.Filesystem/');
+    const header = req.headers['e2b-sandbox-id'];
+    const named = dataPlane
+      ? typeof header === 'string'
+        ? header
+        : undefined
+      : (V2_CONNECT.exec(path) ?? SANDBOX_ROUTE.exec(path.replace(/\/+$/, '')))?.[1];
+    if (named === undefined) return null;
+    return this.routing.ownerOfId(safeDecode(named), 'e2b');
   }
 
   private async controlPlane(req: IncomingMessage, url: URL, reply: Reply): Promise<void> {
@@ -195,5 +231,14 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     return JSON.parse(text) as unknown;
   } catch {
     throw new E2bApiError(400, 'the request body is not valid JSON');
+  }
+}
+
+/** A path segment decoded; a malformed escape is kept as it is (it names no sandbox then). */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
   }
 }

@@ -17,6 +17,7 @@ export { buildDataSourceOptions, MIGRATIONS_TABLE_NAME } from './db/data-source-
 export { initializeDataSource } from './db/initialize-data-source';
 export {
   ApiKeyEntity,
+  ClusterNodeEntity,
   IdempotencyKeyEntity,
   META_STORE_ENTITIES,
   ResourceUsageEntity,
@@ -37,6 +38,8 @@ export { SecretsModule } from './secrets/secrets.module';
 export { SECRETS_KEY_FILE, resolveSecretsKeyring } from './secrets/resolve-keyring';
 
 export { SandboxMetaStore } from './store/sandbox-meta-store';
+export { ClusterNodeStore } from './cluster/cluster-node-store';
+export type { ClusterNodeRecord, NodeBeat, NodeFacts } from './cluster/cluster-node-store';
 export { TenantLimitsStore } from './tenants/tenant-limits-store';
 export type { StoredTenantLimits } from './tenants/tenant-limits-store';
 export { ApiKeyStore } from './store/api-key-store';
@@ -67,7 +70,7 @@ export { COLUMN_LIMITS } from './store/sandbox-row';
 export { IDEMPOTENCY_WINDOW_MS, LOAD_MANY_BATCH } from './store/sandbox-db';
 export type { CommittedResources } from './store/sandbox-db';
 export type { ResourceReservation, UsageDrift } from './store/usage-counters';
-export { cpuNanosOf } from './store/usage-contribution';
+export { cpuNanosOf, nodeScope } from './store/usage-contribution';
 export type {
   IdempotencyInput,
   InsertSandboxInput,

@@ -12,6 +12,7 @@ import { TaskLock } from './lock/task-lock';
 import { SecretsModule } from './secrets/secrets.module';
 import { SecretsKeyring } from './secrets/secrets-keyring';
 import { ApiKeyStore } from './store/api-key-store';
+import { ClusterNodeStore } from './cluster/cluster-node-store';
 import { SandboxMetaStore } from './store/sandbox-meta-store';
 import { TenantLimitsStore } from './tenants/tenant-limits-store';
 import { SandboxEventLog } from './events/sandbox-event-log';
@@ -52,8 +53,10 @@ import { WebhookStore } from './webhooks/webhook-store';
     SandboxLock,
     TaskLock,
     WebhookStore,
+    ClusterNodeStore,
   ],
   exports: [
+    ClusterNodeStore,
     WebhookStore,
     SandboxMetaStore,
     SandboxEventLog,

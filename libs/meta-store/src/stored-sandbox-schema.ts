@@ -72,6 +72,8 @@ export const sandboxInfoSchema: z.ZodType<SandboxInfo> = z.object({
   host: z.string().nullable(),
   containerId: z.string().nullable(),
   instanceId: z.string(),
+  // Records written before cluster mode have no node: they are on the single host.
+  node: z.string().nullable().default(null),
   idleTimeoutSeconds: z.number(),
   // -1 is a value the API takes (delete on stop); ranges are the write path's business.
   autoDeleteSeconds: z.number().nullable(),

@@ -59,6 +59,7 @@ export function rockCodeOf(code: ErrorCode): RockCode {
     case 'DISK_LIMIT_UNSUPPORTED':
     case 'NETWORK_UNSUPPORTED':
     case 'EXCEEDS_HOST_CAPACITY':
+    case 'NO_MATCHING_NODE':
     case 'FILE_NOT_FOUND':
     case 'FILE_TOO_LARGE':
     case 'NOT_A_DIRECTORY':
@@ -76,6 +77,7 @@ export function rockCodeOf(code: ErrorCode): RockCode {
     case 'INSUFFICIENT_CAPACITY':
     case 'EXEC_OUTPUT_BUDGET_EXHAUSTED':
     case 'RUNTIME_UNAVAILABLE':
+    case 'NODE_UNAVAILABLE':
     case 'ENGINE_TIMEOUT':
     case 'STORE_UNAVAILABLE':
     case 'SECRETS_UNREADABLE':

@@ -74,6 +74,18 @@ export const LABEL_RULES: StringMapRules = {
   noControlCharacters: true,
 };
 
+/**
+ * The node labels a create may ask for (`placement.nodeLabels`, CLUSTER=swarm): Swarm node label
+ * keys (letters, digits, _ . -) and short values, each of which the chosen node must carry.
+ */
+export const NODE_LABEL_RULES: StringMapRules = {
+  maxEntries: 16,
+  keyPattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
+  keyDescription: 'a node label key (letters, digits, _ . -; at most 128)',
+  maxValueLength: 256,
+  noControlCharacters: true,
+};
+
 /** A surrogate without its pair is not Unicode: stored as U+FFFD, it never matches again. */
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
 

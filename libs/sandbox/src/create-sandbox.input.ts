@@ -26,6 +26,8 @@ export interface CreateSandboxInput {
   protected?: boolean;
   command?: string[];
   entrypoint?: string[];
+  /** Where it may run (CLUSTER=swarm): labels the chosen node must carry. */
+  placement?: { nodeLabels?: Record<string, string> };
 }
 
 /** The stored deployment spec: requested values with the service defaults filled in. */

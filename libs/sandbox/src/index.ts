@@ -10,6 +10,7 @@ export {
   ENV_RULES,
   IMAGE_REFERENCE_PATTERN,
   LABEL_RULES,
+  NODE_LABEL_RULES,
   MIN_MEMORY_BYTES,
   SANDBOX_NAME_PATTERN,
   isRequestedSize,
@@ -42,3 +43,8 @@ export { TenantService } from './tenant.service';
 export type { TenantReport } from './tenant.service';
 export { tenantQuotaRefusal } from './tenant-quota';
 export type { TenantLimitName } from './tenant-quota';
+export { NodeLoss, NODE_LOST_REASON } from './node-loss';
+export type { NodeLossResult } from './node-loss';
+export { SandboxOwnership } from './sandbox-ownership';
+export { SandboxRouting } from './sandbox-routing';
+export type { ListenerPlane } from './sandbox-routing';

@@ -6,6 +6,7 @@ import { settleBounded } from './bounded';
 import { autoStopReason } from './deadlines';
 import { SandboxCommands } from './sandbox-commands';
 import { SandboxMetrics } from './sandbox-metrics';
+import { SandboxOwnership } from './sandbox-ownership';
 
 export type AutomationOutcome = 'done' | 'skipped' | 'busy';
 
@@ -34,6 +35,7 @@ export class SandboxAutomation {
     private readonly store: SandboxMetaStore,
     private readonly commands: SandboxCommands,
     private readonly metrics: SandboxMetrics,
+    private readonly ownership: SandboxOwnership,
   ) {}
 
   async autoStopDue(now = new Date()): Promise<ScanResult> {
@@ -45,7 +47,11 @@ export class SandboxAutomation {
 
   async autoDeleteDue(now = new Date()): Promise<ScanResult> {
     const end = this.metrics.scanDuration.startTimer({ scan: 'auto-delete' });
-    const ids = await this.store.dueForAutoDelete(now, this.config.batchSize);
+    const ids = await this.store.dueForAutoDelete(
+      now,
+      this.config.batchSize,
+      this.ownership.scanScope,
+    );
     return this.scan('auto-delete', ids, (id) => this.autoDeleteOne(id, now), end);
   }
 

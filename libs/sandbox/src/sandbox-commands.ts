@@ -11,6 +11,7 @@ import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
 import { autoStopAt } from './deadlines';
 import { SandboxDriver } from './sandbox-driver';
 import { SandboxEvents } from './sandbox-events';
+import { SandboxOwnership } from './sandbox-ownership';
 import { capabilityVerdict, SandboxMachineEvent, verdictOf } from './sandbox.machine';
 
 /**
@@ -67,6 +68,11 @@ export interface SandboxCommand {
   unless?: (record: SandboxRecord) => string | null;
   /** Where the record comes from instead of the store: a create inserts it under the lock. */
   load?: () => Promise<SandboxRecord | null>;
+  /**
+   * Cluster mode: the command may run on another instance's sandbox (node loss, whose event has
+   * no effect on any engine). Every other command runs only where the container is.
+   */
+  foreign?: 'allowed';
 }
 
 export type CommandOutcome =
@@ -93,6 +99,7 @@ export class SandboxCommands {
     private readonly lock: SandboxLock,
     private readonly driver: SandboxDriver,
     private readonly events: SandboxEvents,
+    private readonly ownership: SandboxOwnership,
   ) {}
 
   async run(command: SandboxCommand): Promise<CommandOutcome> {
@@ -122,6 +129,10 @@ export class SandboxCommands {
     if (!loaded) {
       if (command.refusals === 'throw') throw notFound(command.sandboxId);
       return { outcome: 'skipped', why: 'no such sandbox', record: null };
+    }
+    if (command.foreign !== 'allowed' && !this.ownership.owns(loaded.info)) {
+      if (command.refusals === 'throw') throw this.ownership.notOwned(loaded.info);
+      return { outcome: 'skipped', why: 'on another node', record: loaded };
     }
     const why = command.unless?.(loaded);
     if (why) return { outcome: 'skipped', why, record: loaded };

@@ -3,10 +3,11 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DockerConfig, SchedulerConfig } from '@app/config';
 import { describeError, SandboxRecord, SandboxState, SYSTEM_ACTOR } from '@app/domain';
 import { ContainerEvent, DockerDeployment, exitReason, OwnedContainer } from '@app/deployment';
-import { SandboxMetaStore } from '@app/meta-store';
+import { SandboxLock, SandboxMetaStore } from '@app/meta-store';
 import { settleBounded } from './bounded';
 import { SandboxCommands } from './sandbox-commands';
 import { SandboxMetrics } from './sandbox-metrics';
+import { SandboxOwnership } from './sandbox-ownership';
 import { stateHasTag } from './sandbox.machine';
 import { reconcileUsage, usageDriftItem } from './usage-drift';
 
@@ -16,6 +17,7 @@ export const DRIFT_KINDS = [
   'operation-interrupted',
   'deleted-container-present',
   'orphan-container',
+  'stopped-container-running',
   'usage-drift',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
@@ -55,6 +57,8 @@ export class SandboxReconciler {
     private readonly commands: SandboxCommands,
     private readonly metrics: SandboxMetrics,
     private readonly provisioner: ContainerProvisioner,
+    private readonly ownership: SandboxOwnership,
+    private readonly lock: SandboxLock,
   ) {}
 
   async report(): Promise<DriftItem[]> {
@@ -64,12 +68,15 @@ export class SandboxReconciler {
 
   /** Drift between the records and Docker (the usage counters' is reconcileUsage's). */
   private async recordDrift(): Promise<DriftItem[]> {
-    const [containers, instances, running, inFlight] = await Promise.all([
+    const [containers, instances, allRunning, allInFlight] = await Promise.all([
       this.deployment.listOwned(),
       this.store.knownInstanceIds(),
       this.allInStates(['running']),
       this.store.listWithOperationInFlight(),
     ]);
+    // Cluster mode: the records of other nodes' sandboxes are not this engine's to compare.
+    const running = allRunning.filter((record) => this.ownership.owns(record.info));
+    const inFlight = allInFlight.filter((record) => this.ownership.owns(record.info));
     const items: DriftItem[] = [];
     const byId = new Map(containers.map((c) => [c.containerId, c]));
     for (const record of running) {
@@ -172,6 +179,9 @@ export class SandboxReconciler {
         this.logger.warn(`removed container ${item.containerId} (${item.kind}): ${item.detail}`);
         outcome = 'repaired';
         break;
+      case 'stopped-container-running':
+        outcome = await this.stopBehindRecord(item.sandboxId!, item.containerId!);
+        break;
       case 'usage-drift':
         outcome = 'skipped'; // never listed for repair: run() reconciles the counters at once
         break;
@@ -204,6 +214,31 @@ export class SandboxReconciler {
       `sandbox ${sandboxId} stopped behind our back: ${result.record.info.failureReason}`,
     );
     return 'repaired';
+  }
+
+  /**
+   * The record says stopped and the container runs (a node came back after it was declared lost,
+   * and its sandboxes were stopped meanwhile): the record wins, the container is stopped and kept,
+   * so a restart brings the sandbox back with its files. Under the sandbox's lock, re-read first,
+   * so a restart that just began is not undone.
+   */
+  private async stopBehindRecord(
+    sandboxId: string,
+    containerId: string,
+  ): Promise<ReconcileAction['outcome']> {
+    const result = await this.lock.tryWithLock(sandboxId, async (signal) => {
+      const record = await this.store.load(sandboxId);
+      if (!record || !isSettledStopped(record) || record.info.containerId !== containerId) {
+        return 'skipped' as const;
+      }
+      await this.deployment.stop(containerId, undefined, signal);
+      return 'repaired' as const;
+    });
+    if (!result.acquired) return 'busy';
+    if (result.value === 'repaired') {
+      this.logger.warn(`stopped container ${containerId}: sandbox ${sandboxId} is stopped`);
+    }
+    return result.value;
   }
 
   private async finishInterrupted(sandboxId: string): Promise<ReconcileAction['outcome']> {
@@ -239,6 +274,17 @@ export class SandboxReconciler {
       const item = { sandboxId: container.sandboxId, containerId: container.containerId };
       if (record && stateHasTag(record.info, 'container-gone')) {
         items.push({ ...item, kind: 'deleted-container-present', detail: 'record is deleted' });
+      } else if (
+        record &&
+        container.running &&
+        isSettledStopped(record) &&
+        record.info.containerId === container.containerId
+      ) {
+        items.push({
+          ...item,
+          kind: 'stopped-container-running',
+          detail: `record is stopped (${record.info.failureReason ?? 'stopped'})`,
+        });
       } else if (this.isOrphan(container, record, knownInstances)) {
         items.push({
           ...item,
@@ -283,4 +329,9 @@ export class SandboxReconciler {
       after = page[page.length - 1].info.id;
     }
   }
+}
+
+/** A stopped record with no operation in flight: its container should not be running. */
+function isSettledStopped(record: SandboxRecord): boolean {
+  return stateHasTag(record.info, 'container-down');
 }

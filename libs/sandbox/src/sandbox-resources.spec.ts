@@ -25,7 +25,7 @@ function build(env: Record<string, string> = {}, runtimes: Record<string, readon
   // The insert is the fake store's, which refuses a reservation like the real one.
   const admit = (input: Partial<CreateSandboxInput>, tenant: string | null = null) => {
     const spec = toSandboxSpec({ image: 'img', ...input }, config.resources);
-    return resources.admit(spec, tenant, async (reservation) => {
+    return resources.admit(spec, tenant, null, async (reservation) => {
       const { cpus, memoryBytes } = spec;
       await store.insert({
         info: { id: `sbx-new-${inserts}`, tenant, state: 'pending', cpus, memoryBytes } as never,

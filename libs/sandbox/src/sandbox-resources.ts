@@ -128,7 +128,8 @@ export class SandboxResources {
   /**
    * Runs `insert` with the reservation the sandbox must fit: what `tenant` holds plus this one
    * within the tenant's limits (none for a tenant-less create), and the live sandboxes' committed
-   * CPU and memory plus this one within host capacity × OVERCOMMIT_*. The store takes the share
+   * CPU and memory plus this one within host capacity × OVERCOMMIT_* (`node`: in cluster mode, the
+   * live sandboxes on this node, within this node's engine's capacity). The store takes the share
    * with one conditional UPDATE per usage counter row in the insert's transaction, so two creates
    * (in any process, of any tenants) cannot both take the last of a limit, and none waits behind
    * a lock for the others' checks: only the counter rows' locks, from that UPDATE to the commit.
@@ -139,6 +140,7 @@ export class SandboxResources {
   async admit<T>(
     spec: SandboxSpec,
     tenant: string | null,
+    node: string | null,
     insert: (reservation: ResourceReservation) => Promise<T>,
   ): Promise<T> {
     const host = await this.hostCapacity();
@@ -168,7 +170,9 @@ export class SandboxResources {
           (tenant !== null && limits !== null
             ? tenantQuotaRefusal(tenant, limits, await this.store.tenantUsage(tenant), spec)
             : null) ??
-          (error.code === 'INSUFFICIENT_CAPACITY' ? await this.capacityRefusal(spec, host) : null);
+          (error.code === 'INSUFFICIENT_CAPACITY'
+            ? await this.capacityRefusal(spec, host, node)
+            : null);
         if (explained !== null) throw explained;
         if (attempt >= EXPLAIN_ATTEMPTS) throw error;
       }
@@ -193,8 +197,12 @@ export class SandboxResources {
   }
 
   /** 429 INSUFFICIENT_CAPACITY naming the resource, or null when `spec` fits after all. */
-  private async capacityRefusal(spec: SandboxSpec, host: HostCapacity): Promise<CodedError | null> {
-    const committed = await this.store.committedResources();
+  private async capacityRefusal(
+    spec: SandboxSpec,
+    host: HostCapacity,
+    node: string | null,
+  ): Promise<CodedError | null> {
+    const committed = await this.store.committedResources(node);
     const { cpuLimit, memoryLimit } = this.limitsOf(host);
     const cpus = cpuNanosOf(committed.cpus) + cpuNanosOf(spec.cpus);
     const memory = committed.memoryBytes + (spec.memoryBytes ?? 0);

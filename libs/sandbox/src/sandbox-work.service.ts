@@ -11,6 +11,7 @@ import {
   FileRead,
 } from '@app/deployment';
 import type { SandboxInfo } from '@app/domain';
+import { SandboxOwnership } from './sandbox-ownership';
 import { SandboxService } from './sandbox.service';
 import { Capability, capabilityRefusal, capabilityVerdict } from './sandbox.machine';
 
@@ -47,6 +48,7 @@ export class SandboxWorkService {
     private readonly dockerConfig: DockerConfig,
     private readonly deployment: DockerDeployment,
     private readonly sandboxes: SandboxService,
+    private readonly ownership: SandboxOwnership,
   ) {}
 
   async exec(
@@ -166,6 +168,8 @@ export class SandboxWorkService {
 
   /** The container, if the machine's state allows the work (its tags, no snapshot loaded). */
   private allowed(info: SandboxInfo, capability: Capability): string {
+    // Cluster mode: another node's container is not on this engine (the edge forwards such work).
+    if (!this.ownership.owns(info)) throw this.ownership.notOwned(info);
     const verdict = capabilityVerdict(info, capability);
     if (verdict.verdict === 'accepted' && info.containerId !== null) return info.containerId;
     const refusal = verdict.verdict === 'refused' ? verdict : capabilityRefusal(info, capability);

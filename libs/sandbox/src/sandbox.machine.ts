@@ -125,7 +125,15 @@ export interface SandboxMachineInput {
  * - `container-gone`: no container should exist any more.
  */
 export type SandboxTag =
-  'busy' | MachineOperation | 'live' | 'exec' | 'read' | 'container-up' | 'container-gone';
+  | 'busy'
+  | MachineOperation
+  | 'live'
+  | 'exec'
+  | 'read'
+  | 'container-up'
+  // Stopped and settled: the container is kept and must not run (the reconciler stops one that does).
+  | 'container-down'
+  | 'container-gone';
 
 /** Whether the context forbids deleting: the machine's guard and its refusal alike. */
 export const isProtected = (context: Pick<SandboxMachineContext, 'protected'>): boolean =>
@@ -393,7 +401,7 @@ export function createSandboxMachine(options: MachineOptions = {}) {
             ],
           },
           idle: {
-            tags: ['read'],
+            tags: ['read', 'container-down'],
             on: {
               // Stopping a stopped sandbox is a no-op: allowed, no history, no side effect.
               stop: { actions: 'acknowledge' },

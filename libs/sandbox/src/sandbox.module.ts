@@ -1,5 +1,7 @@
 import { Module, OnApplicationBootstrap, OnApplicationShutdown, Logger } from '@nestjs/common';
 import { describeError } from '@app/domain';
+import { ClusterConfig } from '@app/config';
+import { ClusterDirectory, ClusterModule, ClusterPlacement, RemoteCreate } from '@app/cluster';
 import { DeploymentModule } from '@app/deployment';
 import { MetaStoreModule } from '@app/meta-store';
 import { QuotaModule } from '@app/quota';
@@ -15,7 +17,10 @@ import { SandboxResources } from './sandbox-resources';
 import { SandboxEffects } from './sandbox-effects';
 import { SandboxHealth } from './sandbox-health';
 import { SandboxMetrics } from './sandbox-metrics';
-import { SandboxService } from './sandbox.service';
+import { CLUSTER_CREATES, ClusterCreates, SandboxService } from './sandbox.service';
+import { NodeLoss } from './node-loss';
+import { SandboxOwnership } from './sandbox-ownership';
+import { SandboxRouting } from './sandbox-routing';
 import { SandboxWorkService } from './sandbox-work.service';
 import { TenantService } from './tenant.service';
 import { ContainerProvisioner } from './container-provisioner';
@@ -24,6 +29,9 @@ import { WarmPool } from './warm-pool/warm-pool';
 
 @Module({
   exports: [
+    NodeLoss,
+    SandboxOwnership,
+    SandboxRouting,
     SandboxAccessTokens,
     EventFeed,
     SandboxAdmission,
@@ -38,8 +46,21 @@ import { WarmPool } from './warm-pool/warm-pool';
     TenantService,
     WarmPool,
   ],
-  imports: [DeploymentModule, MetaStoreModule, QuotaModule],
+  imports: [ClusterModule, DeploymentModule, MetaStoreModule, QuotaModule],
   providers: [
+    {
+      provide: CLUSTER_CREATES,
+      inject: [ClusterConfig, ClusterDirectory, ClusterPlacement, RemoteCreate],
+      useFactory: (
+        config: ClusterConfig,
+        directory: ClusterDirectory,
+        placement: ClusterPlacement,
+        remote: RemoteCreate,
+      ): ClusterCreates => ({ enabled: config.enabled, directory, placement, remote }),
+    },
+    NodeLoss,
+    SandboxOwnership,
+    SandboxRouting,
     ContainerProvisioner,
     EventFeed,
     PoolMetrics,

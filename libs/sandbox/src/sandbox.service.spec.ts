@@ -9,6 +9,7 @@ import type {
   TenantLimitsStore,
 } from '@app/meta-store';
 import { ContainerProvisioner } from './container-provisioner';
+import { SandboxOwnership } from './sandbox-ownership';
 import { SandboxCommands } from './sandbox-commands';
 import { SandboxDriver } from './sandbox-driver';
 import { SandboxEvent, SandboxEvents } from './sandbox-events';
@@ -71,7 +72,13 @@ function build(env: Record<string, string> = {}, effectsKeyring?: SecretsKeyring
     new PoolMetrics(metrics),
   );
   const events = new SandboxEvents();
-  const commands = new SandboxCommands(storeAsReal, lock as unknown as SandboxLock, driver, events);
+  const commands = new SandboxCommands(
+    storeAsReal,
+    lock as unknown as SandboxLock,
+    driver,
+    events,
+    new SandboxOwnership(config.cluster, config.docker),
+  );
   const service = new SandboxService(
     config.lifecycle,
     config.resources,

@@ -1,4 +1,5 @@
-import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { ClusterDirectory, ClusterPlacement, RemoteCreate } from '@app/cluster';
 import { DockerConfig, LifecycleConfig, ResourcesConfig } from '@app/config';
 import {
   Actor,
@@ -8,6 +9,7 @@ import {
   eventViewOf,
   SandboxInfo,
   SandboxRecord,
+  SandboxSpec,
   scopeTenantOf,
   SYSTEM_ACTOR,
   validationError,
@@ -31,6 +33,19 @@ export interface CreateOptions {
   idempotencyKey?: string;
   /** Answer only once the sandbox is running or has failed. */
   wait: boolean;
+  /**
+   * Cluster mode: the node another instance placed this create on (RemoteCreate). Absent for a
+   * caller's own create, which placement places.
+   */
+  placedOn?: string;
+}
+
+/** What cluster mode adds to a create: placement and creates on other nodes' instances. */
+export interface ClusterCreates {
+  readonly enabled: boolean;
+  readonly directory: ClusterDirectory;
+  readonly placement: ClusterPlacement;
+  readonly remote: RemoteCreate;
 }
 
 export interface CreateResult {
@@ -43,6 +58,9 @@ export interface CreateResult {
 export type ListQuery = ListSandboxesQuery;
 
 const SETTLE_POLL_MS = 100;
+
+/** Nest token of the ClusterCreates (provided by SandboxModule from libs/cluster). */
+export const CLUSTER_CREATES = 'sandboxd:cluster-creates';
 
 /**
  * The API's door to the sandbox domain: creates, reads, and the commands, which it builds and
@@ -74,6 +92,7 @@ export class SandboxService {
     /** Optional only so unit tests that build the service by hand need not pass it. */
     @Optional() private readonly deployment?: DockerDeployment,
     @Optional() private readonly provisioner?: ContainerProvisioner,
+    @Optional() @Inject(CLUSTER_CREATES) private readonly cluster?: ClusterCreates,
   ) {}
 
   async create(
@@ -81,24 +100,89 @@ export class SandboxService {
     input: CreateSandboxInput,
     options: CreateOptions,
   ): Promise<CreateResult> {
-    // The tenant of a tenant key; the admin's and auth-off creates belong to no tenant.
-    const tenant = scopeTenantOf(actor);
     const spec = toSandboxSpec(input, this.resourcesConfig);
     this.resources.checkCaps(spec);
-    await this.resources.checkRuntimeNetwork(spec);
-    // The extensions' policies, before any record, engine call or pool member is spent.
-    await this.admission.check({
-      action: 'create',
-      actor,
-      image: spec.image,
-      name: input.name ?? null,
-      labels: spec.labels,
+    // A create another instance placed here was checked there; this node's engine checks follow.
+    if (options.placedOn === undefined) {
+      // The extensions' policies, before any record, engine call or pool member is spent.
+      await this.admission.check({
+        action: 'create',
+        actor,
+        image: spec.image,
+        name: input.name ?? null,
+        labels: spec.labels,
+        cpus: spec.cpus,
+        memoryBytes: spec.memoryBytes,
+        runtime: spec.runtime,
+      });
+      // A registry on a private address is refused before a record or an engine call exists.
+      await this.deployment?.checkImageSource(spec.image);
+      if (this.cluster?.enabled) return this.placeAndCreate(actor, input, spec, options);
+      if (Object.keys(input.placement?.nodeLabels ?? {}).length > 0) {
+        throw new CodedError(
+          'NO_MATCHING_NODE',
+          'placement.nodeLabels needs cluster mode (CLUSTER=swarm): this service runs on one host',
+          { field: 'placement.nodeLabels' },
+        );
+      }
+    }
+    return this.createHere(actor, input, spec, options);
+  }
+
+  /**
+   * Cluster mode: the nodes placement ranks, in turn, until one takes the create; here when it is
+   * this instance's node, else on that node's instance (RemoteCreate), which runs createHere.
+   */
+  private async placeAndCreate(
+    actor: Actor,
+    input: CreateSandboxInput,
+    spec: SandboxSpec,
+    options: CreateOptions,
+  ): Promise<CreateResult> {
+    const cluster = this.cluster!;
+    const platform = (await this.deployment?.imagePlatform(spec.image)) ?? null;
+    const request = {
       cpus: spec.cpus,
       memoryBytes: spec.memoryBytes,
       runtime: spec.runtime,
+      nodeLabels: input.placement?.nodeLabels ?? {},
+      platform,
+    };
+    return cluster.placement.place(request, async (node) => {
+      if (node.nodeId === cluster.directory.localNodeId) {
+        return this.createHere(actor, input, spec, { ...options, placedOn: node.nodeId });
+      }
+      return cluster.remote.create(
+        {
+          instanceId: node.instanceId!,
+          nodeId: node.nodeId,
+          hostname: node.hostname,
+          apiUrl: node.apiUrl!,
+          e2bUrl: node.e2bUrl,
+          heartbeatAt: node.heartbeatAt,
+        },
+        actor,
+        {
+          input,
+          idempotencyKey: options.idempotencyKey,
+          wait: options.wait,
+          node: node.nodeId,
+        },
+      );
     });
-    // A registry on a private address is refused before a record or an engine call exists.
-    await this.deployment?.checkImageSource(spec.image);
+  }
+
+  /** The create on this instance's engine (the only one on a single host). */
+  private async createHere(
+    actor: Actor,
+    input: CreateSandboxInput,
+    spec: SandboxSpec,
+    options: CreateOptions,
+  ): Promise<CreateResult> {
+    // The tenant of a tenant key; the admin's and auth-off creates belong to no tenant.
+    const tenant = scopeTenantOf(actor);
+    const node = this.nodeOfCreate(options);
+    await this.resources.checkRuntimeNetwork(spec);
     const disk = await this.resources.diskPlan(spec);
     // A matching warm-pool member brings its id: its container already runs under that id.
     const member = this.pool.take(spec);
@@ -119,6 +203,7 @@ export class SandboxService {
       host: null,
       containerId: null,
       instanceId: this.dockerConfig.instanceId,
+      node,
       idleTimeoutSeconds: spec.idleTimeoutSeconds,
       maxLifetimeSeconds: spec.maxLifetimeSeconds,
       autoDeleteSeconds: spec.autoDeleteSeconds,
@@ -167,7 +252,7 @@ export class SandboxService {
     let existing: SandboxRecord | null = null;
     // The pipeline's load is the insert: the machine's first step (the create effect) follows.
     const insert = async (): Promise<SandboxRecord | null> => {
-      const result = await this.resources.admit(spec, tenant, (reservation) =>
+      const result = await this.resources.admit(spec, tenant, node, (reservation) =>
         this.store.insert({
           info,
           spec,
@@ -214,6 +299,24 @@ export class SandboxService {
     }
     this.track(run, id);
     return { sandbox: first.record.info, created: true };
+  }
+
+  /**
+   * The node a create here lands on: none on a single host; in cluster mode this instance's, and
+   * only when placement chose it (a create meant for a node this instance is not on, or while
+   * this instance's engine is not a Swarm node, is refused so placement tries the next node).
+   */
+  private nodeOfCreate(options: CreateOptions): string | null {
+    if (!this.cluster?.enabled) return null;
+    const local = this.cluster.directory.localNodeId;
+    if (local === null || options.placedOn !== local) {
+      throw new CodedError(
+        'NODE_UNAVAILABLE',
+        `this instance (${this.dockerConfig.instanceId}) is not on node ${options.placedOn ?? '(none)'}`,
+        { node: options.placedOn ?? null },
+      );
+    }
+    return local;
   }
 
   /** The sandbox `actor` may see by this id or name, else SANDBOX_NOT_FOUND. */

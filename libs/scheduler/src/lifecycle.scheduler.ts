@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { PoolConfig, SchedulerConfig } from '@app/config';
+import { ClusterConfig, PoolConfig, SchedulerConfig } from '@app/config';
 import { describeError } from '@app/domain';
 import { KeyValueStore, TaskLock } from '@app/meta-store';
-import { SandboxAutomation, SandboxReconciler, WarmPool } from '@app/sandbox';
+import { NodeLoss, SandboxAutomation, SandboxReconciler, WarmPool } from '@app/sandbox';
 import { EventRetention } from './event-retention';
 import { slotKey, slotOf } from './task-slot';
 
@@ -37,6 +37,8 @@ export class LifecycleScheduler implements OnApplicationBootstrap, OnApplication
     private readonly reconciler: SandboxReconciler,
     private readonly pool: WarmPool,
     private readonly retention: EventRetention,
+    private readonly cluster: ClusterConfig,
+    private readonly nodeLoss: NodeLoss,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -45,9 +47,15 @@ export class LifecycleScheduler implements OnApplicationBootstrap, OnApplication
       return;
     }
     const scans = this.config.intervalSeconds;
-    this.every('auto-stop', scans, () => this.automation.autoStopDue());
-    this.every('auto-delete', scans, () => this.automation.autoDeleteDue());
-    this.every('reconcile', this.config.reconcileIntervalSeconds, () => this.reconciler.run());
+    // Cluster mode: each instance scans for the sandboxes on its own node's engine, so every
+    // instance runs these; node loss, which any instance may mark, runs once per beat in all.
+    const own = this.cluster.enabled ? 'process' : 'cluster';
+    this.every('auto-stop', scans, () => this.automation.autoStopDue(), own);
+    this.every('auto-delete', scans, () => this.automation.autoDeleteDue(), own);
+    this.every('reconcile', this.config.reconcileIntervalSeconds, () => this.reconciler.run(), own);
+    if (this.cluster.enabled) {
+      this.every('node-loss', this.cluster.heartbeatMs / 1000, () => this.nodeLoss.sweep());
+    }
     this.every('event-retention', RETENTION_INTERVAL_SECONDS, () => this.retention.prune());
     // Pool members belong to this process, so every process checks its own.
     if (this.poolConfig.entries.some((entry) => entry.size > 0)) {

@@ -15,18 +15,35 @@ import {
   Min,
   MinLength,
   NotEquals,
+  ValidateNested,
 } from 'class-validator';
+import { Type } from 'class-transformer';
 import { SANDBOX_NETWORKS, type SandboxNetwork } from '@app/domain';
 import {
   COLUMN_LIMITS,
   ENV_RULES,
   IMAGE_REFERENCE_PATTERN,
   LABEL_RULES,
+  NODE_LABEL_RULES,
   SANDBOX_NAME_PATTERN,
 } from '@app/sandbox';
 import { IsArgv } from './argv.validator';
 import { IsMemorySize } from './memory-size.validator';
 import { IsStringMap } from './string-map.validator';
+
+/** Where a sandbox may run, with CLUSTER=swarm. */
+export class PlacementDto {
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { gpu: 'true' },
+    description:
+      'Swarm node labels (docker node update --label-add) the chosen node must carry, each with this value',
+  })
+  @IsOptional()
+  @IsStringMap(NODE_LABEL_RULES)
+  nodeLabels?: Record<string, string>;
+}
 
 export class CreateSandboxDto {
   @ApiProperty({ example: 'sandboxd/demo:latest', description: 'Image reference' })
@@ -190,4 +207,14 @@ export class CreateSandboxDto {
   @IsString({ each: true })
   @IsArgv()
   entrypoint?: string[];
+
+  @ApiPropertyOptional({
+    type: PlacementDto,
+    description:
+      'CLUSTER=swarm: constraints on the node it is placed on (422 NO_MATCHING_NODE otherwise)',
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => PlacementDto)
+  placement?: PlacementDto;
 }

@@ -98,6 +98,12 @@ export class SandboxView {
   @ApiProperty({ type: String, nullable: true, description: 'Address the ports are published on' })
   host!: string | null;
   @ApiProperty({ type: String, nullable: true }) containerId!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'CLUSTER=swarm: the Swarm node id whose engine holds it; null on a single host',
+  })
+  node!: string | null;
   @ApiProperty() idleTimeoutSeconds!: number;
   @ApiProperty({ type: Number, nullable: true }) maxLifetimeSeconds!: number | null;
   @ApiProperty({ type: Number, nullable: true }) autoDeleteSeconds!: number | null;
@@ -141,6 +147,7 @@ export class SandboxView {
       ports: info.ports,
       host: info.host,
       containerId: info.containerId,
+      node: info.node,
       idleTimeoutSeconds: info.idleTimeoutSeconds,
       maxLifetimeSeconds: info.maxLifetimeSeconds,
       autoDeleteSeconds: info.autoDeleteSeconds,

@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
 import { FilesConfig } from '@app/config';
 import { RockModule } from '@app/rock';
+import { SandboxModule } from '@app/sandbox';
 import { RockController } from './rock.controller';
 
 /**
@@ -13,6 +14,8 @@ import { RockController } from './rock.controller';
   controllers: [RockController],
   imports: [
     RockModule,
+    // SandboxRouting and SandboxService, for the forwarding of calls about another node's sandbox.
+    SandboxModule,
     MulterModule.registerAsync({
       inject: [FilesConfig],
       useFactory: (config: FilesConfig) => ({

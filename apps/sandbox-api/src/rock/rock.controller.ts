@@ -16,6 +16,7 @@ import { Actor } from '@app/domain';
 import { ROCK_PREFIX, RockEnvelope, RockSandboxes, SpooledUpload } from '@app/rock';
 import { RequestActor } from '../auth/request-actor.decorator';
 import { KeyHeader } from '../auth/access.decorator';
+import { RockForwardingInterceptor } from '../cluster/rock-forwarding.interceptor';
 
 type Json = Record<string, unknown>;
 type HeaderBag = Record<string, string | string[] | undefined>;
@@ -27,6 +28,7 @@ type HeaderBag = Record<string, string | string[] | undefined>;
  * alike; what escapes a handler is answered the same way by the global ErrorFilter.
  */
 @ApiExcludeController()
+@UseInterceptors(RockForwardingInterceptor)
 @Controller(ROCK_PREFIX)
 // ROCK's server reads X-Key as the caller's key; ROCK users already set it in extra_headers.
 @KeyHeader('X-Key')

@@ -16,6 +16,7 @@ import {
   SandboxAccessTokenEntity,
   UsageHoldEntity,
   WebhookAttemptEntity,
+  ClusterNodeEntity,
   WebhookDeliveryEntity,
   WebhookEntity,
 } from './entities';
@@ -100,6 +101,7 @@ describe('buildDataSourceOptions', () => {
       WebhookEntity,
       WebhookDeliveryEntity,
       WebhookAttemptEntity,
+      ClusterNodeEntity,
     ]);
     const migrations = (options.migrations ?? []) as unknown[];
     expect(migrations.length).toBeGreaterThan(0);

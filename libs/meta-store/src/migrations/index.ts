@@ -14,6 +14,7 @@ import { BackfillSandboxNetwork1796700000000 } from './1796700000000-BackfillSan
 import { CreateEventTables1796800000000 } from './1796800000000-CreateEventTables';
 import { CreateResourceUsage1796910000000 } from './1796910000000-CreateResourceUsage';
 import { CreateUsageHold1796920000000 } from './1796920000000-CreateUsageHold';
+import { AddClusterNodes1797000000000 } from './1797000000000-AddClusterNodes';
 import type { MigrationClass } from './1796183903821-SealEnvValues';
 
 /**
@@ -45,5 +46,6 @@ export function metaStoreMigrations(keyring: SecretsKeyring): MigrationClass[] {
     CreateEventTables1796800000000,
     CreateResourceUsage1796910000000,
     CreateUsageHold1796920000000,
+    AddClusterNodes1797000000000,
   ];
 }

@@ -20,17 +20,18 @@ export function buildDueForAutoDeleteQuery(
   manager: EntityManager,
   now: number,
   limit: number,
+  instanceId: string | null = null,
 ): SelectQueryBuilder<SandboxEntity> {
   if (!Number.isInteger(limit) || limit < 1) {
     throw validationError('limit', 'must be a positive integer');
   }
   if (!Number.isFinite(now)) throw validationError('now', 'must be a valid instant');
-  return manager
+  const query = manager
     .createQueryBuilder(SandboxEntity, 's')
     .select('s.id', 'id')
     .where(DUE_DELETE_WHERE)
-    .andWhere('"auto_delete_at" <= :now', { now })
-    .orderBy('"auto_delete_at"', 'ASC')
-    .addOrderBy('s.id', 'ASC')
-    .limit(limit);
+    .andWhere('"auto_delete_at" <= :now', { now });
+  // Cluster mode: an instance deletes only what is on its own node's engine.
+  if (instanceId !== null) query.andWhere('s.instance_id = :instanceId', { instanceId });
+  return query.orderBy('"auto_delete_at"', 'ASC').addOrderBy('s.id', 'ASC').limit(limit);
 }

@@ -8,6 +8,7 @@ import { LIVE_STATES, SANDBOX_STATES } from '@app/domain';
  */
 export interface RawUsage {
   tenant?: string;
+  node?: string;
   sandboxes: string | number | null;
   liveSandboxes: string | number | null;
   cpuNanos: string | number | null;
@@ -25,7 +26,8 @@ export const HELD_STATES = SANDBOX_STATES.filter((state) => state !== 'deleted')
 const CPU_NANOS_SUM = 'SUM(CAST(ROUND(s.cpus * 1000000000) AS BIGINT))';
 
 /**
- * The truth of the host's usage counter: COUNT and SUMs over the live (pending, running) rows.
+ * The truth of the host's usage counter: COUNT and SUMs over the live (pending, running) rows of
+ * the single host (node ''; a cluster node's rows are its own counter's).
  * `state IN (…)` is answered from IDX_sandbox_table_state, so the cost follows the number of live
  * sandboxes, not the deleted history. Separate from the store so the migration test can check the
  * plan of exactly this SQL.
@@ -39,7 +41,25 @@ export function buildCommittedResourcesQuery(
     .addSelect('COUNT(*)', 'liveSandboxes')
     .addSelect(CPU_NANOS_SUM, 'cpuNanos')
     .addSelect('SUM(s.memoryBytes)', 'memoryBytes')
-    .where('s.state IN (:...live)', { live: LIVE_STATES });
+    .where('s.state IN (:...live)', { live: LIVE_STATES })
+    .andWhere("s.node = ''");
+}
+
+/**
+ * The truth of every cluster node's usage counter (CLUSTER=swarm), one row per node: what the
+ * live rows placed on it commit. Like the host's, answered from IDX_sandbox_table_state.
+ */
+export function buildNodeUsageQuery(manager: EntityManager): SelectQueryBuilder<SandboxEntity> {
+  return manager
+    .createQueryBuilder(SandboxEntity, 's')
+    .select('s.node', 'node')
+    .addSelect('COUNT(*)', 'sandboxes')
+    .addSelect('COUNT(*)', 'liveSandboxes')
+    .addSelect(CPU_NANOS_SUM, 'cpuNanos')
+    .addSelect('SUM(s.memoryBytes)', 'memoryBytes')
+    .where('s.state IN (:...live)', { live: LIVE_STATES })
+    .andWhere("s.node <> ''")
+    .groupBy('s.node');
 }
 
 /**

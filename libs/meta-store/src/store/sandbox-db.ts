@@ -35,7 +35,13 @@ import {
 import type { UsageDrift } from './usage-counters';
 import { consumeHolds, releaseHolds, takeHolds } from './usage-holds';
 import type { CountedRow } from './usage-contribution';
-import { HOST_SCOPE, NANOS_PER_CPU, tenantScope, usageDelta } from './usage-contribution';
+import {
+  HOST_SCOPE,
+  NANOS_PER_CPU,
+  nodeScope,
+  tenantScope,
+  usageDelta,
+} from './usage-contribution';
 import { buildListQuery } from './sandbox-list-query';
 import { SandboxInfoQueries, infoFromRaw } from './sandbox-read-queries';
 import type { RawInfoRow } from './sandbox-read-queries';
@@ -371,9 +377,9 @@ export class SandboxDb {
    * Ids of stopped, unprotected sandboxes whose delete deadline has passed, oldest deadline first
    * (ties by id), answered from the partial index IDX_sandbox_table_due_delete.
    */
-  dueForAutoDelete(now: number, limit: number): Promise<string[]> {
+  dueForAutoDelete(now: number, limit: number, instanceId: string | null): Promise<string[]> {
     return this.gate.run(async (manager) => {
-      const rows = await buildDueForAutoDeleteQuery(manager, now, limit).getRawMany<{
+      const rows = await buildDueForAutoDeleteQuery(manager, now, limit, instanceId).getRawMany<{
         id: string;
       }>();
       return rows.map((row) => row.id);
@@ -433,10 +439,13 @@ export class SandboxDb {
     });
   }
 
-  /** What the live sandboxes commit, from the host's usage counter row. */
-  committedResources(): Promise<CommittedResources> {
+  /**
+   * What the live sandboxes commit, from the host's usage counter row, or from the cluster node's
+   * (`node`: a Swarm node id, CLUSTER=swarm).
+   */
+  committedResources(node: string | null = null): Promise<CommittedResources> {
     return this.gate.run(async (manager) => {
-      const usage = await readUsage(manager, HOST_SCOPE);
+      const usage = await readUsage(manager, node === null ? HOST_SCOPE : nodeScope(node));
       return {
         sandboxes: usage.sandboxes,
         cpus: usage.cpuNanos / NANOS_PER_CPU,
@@ -558,6 +567,7 @@ function countedOf(info: SandboxInfo): CountedRow {
   return {
     state: info.state,
     tenant: tenantColumn(info.tenant),
+    node: info.node ?? '',
     cpus: info.cpus,
     memoryBytes: info.memoryBytes,
   };

@@ -228,10 +228,15 @@ export class SandboxMetaStore {
   /**
    * Ids of stopped, unprotected sandboxes whose autoDeleteAt is at or before `now`, oldest
    * deadline first (ties by id), at most `limit`. Database only (a partial index answers it), so
-   * it needs no cache. Re-check the record under the sandbox lock before deleting.
+   * it needs no cache. Re-check the record under the sandbox lock before deleting. `instanceId`:
+   * only the sandboxes that instance created (cluster mode: the ones on its node).
    */
-  async dueForAutoDelete(now: Date, limit: number): Promise<string[]> {
-    return this.db.dueForAutoDelete(instant(now), positiveLimit(limit));
+  async dueForAutoDelete(
+    now: Date,
+    limit: number,
+    instanceId: string | null = null,
+  ): Promise<string[]> {
+    return this.db.dueForAutoDelete(instant(now), positiveLimit(limit), instanceId);
   }
 
   countByState(): Promise<Record<SandboxState, number>> {
@@ -244,8 +249,8 @@ export class SandboxMetaStore {
    * usage-counters.ts). A sandbox without a limit adds 0 to that sum. A snapshot: admission does
    * not check against it, it reserves with the insert (InsertSandboxInput.reservation).
    */
-  committedResources(): Promise<CommittedResources> {
-    return this.db.committedResources();
+  committedResources(node: string | null = null): Promise<CommittedResources> {
+    return this.db.committedResources(node);
   }
 
   /** What `tenant` holds now (its sandboxes that are not deleted), from its usage counter. */

@@ -15,6 +15,7 @@ export const COLUMN_LIMITS = {
   name: 128,
   image: 512,
   instanceId: 64,
+  node: 64,
   machineVersion: 32,
   labelKey: 128,
   labelValue: 512,
@@ -87,6 +88,7 @@ export function buildSandboxRow(
   }
   assertMaxLength('image', stored.image, COLUMN_LIMITS.image);
   assertMaxLength('instanceId', stored.instanceId, COLUMN_LIMITS.instanceId);
+  if (stored.node !== null) assertMaxLength('node', stored.node, COLUMN_LIMITS.node);
   assertMaxLength('machineVersion', machineVersion, COLUMN_LIMITS.machineVersion);
   buildLabelRows(stored.id, stored.labels);
   // SQLite would store any value in the boolean column; PostgreSQL would reject it.
@@ -106,6 +108,7 @@ export function buildSandboxRow(
   row.image = stored.image;
   row.labels = stored.labels;
   row.instanceId = stored.instanceId;
+  row.node = stored.node ?? '';
   row.createdAt = toEpochMs('createdAt', stored.createdAt);
   row.startedAt = toEpochMs('startedAt', stored.startedAt);
   row.stoppedAt = toEpochMs('stoppedAt', stored.stoppedAt);

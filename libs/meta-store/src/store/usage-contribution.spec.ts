@@ -2,6 +2,7 @@ import {
   HOST_SCOPE,
   contributionOf,
   cpuNanosOf,
+  nodeScope,
   sumUsage,
   tenantScope,
   usageDelta,
@@ -11,7 +12,14 @@ import type { CountedRow } from './usage-contribution';
 const GiB = 1024 ** 3;
 
 function row(overrides: Partial<CountedRow>): CountedRow {
-  return { state: 'running', tenant: 'team-a', cpus: 1.5, memoryBytes: GiB, ...overrides };
+  return {
+    state: 'running',
+    tenant: 'team-a',
+    node: '',
+    cpus: 1.5,
+    memoryBytes: GiB,
+    ...overrides,
+  };
 }
 
 describe('usage contribution', () => {
@@ -22,6 +30,21 @@ describe('usage contribution', () => {
         tenantScope('team-a'),
         { sandboxes: 1, liveSandboxes: 1, cpuNanos: 1_500_000_000, memoryBytes: GiB },
       ],
+    ]);
+  });
+
+  it("counts a live row placed on a cluster node on that node's row instead of the host's", () => {
+    expect([...contributionOf(row({ node: 'n1' })).keys()]).toEqual([
+      nodeScope('n1'),
+      'tenant:team-a',
+    ]);
+    expect([...contributionOf(row({ node: 'n1', state: 'stopped' })).keys()]).toEqual([
+      'tenant:team-a',
+    ]);
+    // Host rows (the host's, nodes') are locked before tenants', whichever comes first by name.
+    expect(usageDelta(null, row({ node: 'a', tenant: 'a' })).map(([scope]) => scope)).toEqual([
+      nodeScope('a'),
+      'tenant:a',
     ]);
   });
 

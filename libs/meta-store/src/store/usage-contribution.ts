@@ -4,6 +4,19 @@ import type { SandboxState } from '@app/domain';
 /** The usage counter row of the engine host: what the live sandboxes commit. */
 export const HOST_SCOPE = 'host';
 
+/**
+ * The usage counter row of one cluster node (CLUSTER=swarm): what the live sandboxes on its engine
+ * commit. In cluster mode each node is a host of its own, so it plays HOST_SCOPE's part for them.
+ */
+export function nodeScope(node: string): string {
+  return `node:${node}`;
+}
+
+/** Whether the scope is a host's (the single host's, or a cluster node's): capacity, not a tenant. */
+export function isHostScope(scope: string): boolean {
+  return scope === HOST_SCOPE || scope.startsWith('node:');
+}
+
 /** The usage counter row of a tenant: what its sandboxes that are not deleted hold. */
 export function tenantScope(tenant: string): string {
   return `tenant:${tenant}`;
@@ -40,6 +53,8 @@ export interface CountedRow {
   state: SandboxState;
   /** The `tenant` column: '' (NO_TENANT) for a tenant-less sandbox, which no tenant row counts. */
   tenant: string;
+  /** The `node` column: '' (single host) or the cluster node whose engine holds the container. */
+  node: string;
   cpus: number | null;
   memoryBytes: number | null;
 }
@@ -62,8 +77,8 @@ export function sumUsage(a: UsageAmounts, b: UsageAmounts, sign: 1 | -1 = 1): Us
 }
 
 /**
- * What a row adds to each counter row, by scope: the host counts it while it is live (pending,
- * running), its tenant while it is not deleted. A missing limit adds 0 CPUs or bytes.
+ * What a row adds to each counter row, by scope: the host (its node's row in cluster mode) counts
+ * it while it is live (pending, running), its tenant while it is not deleted. A missing limit adds 0 CPUs or bytes.
  */
 export function contributionOf(row: CountedRow): Map<string, UsageAmounts> {
   const out = new Map<string, UsageAmounts>();
@@ -74,7 +89,7 @@ export function contributionOf(row: CountedRow): Map<string, UsageAmounts> {
     cpuNanos: cpuNanosOf(row.cpus),
     memoryBytes: bytesOf(row.memoryBytes),
   });
-  if (live) out.set(HOST_SCOPE, amounts(1, 1));
+  if (live) out.set(row.node === '' ? HOST_SCOPE : nodeScope(row.node), amounts(1, 1));
   if (row.tenant !== '' && row.state !== 'deleted') {
     out.set(tenantScope(row.tenant), amounts(1, live ? 1 : 0));
   }
@@ -99,10 +114,10 @@ export function usageDelta(before: CountedRow | null, after: CountedRow): [strin
   return deltas.sort(([x], [y]) => compareScopes(x, y));
 }
 
-/** Lock order of counter rows: the host row before any tenant row, tenants by scope. */
+/** Lock order of counter rows: host rows (the host's, nodes') before any tenant row, then by scope. */
 export function compareScopes(a: string, b: string): number {
   if (a === b) return 0;
-  if (a === HOST_SCOPE) return -1;
-  if (b === HOST_SCOPE) return 1;
+  const hostFirst = Number(isHostScope(b)) - Number(isHostScope(a));
+  if (hostFirst !== 0) return hostFirst;
   return a < b ? -1 : 1;
 }

@@ -2,9 +2,21 @@ import { CodedError } from '@app/domain';
 import { EntityManager } from 'typeorm';
 import { ResourceUsageEntity } from '../db/entities/resource-usage.entity';
 import { UsageHoldEntity } from '../db/entities/usage-hold.entity';
-import { buildCommittedResourcesQuery, buildTenantUsageQuery } from './resource-queries';
+import {
+  buildCommittedResourcesQuery,
+  buildNodeUsageQuery,
+  buildTenantUsageQuery,
+} from './resource-queries';
 import type { RawUsage } from './resource-queries';
-import { HOST_SCOPE, ZERO_USAGE, compareScopes, sumUsage, tenantScope } from './usage-contribution';
+import {
+  HOST_SCOPE,
+  ZERO_USAGE,
+  compareScopes,
+  isHostScope,
+  nodeScope,
+  sumUsage,
+  tenantScope,
+} from './usage-contribution';
 import type { UsageAmounts } from './usage-contribution';
 
 /**
@@ -128,7 +140,7 @@ export async function reserveUsage(
 
 /** What a reservation on the scope's counter row may take it to (see ResourceReservation). */
 export function reservationLimits(scope: string, reservation: ResourceReservation): Limits {
-  if (scope === HOST_SCOPE) {
+  if (isHostScope(scope)) {
     const { cpuNanos, memoryBytes } = reservation.host;
     return { cpuNanos, memoryBytes };
   }
@@ -143,7 +155,7 @@ export function reservationLimits(scope: string, reservation: ResourceReservatio
 
 /** The store's refusal of a reservation on the scope (SandboxResources explains it). */
 export function reservationRefusal(scope: string): CodedError {
-  return scope === HOST_SCOPE
+  return isHostScope(scope)
     ? new CodedError('INSUFFICIENT_CAPACITY', 'not enough capacity on this host', { scope })
     : new CodedError('TENANT_QUOTA_EXCEEDED', 'the tenant would exceed its limits', { scope });
 }
@@ -193,15 +205,17 @@ export async function heldUsage(manager: EntityManager): Promise<Map<string, Usa
 
 /**
  * What each counter should hold, by scope: the sums over the sandbox rows (one aggregate for the
- * host, one for all tenants) plus the holds of creates not inserted yet. The holds are read first:
+ * host, one for the cluster nodes, one for all tenants) plus the holds of creates not inserted yet. The holds are read first:
  * an insert that turns its hold into its row between the reads is then counted twice (the counter
  * is set too high until the next pass), never not at all (which would let a create overcommit).
  */
 export async function usageTruth(manager: EntityManager): Promise<Map<string, UsageAmounts>> {
   const held = await heldUsage(manager);
   const host = await buildCommittedResourcesQuery(manager).getRawOne<RawUsage>();
+  const nodes = await buildNodeUsageQuery(manager).getRawMany<RawUsage>();
   const tenants = await buildTenantUsageQuery(manager).getRawMany<RawUsage>();
   const truth = new Map<string, UsageAmounts>([[HOST_SCOPE, amountsOf(host)]]);
+  for (const raw of nodes) truth.set(nodeScope(String(raw.node)), amountsOf(raw));
   for (const raw of tenants) truth.set(tenantScope(String(raw.tenant)), amountsOf(raw));
   for (const [scope, amounts] of held)
     truth.set(scope, sumUsage(truth.get(scope) ?? ZERO_USAGE, amounts));

@@ -9,7 +9,7 @@ import {
   reservationRefusal,
 } from './usage-counters';
 import type { Limits, ResourceReservation } from './usage-counters';
-import { HOST_SCOPE, ZERO_USAGE, sumUsage } from './usage-contribution';
+import { ZERO_USAGE, isHostScope, sumUsage } from './usage-contribution';
 import type { UsageAmounts } from './usage-contribution';
 
 /**
@@ -40,7 +40,7 @@ export async function takeHolds(
   now: number,
 ): Promise<void> {
   const tenantsFirst = [...deltas].sort(
-    ([a], [b]) => Number(a === HOST_SCOPE) - Number(b === HOST_SCOPE),
+    ([a], [b]) => Number(isHostScope(a)) - Number(isHostScope(b)),
   );
   for (const [scope, delta] of tenantsFirst) {
     const held = async () =>

@@ -19,6 +19,7 @@ export function makeSandboxInfo(overrides: Partial<SandboxInfo> = {}): SandboxIn
     host: null,
     containerId: null,
     instanceId: 'test-instance',
+    node: null,
     idleTimeoutSeconds: 1800,
     autoDeleteSeconds: null,
     createdAt: '2026-01-01T00:00:00.000Z',

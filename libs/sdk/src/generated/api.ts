@@ -121,6 +121,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The cluster nodes (CLUSTER=swarm): availability, heartbeat, reservations and sandboxes of each; empty on a single host */
+        get: operations["NodesController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sandboxes": {
         parameters: {
             query?: never;
@@ -371,7 +388,7 @@ export interface components {
     schemas: {
         DriftItemView: {
             /** @enum {string} */
-            kind: "container-exited" | "container-missing" | "operation-interrupted" | "deleted-container-present" | "orphan-container" | "usage-drift";
+            kind: "container-exited" | "container-missing" | "operation-interrupted" | "deleted-container-present" | "orphan-container" | "stopped-container-running" | "usage-drift";
             sandboxId: string | null;
             containerId: string | null;
             detail: string;
@@ -381,7 +398,7 @@ export interface components {
         };
         ReconcileActionView: {
             /** @enum {string} */
-            kind: "container-exited" | "container-missing" | "operation-interrupted" | "deleted-container-present" | "orphan-container" | "usage-drift";
+            kind: "container-exited" | "container-missing" | "operation-interrupted" | "deleted-container-present" | "orphan-container" | "stopped-container-running" | "usage-drift";
             sandboxId: string | null;
             containerId: string | null;
             detail: string;
@@ -447,6 +464,65 @@ export interface components {
         };
         ApiKeyListView: {
             items: components["schemas"]["ApiKeyView"][];
+        };
+        NodeAmountsView: {
+            sandboxes: number;
+            cpus: number;
+            memoryBytes: number;
+        };
+        NodeFreeView: {
+            cpus: number;
+            memoryBytes: number;
+        };
+        NodeView: {
+            /** @description Swarm node id */
+            id: string;
+            hostname: string;
+            /** @description manager or worker */
+            role: string;
+            /** @description The Swarm's: active, pause or drain */
+            availability: string;
+            /** @description The Swarm's: ready, down, unknown, disconnected */
+            state: string;
+            /**
+             * @description ready: takes creates; draining: availability is not active; unavailable: the Swarm says it is not ready; silent: its instance missed three heartbeats; lost: silent past NODE_LOST_SECONDS (its sandboxes were stopped); no-instance: no sandboxd runs there
+             * @enum {string}
+             */
+            status: "ready" | "draining" | "unavailable" | "silent" | "lost" | "no-instance";
+            labels: {
+                [key: string]: string;
+            };
+            /** @example linux/x86_64 */
+            platform: string;
+            cpus: number;
+            memoryBytes: number;
+            instanceId: string | null;
+            url: string | null;
+            lastHeartbeatAt: string | null;
+            /** @description What its live sandboxes reserve */
+            reserved: components["schemas"]["NodeAmountsView"];
+            /** @description Capacity × OVERCOMMIT_*, less reserved */
+            free: components["schemas"]["NodeFreeView"];
+            /** @description Its sandboxes that are not deleted, by state */
+            sandboxes: {
+                [key: string]: number;
+            };
+        };
+        NodeListView: {
+            /** @enum {string} */
+            cluster: "off" | "swarm";
+            nodes: components["schemas"]["NodeView"][];
+        };
+        PlacementDto: {
+            /**
+             * @description Swarm node labels (docker node update --label-add) the chosen node must carry, each with this value
+             * @example {
+             *       "gpu": "true"
+             *     }
+             */
+            nodeLabels?: {
+                [key: string]: string;
+            };
         };
         CreateSandboxDto: {
             /**
@@ -548,6 +624,8 @@ export interface components {
              *     ]
              */
             entrypoint?: string[];
+            /** @description CLUSTER=swarm: constraints on the node it is placed on (422 NO_MATCHING_NODE otherwise) */
+            placement?: components["schemas"]["PlacementDto"];
         };
         DiskLimitView: {
             /** @example 10g */
@@ -635,6 +713,8 @@ export interface components {
             /** @description Address the ports are published on */
             host: string | null;
             containerId: string | null;
+            /** @description CLUSTER=swarm: the Swarm node id whose engine holds it; null on a single host */
+            node: string | null;
             idleTimeoutSeconds: number;
             maxLifetimeSeconds: number | null;
             autoDeleteSeconds: number | null;
@@ -1028,6 +1108,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    NodesController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeListView"];
+                };
             };
         };
     };

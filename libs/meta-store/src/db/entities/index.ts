@@ -1,4 +1,5 @@
 import { ApiKeyEntity } from './api-key.entity';
+import { ClusterNodeEntity } from './cluster-node.entity';
 import { IdempotencyKeyEntity } from './idempotency-key.entity';
 import { ResourceUsageEntity } from './resource-usage.entity';
 import { SandboxAccessTokenEntity } from './sandbox-access-token.entity';
@@ -13,6 +14,7 @@ import { WebhookEntity } from './webhook.entity';
 
 export {
   ApiKeyEntity,
+  ClusterNodeEntity,
   IdempotencyKeyEntity,
   ResourceUsageEntity,
   SandboxAccessTokenEntity,
@@ -40,4 +42,5 @@ export const META_STORE_ENTITIES = [
   WebhookEntity,
   WebhookDeliveryEntity,
   WebhookAttemptEntity,
+  ClusterNodeEntity,
 ];

@@ -62,6 +62,10 @@ export class SandboxEntity {
   @Column({ name: 'instance_id', type: 'varchar', length: 64 })
   instanceId!: string;
 
+  /** info.node: '' on a single host, else the Swarm node whose engine holds the container. */
+  @Column({ type: 'varchar', length: 64, default: '' })
+  node!: string;
+
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMsTransformer })
   createdAt!: number;
 

@@ -1,0 +1,147 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { ClusterConfig, DockerConfig, E2bConfig, ServerConfig } from '@app/config';
+import { describeError } from '@app/domain';
+import { SwarmFacts } from '@app/deployment';
+import { ClusterNodeStore } from '@app/meta-store';
+import type { ClusterNodeRecord } from '@app/meta-store';
+import { defaultAdvertiseUrl, withPort } from './advertise-url';
+
+/** How long a read of the node table serves placements (a burst reads it once, not 60 times). */
+const NODES_FRESH_MS = 1000;
+
+/** Where an instance of the cluster is reached, and since when it is silent. */
+export interface InstanceAddress {
+  instanceId: string;
+  nodeId: string;
+  hostname: string;
+  apiUrl: string;
+  e2bUrl: string | null;
+  heartbeatAt: number | null;
+}
+
+/**
+ * This instance's view of the cluster (CLUSTER=swarm): which Swarm node its engine is, the node
+ * table (read from the Swarm manager API by whichever instances run on managers), and its own
+ * heartbeat, written every CLUSTER_HEARTBEAT_SECONDS with where it is reached. An instance whose
+ * engine does not answer, or is in no Swarm, writes no heartbeat: it serves the API only and
+ * nothing is placed on it. Off (no timer, no query) unless CLUSTER=swarm.
+ */
+@Injectable()
+export class ClusterDirectory implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Cluster');
+  private timer: NodeJS.Timeout | null = null;
+  private beating: Promise<void> | null = null;
+  private nodeId: string | null = null;
+  private cached: { at: number; nodes: Promise<ClusterNodeRecord[]> } | null = null;
+  readonly apiUrl: string;
+  readonly e2bUrl: string | null;
+
+  constructor(
+    private readonly config: ClusterConfig,
+    private readonly docker: DockerConfig,
+    server: ServerConfig,
+    e2b: E2bConfig,
+    private readonly swarm: SwarmFacts,
+    private readonly store: ClusterNodeStore,
+  ) {
+    this.apiUrl = config.advertiseUrl ?? defaultAdvertiseUrl(server.port);
+    this.e2bUrl =
+      config.advertiseE2bUrl ?? (e2b.port === null ? null : withPort(this.apiUrl, e2b.port));
+  }
+
+  get enabled(): boolean {
+    return this.config.enabled;
+  }
+
+  get instanceId(): string {
+    return this.docker.instanceId;
+  }
+
+  /** The Swarm node of this instance's engine; null while unknown or when it is in no Swarm. */
+  get localNodeId(): string | null {
+    return this.nodeId;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.enabled) return;
+    // The first beat before the API takes calls, so a create can be placed here at once.
+    await this.beat();
+    this.timer = setInterval(() => void this.beat(), this.config.heartbeatMs);
+    this.timer.unref();
+    this.logger.log(
+      this.nodeId === null
+        ? `cluster mode: no Swarm node answers on this engine, serving the API only (as ${this.apiUrl})`
+        : `cluster mode: node ${this.nodeId}, reached at ${this.apiUrl}`,
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.beating;
+  }
+
+  /** Every node with its instance and usage; a read serves for a second. */
+  nodes(): Promise<ClusterNodeRecord[]> {
+    const now = Date.now();
+    if (this.cached === null || now - this.cached.at > NODES_FRESH_MS) {
+      const nodes = this.store.list();
+      // A failed read is not kept: the next caller asks again.
+      nodes.catch(() => {
+        if (this.cached?.nodes === nodes) this.cached = null;
+      });
+      this.cached = { at: now, nodes };
+    }
+    return this.cached.nodes;
+  }
+
+  /** Forgets the cached node table (after a placement found it stale). */
+  invalidate(): void {
+    this.cached = null;
+  }
+
+  /** Where `instanceId` is reached; null when no node names it (it never beat). */
+  async addressOf(instanceId: string): Promise<InstanceAddress | null> {
+    const row = await this.store.byInstance(instanceId);
+    if (row === null || row.apiUrl === null || row.instanceId === null) return null;
+    return {
+      instanceId: row.instanceId,
+      nodeId: row.nodeId,
+      hostname: row.hostname,
+      apiUrl: row.apiUrl,
+      e2bUrl: row.e2bUrl,
+      heartbeatAt: row.heartbeatAt,
+    };
+  }
+
+  /** One beat, never overlapping the last; a failure is logged and the next beat tries again. */
+  private beat(): Promise<void> {
+    this.beating ??= this.beatOnce()
+      .catch((error: unknown) => this.logger.warn(`heartbeat failed: ${describeError(error)}`))
+      .finally(() => {
+        this.beating = null;
+      });
+    return this.beating;
+  }
+
+  private async beatOnce(): Promise<void> {
+    const local = await this.swarm.localNode().catch((error: unknown) => {
+      if (this.nodeId !== null) {
+        this.logger.warn(`the engine stopped answering: ${describeError(error)}`);
+      }
+      return null;
+    });
+    const now = Date.now();
+    if (local === null || local.nodeId === '' || local.state !== 'active') {
+      this.nodeId = null;
+      return;
+    }
+    if (local.isManager) await this.store.saveInventory(await this.swarm.nodes(), now);
+    await this.store.beat(
+      local.nodeId,
+      { instanceId: this.docker.instanceId, apiUrl: this.apiUrl, e2bUrl: this.e2bUrl },
+      now,
+    );
+    this.nodeId = local.nodeId;
+  }
+}

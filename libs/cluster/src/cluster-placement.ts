@@ -1,0 +1,89 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ClusterConfig, ResourcesConfig } from '@app/config';
+import { CodedError, describeError, isCodedError } from '@app/domain';
+import type { ClusterNodeRecord } from '@app/meta-store';
+import { ClusterDirectory } from './cluster-directory';
+import { ClusterNodeView, viewOfNode } from './node-view';
+import { PlacementRequest, nameOf, rankNodes } from './placement';
+
+/** How many of the best nodes a placement draws from. */
+const PLACEMENT_CHOICES = 3;
+
+/**
+ * A node's refusal that the next node may not share: its counter filled since it was read, or it
+ * does not answer. Anything else (a bad request, a tenant's limit) would be refused anywhere.
+ */
+function worthAnotherNode(error: unknown): boolean {
+  return (
+    isCodedError(error) &&
+    (error.code === 'NODE_UNAVAILABLE' || error.code === 'INSUFFICIENT_CAPACITY')
+  );
+}
+
+/**
+ * Places creates on the cluster's nodes (CLUSTER=swarm): ranks them (placement.ts) from the node
+ * table and tries them in that order. The reservation itself is the chosen node's admission,
+ * atomic across instances on its `node:<id>` usage counter, so two placements that read the same
+ * free room cannot both take its last share: the second is refused there and tries its next node.
+ */
+@Injectable()
+export class ClusterPlacement {
+  private readonly logger = new Logger('Placement');
+
+  constructor(
+    private readonly cluster: ClusterConfig,
+    private readonly resources: ResourcesConfig,
+    private readonly directory: ClusterDirectory,
+  ) {}
+
+  /** The nodes `request` may go to, best first (throws the refusal when none may). */
+  async rank(request: PlacementRequest): Promise<ClusterNodeRecord[]> {
+    return rankNodes(request, await this.directory.nodes(), {
+      ...this.rules(),
+      choices: PLACEMENT_CHOICES,
+      random: Math.random,
+    });
+  }
+
+  /** Every node as the admin sees it (GET /v1/admin/nodes), read fresh. */
+  async describe(): Promise<ClusterNodeView[]> {
+    this.directory.invalidate();
+    const rules = { ...this.rules(), nodeLostMs: this.cluster.nodeLostMs };
+    return (await this.directory.nodes()).map((node) => viewOfNode(node, rules));
+  }
+
+  private rules() {
+    return {
+      now: Date.now(),
+      // Three missed beats: the instance is probably gone, long before it counts as lost.
+      staleAfterMs: Math.min(this.cluster.nodeLostMs, 3 * this.cluster.heartbeatMs),
+      overcommitCpu: this.resources.overcommitCpu,
+      overcommitMemory: this.resources.overcommitMemory,
+    };
+  }
+
+  /**
+   * Runs `attempt` on the ranked nodes in turn until one takes the create; the last refusal when
+   * none does.
+   */
+  async place<T>(
+    request: PlacementRequest,
+    attempt: (node: ClusterNodeRecord) => Promise<T>,
+  ): Promise<T> {
+    const ranked = await this.rank(request);
+    let last: unknown = null;
+    for (const node of ranked) {
+      try {
+        return await attempt(node);
+      } catch (error) {
+        if (!worthAnotherNode(error)) throw error;
+        last = error;
+        this.directory.invalidate();
+        this.logger.warn(`node ${nameOf(node)} did not take a create: ${describeError(error)}`);
+      }
+    }
+    throw last instanceof CodedError
+      ? last
+      : new CodedError('NODE_UNAVAILABLE', 'no cluster node took the create');
+  }
+}

@@ -1,0 +1,14 @@
+export { ClusterModule } from './cluster.module';
+export { ClusterDirectory } from './cluster-directory';
+export type { InstanceAddress } from './cluster-directory';
+export { ClusterPlacement } from './cluster-placement';
+export { RemoteCreate, REMOTE_CREATE_PATH } from './remote-create';
+export type { RemoteCreateRequest, RemoteCreateResult } from './remote-create';
+export { CLUSTER_HEADERS, decodeActor, encodeActor, isClusterSecret } from './cluster-headers';
+export { forwardRequest } from './forward-request';
+export type { ForwardTarget } from './forward-request';
+export { nameOf, normalizePlatform, rankNodes, runtimeLabel } from './placement';
+export type { PlacementRequest, PlacementRules } from './placement';
+export type { ClusterNodeView, NodeStatus } from './node-view';
+export { openInstanceCall, readText } from './instance-call';
+export type { CallTimeouts } from './instance-call';
