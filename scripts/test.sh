@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command 2: set up and pass every test. Everything run.sh needs, plus PostgreSQL and Redis from
 # Debian's packages (started when not running), xfsprogs and gVisor's runsc for the tests on a
-# second engine, then lint, build, unit, integration and e2e tests.
+# second engine, iproute2 for the cluster tests, then lint, build, unit, integration, e2e and
+# cluster tests.
 set -euo pipefail
 source "$(dirname "$0")/lib/setup.sh"
 
@@ -13,6 +14,7 @@ ensure_redis
 ensure_xfsprogs
 ensure_chromium
 ensure_runsc
+ensure_cluster_tools
 cd "$REPO_ROOT"
 
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://sandboxd:sandboxd@127.0.0.1:5432/sandboxd_test}"
@@ -36,5 +38,7 @@ log "integration tests"
 npx jest --ci -c test/jest-integration.config.js --runInBand --json --outputFile="$results/integration.json" || status=1
 log "e2e tests"
 npx jest --ci -c test/jest-e2e.config.js --runInBand --json --outputFile="$results/e2e.json" || status=1
+log "cluster tests (a three-node Docker Swarm in network namespaces)"
+npx jest --ci -c test/jest-cluster.config.js --runInBand --json --outputFile="$results/cluster.json" || status=1
 node scripts/lib/summarize-jest.js "$results"/*.json || status=1
 exit "$status"

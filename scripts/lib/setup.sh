@@ -119,6 +119,19 @@ ensure_runsc() {
   fi
 }
 
+# The cluster tests build a three-node Docker Swarm on this machine: a dockerd per node (docker.io,
+# from ensure_docker), each in a network namespace made with iproute2's `ip netns` and entered
+# with util-linux's nsenter, joined by a bridge and veth pairs.
+ensure_cluster_tools() {
+  local missing=()
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]} (Debian) for the cluster tests"
+    apt_install "${missing[@]}"
+  fi
+}
+
 ensure_redis() {
   if ! command -v redis-server >/dev/null 2>&1; then
     log "installing Redis (Debian redis-server)"

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
-const MAIN = join(__dirname, '..', '..', 'dist', 'apps', 'sandbox-api', 'main.js');
+export const MAIN_PATH = join(__dirname, '..', '..', 'dist', 'apps', 'sandbox-api', 'main.js');
 
 /** A real API process (the built dist/apps/sandbox-api/main.js), for multi-process tests. */
 export class ServerProcess {
@@ -74,10 +74,10 @@ export class ServerProcess {
 }
 
 function spawnMain(env: Record<string, string>): ChildProcess {
-  if (!existsSync(MAIN)) {
-    throw new Error(`${MAIN} is missing: run "npm run build" first (scripts/test.sh does)`);
+  if (!existsSync(MAIN_PATH)) {
+    throw new Error(`${MAIN_PATH} is missing: run "npm run build" first (scripts/test.sh does)`);
   }
-  return spawn(process.execPath, [MAIN], {
+  return spawn(process.execPath, [MAIN_PATH], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -9,6 +9,7 @@ import { keysCommand } from './commands/keys';
 import { lifecycleCommands } from './commands/lifecycle';
 import { listCommand } from './commands/list';
 import { tenantsCommand } from './commands/tenants';
+import { nodesCommand } from './commands/nodes';
 import { reportError } from './errors';
 
 export const VERSION = '0.1.0';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     cpCommand(),
     portsCommand(),
     tenantsCommand(),
+    nodesCommand(),
     keysCommand(),
     eventsCommand(),
   ];

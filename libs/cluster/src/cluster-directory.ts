@@ -9,6 +9,20 @@ import { defaultAdvertiseUrl, withPort } from './advertise-url';
 /** How long a read of the node table serves placements (a burst reads it once, not 60 times). */
 const NODES_FRESH_MS = 1000;
 
+/** The node table as read at `readAt`. */
+export interface NodeTable {
+  readAt: number;
+  nodes: ClusterNodeRecord[];
+}
+
+/** A create placed on a node, and when its call to the node ended (null: still going). */
+interface Placing {
+  nodeId: string;
+  cpus: number;
+  memoryBytes: number;
+  settledAt: number | null;
+}
+
 /** Where an instance of the cluster is reached, and since when it is silent. */
 export interface InstanceAddress {
   instanceId: string;
@@ -33,6 +47,8 @@ export class ClusterDirectory implements OnApplicationBootstrap, OnApplicationSh
   private beating: Promise<void> | null = null;
   private nodeId: string | null = null;
   private cached: { at: number; nodes: Promise<ClusterNodeRecord[]> } | null = null;
+  /** The creates this instance placed that the table it read may not count yet. */
+  private readonly placing = new Set<Placing>();
   readonly apiUrl: string;
   readonly e2bUrl: string | null;
 
@@ -44,7 +60,7 @@ export class ClusterDirectory implements OnApplicationBootstrap, OnApplicationSh
     private readonly swarm: SwarmFacts,
     private readonly store: ClusterNodeStore,
   ) {
-    this.apiUrl = config.advertiseUrl ?? defaultAdvertiseUrl(server.port);
+    this.apiUrl = config.advertiseUrl ?? defaultAdvertiseUrl(server.port, config.advertiseSubnet);
     this.e2bUrl =
       config.advertiseE2bUrl ?? (e2b.port === null ? null : withPort(this.apiUrl, e2b.port));
   }
@@ -81,8 +97,11 @@ export class ClusterDirectory implements OnApplicationBootstrap, OnApplicationSh
     await this.beating;
   }
 
-  /** Every node with its instance and usage; a read serves for a second. */
-  nodes(): Promise<ClusterNodeRecord[]> {
+  /**
+   * Every node with its instance and usage, as last read (a read of the table serves for a
+   * second); `withPlacing` adds what this instance is placing now.
+   */
+  async table(): Promise<NodeTable> {
     const now = Date.now();
     if (this.cached === null || now - this.cached.at > NODES_FRESH_MS) {
       const nodes = this.store.list();
@@ -92,7 +111,51 @@ export class ClusterDirectory implements OnApplicationBootstrap, OnApplicationSh
       });
       this.cached = { at: now, nodes };
     }
-    return this.cached.nodes;
+    const readAt = this.cached.at;
+    return { readAt, nodes: await this.cached.nodes };
+  }
+
+  /**
+   * The table with the creates this instance is placing counted on their nodes. Synchronous, so
+   * that a placement ranks and takes its share (whileReserved) with no other placement between.
+   */
+  withPlacing(table: NodeTable): ClusterNodeRecord[] {
+    // A settled create is in every table read after it settled: its own count goes.
+    for (const placing of this.placing) {
+      if (placing.settledAt !== null && placing.settledAt < table.readAt) {
+        this.placing.delete(placing);
+      }
+    }
+    return table.nodes.map((node) => {
+      const committed = { ...node.committed };
+      for (const placing of this.placing) {
+        if (placing.nodeId !== node.nodeId) continue;
+        committed.sandboxes += 1;
+        committed.cpus += placing.cpus;
+        committed.memoryBytes += placing.memoryBytes;
+      }
+      return { ...node, committed };
+    });
+  }
+
+  /**
+   * Runs `attempt` (a create placed on `nodeId`) with its share counted in the table this
+   * instance reads (withPlacing), from this call, synchronously, until a read made after it settled: a burst's next placements
+   * see the node fuller at once, not only once the node's counter has it and the table was read
+   * again. Counted twice for a moment, never not at all.
+   */
+  async whileReserved<T>(
+    nodeId: string,
+    share: { cpus: number; memoryBytes: number },
+    attempt: () => Promise<T>,
+  ): Promise<T> {
+    const placing: Placing = { nodeId, ...share, settledAt: null };
+    this.placing.add(placing);
+    try {
+      return await attempt();
+    } finally {
+      placing.settledAt = Date.now();
+    }
   }
 
   /** Forgets the cached node table (after a placement found it stale). */

@@ -2,12 +2,14 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ClusterConfig, ResourcesConfig } from '@app/config';
 import { CodedError, describeError, isCodedError } from '@app/domain';
 import type { ClusterNodeRecord } from '@app/meta-store';
-import { ClusterDirectory } from './cluster-directory';
+import { ClusterDirectory, NodeTable } from './cluster-directory';
 import { ClusterNodeView, viewOfNode } from './node-view';
 import { PlacementRequest, nameOf, rankNodes } from './placement';
 
 /** How many of the best nodes a placement draws from. */
 const PLACEMENT_CHOICES = 3;
+/** Nodes within 1% of capacity of the roomiest count as equally good. */
+const NEAR_BEST = 0.01;
 
 /**
  * A node's refusal that the next node may not share: its counter filled since it was read, or it
@@ -37,10 +39,11 @@ export class ClusterPlacement {
   ) {}
 
   /** The nodes `request` may go to, best first (throws the refusal when none may). */
-  async rank(request: PlacementRequest): Promise<ClusterNodeRecord[]> {
-    return rankNodes(request, await this.directory.nodes(), {
+  private rank(request: PlacementRequest, table: NodeTable): ClusterNodeRecord[] {
+    return rankNodes(request, this.directory.withPlacing(table), {
       ...this.rules(),
       choices: PLACEMENT_CHOICES,
+      nearBest: NEAR_BEST,
       random: Math.random,
     });
   }
@@ -48,8 +51,9 @@ export class ClusterPlacement {
   /** Every node as the admin sees it (GET /v1/admin/nodes), read fresh. */
   async describe(): Promise<ClusterNodeView[]> {
     this.directory.invalidate();
+    const table = await this.directory.table();
     const rules = { ...this.rules(), nodeLostMs: this.cluster.nodeLostMs };
-    return (await this.directory.nodes()).map((node) => viewOfNode(node, rules));
+    return table.nodes.map((node) => viewOfNode(node, rules));
   }
 
   private rules() {
@@ -70,11 +74,14 @@ export class ClusterPlacement {
     request: PlacementRequest,
     attempt: (node: ClusterNodeRecord) => Promise<T>,
   ): Promise<T> {
-    const ranked = await this.rank(request);
+    // Ranked and the first share taken in one synchronous step after the read: the placements of
+    // a burst each see the ones before them.
+    const ranked = this.rank(request, await this.directory.table());
     let last: unknown = null;
     for (const node of ranked) {
+      const share = { cpus: request.cpus ?? 0, memoryBytes: request.memoryBytes ?? 0 };
       try {
-        return await attempt(node);
+        return await this.directory.whileReserved(node.nodeId, share, () => attempt(node));
       } catch (error) {
         if (!worthAnotherNode(error)) throw error;
         last = error;

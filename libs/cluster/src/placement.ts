@@ -20,6 +20,8 @@ export interface PlacementRules {
   overcommitMemory: number;
   /** How many of the best-scored nodes a pick is drawn from (spreads a burst). */
   choices: number;
+  /** How far below the best score (a fraction of capacity) a node still counts as one of the best. */
+  nearBest: number;
   /** [0, 1), Math.random in production; a seeded one in tests. */
   random: () => number;
 }
@@ -30,9 +32,10 @@ export function runtimeLabel(runtime: string): string {
 }
 
 /**
- * The nodes a create may be placed on, in the order to try them: a random pick among the
- * `choices` nodes with the most room left after it (so a burst that reads the same counters does
- * not pile onto one node), then the others by room. A later node is tried only when an earlier one
+ * The nodes a create may be placed on, in the order to try them: a random pick among the (at most
+ * `choices`) nodes whose room left after it is within `nearBest` of the most, then the others by
+ * room. Near-ties are drawn at random so that placements on several instances, which read the
+ * same counters at the same moment, do not all pick one node. A later node is tried only when an earlier one
  * refuses at admission (its counter moved since it was read) or cannot be reached.
  *
  * Throws 422 NO_MATCHING_NODE when no node passes the constraints (availability, state, a live
@@ -64,9 +67,11 @@ export function rankNodes(
   const room = eligible.map((node) => roomOf(request, node, rules));
   const fitting = room.filter((entry) => entry.fits).sort((a, b) => b.score - a.score);
   if (fitting.length === 0) throw capacityRefusal(request, room);
-  const best = fitting.slice(0, Math.max(1, rules.choices));
-  const first = best.splice(Math.floor(rules.random() * best.length), 1);
-  return [...first, ...best, ...fitting.slice(best.length + 1)].map((entry) => entry.node);
+  const top = fitting[0].score;
+  const near = fitting.filter((entry) => entry.score >= top - rules.nearBest);
+  const best = near.slice(0, Math.max(1, rules.choices));
+  const [first] = best.splice(Math.floor(rules.random() * best.length), 1);
+  return [first, ...fitting.filter((entry) => entry !== first)].map((entry) => entry.node);
 }
 
 /** Why the node may not take the request, or null when it may (capacity aside). */

@@ -22,7 +22,8 @@ export function isSandboxEventType(value: string): value is SandboxEventType {
 }
 
 /** Why a sandbox stopped, as `sandbox.stopped` says it. */
-export const STOP_REASONS = ['manual', 'idle', 'lifetime', 'exited', 'oom'] as const;
+/** `node-lost`: CLUSTER=swarm, the node holding it stopped reporting (NODE_LOST_SECONDS). */
+export const STOP_REASONS = ['manual', 'idle', 'lifetime', 'exited', 'oom', 'node-lost'] as const;
 export type StopReason = (typeof STOP_REASONS)[number];
 
 /**

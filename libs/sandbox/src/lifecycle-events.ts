@@ -8,6 +8,9 @@ import {
 } from '@app/domain';
 import type { HistoryEntry } from './sandbox.machine';
 
+/** The machine's reason of a stop because the sandbox's cluster node was lost (NodeLoss). */
+export const NODE_LOST_REASON = 'node-lost';
+
 /** What one write of a machine run commits, besides the row: its new history and protection. */
 export interface CommittedChange {
   /** The history entries this write adds (in order). */
@@ -83,10 +86,12 @@ export function typeOfEntry(entry: HistoryEntry): SandboxEventType | null {
 
 /**
  * The reason of a stop, from the machine's: `idle-timeout` and `max-lifetime` (the deadline scan),
- * an `exited` entry (the reconciler saw the container end: OOM when the engine says so), and
+ * an `exited` entry (the reconciler saw the container end: OOM when the engine says so; node loss
+ * in cluster mode), and
  * everything a caller asked (`manual`, a delete of a running sandbox, a front door's own stop).
  */
 export function stopReasonOf(entry: HistoryEntry): StopReason {
+  if (entry.event === 'exited' && entry.reason === NODE_LOST_REASON) return 'node-lost';
   if (entry.event === 'exited') return /OOM/i.test(entry.reason ?? '') ? 'oom' : 'exited';
   if (entry.reason === 'idle-timeout') return 'idle';
   if (entry.reason === 'max-lifetime') return 'lifetime';

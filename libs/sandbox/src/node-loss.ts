@@ -4,11 +4,9 @@ import { describeError, SYSTEM_ACTOR } from '@app/domain';
 import { ClusterNodeStore } from '@app/meta-store';
 import type { ClusterNodeRecord } from '@app/meta-store';
 import { settleBounded } from './bounded';
+import { NODE_LOST_REASON } from './lifecycle-events';
 import { SandboxCommands } from './sandbox-commands';
 import { stateHasTag } from './sandbox.machine';
-
-/** The reason a sandbox stopped because its node was lost. */
-export const NODE_LOST_REASON = 'node-lost';
 
 /** How many lost sandboxes are marked at once. */
 const CONCURRENCY = 8;
@@ -20,8 +18,9 @@ export interface NodeLossResult {
 }
 
 /**
- * Node loss (CLUSTER=swarm): a node whose instance has not beaten for NODE_LOST_SECONDS is lost,
- * and its running sandboxes are marked stopped with reason `node-lost`. The machine's `exited`
+ * Node loss (CLUSTER=swarm): a node whose instance has not beaten for NODE_LOST_SECONDS is lost
+ * (unless the Swarm says it is up and drained), and its running sandboxes are marked stopped with
+ * reason `node-lost`. The machine's `exited`
  * event (the same as for a container that died), so the stop events fire and the auto-delete
  * deadline starts as for any stop; no engine is asked, which is why any instance may do it. A
  * sandbox with an operation in flight is left to its own instance: finishing that operation here
@@ -65,12 +64,23 @@ export class NodeLoss {
   }
 
   private isLost(node: ClusterNodeRecord, now: number): boolean {
-    return (
+    const silent =
       node.instanceId !== null &&
       node.instanceId !== this.docker.instanceId &&
       node.heartbeatAt !== null &&
-      now - node.heartbeatAt > this.cluster.nodeLostMs
-    );
+      now - node.heartbeatAt > this.cluster.nodeLostMs;
+    return silent && !this.isDrainedButUp(node, now);
+  }
+
+  /**
+   * Draining a node makes the Swarm stop every task on it, a global service's too: deployed as
+   * deploy/swarm/stack.yml, its sandboxd goes silent while the machine and its containers stay
+   * up. The Swarm (read fresh by a manager's instance) still says the node is `ready`: that is a
+   * drain, not a loss, and its sandboxes keep running until it is active again.
+   */
+  private isDrainedButUp(node: ClusterNodeRecord, now: number): boolean {
+    const fresh = node.observedAt !== null && now - node.observedAt < this.cluster.nodeLostMs;
+    return fresh && node.availability === 'drain' && node.state === 'ready';
   }
 
   private async markLost(sandboxId: string, instanceId: string): Promise<boolean> {

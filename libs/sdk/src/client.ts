@@ -2,6 +2,7 @@ import { ApiKeysAdmin } from './api-keys';
 import { Transport, TransportOptions } from './http';
 import { Sandbox } from './sandbox';
 import { Tenants } from './tenants';
+import { ClusterNodes } from './nodes';
 import { eventPage, followEvents } from './events';
 import type { EventPage, EventQuery, SandboxEvent } from './events';
 import type {
@@ -45,11 +46,14 @@ export class SandboxdClient {
   readonly tenants: Tenants;
   /** The tenants' API keys (admin key only). */
   readonly apiKeys: ApiKeysAdmin;
+  /** The cluster's nodes (admin key only; empty on a single host). */
+  readonly nodes: ClusterNodes;
 
   constructor(options: SandboxdClientOptions) {
     this.transport = new Transport(options);
     this.tenants = new Tenants(this.transport);
     this.apiKeys = new ApiKeysAdmin(this.transport);
+    this.nodes = new ClusterNodes(this.transport);
   }
 
   async create(body: CreateSandboxRequest, options: CreateOptions = {}): Promise<LoadedSandbox> {

@@ -19,7 +19,7 @@ export interface SandboxEvent {
   sandboxId: string;
   actor: { kind: string; tenant: string | null; keyId: string | null };
   tenant: string | null;
-  reason: 'manual' | 'idle' | 'lifetime' | 'exited' | 'oom' | null;
+  reason: 'manual' | 'idle' | 'lifetime' | 'exited' | 'oom' | 'node-lost' | null;
   detail: string | null;
   sandbox: Record<string, unknown> & { id: string; state: string };
 }

@@ -11,6 +11,7 @@ export type { PathContent, WriteFileOptions } from './files';
 export type { FetchLike } from './http';
 export { Sandbox } from './sandbox';
 export { Tenants } from './tenants';
+export { ClusterNodes } from './nodes';
 export type { WaitOptions } from './wait';
 export type * from './types';
 export type { components, operations, paths } from './generated/api';

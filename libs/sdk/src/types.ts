@@ -22,6 +22,8 @@ export type DirectoryListing = Schemas['DirectoryListingView'];
 export type Port = Schemas['PortView'];
 export type PortsView = Schemas['PortsView'];
 export type TenantView = Schemas['TenantView'];
+export type NodeList = Schemas['NodeListView'];
+export type NodeView = Schemas['NodeView'];
 export type TenantLimitsView = Schemas['TenantLimitsView'];
 export type TenantUsageView = Schemas['TenantUsageView'];
 /** PUT /v1/admin/tenants/:tenant/limits: absent keeps a limit, null clears it. */

@@ -41,6 +41,13 @@ export class ClusterEnv {
   })
   CLUSTER_ADVERTISE_E2B_URL?: string;
 
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, {
+    message: 'CLUSTER_ADVERTISE_SUBNET must be an IPv4 CIDR such as 10.213.128.0/24',
+  })
+  CLUSTER_ADVERTISE_SUBNET?: string;
+
   @Default(5)
   @IsOptional()
   @Type(() => Number)
@@ -78,6 +85,8 @@ export class ClusterConfig {
   readonly advertiseUrl: string | null;
   /** Where they reach its E2B listener; null: the advertised host with E2B_PORT. */
   readonly advertiseE2bUrl: string | null;
+  /** With no advertise URL: the subnet whose address of this host is advertised (a stack network). */
+  readonly advertiseSubnet: string | null;
   readonly heartbeatMs: number;
   /** A node whose instance has not beaten for this long is lost: its sandboxes are stopped. */
   readonly nodeLostMs: number;
@@ -89,6 +98,7 @@ export class ClusterConfig {
     this.secret = env.CLUSTER_SECRET ?? null;
     this.advertiseUrl = env.CLUSTER_ADVERTISE_URL ?? null;
     this.advertiseE2bUrl = env.CLUSTER_ADVERTISE_E2B_URL ?? null;
+    this.advertiseSubnet = env.CLUSTER_ADVERTISE_SUBNET ?? null;
     this.heartbeatMs = env.CLUSTER_HEARTBEAT_SECONDS * 1000;
     this.nodeLostMs = env.NODE_LOST_SECONDS * 1000;
     this.connectTimeoutMs = env.CLUSTER_CONNECT_TIMEOUT_SECONDS * 1000;

@@ -104,6 +104,7 @@ export function sandboxView(overrides: Partial<SandboxView> = {}): SandboxView {
     ports: {},
     host: null,
     containerId: 'c0ffee',
+    node: null,
     idleTimeoutSeconds: 1800,
     maxLifetimeSeconds: null,
     autoDeleteSeconds: null,
