@@ -1,3 +1,4 @@
+import { Sandbox } from 'e2b';
 import { call } from '../support/api-keys';
 import { DEMO_IMAGE } from '../support/docker';
 import { listClusterNetns } from '../support/cluster/netns';
@@ -177,6 +178,35 @@ describeCluster('sandboxd on a three-node swarm', () => {
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ status: 'Success' });
     expect(JSON.stringify(answer.body)).toContain('rock-through-0');
+  });
+
+  it("serves E2B's SDK through any instance for a sandbox on another node", async () => {
+    const c = theCluster();
+    const e2b = {
+      apiKey: c.adminKey,
+      apiUrl: c.instance(0).e2bUrl,
+      sandboxUrl: c.instance(0).e2bUrl,
+    };
+    // Placement picks the node: create until one lands away from instance 0's (the rest go).
+    const made: Sandbox[] = [];
+    let remote: { sbx: Sandbox; node: number } | null = null;
+    try {
+      while (remote === null && made.length < 8) {
+        const sbx = await Sandbox.create({ ...e2b, timeoutMs: 300_000 });
+        made.push(sbx);
+        const view = (await api(0, 'GET', `/v1/sandboxes/${sbx.sandboxId}`)).body as View;
+        if (nodeIndexOf(view) !== 0) remote = { sbx, node: nodeIndexOf(view) };
+      }
+      expect(remote).not.toBeNull();
+      const { sbx } = remote!;
+      const run = await sbx.commands.run('echo e2b-through-0');
+      expect(run.stdout).toBe('e2b-through-0\n');
+      await sbx.files.write('/tmp/e2b.txt', 'via envd');
+      expect(await sbx.files.read('/tmp/e2b.txt')).toBe('via envd');
+      expect((await containersOn(remote!.node)).has(sbx.sandboxId)).toBe(true);
+    } finally {
+      for (const sbx of made) await sbx.kill();
+    }
   });
 
   it('places no new sandbox on a drained node, and says why when nothing else matches', async () => {

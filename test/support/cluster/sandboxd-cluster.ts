@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import { TEST_REDIS_URL, unmountUnder } from '../app';
 import { createScratchDatabase } from '../database';
 import { newAdminKey } from '../api-keys';
+import { DEMO_IMAGE } from '../docker';
 import { MAIN_PATH, waitUntilLive } from '../server-process';
 import { nodeIp } from './netns';
 import { SwarmCluster } from './swarm-cluster';
 
-/** The port every instance listens on inside its node's namespace. */
+/** The ports every instance listens on inside its node's namespace: its API, its E2B listener. */
 const API_PORT = 8080;
+const E2B_PORT = 49983;
 
 /** One sandboxd instance, in its node's namespace, on its node's engine. */
 export interface ClusterInstance {
@@ -19,6 +21,8 @@ export interface ClusterInstance {
   instanceId: string;
   /** Where the test reaches it (the harness's relay on the host's 127.0.0.1). */
   url: string;
+  /** Where the test reaches its E2B listener (E2B_PORT; the SDK's apiUrl and sandboxUrl). */
+  e2bUrl: string;
   /** Where the other instances reach it, on the cluster network. */
   advertised: string;
   child: ChildProcess | null;
@@ -67,6 +71,8 @@ export class SandboxdCluster {
       NODE_LOST_SECONDS: '10',
       CLUSTER_CONNECT_TIMEOUT_SECONDS: '3',
       STOP_TIMEOUT_SECONDS: '2',
+      E2B_PORT: String(E2B_PORT),
+      E2B_TEMPLATES: `base=${DEMO_IMAGE}`,
       ...extra,
     };
   }
@@ -108,6 +114,7 @@ export class SandboxdCluster {
       index,
       instanceId: `cluster-node-${index}`,
       url: await this.swarm.exposeHttp(index, API_PORT),
+      e2bUrl: await this.swarm.exposeHttp(index, E2B_PORT),
       advertised: `http://${nodeIp(index)}:${API_PORT}`,
       child: null,
       output: '',

@@ -107,7 +107,8 @@ export class SwarmCluster {
   /** The test process's own ends of the relays, and their open connections. */
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
-  private readonly exposed = new Map<number, { port: number; url: string }>();
+  /** What exposeHttp made, by `<node index>:<port>`. */
+  private readonly exposed = new Map<string, { port: number; url: string }>();
   private stopping: Promise<void> | null = null;
 
   private constructor(
@@ -180,22 +181,20 @@ export class SwarmCluster {
 
   /**
    * Makes a service listening on 0.0.0.0:`port` (or 127.0.0.1) inside node `index`'s namespace
-   * callable at the returned http://127.0.0.1:<free port>. One port per node: its relay socket is
-   * `relay/api-<index>.sock`; asking again for the same port returns the same URL.
+   * callable at the returned http://127.0.0.1:<free port>. Its relay socket is
+   * `relay/api-<index>-<port>.sock`; asking again for the same port returns the same URL.
    */
   async exposeHttp(index: number, port: number): Promise<string> {
-    const known = this.exposed.get(index);
-    if (known !== undefined) {
-      if (known.port === port) return known.url;
-      throw new Error(`node ${index} already exposes port ${known.port}`);
-    }
-    const socket = join(this.relayDir, `api-${index}.sock`);
+    const key = `${index}:${port}`;
+    const known = this.exposed.get(key);
+    if (known !== undefined) return known.url;
+    const socket = join(this.relayDir, `api-${index}-${port}.sock`);
     await this.startRelay(index, [`${socket}=127.0.0.1:${port}`]);
     const server = await this.forward({ host: '127.0.0.1', port: 0 }, { path: socket });
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');
     const url = `http://127.0.0.1:${address.port}`;
-    this.exposed.set(index, { port, url });
+    this.exposed.set(key, { port, url });
     return url;
   }
 
