@@ -109,26 +109,20 @@ async function main(): Promise<void> {
     };
     const a = summary(three);
     const b = summary(one);
+    const row = (name: string, s: ReturnType<typeof summary>, rounds: Round[]) => [
+      name,
+      fmtMs(s.wall.medianMs),
+      fmtMs(s.creates.medianMs),
+      fmtMs(s.creates.p95Ms),
+      String(s.errors.length),
+      rounds.map((r) => r.perNode.join('/')).join(', '),
+    ];
     printTable(
       `${CREATES} creates at once through one instance (wait=true), ${ROUNDS} round(s) each`,
       ['cluster', 'wall median', 'create p50', 'create p95', 'errors', 'spread per round'],
       [
-        [
-          '3 nodes',
-          fmtMs(a.wall.medianMs),
-          fmtMs(a.creates.medianMs),
-          fmtMs(a.creates.p95Ms),
-          String(a.errors.length),
-          three.map((r) => r.perNode.join('/')).join(', '),
-        ],
-        [
-          '1 node',
-          fmtMs(b.wall.medianMs),
-          fmtMs(b.creates.medianMs),
-          fmtMs(b.creates.p95Ms),
-          String(b.errors.length),
-          one.map((r) => r.perNode.join('/')).join(', '),
-        ],
+        row('3 nodes', a, three),
+        row('1 node', b, one),
         [
           '3 / 1',
           fmtRatio(ratio(a.wall.medianMs, b.wall.medianMs)),

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import Dockerode from 'dockerode';
 import { DockerConfig } from '@app/config';
+import type { ClusterNodeFacts } from '@app/domain';
 import { withEngineBound } from './engine-bounds';
 
 /** What the local engine says of its own place in a Swarm (`GET /info`'s Swarm section). */
@@ -16,19 +17,7 @@ export interface LocalSwarmNode {
 }
 
 /** One node as the Swarm manager API lists it (`GET /nodes`). */
-export interface SwarmNode {
-  nodeId: string;
-  hostname: string;
-  role: string;
-  availability: string;
-  state: string;
-  /** The node's own labels (`docker node update --label-add`), not the engine's. */
-  labels: Record<string, string>;
-  cpus: number;
-  memoryBytes: number;
-  /** os/architecture, e.g. linux/x86_64. */
-  platform: string;
-}
+export type SwarmNode = ClusterNodeFacts;
 
 interface SwarmInfo {
   Swarm?: {

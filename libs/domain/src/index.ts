@@ -10,3 +10,4 @@ export * from './actor';
 export * from './sandbox-info';
 export * from './tenant';
 export * from './sandbox-event';
+export type { ClusterNodeFacts } from './cluster-node';

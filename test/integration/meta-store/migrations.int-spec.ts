@@ -46,6 +46,7 @@ async function schemaOf(dataSource: DataSource) {
       'webhook',
       'webhook_delivery',
       'webhook_attempt',
+      'cluster_node',
     ]);
     return Object.fromEntries(
       tables.map((t) => [
@@ -67,6 +68,26 @@ async function schemaOf(dataSource: DataSource) {
 }
 
 const expectedSchema = {
+  cluster_node: {
+    columns: [
+      'api_url?',
+      'availability',
+      'cpus',
+      'e2b_url?',
+      'heartbeat_at?',
+      'hostname',
+      'instance_id?',
+      'labels',
+      'memory_bytes',
+      'node_id',
+      'observed_at?',
+      'platform',
+      'role',
+      'state',
+    ],
+    primary: ['node_id'],
+    indices: ['IDX_cluster_node_instance(instance_id)'],
+  },
   sandbox_table: {
     columns: [
       'auto_delete_at?',
@@ -83,6 +104,7 @@ const expectedSchema = {
       'machine_version',
       'memory_bytes?',
       'name?',
+      'node',
       'operation?',
       'protected',
       'spec',
@@ -1082,6 +1104,7 @@ describe('migrations', () => {
         expect(await schemaOf(second)).toEqual(expectedSchema);
         expect(await pendingSandboxTableChanges(second)).toEqual([]);
         expect(await pendingChanges(second, 'api_key')).toEqual([]);
+        expect(await pendingChanges(second, 'cluster_node')).toEqual([]);
         const history = await second.query(`SELECT name FROM ${MIGRATIONS_TABLE_NAME}`);
         expect(history).toHaveLength(metaStoreMigrations(testKeyring()).length);
       } finally {

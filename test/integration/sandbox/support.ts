@@ -9,8 +9,16 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { Test, TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { configProviders, type ConfigSlices, loadConfig } from '@app/config';
-import { ContainerSpec, ContainerState, DockerDeployment, EngineFacts } from '@app/deployment';
+import { ClusterDirectory, ClusterPlacement, RemoteCreate } from '@app/cluster';
 import {
+  ContainerSpec,
+  ContainerState,
+  DockerDeployment,
+  EngineFacts,
+  SwarmFacts,
+} from '@app/deployment';
+import {
+  ClusterNodeStore,
   KeyValueStore,
   MemoryKeyValueStore,
   SandboxLock,
@@ -155,6 +163,7 @@ export async function bootHarness(options: HarnessOptions = {}): Promise<Harness
     [DockerDeployment, deployment],
     [EngineFacts, engine],
     [QuotaService, quota],
+    [SwarmFacts, strictMock(SwarmFacts)],
   ]);
 
   const sandboxProviders = Reflect.getMetadata(MODULE_METADATA.PROVIDERS, SandboxModule) as
@@ -173,6 +182,11 @@ export async function bootHarness(options: HarnessOptions = {}): Promise<Harness
         new SandboxMetaStore(backing.dataSource, store, keyring),
     },
     { provide: TenantLimitsStore, useValue: new TenantLimitsStore(backing.dataSource) },
+    // Cluster mode's own (off unless a test's env turns it on; then the Swarm is a fake's).
+    { provide: ClusterNodeStore, useValue: new ClusterNodeStore(backing.dataSource) },
+    ClusterDirectory,
+    ClusterPlacement,
+    RemoteCreate,
     { provide: SandboxEventLog, useValue: new SandboxEventLog(backing.dataSource) },
     SandboxLock,
     TaskLock,

@@ -61,6 +61,10 @@ function listen(spec) {
   });
 }
 
+// Required by the harness (swarm-cluster.ts) for its own in-process relays: the same piping.
+module.exports = { pipeBoth };
+if (require.main !== module) return;
+
 const specs = process.argv.slice(2);
 if (specs.length === 0) {
   process.stderr.write('usage: node relay.js <listen>=<target> [<listen>=<target> ...]\n');

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { connect, createServer, Server, Socket } from 'node:net';
 import { basename, join } from 'node:path';
+import { pipeBoth } from './relay';
 import {
   createHub,
   createNodeNetns,
@@ -384,23 +385,6 @@ export class SwarmCluster {
         .map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
     );
   }
-}
-
-/**
- * Pipes both ways, as relay.js does: an error destroys both sides; a side that closed ends the
- * other, destroyed once it has flushed (so a response's tail is not dropped).
- */
-function pipeBoth(a: Socket, b: Socket): void {
-  a.pipe(b);
-  b.pipe(a);
-  const fail = () => {
-    a.destroy();
-    b.destroy();
-  };
-  a.on('error', fail);
-  b.on('error', fail);
-  a.on('close', () => b.end(() => b.destroy()));
-  b.on('close', () => a.end(() => a.destroy()));
 }
 
 /** Ends a detached child and its process group: SIGTERM, SIGKILL after 5 s. */

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { applyDecorators } from '@nestjs/common';
 import { Transform, Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 import { Default } from '../env/env-default';
@@ -10,6 +11,17 @@ export type ClusterMode = (typeof CLUSTER_MODES)[number];
 
 /** The shortest CLUSTER_SECRET taken: it is all that stands between the cluster port and a forged caller. */
 export const CLUSTER_SECRET_MIN_LENGTH = 32;
+
+/** An optional origin other instances reach this one at: http(s)://host:port, no path. */
+function AdvertisedUrl(name: string): PropertyDecorator {
+  return applyDecorators(
+    IsOptional(),
+    Transform(emptyToUndefined),
+    Matches(/^https?:\/\/[^/\s]+$/, {
+      message: `${name} must be http(s)://host:port, with no path (e.g. http://10.0.0.5:8080)`,
+    }),
+  );
+}
 
 export class ClusterEnv {
   @Default('off')
@@ -26,19 +38,10 @@ export class ClusterEnv {
   })
   CLUSTER_SECRET?: string;
 
-  @IsOptional()
-  @Transform(emptyToUndefined)
-  @Matches(/^https?:\/\/[^/\s]+$/, {
-    message:
-      'CLUSTER_ADVERTISE_URL must be http(s)://host:port, with no path (e.g. http://10.0.0.5:8080)',
-  })
+  @AdvertisedUrl('CLUSTER_ADVERTISE_URL')
   CLUSTER_ADVERTISE_URL?: string;
 
-  @IsOptional()
-  @Transform(emptyToUndefined)
-  @Matches(/^https?:\/\/[^/\s]+$/, {
-    message: 'CLUSTER_ADVERTISE_E2B_URL must be http(s)://host:port, with no path',
-  })
+  @AdvertisedUrl('CLUSTER_ADVERTISE_E2B_URL')
   CLUSTER_ADVERTISE_E2B_URL?: string;
 
   @IsOptional()

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, Not } from 'typeorm';
 import { LIVE_STATES } from '@app/domain';
-import type { SandboxState } from '@app/domain';
+import type { ClusterNodeFacts, SandboxState } from '@app/domain';
 import { ClusterNodeEntity } from '../db/entities/cluster-node.entity';
 import { ResourceUsageEntity } from '../db/entities/resource-usage.entity';
 import { SandboxEntity } from '../db/entities/sandbox.entity';
@@ -10,17 +10,7 @@ import { DbGate } from '../store/db-gate';
 import { NANOS_PER_CPU, nodeScope } from '../store/usage-contribution';
 
 /** What the Swarm manager API says of one node. */
-export interface NodeFacts {
-  nodeId: string;
-  hostname: string;
-  role: string;
-  availability: string;
-  state: string;
-  labels: Record<string, string>;
-  cpus: number;
-  memoryBytes: number;
-  platform: string;
-}
+export type NodeFacts = ClusterNodeFacts;
 
 /** Where a node's instance is reached, as it says in its heartbeat. */
 export interface NodeBeat {
