@@ -74,6 +74,39 @@ describe('bad input answers (real Docker, PostgreSQL, Redis)', () => {
     expect(res.body.errorId).toBeUndefined();
   });
 
+  it('should answer 400 for a malformed placement, and 422 NO_MATCHING_NODE for one on a single host', async () => {
+    const bad: unknown[] = [
+      'zone-a',
+      { nodeLabels: 'gpu' },
+      { nodeLabels: { 'no spaces': 'x' } },
+      { nodeLabels: { gpu: 1 } },
+      { zone: 'a' },
+    ];
+    for (const placement of bad) {
+      const res = await http.post('/v1/sandboxes').send({ image: DEMO_IMAGE, placement });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED' });
+      expect(res.body.message).toMatch(/placement|nodeLabels|zone/);
+    }
+    const single = await http
+      .post('/v1/sandboxes')
+      .send({ image: DEMO_IMAGE, placement: { nodeLabels: { gpu: 'true' } } })
+      .expect(422);
+    expect(single.body).toMatchObject({ code: 'NO_MATCHING_NODE' });
+    expect(single.body.message).toContain('CLUSTER=swarm');
+    // An empty constraint asks for nothing: the create goes ahead as on one host.
+    const plain = await http
+      .post('/v1/sandboxes?wait=true')
+      .send({ image: DEMO_IMAGE, placement: { nodeLabels: {} } })
+      .expect(200);
+    expect(plain.body.node).toBeNull();
+    await http.delete(`/v1/sandboxes/${plain.body.id}?force=true`).expect(204);
+    expect((await http.get('/v1/admin/nodes').expect(200)).body).toEqual({
+      cluster: 'off',
+      nodes: [],
+    });
+  });
+
   it('should answer 400 MALFORMED_JSON for a broken body', async () => {
     const res = await http
       .post('/v1/sandboxes')
