@@ -72,10 +72,6 @@ export class ClusterDirectory implements OnApplicationBootstrap, OnApplicationSh
     return this.config.enabled;
   }
 
-  get instanceId(): string {
-    return this.docker.instanceId;
-  }
-
   /** The Swarm node of this instance's engine; null while unknown or when it is in no Swarm. */
   get localNodeId(): string | null {
     return this.nodeId;
