@@ -178,6 +178,22 @@ describeCluster('sandboxd on a three-node swarm', () => {
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ status: 'Success' });
     expect(JSON.stringify(answer.body)).toContain('rock-through-0');
+
+    // The multipart upload too: its form is sent on to the owner with the file streamed.
+    const form = new FormData();
+    form.append('sandbox_id', target.id);
+    form.append('target_path', '/tmp/rock-upload.bin');
+    form.append('file', new Blob([Buffer.alloc(300_000, 7)]), 'payload.bin');
+    const upload = await fetch(`${theCluster().instance(1).url}${ROCK}/upload`, {
+      method: 'POST',
+      headers: { 'x-key': theCluster().adminKey },
+      body: form,
+    });
+    expect(await upload.json()).toMatchObject({ status: 'Success' });
+    const size = await api(0, 'POST', `/v1/sandboxes/${target.id}/exec`, {
+      command: ['sh', '-c', 'wc -c < /tmp/rock-upload.bin'],
+    });
+    expect((size.body as { stdout: string }).stdout.trim()).toBe('300000');
   });
 
   it("serves E2B's SDK through any instance for a sandbox on another node", async () => {

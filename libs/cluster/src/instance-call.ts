@@ -1,4 +1,9 @@
-import { request as httpRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import {
+  ClientRequest,
+  request as httpRequest,
+  IncomingMessage,
+  OutgoingHttpHeaders,
+} from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { CodedError } from '@app/domain';
 
@@ -22,7 +27,7 @@ export function openInstanceCall(
   path: string,
   headers: OutgoingHttpHeaders,
   timeouts: CallTimeouts,
-  send: (body: NodeJS.WritableStream) => void,
+  send: (body: ClientRequest) => void,
 ): Promise<IncomingMessage> {
   const url = new URL(path, target.url);
   const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {

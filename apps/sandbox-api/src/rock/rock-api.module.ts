@@ -5,6 +5,7 @@ import { FilesConfig } from '@app/config';
 import { RockModule } from '@app/rock';
 import { SandboxModule } from '@app/sandbox';
 import { RockController } from './rock.controller';
+import { RockUploadForwarder } from '../cluster/rock-upload-forwarder';
 
 /**
  * The ROCK routes. Uploads are spooled to a temporary file (never held in memory) and refused
@@ -12,6 +13,7 @@ import { RockController } from './rock.controller';
  */
 @Module({
   controllers: [RockController],
+  providers: [RockUploadForwarder],
   imports: [
     RockModule,
     // SandboxRouting and SandboxService, for the forwarding of calls about another node's sandbox.

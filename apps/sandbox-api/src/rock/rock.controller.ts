@@ -6,6 +6,7 @@ import {
   HttpCode,
   Post,
   Query,
+  Req,
   UploadedFile,
   UseInterceptors,
 } from '@nestjs/common';
@@ -15,8 +16,10 @@ import { rm } from 'node:fs/promises';
 import { Actor } from '@app/domain';
 import { ROCK_PREFIX, RockEnvelope, RockSandboxes, SpooledUpload } from '@app/rock';
 import { RequestActor } from '../auth/request-actor.decorator';
+import type { ActorRequest } from '../auth/request-actor.decorator';
 import { KeyHeader } from '../auth/access.decorator';
 import { RockForwardingInterceptor } from '../cluster/rock-forwarding.interceptor';
+import { RockUploadForwarder } from '../cluster/rock-upload-forwarder';
 
 type Json = Record<string, unknown>;
 type HeaderBag = Record<string, string | string[] | undefined>;
@@ -33,7 +36,10 @@ type HeaderBag = Record<string, string | string[] | undefined>;
 // ROCK's server reads X-Key as the caller's key; ROCK users already set it in extra_headers.
 @KeyHeader('X-Key')
 export class RockController {
-  constructor(private readonly rock: RockSandboxes) {}
+  constructor(
+    private readonly rock: RockSandboxes,
+    private readonly uploads: RockUploadForwarder,
+  ) {}
 
   @Post('start_async')
   @HttpCode(200)
@@ -117,9 +123,13 @@ export class RockController {
     @RequestActor() actor: Actor,
     @Body() fields: unknown,
     @UploadedFile() file: SpooledUpload | undefined,
+    @Req() request: ActorRequest,
   ): Promise<RockEnvelope> {
     try {
       const form = typeof fields === 'object' && fields !== null ? (fields as Json) : {};
+      // Cluster mode: another node's sandbox gets the upload from its own instance.
+      const forwarded = await this.uploads.viaOwner(request, actor, form, file);
+      if (forwarded !== null) return forwarded as RockEnvelope;
       return await this.rock.upload(actor, form, file);
     } finally {
       if (file) await rm(file.path, { force: true });

@@ -1,0 +1,87 @@
+import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { CLUSTER_HEADERS, isClusterSecret, openInstanceCall, readText } from '@app/cluster';
+import { ClusterConfig } from '@app/config';
+import { Actor, CodedError } from '@app/domain';
+import type { SpooledUpload } from '@app/rock';
+import { SandboxRouting, SandboxService } from '@app/sandbox';
+import type { ActorRequest } from '../auth/request-actor.decorator';
+
+/**
+ * Cluster mode, ROCK's `upload`: its multipart body is parsed (and the file spooled to disk) only
+ * by the route, after the interceptor that forwards ROCK's other calls, so the route asks here.
+ * When `sandbox_id` names a sandbox on another node, the same form is sent to that node's
+ * instance, the spooled file streamed as its file part, and the owner's envelope is the answer.
+ */
+@Injectable()
+export class RockUploadForwarder {
+  constructor(
+    private readonly cluster: ClusterConfig,
+    private readonly routing: SandboxRouting,
+    private readonly sandboxes: SandboxService,
+  ) {}
+
+  /** The owner's envelope, or null when the upload is this instance's to do. */
+  async viaOwner(
+    request: ActorRequest,
+    actor: Actor,
+    fields: Record<string, unknown>,
+    file: SpooledUpload | undefined,
+  ): Promise<unknown> {
+    if (!this.cluster.enabled || file === undefined) return null;
+    if (isClusterSecret(this.cluster.secret, request.headers[CLUSTER_HEADERS.secret])) return null;
+    const id = fields.sandbox_id;
+    if (typeof id !== 'string' || id === '') return null;
+    const info = await this.sandboxes.get(actor, id).catch(() => null);
+    const owner = info === null ? null : await this.routing.ownerOf(info, 'api');
+    if (owner === null) return null;
+
+    const boundary = `sandboxd-${randomBytes(12).toString('hex')}`;
+    const parts = Object.entries(fields)
+      .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+      .map(([name, value]) => `--${boundary}\r\n${disposition(name)}\r\n\r\n${value}\r\n`);
+    const head = Buffer.from(
+      `${parts.join('')}--${boundary}\r\n${disposition('file', file.originalname)}\r\n` +
+        'Content-Type: application/octet-stream\r\n\r\n',
+    );
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const response = await openInstanceCall(
+      owner,
+      'POST',
+      request.originalUrl,
+      {
+        ...this.routing.headersFor(actor),
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': head.length + file.size + tail.length,
+      },
+      { connectMs: this.routing.connectTimeoutMs, totalMs: null },
+      (sink) => {
+        sink.write(head);
+        const content = createReadStream(file.path);
+        content.on('end', () => sink.end(tail));
+        content.on('error', (error) =>
+          (sink as unknown as { destroy(e: Error): void }).destroy(error),
+        );
+        content.pipe(sink, { end: false });
+      },
+    );
+    const text = await readText(response);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new CodedError(
+        'NODE_UNAVAILABLE',
+        `the cluster node ${owner.name} answered the upload with HTTP ${response.statusCode}`,
+        { node: owner.name },
+      );
+    }
+  }
+}
+
+/** A form part's Content-Disposition; names and file names lose quotes and line breaks. */
+function disposition(name: string, filename?: string): string {
+  const clean = (text: string) => text.replace(/["\r\n]/g, '_');
+  const file = filename === undefined ? '' : `; filename="${clean(filename)}"`;
+  return `Content-Disposition: form-data; name="${clean(name)}"${file}`;
+}
