@@ -1,12 +1,13 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import type { Request } from 'express';
 import { from, mergeMap, Observable } from 'rxjs';
-import { CLUSTER_HEADERS, isClusterSecret, openInstanceCall, readText } from '@app/cluster';
+import { CLUSTER_HEADERS, isClusterSecret, openInstanceCall } from '@app/cluster';
 import type { ForwardTarget } from '@app/cluster';
 import { ClusterConfig } from '@app/config';
-import { Actor, CodedError } from '@app/domain';
+import { Actor } from '@app/domain';
 import { SandboxRouting, SandboxService } from '@app/sandbox';
 import type { ActorRequest } from '../auth/request-actor.decorator';
+import { ownerEnvelope } from './owner-envelope';
 
 /**
  * Cluster mode, ROCK's routes: a call whose `sandbox_id` (body, or query of the GETs) names a
@@ -60,16 +61,7 @@ export class RockForwardingInterceptor implements NestInterceptor {
       { connectMs: this.routing.connectTimeoutMs, totalMs: null },
       (sink) => (body === null ? sink.end() : sink.end(body)),
     );
-    const text = await readText(response);
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new CodedError(
-        'NODE_UNAVAILABLE',
-        `the cluster node ${owner.name} answered HTTP ${response.statusCode} without an envelope`,
-        { node: owner.name },
-      );
-    }
+    return ownerEnvelope(response, owner);
   }
 }
 

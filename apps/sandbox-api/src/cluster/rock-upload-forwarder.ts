@@ -1,12 +1,13 @@
 import { createReadStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { CLUSTER_HEADERS, isClusterSecret, openInstanceCall, readText } from '@app/cluster';
+import { CLUSTER_HEADERS, isClusterSecret, openInstanceCall } from '@app/cluster';
 import { ClusterConfig } from '@app/config';
-import { Actor, CodedError } from '@app/domain';
+import { Actor } from '@app/domain';
 import type { SpooledUpload } from '@app/rock';
 import { SandboxRouting, SandboxService } from '@app/sandbox';
 import type { ActorRequest } from '../auth/request-actor.decorator';
+import { ownerEnvelope } from './owner-envelope';
 
 /**
  * Cluster mode, ROCK's `upload`: its multipart body is parsed (and the file spooled to disk) only
@@ -60,22 +61,11 @@ export class RockUploadForwarder {
         sink.write(head);
         const content = createReadStream(file.path);
         content.on('end', () => sink.end(tail));
-        content.on('error', (error) =>
-          (sink as unknown as { destroy(e: Error): void }).destroy(error),
-        );
+        content.on('error', (error) => sink.destroy(error));
         content.pipe(sink, { end: false });
       },
     );
-    const text = await readText(response);
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new CodedError(
-        'NODE_UNAVAILABLE',
-        `the cluster node ${owner.name} answered the upload with HTTP ${response.statusCode}`,
-        { node: owner.name },
-      );
-    }
+    return ownerEnvelope(response, owner);
   }
 }
 

@@ -23,6 +23,18 @@ function AdvertisedUrl(name: string): PropertyDecorator {
   );
 }
 
+/** A whole number of seconds in [min, max], `fallback` when unset. */
+function Seconds(fallback: number, min: number, max: number): PropertyDecorator {
+  return applyDecorators(
+    Default(fallback),
+    IsOptional(),
+    Type(() => Number),
+    IsInt(),
+    Min(min),
+    Max(max),
+  );
+}
+
 export class ClusterEnv {
   @Default('off')
   @IsOptional()
@@ -51,28 +63,13 @@ export class ClusterEnv {
   })
   CLUSTER_ADVERTISE_SUBNET?: string;
 
-  @Default(5)
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(60)
+  @Seconds(5, 1, 60)
   CLUSTER_HEARTBEAT_SECONDS!: number;
 
-  @Default(60)
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(3)
-  @Max(86_400)
+  @Seconds(60, 3, 86_400)
   NODE_LOST_SECONDS!: number;
 
-  @Default(5)
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(60)
+  @Seconds(5, 1, 60)
   CLUSTER_CONNECT_TIMEOUT_SECONDS!: number;
 }
 
