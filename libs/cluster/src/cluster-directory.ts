@@ -61,9 +61,12 @@ export class ClusterDirectory implements OnApplicationBootstrap, OnApplicationSh
     private readonly store: ClusterNodeStore,
   ) {
     // Only cluster mode advertises (a subnet this host has no address in stops the boot here).
-    this.apiUrl =
-      config.advertiseUrl ??
-      (config.enabled ? defaultAdvertiseUrl(server.port, config.advertiseSubnet) : '');
+    if (!config.enabled) {
+      this.apiUrl = config.advertiseUrl ?? '';
+      this.e2bUrl = config.advertiseE2bUrl;
+      return;
+    }
+    this.apiUrl = config.advertiseUrl ?? defaultAdvertiseUrl(server.port, config.advertiseSubnet);
     this.e2bUrl =
       config.advertiseE2bUrl ?? (e2b.port === null ? null : withPort(this.apiUrl, e2b.port));
   }
