@@ -189,7 +189,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': onlyImports(
         ['domain', 'config', 'sandbox', 'container-shell', 'cluster'],
-        ['E2bConfig', 'ExecConfig', 'FilesConfig', 'ClusterConfig'],
+        ['E2bConfig', 'ExecConfig', 'FilesConfig'],
       ),
     },
   },

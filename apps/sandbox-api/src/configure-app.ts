@@ -3,7 +3,7 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from '@nestjs/common';
 import { API_KEY_PREFIX, ApiKeyAuthenticator } from '@app/auth';
 import { ClusterConfig } from '@app/config';
-import { SandboxRouting, SandboxService } from '@app/sandbox';
+import { SandboxRouting } from '@app/sandbox';
 import { v1Forwarding } from './cluster/v1-forwarding';
 import { ACCESS_EXTENSION } from './auth/access.decorator';
 import { applyExpressSettings } from './http/express-settings';
@@ -19,14 +19,11 @@ export function configureApp(app: NestExpressApplication): void {
   applyExpressSettings(app);
   installJsonReply(app.getHttpAdapter());
   // Cluster mode: calls about another node's sandbox go there before any body is read.
-  const cluster = app.get(ClusterConfig);
-  if (cluster.enabled) {
+  if (app.get(ClusterConfig).enabled) {
     const logger = new Logger('Cluster');
     app.use(
       v1Forwarding({
-        cluster,
         authenticator: app.get(ApiKeyAuthenticator),
-        sandboxes: app.get(SandboxService),
         routing: app.get(SandboxRouting),
         log: (message) => logger.warn(message),
       }),

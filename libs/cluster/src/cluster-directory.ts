@@ -15,6 +15,19 @@ export interface NodeTable {
   nodes: ClusterNodeRecord[];
 }
 
+/** Where a node's instance is reached; null when no instance ever beat there. */
+export function addressOfNode(node: ClusterNodeRecord): InstanceAddress | null {
+  if (node.instanceId === null || node.apiUrl === null) return null;
+  return {
+    instanceId: node.instanceId,
+    nodeId: node.nodeId,
+    hostname: node.hostname,
+    apiUrl: node.apiUrl,
+    e2bUrl: node.e2bUrl,
+    heartbeatAt: node.heartbeatAt,
+  };
+}
+
 /** A create placed on a node, and when its call to the node ended (null: still going). */
 interface Placing {
   nodeId: string;
@@ -165,18 +178,22 @@ export class ClusterDirectory implements OnApplicationBootstrap, OnApplicationSh
     this.cached = null;
   }
 
-  /** Where `instanceId` is reached; null when no node names it (it never beat). */
+  /**
+   * Where `instanceId` is reached; null when no node names it (it never beat). From the table
+   * this instance last read (at most a second old), not a query per forwarded call.
+   */
   async addressOf(instanceId: string): Promise<InstanceAddress | null> {
-    const row = await this.store.byInstance(instanceId);
-    if (row === null || row.apiUrl === null || row.instanceId === null) return null;
-    return {
-      instanceId: row.instanceId,
-      nodeId: row.nodeId,
-      hostname: row.hostname,
-      apiUrl: row.apiUrl,
-      e2bUrl: row.e2bUrl,
-      heartbeatAt: row.heartbeatAt,
-    };
+    const { nodes } = await this.table();
+    // A node that was given another instance keeps none of its old one's name: the latest beat.
+    const [node] = nodes
+      .filter((candidate) => candidate.instanceId === instanceId)
+      .sort((a, b) => (b.heartbeatAt ?? 0) - (a.heartbeatAt ?? 0));
+    return node === undefined ? null : addressOfNode(node);
+  }
+
+  /** Each node's sandboxes that are not deleted, by state (the admin's view). */
+  sandboxCounts(): ReturnType<ClusterNodeStore['sandboxCounts']> {
+    return this.store.sandboxCounts();
   }
 
   /** One beat, never overlapping the last; a failure is logged and the next beat tries again. */

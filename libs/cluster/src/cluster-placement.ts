@@ -51,9 +51,12 @@ export class ClusterPlacement {
   /** Every node as the admin sees it (GET /v1/admin/nodes), read fresh. */
   async describe(): Promise<ClusterNodeView[]> {
     this.directory.invalidate();
-    const table = await this.directory.table();
+    const [table, counts] = await Promise.all([
+      this.directory.table(),
+      this.directory.sandboxCounts(),
+    ]);
     const rules = { ...this.rules(), nodeLostMs: this.cluster.nodeLostMs };
-    return table.nodes.map((node) => viewOfNode(node, rules));
+    return table.nodes.map((node) => viewOfNode(node, counts.get(node.nodeId) ?? {}, rules));
   }
 
   private rules() {

@@ -1,5 +1,5 @@
 export { ClusterModule } from './cluster.module';
-export { ClusterDirectory } from './cluster-directory';
+export { ClusterDirectory, addressOfNode } from './cluster-directory';
 export type { InstanceAddress } from './cluster-directory';
 export { ClusterPlacement } from './cluster-placement';
 export { RemoteCreate, REMOTE_CREATE_PATH } from './remote-create';

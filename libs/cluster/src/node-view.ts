@@ -37,7 +37,11 @@ export interface ViewRules {
   overcommitMemory: number;
 }
 
-export function viewOfNode(node: ClusterNodeRecord, rules: ViewRules): ClusterNodeView {
+export function viewOfNode(
+  node: ClusterNodeRecord,
+  sandboxes: Partial<Record<SandboxState, number>>,
+  rules: ViewRules,
+): ClusterNodeView {
   return {
     id: node.nodeId,
     hostname: node.hostname,
@@ -58,7 +62,7 @@ export function viewOfNode(node: ClusterNodeRecord, rules: ViewRules): ClusterNo
       memoryBytes:
         Math.floor(node.memoryBytes * rules.overcommitMemory) - node.committed.memoryBytes,
     },
-    sandboxes: node.sandboxes,
+    sandboxes,
   };
 }
 

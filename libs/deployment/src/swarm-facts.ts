@@ -12,8 +12,6 @@ export interface LocalSwarmNode {
   state: string;
   /** Whether this engine is a manager, and so can answer the node list. */
   isManager: boolean;
-  /** The address the node advertises to the Swarm. */
-  address: string;
 }
 
 /** One node as the Swarm manager API lists it (`GET /nodes`). */
@@ -24,7 +22,6 @@ interface SwarmInfo {
     NodeID?: string;
     LocalNodeState?: string;
     ControlAvailable?: boolean;
-    NodeAddr?: string;
   };
 }
 
@@ -60,7 +57,6 @@ export class SwarmFacts {
       nodeId: swarm.NodeID ?? '',
       state: swarm.LocalNodeState ?? 'inactive',
       isManager: swarm.ControlAvailable === true,
-      address: swarm.NodeAddr ?? '',
     };
   }
 

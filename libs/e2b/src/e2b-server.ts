@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { Injectable, Logger } from '@nestjs/common';
 import { ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { ClusterConfig, ExecConfig, FilesConfig } from '@app/config';
-import { CLUSTER_HEADERS, forwardRequest, isClusterSecret } from '@app/cluster';
+import { ExecConfig, FilesConfig } from '@app/config';
+import { forwardRequest } from '@app/cluster';
 import type { ForwardTarget } from '@app/cluster';
 import { describeError } from '@app/domain';
 import {
@@ -51,7 +51,6 @@ export class E2bServer {
     sandboxes: SandboxService,
     tokens: SandboxAccessTokens,
     private readonly routing: SandboxRouting,
-    private readonly cluster: ClusterConfig,
   ) {
     const auth = new EnvdAuth(tokens, sandboxes);
     const process = new EnvdProcess(exec, work);
@@ -146,8 +145,7 @@ export class E2bServer {
    * caller's key or the sandbox's access token itself. A call already forwarded is answered here.
    */
   private async ownerOf(req: IncomingMessage, path: string): Promise<ForwardTarget | null> {
-    if (!this.routing.enabled) return null;
-    if (isClusterSecret(this.cluster.secret, req.headers[CLUSTER_HEADERS.secret])) return null;
+    if (!this.routing.enabled || this.routing.isForwarded(req.headers)) return null;
     const dataPlane =
       path === '/files' ||
       path.startsWith('/process.Process/') ||

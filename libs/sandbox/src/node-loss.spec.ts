@@ -23,7 +23,6 @@ function node(id: string, overrides: Partial<ClusterNodeRecord>): ClusterNodeRec
     e2bUrl: null,
     heartbeatAt: NOW - 1000,
     committed: { sandboxes: 0, cpus: 0, memoryBytes: 0 },
-    sandboxes: {},
     ...overrides,
   };
 }

@@ -1,13 +1,14 @@
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import { ClusterConfig } from '@app/config';
-import { CLUSTER_HEADERS, ClusterDirectory, encodeActor } from '@app/cluster';
+import { CLUSTER_HEADERS, ClusterDirectory, encodeActor, isClusterSecret } from '@app/cluster';
 import type { ForwardTarget } from '@app/cluster';
 import { CodedError } from '@app/domain';
 import type { Actor, SandboxInfo } from '@app/domain';
 import { SandboxMetaStore } from '@app/meta-store';
 import { isSandboxIdShaped } from './sandbox-id';
 import { SandboxOwnership } from './sandbox-ownership';
+import { SandboxService } from './sandbox.service';
 
 /** The API's own listener, or the E2B listener (E2B_PORT) of the owner. */
 export type ListenerPlane = 'api' | 'e2b';
@@ -25,6 +26,7 @@ export class SandboxRouting {
     private readonly ownership: SandboxOwnership,
     private readonly directory: ClusterDirectory,
     private readonly store: SandboxMetaStore,
+    private readonly sandboxes: SandboxService,
   ) {}
 
   get enabled(): boolean {
@@ -52,6 +54,28 @@ export class SandboxRouting {
       throw unavailable(info, name, `it has not reported for ${Math.round(silentMs / 1000)} s`);
     }
     return { url, name };
+  }
+
+  /**
+   * Whether a request was forwarded by another instance of the cluster (it carries the cluster
+   * secret): it is answered here, never forwarded again.
+   */
+  isForwarded(headers: IncomingHttpHeaders): boolean {
+    return isClusterSecret(this.cluster.secret, headers[CLUSTER_HEADERS.secret]);
+  }
+
+  /**
+   * Where a call by `actor` about the sandbox it names by id or name goes: null for here, also
+   * when `actor` sees no such sandbox (the route then answers SANDBOX_NOT_FOUND in its protocol).
+   */
+  async ownerFor(
+    actor: Actor,
+    idOrName: string,
+    plane: ListenerPlane,
+  ): Promise<ForwardTarget | null> {
+    if (!this.enabled) return null;
+    const info = await this.sandboxes.get(actor, idOrName).catch(() => null);
+    return info === null ? null : this.ownerOf(info, plane);
   }
 
   /** ownerOf by id alone (E2B's data plane names its sandbox by id); null too when unknown. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { ClusterDirectory, ClusterPlacement, RemoteCreate } from '@app/cluster';
+import { addressOfNode, ClusterDirectory, ClusterPlacement, RemoteCreate } from '@app/cluster';
 import { DockerConfig, LifecycleConfig, ResourcesConfig } from '@app/config';
 import {
   Actor,
@@ -152,23 +152,19 @@ export class SandboxService {
       if (node.nodeId === cluster.directory.localNodeId) {
         return this.createHere(actor, input, spec, { ...options, placedOn: node.nodeId });
       }
-      return cluster.remote.create(
-        {
-          instanceId: node.instanceId!,
-          nodeId: node.nodeId,
-          hostname: node.hostname,
-          apiUrl: node.apiUrl!,
-          e2bUrl: node.e2bUrl,
-          heartbeatAt: node.heartbeatAt,
-        },
-        actor,
-        {
-          input,
-          idempotencyKey: options.idempotencyKey,
-          wait: options.wait,
-          node: node.nodeId,
-        },
-      );
+      const address = addressOfNode(node);
+      if (address === null) {
+        throw new CodedError(
+          'NODE_UNAVAILABLE',
+          `node ${node.nodeId} has no instance to create on`,
+        );
+      }
+      return cluster.remote.create(address, actor, {
+        input,
+        idempotencyKey: options.idempotencyKey,
+        wait: options.wait,
+        node: node.nodeId,
+      });
     });
   }
 

@@ -86,7 +86,7 @@ const expectedSchema = {
       'state',
     ],
     primary: ['node_id'],
-    indices: ['IDX_cluster_node_instance(instance_id)'],
+    indices: [],
   },
   sandbox_table: {
     columns: [

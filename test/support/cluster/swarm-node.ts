@@ -18,9 +18,9 @@ import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { parseMounts } from '@app/quota';
 import Dockerode from 'dockerode';
 import { DEMO_IMAGE, testDocker } from '../docker';
+import { SecondEngine } from '../second-engine';
 import { netnsPath, nsenterArgs, processesInNetns } from './netns';
 
 /**
@@ -463,12 +463,8 @@ function shimSocketOf(pid: number): string | null {
   return `/run/containerd/s/${hash}`;
 }
 
-/** Mount points at or under `path`, in mount order (octal escapes decoded). */
-export function mountsUnder(path: string): string[] {
-  return parseMounts(readFileSync('/proc/self/mounts', 'utf8'))
-    .map((entry) => entry.target)
-    .filter((target) => target === path || target.startsWith(`${path}/`));
-}
+/** Mount points at or under `path`, in mount order (the second engine's reading of the table). */
+export const mountsUnder = (path: string): string[] => SecondEngine.mountsUnder(path);
 
 /**
  * Unmounts everything at or under `path`, the latest first (a mount can sit on another, or on the

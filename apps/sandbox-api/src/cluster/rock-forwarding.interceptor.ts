@@ -1,11 +1,10 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import type { Request } from 'express';
 import { from, mergeMap, Observable } from 'rxjs';
-import { CLUSTER_HEADERS, isClusterSecret, openInstanceCall } from '@app/cluster';
+import { openInstanceCall } from '@app/cluster';
 import type { ForwardTarget } from '@app/cluster';
-import { ClusterConfig } from '@app/config';
 import { Actor } from '@app/domain';
-import { SandboxRouting, SandboxService } from '@app/sandbox';
+import { SandboxRouting } from '@app/sandbox';
 import type { ActorRequest } from '../auth/request-actor.decorator';
 import { ownerEnvelope } from './owner-envelope';
 
@@ -19,18 +18,12 @@ import { ownerEnvelope } from './owner-envelope';
  */
 @Injectable()
 export class RockForwardingInterceptor implements NestInterceptor {
-  constructor(
-    private readonly cluster: ClusterConfig,
-    private readonly routing: SandboxRouting,
-    private readonly sandboxes: SandboxService,
-  ) {}
+  constructor(private readonly routing: SandboxRouting) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (!this.cluster.enabled || context.getType() !== 'http') return next.handle();
+    if (!this.routing.enabled || context.getType() !== 'http') return next.handle();
     const request = context.switchToHttp().getRequest<ActorRequest>();
-    if (isClusterSecret(this.cluster.secret, request.headers[CLUSTER_HEADERS.secret])) {
-      return next.handle();
-    }
+    if (this.routing.isForwarded(request.headers)) return next.handle();
     const owner = this.ownerOf(request);
     return from(owner).pipe(
       mergeMap((target) =>
@@ -42,8 +35,7 @@ export class RockForwardingInterceptor implements NestInterceptor {
   private async ownerOf(request: ActorRequest): Promise<ForwardTarget | null> {
     const id = sandboxIdOf(request);
     if (id === null || request.actor === undefined) return null;
-    const info = await this.sandboxes.get(request.actor, id).catch(() => null);
-    return info === null ? null : this.routing.ownerOf(info, 'api');
+    return this.routing.ownerFor(request.actor, id, 'api');
   }
 
   private async forward(request: Request, actor: Actor, owner: ForwardTarget): Promise<unknown> {

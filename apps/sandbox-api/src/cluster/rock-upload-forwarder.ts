@@ -1,11 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { CLUSTER_HEADERS, isClusterSecret, openInstanceCall } from '@app/cluster';
-import { ClusterConfig } from '@app/config';
+import { openInstanceCall } from '@app/cluster';
 import { Actor } from '@app/domain';
 import type { SpooledUpload } from '@app/rock';
-import { SandboxRouting, SandboxService } from '@app/sandbox';
+import { SandboxRouting } from '@app/sandbox';
 import type { ActorRequest } from '../auth/request-actor.decorator';
 import { ownerEnvelope } from './owner-envelope';
 
@@ -17,11 +16,7 @@ import { ownerEnvelope } from './owner-envelope';
  */
 @Injectable()
 export class RockUploadForwarder {
-  constructor(
-    private readonly cluster: ClusterConfig,
-    private readonly routing: SandboxRouting,
-    private readonly sandboxes: SandboxService,
-  ) {}
+  constructor(private readonly routing: SandboxRouting) {}
 
   /** The owner's envelope, or null when the upload is this instance's to do. */
   async viaOwner(
@@ -30,12 +25,11 @@ export class RockUploadForwarder {
     fields: Record<string, unknown>,
     file: SpooledUpload | undefined,
   ): Promise<unknown> {
-    if (!this.cluster.enabled || file === undefined) return null;
-    if (isClusterSecret(this.cluster.secret, request.headers[CLUSTER_HEADERS.secret])) return null;
+    if (!this.routing.enabled || file === undefined) return null;
+    if (this.routing.isForwarded(request.headers)) return null;
     const id = fields.sandbox_id;
     if (typeof id !== 'string' || id === '') return null;
-    const info = await this.sandboxes.get(actor, id).catch(() => null);
-    const owner = info === null ? null : await this.routing.ownerOf(info, 'api');
+    const owner = await this.routing.ownerFor(actor, id, 'api');
     if (owner === null) return null;
 
     const boundary = `sandboxd-${randomBytes(12).toString('hex')}`;

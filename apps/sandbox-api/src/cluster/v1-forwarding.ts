@@ -1,17 +1,14 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ApiKeyAuthenticator } from '@app/auth';
-import { CLUSTER_HEADERS, forwardRequest, isClusterSecret } from '@app/cluster';
-import { ClusterConfig } from '@app/config';
+import { forwardRequest } from '@app/cluster';
 import { CodedError, describeError, httpStatusOf, isCodedError } from '@app/domain';
-import { SandboxRouting, SandboxService } from '@app/sandbox';
+import { SandboxRouting } from '@app/sandbox';
 
 /** /v1/sandboxes/<ref>[/<more>]: the routes that name one sandbox. */
 const SANDBOX_PATH = /^\/v1\/sandboxes\/([^/]+)(\/.*)?$/i;
 
 export interface ForwardingDeps {
-  cluster: ClusterConfig;
   authenticator: ApiKeyAuthenticator;
-  sandboxes: SandboxService;
   routing: SandboxRouting;
   log: (message: string) => void;
 }
@@ -51,7 +48,7 @@ async function forwardIfForeign(
   const match = SANDBOX_PATH.exec(req.path);
   if (match === null) return false;
   if (req.method === 'GET' && match[2] === undefined) return false;
-  if (isClusterSecret(deps.cluster.secret, req.headers[CLUSTER_HEADERS.secret])) return false;
+  if (deps.routing.isForwarded(req.headers)) return false;
   const actor = await deps.authenticator.peek(req.headers);
   if (actor === null) return false;
   let ref: string;
@@ -60,9 +57,7 @@ async function forwardIfForeign(
   } catch {
     return false;
   }
-  const info = await deps.sandboxes.get(actor, ref).catch(() => null);
-  if (info === null) return false;
-  const owner = await deps.routing.ownerOf(info, 'api');
+  const owner = await deps.routing.ownerFor(actor, ref, 'api');
   if (owner === null) return false;
   await forwardRequest(
     req,

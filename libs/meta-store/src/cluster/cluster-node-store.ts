@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, Not } from 'typeorm';
+import { DataSource, In, Like, Not } from 'typeorm';
 import { LIVE_STATES } from '@app/domain';
 import type { ClusterNodeFacts, SandboxState } from '@app/domain';
 import { ClusterNodeEntity } from '../db/entities/cluster-node.entity';
@@ -30,8 +30,6 @@ export interface ClusterNodeRecord extends NodeFacts {
   heartbeatAt: number | null;
   /** What the live sandboxes on the node commit (its usage counter row). */
   committed: { sandboxes: number; cpus: number; memoryBytes: number };
-  /** Its sandboxes that are not deleted, by state. */
-  sandboxes: Partial<Record<SandboxState, number>>;
 }
 
 interface StateCount {
@@ -98,33 +96,21 @@ export class ClusterNodeStore {
     });
   }
 
-  /** Every node, by node id, with its usage. */
+  /**
+   * Every node, by node id, with what its live sandboxes commit. Read for placement (at most once
+   * a second per instance) and node loss: two small tables, nothing summed over the sandboxes.
+   */
   list(): Promise<ClusterNodeRecord[]> {
     return this.gate.run(async (manager) => {
-      const [rows, usage, counts] = await Promise.all([
+      const [rows, usage] = await Promise.all([
         manager.find(ClusterNodeEntity, { order: { nodeId: 'ASC' } }),
-        manager.find(ResourceUsageEntity),
-        manager
-          .createQueryBuilder(SandboxEntity, 's')
-          .select('s.node', 'node')
-          .addSelect('s.state', 'state')
-          .addSelect('COUNT(*)', 'count')
-          .where("s.node <> ''")
-          .andWhere("s.state <> 'deleted'")
-          .groupBy('s.node')
-          .addGroupBy('s.state')
-          .getRawMany<StateCount>(),
+        manager.find(ResourceUsageEntity, { where: { scope: Like(`${nodeScope('')}%`) } }),
       ]);
       const byScope = new Map(usage.map((row) => [row.scope, row]));
-      const byNode = new Map<string, Partial<Record<SandboxState, number>>>();
-      for (const { node, state, count } of counts) {
-        byNode.set(node, { ...byNode.get(node), [state]: Number(count) });
-      }
       return rows.map((row) => {
         const counter = byScope.get(nodeScope(row.nodeId));
         return {
           ...row,
-          sandboxes: byNode.get(row.nodeId) ?? {},
           committed: {
             sandboxes: counter?.sandboxes ?? 0,
             cpus: (counter?.cpuNanos ?? 0) / NANOS_PER_CPU,
@@ -135,11 +121,25 @@ export class ClusterNodeStore {
     });
   }
 
-  /** The node whose instance is `instanceId` (the owner of the sandboxes it created), if any. */
-  byInstance(instanceId: string): Promise<ClusterNodeEntity | null> {
-    return this.gate.run((manager) =>
-      manager.findOne(ClusterNodeEntity, { where: { instanceId }, order: { heartbeatAt: 'DESC' } }),
-    );
+  /** Each node's sandboxes that are not deleted, by state (for the admin's view of the nodes). */
+  sandboxCounts(): Promise<Map<string, Partial<Record<SandboxState, number>>>> {
+    return this.gate.run(async (manager) => {
+      const counts = await manager
+        .createQueryBuilder(SandboxEntity, 's')
+        .select('s.node', 'node')
+        .addSelect('s.state', 'state')
+        .addSelect('COUNT(*)', 'count')
+        .where("s.node <> ''")
+        .andWhere("s.state <> 'deleted'")
+        .groupBy('s.node')
+        .addGroupBy('s.state')
+        .getRawMany<StateCount>();
+      const byNode = new Map<string, Partial<Record<SandboxState, number>>>();
+      for (const { node, state, count } of counts) {
+        byNode.set(node, { ...byNode.get(node), [state]: Number(count) });
+      }
+      return byNode;
+    });
   }
 
   /** Ids of the live (pending, running) sandboxes that `instanceId` created. */

@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner, Table, TableColumn, TableIndex } from 'typeorm';
+import { MigrationInterface, QueryRunner, Table, TableColumn } from 'typeorm';
 
 /**
  * Cluster mode (CLUSTER=swarm):
@@ -33,9 +33,6 @@ export class AddClusterNodes1797000000000 implements MigrationInterface {
           { name: 'api_url', type: 'varchar', length: '512', isNullable: true },
           { name: 'e2b_url', type: 'varchar', length: '512', isNullable: true },
           { name: 'heartbeat_at', type: 'bigint', isNullable: true },
-        ],
-        indices: [
-          new TableIndex({ name: 'IDX_cluster_node_instance', columnNames: ['instance_id'] }),
         ],
       }),
       true,

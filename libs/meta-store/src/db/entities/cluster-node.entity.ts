@@ -1,4 +1,4 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { bigintNumberTransformer } from '../bigint-number.transformer';
 import { epochMsTransformer } from '../epoch-ms.transformer';
 
@@ -9,8 +9,6 @@ import { epochMsTransformer } from '../epoch-ms.transformer';
  * where it is reached. Placement, forwarding and node-loss read only this table.
  */
 @Entity('cluster_node')
-// Forwarding looks up the owner of a sandbox by the instance that created it.
-@Index('IDX_cluster_node_instance', ['instanceId'])
 export class ClusterNodeEntity {
   @PrimaryColumn({ name: 'node_id', type: 'varchar', length: 64 })
   nodeId!: string;
