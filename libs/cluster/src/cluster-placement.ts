@@ -38,6 +38,22 @@ export class ClusterPlacement {
     private readonly directory: ClusterDirectory,
   ) {}
 
+  /**
+   * The ranking on the cached table; a refusal on a table read before this call (up to a second
+   * old: a node undrained since, a counter freed) is decided again on a table read now.
+   */
+  private async rankFresh(request: PlacementRequest): Promise<ClusterNodeRecord[]> {
+    const askedAt = Date.now();
+    const table = await this.directory.table();
+    try {
+      return this.rank(request, table);
+    } catch (error) {
+      if (table.readAt >= askedAt) throw error;
+      this.directory.invalidate();
+      return this.rank(request, await this.directory.table());
+    }
+  }
+
   /** The nodes `request` may go to, best first (throws the refusal when none may). */
   private rank(request: PlacementRequest, table: NodeTable): ClusterNodeRecord[] {
     return rankNodes(request, this.directory.withPlacing(table), {
@@ -79,7 +95,7 @@ export class ClusterPlacement {
   ): Promise<T> {
     // Ranked and the first share taken in one synchronous step after the read: the placements of
     // a burst each see the ones before them.
-    const ranked = this.rank(request, await this.directory.table());
+    const ranked = await this.rankFresh(request);
     let last: unknown = null;
     for (const node of ranked) {
       const share = { cpus: request.cpus ?? 0, memoryBytes: request.memoryBytes ?? 0 };
